@@ -1,0 +1,5 @@
+import sys
+
+from nwlab.cli import main
+
+sys.exit(main())

@@ -1,0 +1,40 @@
+"""Where ARM lives in each Azure cloud, and which token scope it accepts (reference §6.6)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Cloud:
+    name: str
+    endpoint: str
+    scope: str
+
+
+CLOUDS: dict[str, Cloud] = {
+    "AzureCloud": Cloud("AzureCloud", "https://management.azure.com",
+                        "https://management.azure.com/.default"),
+    # The sovereign scopes follow the public cloud's pattern; the reference marks them "verify".
+    "AzureUSGovernment": Cloud("AzureUSGovernment", "https://management.usgovcloudapi.net",
+                               "https://management.usgovcloudapi.net/.default"),
+    "AzureChinaCloud": Cloud("AzureChinaCloud", "https://management.chinacloudapi.cn",
+                             "https://management.chinacloudapi.cn/.default"),
+}
+
+
+def resolve_cloud(name: str, arm_endpoint: str | None = None) -> Cloud:
+    """The cloud by name (case-insensitive), with `arm_endpoint` overriding its endpoint."""
+    if not isinstance(name, str):
+        raise TypeError(f"cloud: expected a cloud name such as 'AzureCloud', got {type(name).__name__}")
+    by_lower = {key.lower(): cloud for key, cloud in CLOUDS.items()}
+    cloud = by_lower.get(name.replace(" ", "").lower())
+    if cloud is None:
+        raise ValueError(f"cloud: unknown cloud {name!r}; use one of {', '.join(CLOUDS)}, "
+                         "e.g. cloud='AzureCloud', or pass arm_endpoint='https://...'")
+    if arm_endpoint:
+        if not arm_endpoint.startswith(("http://", "https://")):
+            raise ValueError(f"arm_endpoint: {arm_endpoint!r} is not a URL; "
+                             "e.g. arm_endpoint='https://management.azure.com'")
+        return Cloud(cloud.name, arm_endpoint.rstrip("/"), cloud.scope)
+    return cloud

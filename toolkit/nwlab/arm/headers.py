@@ -1,0 +1,21 @@
+"""Reading ARM's response headers."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds (the header may also be an HTTP date); None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())

@@ -1,0 +1,274 @@
+"""One requests session per client: auth, request ids, retries and a shared back-off on throttling.
+
+Retries follow the reference's §6.4 advice: GETs (and other idempotent reads/writes) are retried on
+408/429/5xx and on connection failures with backoff that honours Retry-After; a POST is re-sent only
+after a 429 or a 401 (ARM refused it, so no check was started) and never after a timeout or a
+dropped connection, because a second POST starts a second check.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from nwlab import __version__
+from nwlab.arm.auth import TokenCache, TokenCredential
+from nwlab.arm.clouds import Cloud
+from nwlab.arm.errors import ArmError, BackendUnavailable, CheckCancelled, ThrottledError
+from nwlab.arm.headers import parse_retry_after
+from nwlab.arm.throttle import TokenBucket
+
+DEFAULT_API_VERSIONS = {
+    # connectivityCheck's wire format has not changed in a way that matters since 2020-05-01;
+    # 2024-05-01 is a mature version every public region serves (reference §1.2).
+    "Microsoft.Network": "2024-05-01",
+    "Microsoft.Compute": "2024-07-01",
+    "resources": "2021-04-01",
+    "subscriptions": "2022-12-01",
+}
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+WRITES = frozenset({"POST", "PUT", "DELETE", "PATCH"})
+
+
+class Canceller:
+    """Anything with is_set() (a threading.Event) stops waits early."""
+
+    def __init__(self, *events: Any) -> None:
+        self.events = [e for e in events if e is not None]
+
+    def is_set(self) -> bool:
+        return any(e.is_set() for e in self.events)
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """What support asks for after a failure: which request, what came back, and its ids."""
+
+    method: str
+    url: str
+    status: int | None
+    request_id: str | None
+    correlation_id: str | None
+    client_request_id: str
+    elapsed_s: float
+
+
+class ArmClient:
+    """Talks to one ARM endpoint for one subscription; thread-safe, shared by concurrent checks."""
+
+    def __init__(self, *, subscription_id: str, credential: TokenCredential, cloud: Cloud,
+                 api_versions: dict[str, str] | None = None, session: requests.Session | None = None,
+                 sleep: Callable[[float], None] | None = time.sleep,
+                 request_timeout: tuple[float, float] = (10.0, 60.0),
+                 max_retries: int = 10, status_retries: int = 3, connection_retries: int = 3,
+                 backoff_factor: float = 0.8, backoff_max: float = 120.0,
+                 write_budget: TokenBucket | None = None) -> None:
+        self.subscription_id = subscription_id
+        self.cloud = cloud
+        self.endpoint = cloud.endpoint.rstrip("/")
+        self.api_versions = {**DEFAULT_API_VERSIONS, **(api_versions or {})}
+        self.session = session or requests.Session()
+        self.tokens = TokenCache(credential, cloud.scope)
+        # None means "never sleep" (replay): waits are skipped but cancellation is still honoured.
+        self._sleep = sleep
+        self.request_timeout = request_timeout
+        self.max_retries = max_retries
+        self.status_retries = status_retries
+        self.connection_retries = connection_retries
+        self.backoff_factor = backoff_factor
+        self.backoff_max = backoff_max
+        self.write_budget = write_budget
+        self.user_agent = f"nwlab/{__version__} python-requests/{requests.__version__}"
+        self.history: deque[RequestRecord] = deque(maxlen=200)
+        self.throttled_responses = 0
+        self._throttle_lock = threading.Lock()
+        self._throttled_until = 0.0
+
+    # -- waiting ---------------------------------------------------------------------------
+
+    @property
+    def sleeps(self) -> bool:
+        return self._sleep is not None
+
+    def wait(self, seconds: float, cancel: Any = None) -> None:
+        """Sleep, waking early (and raising CheckCancelled) when `cancel` is set."""
+        if cancel is not None and cancel.is_set():
+            raise CheckCancelled("The check was stopped.")
+        if seconds <= 0 or self._sleep is None:
+            return
+        if cancel is None:
+            self._sleep(seconds)
+            return
+        deadline = time.monotonic() + seconds
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._sleep(min(remaining, 0.05))
+            if cancel.is_set():
+                raise CheckCancelled("The check was stopped.")
+
+    def _backoff(self, attempt: int) -> float:
+        # azure-core: first retry immediate, then factor * 2^(n-1), capped (reference §6.4).
+        if attempt <= 1:
+            return 0.0
+        return min(self.backoff_max, self.backoff_factor * (2 ** (attempt - 1)))
+
+    def note_throttled(self, retry_after: float | None) -> None:
+        """Every request of this client waits out a 429 that any of them received."""
+        with self._throttle_lock:
+            self.throttled_responses += 1
+            until = time.monotonic() + (retry_after if retry_after is not None else 1.0)
+            self._throttled_until = max(self._throttled_until, until)
+
+    def _wait_for_throttle(self, cancel: Any) -> None:
+        while True:
+            with self._throttle_lock:
+                remaining = self._throttled_until - time.monotonic()
+            if remaining <= 0 or self._sleep is None:
+                return
+            self.wait(remaining, cancel)
+
+    # -- requests --------------------------------------------------------------------------
+
+    def url(self, path: str, api_version: str | None = None) -> tuple[str, dict[str, str]]:
+        """Absolute URL and the query to add: api-version unless the URL already carries one."""
+        url = path if path.startswith(("http://", "https://")) else self.endpoint + path
+        if "api-version=" in url:
+            return url, {}
+        return url, {"api-version": api_version or self.api_version_for(path)}
+
+    def api_version_for(self, path: str) -> str:
+        lowered = path.lower()
+        if "/providers/microsoft.compute/" in lowered:
+            return self.api_versions["Microsoft.Compute"]
+        if "/providers/microsoft.network/" in lowered:
+            return self.api_versions["Microsoft.Network"]
+        if lowered.rstrip("/").endswith("/subscriptions") or lowered == "/subscriptions":
+            return self.api_versions["subscriptions"]
+        return self.api_versions["resources"]
+
+    def request(self, method: str, path: str, *, json: Any = None,
+                params: dict[str, str] | None = None, api_version: str | None = None,
+                cancel: Any = None, deadline: float | None = None,
+                retry_statuses: bool = True) -> requests.Response:
+        """Send with auth and ids; retry what is safe to retry; raise ArmError on an error answer."""
+        method = method.upper()
+        url, query = self.url(path, api_version)
+        query.update(params or {})
+        attempts = status_tries = connection_tries = 0
+        refreshed = False
+        while True:
+            attempts += 1
+            self._wait_for_throttle(cancel)
+            if self.write_budget is not None and method in WRITES:
+                self.write_budget.acquire(self, cancel)
+            if cancel is not None and cancel.is_set():
+                raise CheckCancelled("The check was stopped.")
+            token = self.tokens.get()
+            client_request_id = str(uuid.uuid4())
+            headers = {"Authorization": f"Bearer {token}", "User-Agent": self.user_agent,
+                       "x-ms-client-request-id": client_request_id,
+                       "Accept": "application/json"}
+            timeout = self._timeout(deadline)
+            started = time.monotonic()
+            try:
+                response = self.session.request(method, url, params=query or None, json=json,
+                                                headers=headers, timeout=timeout)
+            except (requests.Timeout, requests.ConnectionError) as exc:
+                self.history.append(RequestRecord(method, url, None, None, None, client_request_id,
+                                                  time.monotonic() - started))
+                connection_tries += 1
+                # A POST that may have reached the service is never re-sent: it would start a
+                # second check. Reads are safe to repeat.
+                if method in IDEMPOTENT and connection_tries <= self.connection_retries \
+                        and attempts <= self.max_retries and not _past(deadline):
+                    self.wait(self._backoff(connection_tries), cancel)
+                    continue
+                kind = "timed out" if isinstance(exc, requests.Timeout) else "failed"
+                raise BackendUnavailable(
+                    f"{method} {_short(url)} {kind}: {type(exc).__name__}",
+                    fix="Check the network path to the ARM endpoint and try again; for a POST the "
+                        "check may have started, so nwlab did not re-send it.") from exc
+            self.history.append(RequestRecord(
+                method, url, response.status_code, response.headers.get("x-ms-request-id"),
+                response.headers.get("x-ms-correlation-request-id"), client_request_id,
+                time.monotonic() - started))
+            status = response.status_code
+            if status == 401 and not refreshed:
+                # An expired or revoked token: ARM refused the request, so even a POST may be re-sent.
+                self.tokens.invalidate(token)
+                refreshed = True
+                continue
+            if status == 429:
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                self.note_throttled(retry_after)
+                if retry_statuses and attempts <= self.max_retries and not _past(deadline):
+                    continue
+            elif status in RETRY_STATUSES and retry_statuses and method in IDEMPOTENT:
+                status_tries += 1
+                if status_tries <= self.status_retries and attempts <= self.max_retries \
+                        and not _past(deadline):
+                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                    self.wait(retry_after if retry_after is not None
+                              else self._backoff(status_tries), cancel)
+                    continue
+            if status >= 400:
+                raise ArmError.from_response(status, response.headers, response.text,
+                                             method=method, url=_short(url))
+            return response
+
+    def _timeout(self, deadline: float | None) -> tuple[float, float]:
+        connect, read = self.request_timeout
+        if deadline is None:
+            return connect, read
+        remaining = max(0.5, deadline - time.monotonic())
+        return min(connect, remaining), min(read, remaining)
+
+    def get_json(self, path: str, *, params: dict[str, str] | None = None,
+                 api_version: str | None = None) -> Any:
+        response = self.request("GET", path, params=params, api_version=api_version)
+        return response_json(response)
+
+    def list(self, path: str, *, params: dict[str, str] | None = None,
+             api_version: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every item of a paged ARM list, following nextLink until it is absent."""
+        body = self.get_json(path, params=params, api_version=api_version)
+        while True:
+            for item in (body or {}).get("value") or []:
+                if isinstance(item, dict):
+                    yield item
+            next_link = (body or {}).get("nextLink")
+            if not next_link:
+                return
+            body = self.get_json(next_link)
+
+
+def response_json(response: requests.Response) -> Any:
+    """The body as JSON; the service's literal `null`, an empty body or non-JSON text give None."""
+    text = response.text
+    if not text or not text.strip():
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _past(deadline: float | None) -> bool:
+    return deadline is not None and time.monotonic() >= deadline
+
+
+def _short(url: str) -> str:
+    return url.split("?", 1)[0]
+
+
+__all__ = ["ArmClient", "ArmError", "ThrottledError", "parse_retry_after", "response_json"]

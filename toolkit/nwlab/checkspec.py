@@ -1,0 +1,369 @@
+"""What a user asked to check, validated strictly before any request, and turned into the REST body.
+
+Every refusal names the field and shows a valid example, because the person reading it is in the
+middle of troubleshooting something else.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import numbers
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from nwlab.arm.ids import VM_ID_EXAMPLE, is_vm_id, parse_resource_id, vm_id
+
+PROTOCOLS = {"tcp": "Tcp", "http": "Http", "https": "Https", "icmp": "Icmp"}
+IP_VERSIONS = {"ipv4": "IPv4", "ipv6": "IPv6"}
+HTTP_METHODS = {"get": "Get"}
+HTTP_KEYS = {"method", "headers", "valid_status_codes"}
+WATCHER_EXAMPLE = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/NetworkWatcherRG"
+                   "/providers/Microsoft.Network/networkWatchers/NetworkWatcher_westcentralus")
+
+# Azure's naming rules: VM names 1-64 of letters, digits, '-', '_', '.'; resource groups 1-90 of
+# letters, digits, '-', '_', '.', '(' and ')', not ending in '.'.
+_VM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_RG_NAME = re.compile(r"^[-\w._()]{0,89}[-\w_()]$")
+_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+_DOTTED_NUMBERS = re.compile(r"^[\d.]+$")
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where the probes go: a VM (by id), an IP address, a host name or a URL."""
+
+    kind: str  # "vm", "ip", "host", "url"
+    value: str  # the VM id, the address, the host or the URL as sent
+    url_port: int | None = None  # the port a URL implies (its own, or the scheme's)
+
+    def to_body(self) -> dict[str, Any]:
+        return {"resourceId": self.value} if self.kind == "vm" else {"address": self.value}
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """A validated check: everything needed to build the request body, nothing that needs a request."""
+
+    source_id: str
+    destination: Destination
+    port: int | None = None
+    protocol: str | None = None
+    source_port: int | None = None
+    http: dict[str, Any] | None = None
+    ip_version: str | None = None
+    watcher: str | None = None
+    timeout: float = 600.0
+    inputs: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def source_name(self) -> str:
+        rid = parse_resource_id(self.source_id)
+        return rid.name if rid else self.source_id
+
+    @property
+    def resource_group(self) -> str:
+        rid = parse_resource_id(self.source_id)
+        return rid.resource_group if rid else ""
+
+    def body(self) -> dict[str, Any]:
+        """The ConnectivityParameters body; HTTPConfiguration only for Http/Https (reference §1.3)."""
+        source: dict[str, Any] = {"resourceId": self.source_id}
+        if self.source_port is not None:
+            source["port"] = self.source_port
+        destination = self.destination.to_body()
+        if self.port is not None:
+            destination["port"] = self.port
+        body: dict[str, Any] = {"source": source, "destination": destination}
+        if self.protocol is not None:
+            body["protocol"] = self.protocol
+        if self.http is not None and self.protocol in ("Http", "Https"):
+            body["protocolConfiguration"] = {"HTTPConfiguration": self.http}
+        if self.ip_version is not None:
+            body["preferredIPVersion"] = self.ip_version
+        return body
+
+    def key(self) -> tuple[Any, ...]:
+        """Identical checks share this key, so a batch runs each only once."""
+        return (self.source_id.lower(), self.destination.kind, self.destination.value.lower(),
+                self.port, self.protocol, self.source_port, repr(self.http), self.ip_version)
+
+
+def build_check(subscription_id: str, source: Any, destination: Any, port: Any = None, *,
+                protocol: Any = None, resource_group: Any = None, source_port: Any = None,
+                http: Any = None, ip_version: Any = None, watcher: Any = None,
+                timeout: Any = 600) -> CheckSpec:
+    """Validate the arguments of `check()`; raise ValueError/TypeError naming the field."""
+    rg = _resource_group(resource_group)
+    source_id = _source(subscription_id, source, rg)
+    proto = _protocol(protocol)
+    dest = _destination(subscription_id, destination, rg)
+    if dest.kind == "vm" and dest.value.lower() == source_id.lower():
+        raise ValueError(f"destination: {destination!r} is the source VM itself; a check needs "
+                         "another endpoint, e.g. destination='Database0' or '10.1.4.4'")
+    port_value = _port("port", port)
+    if proto == "Icmp":
+        if port_value not in (None, 0):
+            raise ValueError(f"port: an Icmp check has no port, got {port_value}; drop port= or use "
+                             "protocol='Tcp', e.g. check(src, '10.1.4.4', 443)")
+    elif port_value is None and dest.kind != "url":
+        raise ValueError(f"port: a {proto or 'Tcp'} check to {_show(destination)} needs a destination "
+                         f"port, e.g. port=443 (or protocol='Icmp' for a ping-style check)")
+    if proto in ("Http", "Https") and dest.kind == "url":
+        scheme = urlsplit(dest.value).scheme.lower()
+        if scheme != proto.lower():
+            raise ValueError(f"protocol: {proto!r} does not match the URL scheme {scheme!r}; "
+                             f"use protocol={PROTOCOLS[scheme]!r} or change the URL")
+    http_value = _http(http)
+    if http_value is not None:
+        if proto is None and dest.kind == "url":
+            proto = PROTOCOLS[urlsplit(dest.value).scheme.lower()]
+        if proto not in ("Http", "Https"):
+            raise ValueError(f"http: HTTP options apply to protocol='Http' or 'Https', not "
+                             f"{proto or 'Tcp (the default)'}; e.g. check(src, "
+                             "'https://contoso.com', protocol='Https', http={'method': 'Get'})")
+    return CheckSpec(
+        source_id=source_id,
+        destination=dest,
+        port=port_value,
+        protocol=proto,
+        source_port=_port("source_port", source_port),
+        http=http_value,
+        ip_version=_ip_version(ip_version),
+        watcher=_watcher(watcher),
+        timeout=_timeout(timeout),
+        inputs={"source": source, "destination": destination, "port": port,
+                "protocol": protocol, "resource_group": resource_group},
+    )
+
+
+def _show(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else type(value).__name__
+
+
+def _resource_group(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"resource_group: expected a resource group name, got "
+                        f"{type(value).__name__}; e.g. resource_group='ContosoRG'")
+    if not _RG_NAME.match(value):
+        raise ValueError(f"resource_group: {value!r} is not a valid resource group name (1-90 "
+                         "letters, digits, '-', '_', '.', '(' or ')'); e.g. resource_group='ContosoRG'")
+    return value
+
+
+def _source(subscription_id: str, value: Any, rg: str | None) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"source: expected a VM name or VM resource id, got {type(value).__name__}; "
+                        "e.g. source='MultiTierApp0' with resource_group='ContosoRG'")
+    text = value.strip()
+    if not text:
+        raise ValueError("source: empty; give a VM name with resource_group, e.g. "
+                         "check('MultiTierApp0', ..., resource_group='ContosoRG'), or a VM resource id")
+    if "/" in text:
+        rid = parse_resource_id(text)
+        if rid is None:
+            raise ValueError(f"source: {value!r} is not a resource id; e.g. source='{VM_ID_EXAMPLE}'")
+        if not is_vm_id(rid):
+            raise ValueError(f"source: {value!r} is a {rid.type} id, but connection troubleshoot runs "
+                             f"from a virtual machine; pass the VM's id, e.g. '{VM_ID_EXAMPLE}'")
+        return str(rid)
+    if not _VM_NAME.match(text):
+        raise ValueError(f"source: {value!r} is not a valid VM name (letters, digits, '-', '_', '.'); "
+                         "e.g. source='MultiTierApp0'")
+    if rg is None:
+        raise ValueError(f"resource_group: source {value!r} is a VM name, so the resource group is "
+                         f"needed, e.g. check({value!r}, ..., resource_group='ContosoRG'), or pass the "
+                         "VM resource id as source")
+    return vm_id(subscription_id, rg, text)
+
+
+def _destination(subscription_id: str, value: Any, rg: str | None) -> Destination:
+    if not isinstance(value, str):
+        raise TypeError(f"destination: expected a VM name or id, an IP address, a host name or a URL, "
+                        f"got {type(value).__name__}; e.g. destination='10.1.4.4' or "
+                        "'https://bing.com'")
+    text = value.strip()
+    if not text:
+        raise ValueError("destination: empty; e.g. destination='Database0' (a VM, with "
+                         "resource_group), '10.1.4.4', 'bing.com' or 'https://bing.com'")
+    if "://" in text:
+        return _url(text)
+    if text.startswith("/") or text.lower().startswith("subscriptions/"):
+        rid = parse_resource_id(text)
+        if rid is None or not is_vm_id(rid):
+            kind = f"a {rid.type} id" if rid else "not a resource id"
+            raise ValueError(f"destination: {value!r} is {kind}; a destination resource must be a "
+                             f"VM, e.g. '{VM_ID_EXAMPLE}', or give an address such as '10.1.4.4'")
+        return Destination("vm", str(rid))
+    try:
+        address = ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        address = None
+    if address is not None:
+        return Destination("ip", str(address))
+    if _DOTTED_NUMBERS.match(text) or (":" in text and "/" not in text and "." not in text):
+        raise ValueError(f"destination: {value!r} is not a valid IP address; e.g. '10.1.4.4' or "
+                         "'2001:db8::4'")
+    if "/" in text:
+        raise ValueError(f"destination: {value!r} looks like a URL without a scheme; e.g. "
+                         f"'https://{text}'")
+    if "." not in text:
+        # A single label is a VM name, the way az's --dest-resource takes one with -g.
+        if not _VM_NAME.match(text):
+            raise ValueError(f"destination: {value!r} is neither a VM name nor a host name; e.g. "
+                             "'Database0' or 'bing.com'")
+        if rg is None:
+            raise ValueError(f"resource_group: destination {value!r} is a VM name, so the resource "
+                             "group is needed, e.g. resource_group='ContosoRG', or pass the VM id")
+        return Destination("vm", vm_id(subscription_id, rg, text))
+    _host(value, text)
+    return Destination("host", text.rstrip("."))
+
+
+def _host(original: str, text: str) -> None:
+    labels = text.rstrip(".").split(".")
+    if len(text) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
+        raise ValueError(f"destination: {original!r} is not a valid host name; e.g. 'bing.com'")
+
+
+def _url(text: str) -> Destination:
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise ValueError(f"destination: the URL scheme {parts.scheme!r} is not supported; use http:// "
+                         "or https://, e.g. 'https://bing.com'")
+    host = parts.hostname or ""
+    if not host:
+        raise ValueError(f"destination: the URL {text!r} has no host; e.g. 'https://bing.com/'")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        _host(text, host)
+    try:
+        explicit = parts.port
+    except ValueError:
+        raise ValueError(f"destination: the URL {text!r} has an invalid port; e.g. "
+                         "'https://contoso.com:8443/'") from None
+    return Destination("url", text, explicit or (443 if scheme == "https" else 80))
+
+
+def _port(name: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}: expected an integer 0-65535, got {type(value).__name__} "
+                        f"{value!r}; e.g. {name}=443")
+    port = int(value)
+    if not 0 <= port <= 65535:
+        raise ValueError(f"{name}: {port} is outside 0-65535; e.g. {name}=443")
+    return port
+
+
+def _protocol(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"protocol: expected one of Tcp, Http, Https, Icmp, got "
+                        f"{type(value).__name__}; e.g. protocol='Tcp'")
+    proto = PROTOCOLS.get(value.strip().lower())
+    if proto is None:
+        raise ValueError(f"protocol: {value!r} is not supported; use one of Tcp, Http, Https, Icmp, "
+                         "e.g. protocol='Tcp' (UDP cannot be checked by Network Watcher)")
+    return proto
+
+
+def _ip_version(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and int(value) in (4, 6):
+        return f"IPv{int(value)}"
+    if not isinstance(value, str):
+        raise TypeError(f"ip_version: expected 'IPv4' or 'IPv6', got {type(value).__name__}; "
+                        "e.g. ip_version='IPv4'")
+    version = IP_VERSIONS.get(value.strip().lower())
+    if version is None:
+        raise ValueError(f"ip_version: {value!r} is not IPv4 or IPv6; e.g. ip_version='IPv6' "
+                         "(omit it to let the service choose)")
+    return version
+
+
+def _http(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    example = ("e.g. http={'method': 'Get', 'headers': {'accept': 'application/json'}, "
+               "'valid_status_codes': [200, 204]}")
+    if not isinstance(value, Mapping):
+        raise TypeError(f"http: expected a dict, got {type(value).__name__}; {example}")
+    unknown = sorted(set(value) - HTTP_KEYS)
+    if unknown:
+        raise ValueError(f"http: unknown option(s) {', '.join(map(repr, unknown))}; the options are "
+                         f"method, headers, valid_status_codes; {example}")
+    config: dict[str, Any] = {}
+    method = value.get("method")
+    if method is not None:
+        if not isinstance(method, str) or method.lower() not in HTTP_METHODS:
+            raise ValueError(f"http: method {method!r} is not supported; the service only sends "
+                             f"'Get'; {example}")
+        config["method"] = HTTP_METHODS[method.lower()]
+    headers = value.get("headers")
+    if headers is not None:
+        config["headers"] = _headers(headers, example)
+    codes = value.get("valid_status_codes")
+    if codes is not None:
+        if isinstance(codes, str | bytes) or not hasattr(codes, "__iter__"):
+            raise TypeError(f"http: valid_status_codes must be a list of integers; {example}")
+        checked = []
+        for code in codes:
+            if isinstance(code, bool) or not isinstance(code, numbers.Integral) \
+                    or not 100 <= int(code) <= 599:
+                raise ValueError(f"http: valid_status_codes has {code!r}, not an HTTP status code "
+                                 f"(100-599); {example}")
+            checked.append(int(code))
+        config["validStatusCodes"] = checked
+    return config
+
+
+def _headers(headers: Any, example: str) -> list[dict[str, str]]:
+    pairs: list[tuple[Any, Any]]
+    if isinstance(headers, Mapping):
+        pairs = list(headers.items())
+    elif isinstance(headers, list | tuple):
+        pairs = []
+        for item in headers:
+            if not isinstance(item, Mapping) or "name" not in item:
+                raise ValueError(f"http: headers must be a dict of name: value; {example}")
+            pairs.append((item.get("name"), item.get("value")))
+    else:
+        raise TypeError(f"http: headers must be a dict of name: value; {example}")
+    out = []
+    for name, val in pairs:
+        if not isinstance(name, str) or not name.strip() or not isinstance(val, str):
+            raise ValueError(f"http: header {name!r}: {val!r} must be two strings; {example}")
+        out.append({"name": name.strip(), "value": val})
+    return out
+
+
+def _watcher(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"watcher: expected a Network Watcher resource id, got {type(value).__name__}; "
+                        f"e.g. watcher='{WATCHER_EXAMPLE}'")
+    rid = parse_resource_id(value)
+    if rid is None or rid.type.lower() != "microsoft.network/networkwatchers" or len(rid.names) != 1:
+        raise ValueError(f"watcher: {value!r} is not a Network Watcher resource id; "
+                         f"e.g. watcher='{WATCHER_EXAMPLE}' (or leave it out to find it by region)")
+    return str(rid)
+
+
+def _timeout(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"timeout: expected seconds as a number, got {type(value).__name__}; "
+                        "e.g. timeout=600")
+    if not float(value) > 0:
+        raise ValueError(f"timeout: {value!r} must be more than 0 seconds; e.g. timeout=600")
+    return float(value)

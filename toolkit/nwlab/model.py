@@ -1,0 +1,444 @@
+"""The result of a connection-troubleshoot check, parsed leniently from every shape the service has sent.
+
+The model knows nothing of HTTP, widgets or Plotly: it turns the service's JSON into typed objects,
+back into the REST shape (`to_dict`), and into DataFrames. Rendering lives in `explain` and `viz`,
+which the convenience methods at the bottom import only when asked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover - imported lazily at run time to keep `import nwlab` light
+    import pandas as pd
+    import plotly.graph_objects as go
+
+    from nwlab.explain import Finding
+
+# The service answers "Reachable"/"Unreachable" although the spec enum says Connected/Disconnected/
+# Degraded/Unknown (reference §2.5); both families are accepted, the raw word is always kept.
+REACHABLE_STATUSES = frozenset({"reachable", "connected"})
+
+# resourceId values the service uses for hops that are not Azure resources (reference §2.2).
+_NON_RESOURCE_IDS = frozenset({"", "unknown", "internet"})
+
+
+def _as_int(value: Any) -> int | None:
+    """Latency, RTT and probe figures arrive as ints, sometimes as strings; absent means None."""
+    if value is None or value == "":
+        return None
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def _as_str_list(value: Any) -> list[str]:
+    if not value:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value if v is not None]
+
+
+def _normalize_resource_id(raw: str) -> str | None:
+    """An ARM id with its leading slash, or None for the service's placeholders ("", Unknown, Internet)."""
+    text = raw.strip()
+    if text.lower() in _NON_RESOURCE_IDS:
+        return None
+    if text.lower().startswith("subscriptions/"):
+        return "/" + text
+    return text
+
+
+@dataclass(frozen=True)
+class Issue:
+    """A problem the service found at a hop (or on a link): where it applies, how bad, what kind."""
+
+    origin: str
+    severity: str
+    type: str
+    context: dict[str, str] = field(default_factory=dict)
+    hop_id: str | None = None
+    hop_address: str | None = None
+    # Link issues also name the far end of the link; None for hop issues.
+    link_next_hop_id: str | None = None
+    _context_shape: str = field(default="list", compare=False, repr=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, hop_id: str | None = None,
+                  hop_address: str | None = None, link_next_hop_id: str | None = None) -> Issue:
+        raw_context = data.get("context")
+        context: dict[str, str] = {}
+        shape = "list"
+        if isinstance(raw_context, Mapping):
+            # The 2026-01-01 spec models context as a plain string map.
+            shape = "dict"
+            context = {str(k): "" if v is None else str(v) for k, v in raw_context.items()}
+        elif isinstance(raw_context, list):
+            for item in raw_context:
+                if not isinstance(item, Mapping):
+                    continue
+                if "key" in item:
+                    context[str(item["key"])] = "" if item.get("value") is None else str(item["value"])
+                else:  # a list of single-entry maps, as some SDK dumps print it
+                    context.update({str(k): str(v) for k, v in item.items()})
+        return cls(
+            origin=str(data.get("origin") or ""),
+            severity=str(data.get("severity") or ""),
+            type=str(data.get("type") or "Unknown"),
+            context=context,
+            hop_id=hop_id,
+            hop_address=hop_address,
+            link_next_hop_id=link_next_hop_id,
+            _context_shape=shape,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        context: Any
+        if self._context_shape == "dict":
+            context = dict(self.context)
+        else:
+            context = [{"key": k, "value": v} for k, v in self.context.items()]
+        return {"origin": self.origin, "severity": self.severity, "type": self.type,
+                "context": context}
+
+    @property
+    def rule_name(self) -> str | None:
+        return self.context.get("RuleName")
+
+    @property
+    def route_type(self) -> str | None:
+        return self.context.get("RouteType")
+
+    def describe(self) -> str:
+        """One line: type, direction and context, e.g. `NetworkSecurityRule (Outbound) RuleName=UserRule_Port80`."""
+        parts = [self.type]
+        if self.origin:
+            parts.append(f"({self.origin})")
+        parts.extend(f"{k}={v}" for k, v in self.context.items())
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class HopLink:
+    """An edge of the hop graph with its measured round-trip times (None when not measured)."""
+
+    next_hop_id: str
+    link_type: str | None = None
+    rtt_min_ms: int | None = None
+    rtt_avg_ms: int | None = None
+    rtt_max_ms: int | None = None
+    issues: tuple[Issue, ...] = ()
+    resource_id: str = ""
+    context: Any = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, hop_id: str | None = None,
+                  hop_address: str | None = None) -> HopLink:
+        props = data.get("properties")
+        # On the wire RTTs sit under `properties`; `az` flattens them onto the link (reference §2.6).
+        source: Mapping[str, Any] = props if isinstance(props, Mapping) and props else data
+        next_hop_id = str(data.get("nextHopId") or "")
+        return cls(
+            next_hop_id=next_hop_id,
+            link_type=data.get("linkType") if data.get("linkType") is not None else data.get("type"),
+            rtt_min_ms=_as_int(source.get("roundTripTimeMin")),
+            rtt_avg_ms=_as_int(source.get("roundTripTimeAvg")),
+            rtt_max_ms=_as_int(source.get("roundTripTimeMax")),
+            issues=tuple(
+                Issue.from_dict(i, hop_id=hop_id, hop_address=hop_address, link_next_hop_id=next_hop_id)
+                for i in data.get("issues") or [] if isinstance(i, Mapping)
+            ),
+            resource_id=str(data.get("resourceId") or ""),
+            context=data.get("context") if data.get("context") is not None else {},
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        props: dict[str, int] = {}
+        for key, value in (("roundTripTimeMin", self.rtt_min_ms), ("roundTripTimeAvg", self.rtt_avg_ms),
+                           ("roundTripTimeMax", self.rtt_max_ms)):
+            if value is not None:
+                props[key] = value
+        out: dict[str, Any] = {"nextHopId": self.next_hop_id}
+        if self.link_type is not None:
+            out["linkType"] = self.link_type
+        out["properties"] = props
+        out["issues"] = [i.to_dict() for i in self.issues]
+        out["context"] = self.context
+        out["resourceId"] = self.resource_id
+        return out
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One node of the path: the source, an appliance, a VNet-local NIC, the Internet or the destination."""
+
+    id: str
+    type: str
+    address: str | None = None
+    resource_id: str | None = None
+    next_hop_ids: tuple[str, ...] = ()
+    previous_hop_ids: tuple[str, ...] = ()
+    links: tuple[HopLink, ...] = ()
+    previous_links: tuple[HopLink, ...] = ()
+    issues: tuple[Issue, ...] = ()
+    # The service's raw resourceId ("Internet", "Unknown", "" or an id without its slash), kept so
+    # that to_dict() gives back what was received; None when the key was absent.
+    raw_resource_id: str | None = field(default=None, compare=False, repr=False)
+    _present: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], index: int = 0) -> Hop:
+        hop_id = str(data.get("id") or f"hop-{index}")
+        address = data.get("address")
+        address = str(address) if address not in (None, "") else None
+        raw_rid = data.get("resourceId")
+        raw_rid = None if raw_rid is None else str(raw_rid)
+        next_ids = _as_str_list(data.get("nextHopIds"))
+        links = tuple(HopLink.from_dict(x, hop_id=hop_id, hop_address=address)
+                      for x in data.get("links") or [] if isinstance(x, Mapping))
+        if not next_ids and links:
+            next_ids = [link.next_hop_id for link in links if link.next_hop_id]
+        return cls(
+            id=hop_id,
+            type=str(data.get("type") or "Unknown"),
+            address=address,
+            resource_id=_normalize_resource_id(raw_rid) if raw_rid is not None else None,
+            next_hop_ids=tuple(next_ids),
+            previous_hop_ids=tuple(_as_str_list(data.get("previousHopIds"))),
+            links=links,
+            previous_links=tuple(HopLink.from_dict(x) for x in data.get("previousLinks") or []
+                                 if isinstance(x, Mapping)),
+            issues=tuple(Issue.from_dict(i, hop_id=hop_id, hop_address=address)
+                         for i in data.get("issues") or [] if isinstance(i, Mapping)),
+            raw_resource_id=raw_rid,
+            _present=frozenset(k for k in ("previousHopIds", "links", "previousLinks") if k in data),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.type, "id": self.id}
+        if self.address is not None:
+            out["address"] = self.address
+        if self.raw_resource_id is not None:
+            out["resourceId"] = self.raw_resource_id
+        elif self.resource_id is not None:
+            out["resourceId"] = self.resource_id
+        out["nextHopIds"] = list(self.next_hop_ids)
+        if self.previous_hop_ids or "previousHopIds" in self._present:
+            out["previousHopIds"] = list(self.previous_hop_ids)
+        if self.links or "links" in self._present:
+            out["links"] = [link.to_dict() for link in self.links]
+        if self.previous_links or "previousLinks" in self._present:
+            out["previousLinks"] = [link.to_dict() for link in self.previous_links]
+        out["issues"] = [i.to_dict() for i in self.issues]
+        return out
+
+    @property
+    def name(self) -> str:
+        """A short label: the NIC or VM name from the resource id, else the raw placeholder."""
+        if self.resource_id:
+            parts = self.resource_id.strip("/").split("/")
+            lowered = [p.lower() for p in parts]
+            for kind in ("networkinterfaces", "virtualmachines"):
+                if kind in lowered:
+                    i = lowered.index(kind)
+                    if i + 1 < len(parts):
+                        return parts[i + 1]
+            return parts[-1]
+        return self.raw_resource_id or ""
+
+    def link_to(self, next_hop_id: str) -> HopLink | None:
+        for link in self.links:
+            if link.next_hop_id == next_hop_id:
+                return link
+        return None
+
+    @property
+    def all_issues(self) -> tuple[Issue, ...]:
+        """Issues on the hop and on its outgoing links."""
+        return self.issues + tuple(i for link in self.links for i in link.issues)
+
+
+@dataclass(frozen=True)
+class ConnectivityResult:
+    """What connectivityCheck answered: the verdict, probe and latency figures, and the hop graph."""
+
+    status: str
+    hops: tuple[Hop, ...] = ()
+    avg_latency_ms: int | None = None
+    min_latency_ms: int | None = None
+    max_latency_ms: int | None = None
+    probes_sent: int | None = None
+    probes_failed: int | None = None
+    # How the check was asked and answered (inputs, watcher, request ids, timing); not part of
+    # the REST shape, so it is neither compared nor written by to_dict().
+    meta: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None, *, meta: Mapping[str, Any] | None = None
+                  ) -> ConnectivityResult:
+        """Parse any ConnectivityInformation shape; a missing or null body is an Unknown result."""
+        data = data or {}
+        if "properties" in data and isinstance(data["properties"], Mapping) and "hops" not in data:
+            data = data["properties"]  # some SDK dumps wrap the result
+        hops = tuple(Hop.from_dict(h, i) for i, h in enumerate(data.get("hops") or [])
+                     if isinstance(h, Mapping))
+        return cls(
+            status=str(data.get("connectionStatus") or "Unknown"),
+            hops=hops,
+            avg_latency_ms=_as_int(data.get("avgLatencyInMs")),
+            min_latency_ms=_as_int(data.get("minLatencyInMs")),
+            max_latency_ms=_as_int(data.get("maxLatencyInMs")),
+            probes_sent=_as_int(data.get("probesSent")),
+            probes_failed=_as_int(data.get("probesFailed")),
+            meta=dict(meta or {}),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The REST shape (ConnectivityInformation), absent figures omitted as the service omits them."""
+        out: dict[str, Any] = {"hops": [h.to_dict() for h in self.hops],
+                               "connectionStatus": self.status}
+        for key, value in (("avgLatencyInMs", self.avg_latency_ms),
+                           ("minLatencyInMs", self.min_latency_ms),
+                           ("maxLatencyInMs", self.max_latency_ms),
+                           ("probesSent", self.probes_sent),
+                           ("probesFailed", self.probes_failed)):
+            if value is not None:
+                out[key] = value
+        return out
+
+    def with_meta(self, **meta: Any) -> ConnectivityResult:
+        return replace(self, meta={**self.meta, **meta})
+
+    # -- verdict ---------------------------------------------------------------------------
+
+    @property
+    def reachable(self) -> bool:
+        return self.status.lower() in REACHABLE_STATUSES
+
+    @property
+    def probe_loss(self) -> float | None:
+        """Fraction of probes lost (0.0-1.0), None when the service sent no figures."""
+        if not self.probes_sent:
+            return None
+        return (self.probes_failed or 0) / self.probes_sent
+
+    @property
+    def issues(self) -> list[Issue]:
+        """Every issue, hop issues then link issues, in hop order; each knows its hop."""
+        return [i for hop in self.hops for i in hop.all_issues]
+
+    def hop(self, hop_id: str) -> Hop | None:
+        for hop in self.hops:
+            if hop.id == hop_id:
+                return hop
+        return None
+
+    @property
+    def source(self) -> Hop | None:
+        return self.hops[0] if self.hops else None
+
+    @property
+    def destination(self) -> Hop | None:
+        return self.hops[-1] if self.hops else None
+
+    def edges(self) -> list[tuple[str, str]]:
+        """(from, to) hop-id pairs from nextHopIds, the one field every schema version has."""
+        known = {h.id for h in self.hops}
+        return [(h.id, n) for h in self.hops for n in h.next_hop_ids if n in known]
+
+    # -- tables ----------------------------------------------------------------------------
+
+    def hops_frame(self) -> pd.DataFrame:
+        """One row per hop: position, type, address, resource, next hops, RTT to the next hop, issues."""
+        import pandas as pd
+
+        rows = []
+        for index, hop in enumerate(self.hops, start=1):
+            rtts = [link.rtt_avg_ms for link in hop.links if link.rtt_avg_ms is not None]
+            rows.append({
+                "hop": index,
+                "type": hop.type,
+                "address": hop.address,
+                "name": hop.name,
+                "resource_id": hop.resource_id,
+                "next_hops": len(hop.next_hop_ids),
+                "rtt_avg_ms": rtts[0] if len(rtts) == 1 else (max(rtts) if rtts else None),
+                "issues": "; ".join(i.describe() for i in hop.all_issues),
+                "id": hop.id,
+            })
+        columns = ["hop", "type", "address", "name", "resource_id", "next_hops", "rtt_avg_ms",
+                   "issues", "id"]
+        frame = pd.DataFrame(rows, columns=columns)
+        frame["rtt_avg_ms"] = frame["rtt_avg_ms"].astype("Int64")
+        return frame
+
+    def issues_frame(self) -> pd.DataFrame:
+        """One row per issue with the hop it sits on; rule and route pulled out of the context."""
+        import pandas as pd
+
+        index_of = {hop.id: n for n, hop in enumerate(self.hops, start=1)}
+        type_of = {hop.id: hop.type for hop in self.hops}
+        rows = [{
+            "hop": index_of.get(i.hop_id or ""),
+            "hop_type": type_of.get(i.hop_id or ""),
+            "hop_address": i.hop_address,
+            "origin": i.origin,
+            "severity": i.severity,
+            "type": i.type,
+            "rule_name": i.rule_name,
+            "route_type": i.route_type,
+            "context": ", ".join(f"{k}={v}" for k, v in i.context.items()),
+        } for i in self.issues]
+        columns = ["hop", "hop_type", "hop_address", "origin", "severity", "type", "rule_name",
+                   "route_type", "context"]
+        return pd.DataFrame(rows, columns=columns)
+
+    # -- words -----------------------------------------------------------------------------
+
+    def summary(self) -> str:
+        """The verdict in one line: status, probes, latency."""
+        parts = [self.status]
+        if self.probes_sent is not None:
+            parts.append(f"{self.probes_failed or 0} of {self.probes_sent} probes failed")
+        if self.avg_latency_ms is not None:
+            parts.append(f"latency avg {self.avg_latency_ms} ms "
+                         f"(min {self.min_latency_ms}, max {self.max_latency_ms})")
+        return ", ".join(parts)
+
+    def __str__(self) -> str:
+        lines = [self.summary()]
+        for index, hop in enumerate(self.hops, start=1):
+            label = f"  {index}. {hop.type:<16} {hop.address or '-':<15}"
+            if hop.name:
+                label += f" {hop.name}"
+            lines.append(label.rstrip())
+            lines.extend(f"       ! {i.severity} {i.describe()}" for i in hop.all_issues)
+        return "\n".join(lines)
+
+    # -- rendering (imported on first use) -------------------------------------------------
+
+    def explain(self) -> list[Finding]:
+        """Plain-language findings: what each issue means, its likely cause and the fix."""
+        from nwlab.explain import explain_result
+
+        return explain_result(self)
+
+    def path_figure(self) -> go.Figure:
+        from nwlab.viz import path_figure
+
+        return path_figure(self)
+
+    def sankey_figure(self) -> go.Figure:
+        from nwlab.viz import sankey_figure
+
+        return sankey_figure(self)
+
+    def _repr_html_(self) -> str:
+        from nwlab.viz.html import result_html
+
+        return result_html(self)
+

@@ -1,0 +1,285 @@
+"""NetworkWatcher: the session object users hold. Inventory, pre-flight, check() and check_many()."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from nwlab.arm.errors import ArmError, NwlabError, PreflightError
+from nwlab.arm.ids import normalize_region, parse_resource_id
+from nwlab.arm.lro import Progress, run_operation
+from nwlab.arm.session import ArmClient
+from nwlab.checkspec import CheckSpec, build_check
+from nwlab.model import ConnectivityResult
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from nwlab.batch import BatchResult
+
+AGENT_PUBLISHER = "microsoft.azure.networkwatcher"
+AGENT_TYPES = frozenset({"networkwatcheragentwindows", "networkwatcheragentlinux"})
+
+
+@dataclass(frozen=True)
+class VmStatus:
+    """What pre-flight needs to know about a VM: where it is, whether it runs, whether it has the agent."""
+
+    id: str
+    name: str
+    resource_group: str
+    location: str
+    power_state: str | None  # "running", "deallocated", ... None when unknown
+    agent: bool
+    os_type: str | None
+
+    @property
+    def running(self) -> bool:
+        # Azure omits nothing here in practice; an unknown power state is not treated as stopped.
+        return self.power_state in (None, "running")
+
+
+def power_state(statuses: Iterable[dict[str, Any]]) -> str | None:
+    for status in statuses or []:
+        code = str(status.get("code") or "")
+        if code.lower().startswith("powerstate/"):
+            return code.split("/", 1)[1].lower()
+    return None
+
+
+def has_agent(extensions: Iterable[dict[str, Any]]) -> bool:
+    """The Network Watcher agent, matched by publisher and type (its name varies; reference §5.2)."""
+    for ext in extensions or []:
+        props = ext.get("properties") or {}
+        publisher = str(props.get("publisher") or "").lower()
+        kind = str(props.get("type") or "").lower()
+        state = str(props.get("provisioningState") or "Succeeded").lower()
+        if publisher == AGENT_PUBLISHER and kind in AGENT_TYPES and state == "succeeded":
+            return True
+    return False
+
+
+class NetworkWatcher:
+    """A connection-troubleshoot session for one subscription, over any of the three backends."""
+
+    def __init__(self, arm: ArmClient, *, poll_interval: float = 10.0, backend: str = "azure",
+                 on_close: Callable[[], None] | None = None) -> None:
+        if isinstance(poll_interval, bool) or not isinstance(poll_interval, int | float) \
+                or poll_interval < 0:
+            raise ValueError(f"poll_interval: expected seconds >= 0, got {poll_interval!r}; "
+                             "e.g. poll_interval=10")
+        self.arm = arm
+        self.poll_interval = float(poll_interval)
+        self.backend = backend
+        self._on_close = on_close
+        self._watchers: dict[str, str] | None = None
+        self._lock = threading.Lock()
+        self._cancel_all = threading.Event()
+        # Set by nwlab.emulate(): the running emulator, for what-if helpers and tests.
+        self.emulator: Any = None
+
+    def __repr__(self) -> str:
+        return (f"<NetworkWatcher backend={self.backend} endpoint={self.arm.endpoint} "
+                f"subscription={self.subscription_id}>")
+
+    @property
+    def subscription_id(self) -> str:
+        return self.arm.subscription_id
+
+    def close(self) -> None:
+        self.arm.session.close()
+        if self._on_close is not None:
+            self._on_close()
+            self._on_close = None
+
+    def __enter__(self) -> NetworkWatcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def cancel(self) -> None:
+        """Stop every check in flight on this client (from any thread)."""
+        self._cancel_all.set()
+
+    # -- inventory -------------------------------------------------------------------------
+
+    def list_subscriptions(self) -> list[dict[str, Any]]:
+        return [{"subscription_id": s.get("subscriptionId"), "name": s.get("displayName"),
+                 "state": s.get("state")} for s in self.arm.list("/subscriptions")]
+
+    def list_resource_groups(self) -> list[str]:
+        path = f"/subscriptions/{self.subscription_id}/resourcegroups"
+        return sorted((str(g.get("name")) for g in self.arm.list(path)), key=str.lower)
+
+    def list_vms(self, resource_group: str | None = None) -> pd.DataFrame:
+        """One row per VM with its region, power state and whether the agent is installed."""
+        import pandas as pd
+
+        if resource_group is not None and not isinstance(resource_group, str):
+            raise TypeError("resource_group: expected a resource group name; e.g. 'ContosoRG'")
+        scope = f"/subscriptions/{self.subscription_id}"
+        if resource_group:
+            scope += f"/resourceGroups/{resource_group}"
+        rows = []
+        for vm in self.arm.list(f"{scope}/providers/Microsoft.Compute/virtualMachines"):
+            status = self._status_from_vm(vm)
+            rows.append({"name": status.name, "resource_group": status.resource_group,
+                         "location": status.location, "power_state": status.power_state,
+                         "agent": status.agent, "os_type": status.os_type, "id": status.id})
+        columns = ["name", "resource_group", "location", "power_state", "agent", "os_type", "id"]
+        frame = pd.DataFrame(rows, columns=columns)
+        return frame.sort_values(["resource_group", "name"], key=lambda s: s.str.lower(),
+                                 ignore_index=True) if rows else frame
+
+    def vm_status(self, vm_id: str) -> VmStatus:
+        """GET the VM (region), its instance view (power state) and its extensions (agent)."""
+        try:
+            vm = self.arm.get_json(vm_id)
+        except ArmError as exc:
+            if exc.status == 404:
+                rid = parse_resource_id(vm_id)
+                where = f" in resource group {rid.resource_group}" if rid else ""
+                raise PreflightError(
+                    f"Source VM {rid.name if rid else vm_id} was not found{where}.",
+                    fix="Check the VM name and resource_group (nw.list_vms() lists them).") from exc
+            raise
+        return self._status_from_vm(vm)
+
+    def _status_from_vm(self, vm: dict[str, Any]) -> VmStatus:
+        vm_id = str(vm.get("id") or "")
+        rid = parse_resource_id(vm_id)
+        props = vm.get("properties") or {}
+        statuses = (props.get("instanceView") or {}).get("statuses")
+        if statuses is None:
+            view = self.arm.get_json(f"{vm_id}/instanceView")
+            statuses = (view or {}).get("statuses") or []
+        extensions = [r for r in vm.get("resources") or [] if isinstance(r, dict)
+                      and (r.get("properties") or {}).get("publisher")]
+        if not extensions:
+            extensions = list(self.arm.list(f"{vm_id}/extensions"))
+        os_type = ((props.get("storageProfile") or {}).get("osDisk") or {}).get("osType")
+        return VmStatus(id=vm_id, name=str(vm.get("name") or (rid.name if rid else "")),
+                        resource_group=rid.resource_group if rid else "",
+                        location=str(vm.get("location") or ""), power_state=power_state(statuses),
+                        agent=has_agent(extensions), os_type=os_type)
+
+    def list_watchers(self) -> dict[str, str]:
+        """Region (normalised) -> Network Watcher id, from one subscription-wide list, cached."""
+        with self._lock:
+            if self._watchers is None:
+                found: dict[str, str] = {}
+                path = f"/subscriptions/{self.subscription_id}/providers/Microsoft.Network/networkWatchers"
+                for watcher in self.arm.list(path):
+                    region = normalize_region(str(watcher.get("location") or ""))
+                    found.setdefault(region, str(watcher.get("id")))  # az takes the first match
+                self._watchers = found
+            return dict(self._watchers)
+
+    def find_watcher(self, region: str) -> str:
+        """The watcher of `region` the way az finds it: list all, match the region loosely."""
+        watcher = self.list_watchers().get(normalize_region(region))
+        if watcher is None:
+            raise PreflightError(
+                f"Network Watcher is not enabled for region {region}.",
+                fix=f"Enable it: az network watcher configure -g NetworkWatcherRG -l {region} "
+                    "--enabled true (or pass watcher=<id> if it lives elsewhere).")
+        return watcher
+
+    def preflight(self, spec: CheckSpec) -> str:
+        """Check the source VM and find its watcher; return the watcher id or raise PreflightError."""
+        status = self.vm_status(spec.source_id)
+        if not status.running:
+            raise PreflightError(
+                f"Source VM {status.name} is {status.power_state}; connection troubleshoot needs the "
+                "source VM running.",
+                fix=f"Start it: az vm start -g {status.resource_group} -n {status.name}")
+        if not status.agent:
+            agent = "NetworkWatcherAgentLinux" if (status.os_type or "").lower() == "linux" \
+                else "NetworkWatcherAgentWindows"
+            raise PreflightError(
+                f"Source VM {status.name} has no Network Watcher agent extension.",
+                fix=f"Install it: az vm extension set -g {status.resource_group} --vm-name "
+                    f"{status.name} --publisher Microsoft.Azure.NetworkWatcher --name {agent}")
+        return self.find_watcher(status.location)
+
+    # -- checks ----------------------------------------------------------------------------
+
+    def check(self, source: Any, destination: Any, port: Any = None, *, protocol: Any = None,
+              resource_group: Any = None, source_port: Any = None, http: Any = None,
+              ip_version: Any = None, watcher: Any = None, timeout: Any = 600,
+              on_progress: Callable[[Progress], None] | None = None,
+              cancel: Any = None) -> ConnectivityResult:
+        """Run one connection-troubleshoot check and return its typed result.
+
+        Bad input raises ValueError/TypeError before any request; pre-flight problems raise
+        PreflightError; ARM failures raise ArmError subclasses; `cancel` (a threading.Event)
+        stops it with CheckCancelled.
+        """
+        spec = build_check(self.subscription_id, source, destination, port, protocol=protocol,
+                           resource_group=resource_group, source_port=source_port, http=http,
+                           ip_version=ip_version, watcher=watcher, timeout=timeout)
+        return self.run_spec(spec, on_progress=on_progress, cancel=cancel)
+
+    def run_spec(self, spec: CheckSpec, *, on_progress: Callable[[Progress], None] | None = None,
+                 cancel: Any = None, watcher_for: Callable[[CheckSpec], str] | None = None
+                 ) -> ConnectivityResult:
+        """Run a validated check (check_many shares this path, passing its own watcher lookup)."""
+        from nwlab.arm.session import Canceller
+
+        stop = Canceller(cancel, self._cancel_all)
+        started = time.monotonic()
+        watcher_id = spec.watcher or (watcher_for or self.preflight)(spec)
+        op = run_operation(self.arm, f"{watcher_id}/connectivityCheck", spec.body(),
+                           poll_interval=self.poll_interval, timeout=spec.timeout,
+                           on_progress=on_progress, cancel=stop)
+        if op.status == 204 or op.body is None:
+            raise NwlabError("The check finished without a result (empty answer from the service).",
+                             fix="Run it again; report the request id "
+                                 f"{op.request_id} to Azure support if it repeats.")
+        meta = {"source": spec.source_id, "destination": spec.destination.value,
+                "destination_kind": spec.destination.kind, "port": spec.port,
+                "protocol": spec.protocol, "watcher": watcher_id, "request_id": op.request_id,
+                "correlation_id": op.correlation_id, "polls": op.polls,
+                "elapsed_s": round(time.monotonic() - started, 3), "backend": self.backend}
+        return ConnectivityResult.from_dict(op.body, meta=meta)
+
+    def check_many(self, checks: Any, *, concurrency: int | None = None,
+                   write_rate: float | None = None,
+                   on_progress: Callable[[Any], None] | None = None,
+                   cancel: Any = None) -> BatchResult:
+        """Run many checks concurrently within a write budget; every check ends as a result or an error."""
+        from nwlab.batch import run_batch
+
+        return run_batch(self, checks, concurrency=concurrency, write_rate=write_rate,
+                         on_progress=on_progress, cancel=cancel)
+
+    # -- what-if helpers (plain ARM writes, the same calls a user makes against Azure) -------
+
+    def set_security_rule(self, nsg_id: str, name: str, **properties: Any) -> dict[str, Any]:
+        """PUT a security rule into an NSG; properties as ARM names them (priority, access, ...)."""
+        response = self.arm.request("PUT", f"{nsg_id}/securityRules/{name}",
+                                    json={"properties": properties})
+        return dict(response.json())
+
+    def delete_security_rule(self, nsg_id: str, name: str) -> None:
+        self.arm.request("DELETE", f"{nsg_id}/securityRules/{name}")
+
+    def set_route(self, route_table_id: str, name: str, **properties: Any) -> dict[str, Any]:
+        response = self.arm.request("PUT", f"{route_table_id}/routes/{name}",
+                                    json={"properties": properties})
+        return dict(response.json())
+
+    def delete_route(self, route_table_id: str, name: str) -> None:
+        self.arm.request("DELETE", f"{route_table_id}/routes/{name}")
+
+    def snapshot(self, resource_group: str | None = None, path: Any = None, *,
+                 keep_subscription: bool = False) -> dict[str, Any]:
+        """Read the network in scope and return (and optionally write) it as an emulator topology."""
+        from nwlab.snapshot import take_snapshot
+
+        return take_snapshot(self, resource_group=resource_group, path=path,
+                             keep_subscription=keep_subscription)
