@@ -1,0 +1,524 @@
+"""What Network Watcher would answer: connectivityCheck, ipFlowVerify and nextHop, computed
+from a :class:`Topology` with pure functions (no HTTP here; the facade in server.py calls us).
+
+Port 0 (an assumption from seed scenario 1): the documented request sends destination port 0
+and its text says port 80 was checked, so port 0 (or no port) means "no port given" and the
+emulator checks the URL scheme's port for a URL (http 80, https 443), the explicit port in a
+URL if it has one, 443 for protocol Https, and otherwise port 80. Source port 0 (or none) is an
+ephemeral port, 49152, for NSG rules that filter on the source port.
+
+The walk: from the source NIC, outbound NSGs (NIC then subnet), then the route of the NIC's
+subnet; a VirtualAppliance hop continues from the appliance NIC (inbound NSGs on arrival,
+IP forwarding required, outbound NSGs and its subnet's routes on leaving); the walk ends at the
+destination NIC (VnetLocal hop, inbound NSGs subnet then NIC), the Internet, or a dead end
+(Destination hop, resourceId "Unknown"). Like the service, the walk continues after an NSG
+block so the whole path is listed. A check is Reachable only if nothing blocked it, the
+destination answers (running VM, listener, guest firewall) and the reply routes back to the
+source (replies are not NSG-filtered: NSGs are stateful).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from . import nsg, routing
+from .errors import ArmError, not_found
+from .topology import (
+    IpConfig,
+    Latency,
+    Nic,
+    Topology,
+    VirtualMachine,
+    Watcher,
+    key,
+)
+
+DEFAULT_PORT = 80  # port 0 / no port: what seed scenario 1 shows the service checking
+EPHEMERAL_PORT = 49152  # source port 0 / no source port
+MAX_HOPS = 32  # loop guard on top of the visited-appliance check
+CHECK_PROTOCOLS = {"tcp": "Tcp", "http": "Http", "https": "Https", "icmp": "Icmp"}
+HOP_NAMESPACE = uuid.UUID("6f1c7f5e-5b7a-4d55-9a55-6e776c61622d")  # fixed: ids are reproducible
+
+
+# ---------------------------------------------------------------------------------------------
+# Request parsing
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """A validated connectivityCheck request, with the destination resolved as far as DNS."""
+
+    source_vm: VirtualMachine
+    source_nic: Nic
+    source_cfg: IpConfig
+    protocol: str  # Tcp | Http | Https | Icmp
+    port: int  # the port actually checked (see the module docstring for port 0)
+    source_port: int
+    destination_text: str  # what the user asked for (VM id, IP, host or URL)
+    host: str | None  # a host name still to resolve through emulation.dns
+    address: ipaddress.IPv4Address | None  # resolved destination address (None: DNS failed)
+    destination_vm: VirtualMachine | None
+
+    def canonical(self) -> str:
+        """A stable text of the check: the seed of its hop ids."""
+        return json.dumps([key(self.source_vm.id), self.protocol, self.port, self.source_port,
+                           self.destination_text.lower()])
+
+
+def _port(value: Any, field_name: str) -> int:
+    """Ports are int32 0..65535; the 2017-06-01 example sent "3389" as a string, so accept it."""
+    if value is None:
+        return 0
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
+        raise ArmError(400, "InvalidRequestFormat",
+                       f"{field_name} must be an integer from 0 to 65535, got {value!r}.")
+    return value
+
+
+def _vm(topo: Topology, vm_id: Any, what: str) -> VirtualMachine:
+    if not isinstance(vm_id, str) or not vm_id:
+        raise ArmError(400, "InvalidRequestFormat", f"{what}.resourceId is required.")
+    vm = topo.vms.get(key(vm_id))
+    if vm is None:
+        raise not_found(vm_id)
+    return vm
+
+
+def _primary(topo: Topology, vm: VirtualMachine) -> tuple[Nic, IpConfig]:
+    if not vm.nic_ids:
+        raise ArmError(400, "VmHasNoNetworkInterface",
+                       f"Virtual machine {vm.id} has no network interface.")
+    nic = topo.nics[key(vm.nic_ids[0])]
+    return nic, nic.primary
+
+
+def _same_region(a: str, b: str) -> bool:
+    return a.replace(" ", "").lower() == b.replace(" ", "").lower()
+
+
+def check_source(topo: Topology, watcher: Watcher, vm: VirtualMachine) -> None:
+    """The service's preconditions on the source: running, agent installed, watcher's region."""
+    if not _same_region(watcher.location, vm.location):
+        raise ArmError(400, "NetworkWatcherRegionMismatch",
+                       f"Network watcher {watcher.id} is in region '{watcher.location}' but the "
+                       f"source virtual machine {vm.id} is in '{vm.location}'. Use the network "
+                       f"watcher of region '{vm.location}'.")
+    if not vm.running:
+        raise ArmError(400, "VmNotRunning",
+                       f"The source virtual machine {vm.id} is not running (power state "
+                       f"'{vm.power_state}'). Start it and retry.")
+    if not vm.has_agent:
+        raise ArmError(400, "NetworkWatcherAgentNotInstalled",
+                       f"The Network Watcher agent is not installed on virtual machine {vm.id}. "
+                       "Install the extension (publisher Microsoft.Azure.NetworkWatcher, type "
+                       "NetworkWatcherAgentWindows or NetworkWatcherAgentLinux) and retry.")
+
+
+def parse_check(topo: Topology, watcher: Watcher, body: Any) -> CheckSpec:
+    """Validate a connectivityCheck body like the service; ArmError for what it would refuse."""
+    if not isinstance(body, Mapping):
+        raise ArmError(400, "InvalidRequestFormat", "The request body must be a JSON object "
+                       "with 'source' and 'destination'.")
+    source = body.get("source")
+    destination = body.get("destination")
+    if not isinstance(source, Mapping):
+        raise ArmError(400, "InvalidRequestFormat", "source is required: "
+                       "{\"source\": {\"resourceId\": \"<VM id>\"}}.")
+    if not isinstance(destination, Mapping) or not (
+            destination.get("resourceId") or destination.get("address")):
+        raise ArmError(400, "InvalidRequestFormat", "destination is required and needs "
+                       "'resourceId' (a VM) or 'address' (IP, host name or URL).")
+    protocol_text = body.get("protocol") or "Tcp"
+    protocol = CHECK_PROTOCOLS.get(str(protocol_text).lower())
+    if protocol is None:
+        raise ArmError(400, "InvalidRequestFormat", f"protocol must be Tcp, Http, Https or "
+                       f"Icmp, got {protocol_text!r}.")
+    if str(body.get("preferredIPVersion") or "IPv4").lower() != "ipv4":
+        raise ArmError(400, "InvalidRequestFormat", "The emulator models IPv4 only; omit "
+                       "preferredIPVersion or send IPv4.")
+    source_vm = _vm(topo, source.get("resourceId"), "source")
+    source_port = _port(source.get("port"), "source.port") or EPHEMERAL_PORT
+    requested_port = _port(destination.get("port"), "destination.port")
+    check_source(topo, watcher, source_vm)
+    src_nic, src_cfg = _primary(topo, source_vm)
+
+    dest_vm = None
+    host: str | None = None
+    address: ipaddress.IPv4Address | None = None
+    url_port: int | None = None
+    if destination.get("resourceId"):
+        dest_vm = _vm(topo, destination.get("resourceId"), "destination")
+        address = _primary(topo, dest_vm)[1].address
+        text = dest_vm.id
+    else:
+        text = str(destination.get("address")).strip()
+        host_text = text
+        if "://" in text:
+            parts = urlsplit(text)
+            if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+                raise ArmError(400, "InvalidRequestFormat", f"destination.address {text!r}: "
+                               "a URL must be http:// or https:// with a host.")
+            try:
+                url_port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+            except ValueError:
+                raise ArmError(400, "InvalidRequestFormat",
+                               f"destination.address {text!r} has an invalid port.") from None
+            host_text = parts.hostname
+        try:
+            literal = ipaddress.ip_address(host_text)
+        except ValueError:
+            host = host_text.lower().rstrip(".")
+            address = topo.emulation.dns.get(host)
+        else:
+            if not isinstance(literal, ipaddress.IPv4Address):
+                raise ArmError(400, "InvalidRequestFormat", "The emulator models IPv4 only.")
+            address = literal
+    if address == src_cfg.address:
+        raise ArmError(400, "InvalidRequestFormat",
+                       "The source and the destination are the same address.")
+    if requested_port:
+        port = requested_port
+    elif url_port is not None:
+        port = url_port
+    else:
+        port = 443 if protocol == "Https" else DEFAULT_PORT
+    return CheckSpec(source_vm, src_nic, src_cfg, protocol, port, source_port, text, host,
+                     address, dest_vm)
+
+
+# ---------------------------------------------------------------------------------------------
+# The walk
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Hop:
+    type: str
+    address: str
+    resource_id: str
+    issues: list[dict[str, Any]] = field(default_factory=list)
+    link_type: str = "VirtualNetwork"  # type of the link that reaches this hop
+
+
+@dataclass
+class Walk:
+    hops: list[Hop]
+    blocked: bool
+    delivered_to: tuple[Nic, IpConfig] | None = None  # destination NIC reached
+    internet: bool = False  # left for the Internet
+    egress: tuple[Nic, IpConfig] | None = None  # the NIC that sent it to the Internet
+
+
+def nsg_issue(direction: str, rule_name: str) -> dict[str, Any]:
+    return {"origin": direction, "severity": "Error", "type": "NetworkSecurityRule",
+            "context": [{"key": "RuleName", "value": rule_name}]}
+
+
+def route_issue(route: routing.Route) -> dict[str, Any]:
+    kind = "User" if route.route_table_id is not None else "Default"
+    return {"origin": "Outbound", "severity": "Error", "type": "UserDefinedRoute",
+            "context": [{"key": "RouteType", "value": kind}]}
+
+
+def endpoint_issue(kind: str) -> dict[str, Any]:
+    return {"origin": "Inbound", "severity": "Error", "type": kind, "context": []}
+
+
+def _block(topo: Topology, hop: Hop, nic: Nic, cfg: IpConfig, direction: str,
+           packet: nsg.Packet) -> bool:
+    """Evaluate NSGs at a hop; record a deny as the service does. True when blocked."""
+    verdict = nsg.evaluate(topo, nic, cfg, direction, packet)
+    if verdict.allowed or verdict.rule is None:
+        return False
+    hop.issues.append(nsg_issue(direction, verdict.rule.reported_name))
+    return True
+
+
+def _nic_near(topo: Topology, cfg: IpConfig, address: ipaddress.IPv4Address,
+              peering_only: bool = False) -> tuple[Nic, IpConfig] | None:
+    """The NIC holding ``address`` in this NIC's VNet or a peered VNet."""
+    vnet = topo.vnet_of(cfg)
+    candidates = list(vnet.peered_vnet_ids) if peering_only else \
+        [vnet.id, *vnet.peered_vnet_ids]
+    for vnet_id in candidates:
+        found = topo.nic_at(vnet_id, address)
+        if found is not None:
+            return found
+    return None
+
+
+def _running(topo: Topology, nic: Nic) -> bool:
+    vm = topo.vms.get(key(nic.vm_id)) if nic.vm_id else None
+    return vm is not None and vm.running
+
+
+def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet) -> Walk:
+    """Trace the probe from the source NIC to where it ends, recording issues on the way."""
+    nic, cfg = spec.source_nic, spec.source_cfg
+    walk = Walk([Hop("Source", str(cfg.address), cfg.id)], blocked=False)
+    dest = packet.destination
+    visited = {key(nic.id)}
+    for _ in range(MAX_HOPS):
+        here = walk.hops[-1]
+        walk.blocked |= _block(topo, here, nic, cfg, "Outbound", packet)
+        route = routing.lookup(topo, topo.subnet_of(cfg), dest)
+        hop_type = route.next_hop_type if route else "None"
+        if route is not None and hop_type == "None":
+            here.issues.append(route_issue(route))
+        if hop_type == "VirtualAppliance":
+            assert route is not None and route.next_hop_ip is not None
+            found = _nic_near(topo, cfg, route.next_hop_ip)
+            if found is None:
+                break  # the appliance does not exist: dropped, reported as a dead end
+            anic, acfg = found
+            if key(anic.id) in visited:
+                walk.blocked = True  # routing loop: the probe never arrives
+                return walk
+            visited.add(key(anic.id))
+            hop = Hop("VirtualAppliance", str(acfg.address), acfg.id)
+            walk.hops.append(hop)
+            walk.blocked |= _block(topo, hop, anic, acfg, "Inbound", packet)
+            if not anic.ip_forwarding or not _running(topo, anic):
+                walk.blocked = True  # Azure drops packets not addressed to a non-forwarding NIC
+                return walk
+            nic, cfg = anic, acfg
+            continue
+        if hop_type in ("VnetLocal", "VNetPeering"):
+            found = _nic_near(topo, cfg, dest, peering_only=hop_type == "VNetPeering")
+            if found is None:
+                break
+            dnic, dcfg = found
+            hop = Hop("VnetLocal", str(dcfg.address), dcfg.id)
+            walk.hops.append(hop)
+            walk.blocked |= _block(topo, hop, dnic, dcfg, "Inbound", packet)
+            walk.delivered_to = found
+            return walk
+        if hop_type == "Internet" and dest.is_global:
+            walk.hops.append(Hop("Internet", str(dest), "Internet", link_type="Internet"))
+            walk.internet = True
+            walk.egress = (nic, cfg)
+            return walk
+        break  # None route, gateway (not modelled), private address sent to the Internet
+    else:
+        walk.blocked = True  # MAX_HOPS exceeded
+        return walk
+    walk.hops.append(Hop("Destination", str(dest), "Unknown"))
+    walk.blocked = True
+    return walk
+
+
+def reply_routes_back(topo: Topology, spec: CheckSpec, walk: Walk) -> bool:
+    """Probes are real: the reply must route from the far end back to the source NIC.
+
+    Replies are not NSG-filtered (stateful NSGs), but they are routed, through appliances that
+    need IP forwarding. Traffic that left for the Internet comes back to the NIC that sent it
+    (the platform or the appliance NATed it).
+    """
+    start = walk.egress if walk.internet else walk.delivered_to
+    if start is None:
+        return False
+    nic, cfg = start
+    target = spec.source_cfg.address
+    visited = {key(nic.id)}
+    for _ in range(MAX_HOPS):
+        if key(nic.id) == key(spec.source_nic.id):
+            return True
+        route = routing.lookup(topo, topo.subnet_of(cfg), target)
+        if route is None:
+            return False
+        if route.next_hop_type == "VirtualAppliance":
+            assert route.next_hop_ip is not None
+            found = _nic_near(topo, cfg, route.next_hop_ip)
+            if found is None or key(found[0].id) in visited:
+                return False
+            nic, cfg = found
+            visited.add(key(nic.id))
+            if not nic.ip_forwarding or not _running(topo, nic):
+                return False
+            continue
+        if route.next_hop_type in ("VnetLocal", "VNetPeering"):
+            found = _nic_near(topo, cfg, target,
+                              peering_only=route.next_hop_type == "VNetPeering")
+            return found is not None and key(found[0].id) == key(spec.source_nic.id)
+        return False
+    return False
+
+
+def _endpoint_answers(topo: Topology, spec: CheckSpec, walk: Walk) -> bool:
+    """Does whatever the probe reached answer? Adds GuestFirewall / NoListener issues."""
+    if walk.internet:
+        return True  # an Internet endpoint answers on any port
+    assert walk.delivered_to is not None
+    nic = walk.delivered_to[0]
+    vm = topo.vms.get(key(nic.vm_id)) if nic.vm_id else None
+    if vm is None or not vm.running:
+        return False  # the service reports a stopped destination without any issue
+    if spec.protocol == "Icmp":
+        return True
+    last = walk.hops[-1]
+    denied = topo.emulation.guest_denied.get(key(vm.id), frozenset())
+    if spec.port in denied:
+        last.issues.append(endpoint_issue("GuestFirewall"))
+        return False
+    listening = topo.emulation.listeners.get(key(vm.id))
+    if listening is not None and spec.port not in listening:
+        last.issues.append(endpoint_issue("NoListenerOnDestination"))
+        return False
+    return True
+
+
+def _latency(topo: Topology, spec: CheckSpec) -> Latency:
+    em = topo.emulation
+    for candidate in (str(spec.address), spec.host,
+                      spec.destination_vm.id if spec.destination_vm else None):
+        if candidate and candidate.lower() in em.latency_overrides:
+            return em.latency_overrides[candidate.lower()]
+    return em.latency
+
+
+def run_check(topo: Topology, spec: CheckSpec, probes: int | None = None) -> dict[str, Any]:
+    """The ConnectivityInformation the service would return for this check (deterministic)."""
+    probes_sent = probes if probes is not None else topo.emulation.probes
+    src = spec.source_cfg
+    if spec.address is None:  # DNS failed: nothing leaves the source
+        hop = Hop("Source", str(src.address), src.id)
+        hop.issues.append({"origin": "Local", "severity": "Error", "type": "DnsResolution",
+                           "context": [{"key": "HostName", "value": spec.host or ""}]})
+        walk = Walk([hop], blocked=True)
+        reachable = False
+    else:
+        packet = nsg.Packet("Icmp" if spec.protocol == "Icmp" else "Tcp", src.address,
+                            spec.source_port, spec.address,
+                            None if spec.protocol == "Icmp" else spec.port)
+        walk = forward(topo, spec, packet)
+        reachable = (not walk.blocked and _endpoint_answers(topo, spec, walk)
+                     and reply_routes_back(topo, spec, walk))
+    latency = _latency(topo, spec) if reachable else None
+    result: dict[str, Any] = {"hops": _render_hops(spec, walk.hops, latency),
+                              "connectionStatus": "Reachable" if reachable else "Unreachable"}
+    if latency is not None:  # the service omits latency when unreachable
+        result.update(avgLatencyInMs=latency.avg, minLatencyInMs=latency.min,
+                      maxLatencyInMs=latency.max)
+    result.update(probesSent=probes_sent, probesFailed=0 if reachable else probes_sent)
+    return result
+
+
+def _render_hops(spec: CheckSpec, hops: list[Hop], latency: Latency | None,
+                 ) -> list[dict[str, Any]]:
+    """REST-shaped hops: ids are uuid5 of the check and the position, so output is stable."""
+    base = uuid.uuid5(HOP_NAMESPACE, spec.canonical())
+    ids = [str(uuid.uuid5(base, f"{i}|{h.type}|{h.resource_id}|{h.address}"))
+           for i, h in enumerate(hops)]
+    # Link RTTs: the end-to-end figures on every link of a reachable path; {} when nothing was
+    # measured (the live service sends {} then).
+    rtt: dict[str, Any] = {} if latency is None else {
+        "roundTripTimeMin": latency.min, "roundTripTimeAvg": latency.avg,
+        "roundTripTimeMax": latency.max}
+
+    def link(to: int, via: Hop) -> dict[str, Any]:
+        return {"nextHopId": ids[to], "linkType": via.link_type, "properties": dict(rtt),
+                "issues": [], "context": {}, "resourceId": ""}
+
+    out = []
+    for i, hop in enumerate(hops):
+        nxt = [i + 1] if i + 1 < len(hops) else []
+        prev = [i - 1] if i > 0 else []
+        out.append({"type": hop.type, "id": ids[i], "address": hop.address,
+                    "resourceId": hop.resource_id, "nextHopIds": [ids[j] for j in nxt],
+                    "previousHopIds": [ids[j] for j in prev],
+                    "links": [link(j, hops[j]) for j in nxt],
+                    "previousLinks": [link(j, hop) for j in prev],
+                    "issues": hop.issues})
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# ipFlowVerify and nextHop
+# ---------------------------------------------------------------------------------------------
+
+def _target_nic(topo: Topology, body: Mapping[str, Any], local_ip_field: str,
+                ) -> tuple[Nic, IpConfig]:
+    vm = _vm(topo, body.get("targetResourceId"), "target")
+    nic_id = body.get("targetNicResourceId")
+    if nic_id:
+        if not any(key(n) == key(str(nic_id)) for n in vm.nic_ids):
+            raise ArmError(400, "InvalidRequestFormat", f"targetNicResourceId {nic_id} is not a "
+                           f"network interface of {vm.id}.")
+        nic = topo.nics[key(str(nic_id))]
+    else:
+        nic = _primary(topo, vm)[0]
+    local = _ip(body.get(local_ip_field), local_ip_field)
+    for cfg in nic.ip_configs:
+        if cfg.address == local:
+            return nic, cfg
+    raise ArmError(400, "InvalidRequestFormat", f"{local_ip_field} {local} is not an address of "
+                   f"network interface {nic.id}.")
+
+
+def _ip(value: Any, field_name: str) -> ipaddress.IPv4Address:
+    try:
+        addr = ipaddress.ip_address(str(value))
+    except ValueError:
+        addr = None
+    if not isinstance(addr, ipaddress.IPv4Address):
+        raise ArmError(400, "InvalidRequestFormat",
+                       f"{field_name} must be an IPv4 address, got {value!r}.")
+    return addr
+
+
+def ip_flow_verify(topo: Topology, body: Any) -> dict[str, Any]:
+    """VerificationIPFlowResult for one flow, by the same NSG evaluation as the check.
+
+    ruleName uses the effective-rules spelling: securityRules/<name> or
+    defaultSecurityRules/<name>; empty when no NSG applies.
+    """
+    if not isinstance(body, Mapping):
+        raise ArmError(400, "InvalidRequestFormat", "The request body must be a JSON object.")
+    direction = str(body.get("direction", "")).capitalize()
+    if direction not in ("Inbound", "Outbound"):
+        raise ArmError(400, "InvalidRequestFormat", "direction must be Inbound or Outbound.")
+    protocol = str(body.get("protocol", "")).upper()
+    if protocol not in ("TCP", "UDP"):
+        raise ArmError(400, "InvalidRequestFormat", "protocol must be TCP or UDP.")
+    nic, cfg = _target_nic(topo, body, "localIPAddress")
+    remote = _ip(body.get("remoteIPAddress"), "remoteIPAddress")
+
+    def port(name: str) -> int | None:
+        text = str(body.get(name, "")).strip()
+        if text == "*":
+            return None
+        return _port(text if text.isdigit() else body.get(name), name)
+
+    local_port, remote_port = port("localPort"), port("remotePort")
+    proto = protocol.capitalize()
+    if direction == "Outbound":
+        packet = nsg.Packet(proto, cfg.address, local_port, remote, remote_port)
+    else:
+        packet = nsg.Packet(proto, remote, remote_port, cfg.address, local_port)
+    verdict = nsg.evaluate(topo, nic, cfg, direction, packet)
+    name = ""
+    if verdict.rule is not None:
+        kind = "defaultSecurityRules" if verdict.rule.default else "securityRules"
+        name = f"{kind}/{verdict.rule.name}"
+    return {"access": "Allow" if verdict.allowed else "Deny", "ruleName": name}
+
+
+def next_hop(topo: Topology, body: Any) -> dict[str, Any]:
+    """NextHopResult: the route the source NIC's subnet picks for the destination."""
+    if not isinstance(body, Mapping):
+        raise ArmError(400, "InvalidRequestFormat", "The request body must be a JSON object.")
+    _, cfg = _target_nic(topo, body, "sourceIPAddress")
+    dest = _ip(body.get("destinationIPAddress"), "destinationIPAddress")
+    route = routing.lookup(topo, topo.subnet_of(cfg), dest)
+    if route is None:
+        return {"nextHopType": "None", "nextHopIpAddress": "", "routeTableId": "System Route"}
+    return {"nextHopType": route.next_hop_type,
+            "nextHopIpAddress": str(route.next_hop_ip) if route.next_hop_ip else "",
+            "routeTableId": route.route_table_id or "System Route"}

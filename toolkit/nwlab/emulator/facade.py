@@ -1,0 +1,344 @@
+"""The ARM contract over a topology: request (method, path, query, body) -> response.
+
+No sockets here (server.py owns HTTP); this module decides what Azure Resource Manager would
+answer, so it can be read against the reference side by side. Paths are case-insensitive and
+any api-version is accepted, as a client may pin any version.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from . import engine
+from .errors import ArmError, not_found
+from .nsg import DEFAULT_RULES
+from .topology import (
+    JSON,
+    T_NSG,
+    T_NW,
+    T_RT,
+    T_VM,
+    Topology,
+    TopologyError,
+    key,
+    parse_route,
+    parse_security_rule,
+    resource_group_of,
+)
+
+NO_BODY = object()  # a response without a body (204), as opposed to the JSON literal null
+
+# Child collections a client can list or address: (parent type, child segment) -> property.
+CHILD_FIELDS = {
+    ("microsoft.network/virtualnetworks", "subnets"): "subnets",
+    ("microsoft.network/virtualnetworks", "virtualnetworkpeerings"): "virtualNetworkPeerings",
+    ("microsoft.network/networksecuritygroups", "securityrules"): "securityRules",
+    ("microsoft.network/routetables", "routes"): "routes",
+    ("microsoft.network/networkinterfaces", "ipconfigurations"): "ipConfigurations",
+}
+# Children that can be written, so a what-if uses the calls a user would make against Azure.
+WRITABLE = {(T_NSG, "securityrules"): "securityRules", (T_RT, "routes"): "routes"}
+ACTIONS = ("connectivitycheck", "ipflowverify", "nexthop")
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any = None  # JSON-serialisable, or NO_BODY
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Operation:
+    """A started long-running action: its answer is fixed at POST time, revealed when ready."""
+
+    ready_at: float
+    location: str
+    result: JSON
+
+
+def format_seconds(value: float) -> str:
+    """Retry-After text: an integer when whole (what Azure sends), else a short decimal."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+class ArmApp:
+    """Everything the emulator answers, over a topology that writes replace atomically."""
+
+    def __init__(self, topology: Topology, *, check_seconds: float, retry_after: float,
+                 probes: int | None, page_size: int, max_operations: int = 10000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.topology = topology
+        self.check_seconds = check_seconds
+        self.retry_after = retry_after
+        self.probes = probes
+        self.page_size = page_size
+        self.endpoint = ""  # set by the server once it knows its port
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._ops: OrderedDict[str, Operation] = OrderedDict()
+        self._max_ops = max_operations
+
+    # -- entry point -----------------------------------------------------------------------------
+    def handle(self, method: str, path: str, query: dict[str, str], body: bytes | None,
+               ) -> Response:
+        segs = [s for s in path.split("/") if s]
+        low = [s.lower() for s in segs]
+        if low == ["subscriptions"]:
+            return self._only(method, "GET") or self._list([self._subscription()], path, query)
+        if not low or low[0] != "subscriptions":
+            raise ArmError(404, "InvalidResourceType", f"No route for '{path}'.")
+        if len(low) < 2 or low[1] != self.topology.subscription_id.lower():
+            raise ArmError(404, "SubscriptionNotFound",
+                           f"The subscription '{segs[1] if len(segs) > 1 else ''}' could not "
+                           "be found.")
+        if len(low) == 2:
+            return self._only(method, "GET") or Response(200, self._subscription())
+        if low[2] == "resourcegroups":
+            return self._in_group(method, segs, low, path, query, body)
+        if low[2] == "providers":
+            if len(low) == 8 and low[3:5] == ["microsoft.network", "locations"] and \
+                    low[6] == "operationresults":
+                return self._only(method, "GET") or self._poll(segs[7])
+            if len(low) == 5:
+                return self._only(method, "GET") or self._list(
+                    self._of_type(f"{low[3]}/{low[4]}", None, query), path, query)
+        raise ArmError(404, "InvalidResourceType", f"No route for '{path}'.")
+
+    # -- subscription and resource groups -----------------------------------------------------
+    def _subscription(self) -> JSON:
+        sub = self.topology.subscription_id
+        return {"id": f"/subscriptions/{sub}", "subscriptionId": sub,
+                "displayName": "nwlab emulator", "state": "Enabled",
+                "tenantId": "00000000-0000-0000-0000-000000000000"}
+
+    def _groups(self) -> dict[str, JSON]:
+        groups: dict[str, JSON] = {}
+        sub = self.topology.subscription_id
+        for res in self.topology.document["resources"]:
+            name = resource_group_of(res["id"])
+            if name and name.lower() not in groups:
+                groups[name.lower()] = {
+                    "id": f"/subscriptions/{sub}/resourceGroups/{name}", "name": name,
+                    "type": "Microsoft.Resources/resourceGroups",
+                    "location": res.get("location", ""),
+                    "properties": {"provisioningState": "Succeeded"}}
+        return groups
+
+    def _in_group(self, method: str, segs: list[str], low: list[str], path: str,
+                  query: dict[str, str], body: bytes | None) -> Response:
+        if len(low) == 3:
+            return self._only(method, "GET") or self._list(list(self._groups().values()),
+                                                           path, query)
+        group = self._groups().get(low[3])
+        if group is None:
+            raise ArmError(404, "ResourceGroupNotFound",
+                           f"Resource group '{segs[3]}' could not be found.")
+        if len(low) == 4:
+            return self._only(method, "GET") or Response(200, group)
+        if low[4] != "providers" or len(low) < 7:
+            raise ArmError(404, "InvalidResourceType", f"No route for '{path}'.")
+        rtype = f"{low[5]}/{low[6]}"
+        if len(low) == 7:
+            return self._only(method, "GET") or self._list(
+                self._of_type(rtype, low[3], query), path, query)
+        resource_id = "/" + "/".join(segs[:8])
+        parent = self.topology.raw.get(key(resource_id))
+        if parent is None or str(parent.get("type", "")).lower() != rtype:
+            raise not_found(resource_id)
+        if len(low) == 8:
+            return self._only(method, "GET") or Response(200, self._render(parent, query))
+        if len(low) == 9:
+            if method == "POST" and rtype == T_NW and low[8] in ACTIONS:
+                return self._start(low[8], parent, query, body)
+            if rtype == T_VM and low[8] == "instanceview":
+                return self._only(method, "GET") or Response(200, self._instance_view(parent))
+            return self._only(method, "GET") or self._list(
+                self._children(parent, low[8], resource_id), path, query)
+        if len(low) == 10:
+            child_id = "/" + "/".join(segs[:10])
+            if method in ("PUT", "DELETE") and (rtype, low[8]) in WRITABLE:
+                return self._write(method, parent, low[8], segs[9], child_id, body)
+            self._only(method, "GET")
+            if rtype == T_NSG and low[8] == "defaultsecurityrules":
+                for item in self._default_rules(parent["id"]):
+                    if item["name"].lower() == low[9]:
+                        return Response(200, item)
+            child = self.topology.raw.get(key(child_id))
+            if child is None:
+                raise not_found(child_id)
+            return Response(200, self._render(child, query))
+        raise ArmError(404, "InvalidResourceType", f"No route for '{path}'.")
+
+    @staticmethod
+    def _only(method: str, allowed: str) -> Response | None:
+        if method != allowed:
+            raise ArmError(405, "MethodNotAllowed",
+                           f"The requested method '{method}' is not allowed here; use {allowed}.")
+        return None
+
+    # -- reads ----------------------------------------------------------------------------------
+    def _of_type(self, rtype: str, group: str | None, query: dict[str, str]) -> list[JSON]:
+        items = [r for r in self.topology.resources_of_type(rtype)
+                 if group is None or (resource_group_of(r["id"]) or "").lower() == group]
+        return [self._render(r, query) for r in items]
+
+    def _children(self, parent: JSON, segment: str, parent_id: str) -> list[JSON]:
+        ptype = str(parent["type"]).lower()
+        if ptype == T_VM and segment == "extensions":
+            return [copy.deepcopy(e) for e in self.topology.extensions.get(key(parent_id), [])]
+        if ptype == T_NSG and segment == "defaultsecurityrules":
+            return self._default_rules(parent["id"])
+        prop = CHILD_FIELDS.get((ptype, segment))
+        if prop is None:
+            raise ArmError(404, "InvalidResourceType",
+                           f"'{segment}' is not a child collection of {parent_id}.")
+        return [self._render(c, {}) for c in parent["properties"].get(prop, [])]
+
+    def _render(self, res: JSON, query: dict[str, str]) -> JSON:
+        """A resource as ARM GET shows it (instance view only on request, default rules)."""
+        out = copy.deepcopy(res)
+        rtype = str(out.get("type", "")).lower()
+        props = out.setdefault("properties", {})
+        if rtype.startswith("microsoft.network/"):
+            props.setdefault("provisioningState", "Succeeded")
+        if rtype == T_VM:
+            expand = query.get("$expand", "").lower() == "instanceview" or \
+                query.get("statusonly", "").lower() == "true"
+            props.pop("instanceView", None)
+            if expand:
+                props["instanceView"] = self._instance_view(res)
+        if rtype == T_NSG:
+            props["defaultSecurityRules"] = self._default_rules(out["id"])
+        return out
+
+    @staticmethod
+    def _instance_view(vm: JSON) -> JSON:
+        view = copy.deepcopy((vm.get("properties") or {}).get("instanceView") or {})
+        statuses = view.setdefault("statuses", [])
+        codes = [str(s.get("code", "")).lower() for s in statuses]
+        if not any(c.startswith("provisioningstate/") for c in codes):
+            statuses.insert(0, {"code": "ProvisioningState/succeeded", "level": "Info"})
+        if not any(c.startswith("powerstate/") for c in codes):
+            statuses.append({"code": "PowerState/running", "level": "Info",
+                             "displayStatus": "VM running"})
+        return view
+
+    @staticmethod
+    def _default_rules(nsg_id: str) -> list[JSON]:
+        def prefix(p: Any) -> str:
+            return str(p)
+
+        return [{"name": r.name, "id": f"{nsg_id}/defaultSecurityRules/{r.name}",
+                 "type": "Microsoft.Network/networkSecurityGroups/defaultSecurityRules",
+                 "properties": {"description": f"Azure default rule {r.name}",
+                                "protocol": r.protocol, "sourcePortRange": "*",
+                                "destinationPortRange": "*",
+                                "sourceAddressPrefix": prefix(r.source_prefixes[0]),
+                                "destinationAddressPrefix": prefix(r.destination_prefixes[0]),
+                                "access": r.access, "priority": r.priority,
+                                "direction": r.direction, "provisioningState": "Succeeded"}}
+                for r in DEFAULT_RULES]
+
+    def _list(self, items: list[JSON], path: str, query: dict[str, str]) -> Response:
+        """``{"value": [...]}`` with nextLink paging ($top sets the page size, default large)."""
+        try:
+            size = int(query.get("$top", self.page_size))
+            skip = int(query.get("$skiptoken", 0))
+        except ValueError:
+            raise ArmError(400, "InvalidQueryParameterValue",
+                           "$top and $skiptoken must be integers.") from None
+        size = max(1, size)
+        page: JSON = {"value": items[skip:skip + size]}
+        if skip + size < len(items):
+            nxt = dict(query)
+            nxt["$skiptoken"] = str(skip + size)
+            page["nextLink"] = f"{self.endpoint}{path}?{urlencode(nxt)}"
+        return Response(200, page)
+
+    # -- writes ---------------------------------------------------------------------------------
+    def _write(self, method: str, parent: JSON, segment: str, name: str, child_id: str,
+               body: bytes | None) -> Response:
+        prop = WRITABLE[(str(parent["type"]).lower(), segment)]
+        with self._lock:  # one writer at a time; readers keep the topology they started with
+            topo = self.topology
+            if method == "DELETE":
+                self.topology, existed = topo.without_child(parent["id"], prop, name)
+                return Response(200 if existed else 204, NO_BODY)
+            payload = parse_json(body)
+            if not isinstance(payload, dict) or not isinstance(payload.get("properties"), dict):
+                raise ArmError(400, "InvalidRequestFormat",
+                               "The body must be a JSON object with 'properties'.")
+            kind = "securityRules" if prop == "securityRules" else "routes"
+            child = {"name": name, "id": child_id,
+                     "type": f"{parent['type']}/{kind}",
+                     "properties": {k: v for k, v in payload["properties"].items()
+                                    if k != "provisioningState"}}
+            try:
+                if prop == "securityRules":
+                    parse_security_rule(child, child_id)
+                else:
+                    parse_route(child, child_id, parent["id"])
+                self.topology, created = topo.with_child(parent["id"], prop, child)
+            except TopologyError as exc:
+                raise ArmError(400, exc.code, str(exc)) from None
+            stored = self.topology.raw[key(child_id)]
+            return Response(201 if created else 200, self._render(stored, {}))
+
+    # -- long-running actions ---------------------------------------------------------------
+    def _start(self, action: str, watcher_raw: JSON, query: dict[str, str],
+               body: bytes | None) -> Response:
+        payload = parse_json(body)
+        topo = self.topology  # the network as it is when the check starts
+        watcher = topo.watchers[key(watcher_raw["id"])]
+        if action == "connectivitycheck":
+            spec = engine.parse_check(topo, watcher, payload)
+            result = engine.run_check(topo, spec, self.probes)
+        elif action == "ipflowverify":
+            result = engine.ip_flow_verify(topo, payload)
+        else:
+            result = engine.next_hop(topo, payload)
+        op_id = str(uuid.uuid4())
+        api = query.get("api-version", "")
+        location = (f"{self.endpoint}/subscriptions/{topo.subscription_id}/providers/"
+                    f"Microsoft.Network/locations/{watcher.location}/operationResults/{op_id}"
+                    + (f"?{urlencode({'api-version': api})}" if api else ""))
+        with self._lock:
+            self._ops[op_id] = Operation(self._clock() + self.check_seconds, location, result)
+            while len(self._ops) > self._max_ops:  # bounded memory under load tests
+                self._ops.popitem(last=False)
+        return Response(202, None, {"Location": location,
+                                    "Retry-After": format_seconds(self.retry_after),
+                                    "x-ms-request-id": op_id})
+
+    def _poll(self, op_id: str) -> Response:
+        with self._lock:
+            op = self._ops.get(op_id.lower()) or self._ops.get(op_id)
+        if op is None:
+            raise ArmError(404, "NotFound", f"Operation '{op_id}' was not found (unknown or "
+                           "expired operation id).")
+        if self._clock() < op.ready_at:
+            return Response(202, None, {"Location": op.location,
+                                        "Retry-After": format_seconds(self.retry_after)})
+        return Response(200, op.result, {"Location": op.location})
+
+
+def parse_json(body: bytes | None) -> Any:
+    """A request body as JSON; malformed JSON is the ARM 400 a client would get."""
+    if not body:
+        return None
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ArmError(400, "InvalidRequestContent",
+                       f"The request content was invalid and could not be deserialized: {exc}."
+                       ) from None

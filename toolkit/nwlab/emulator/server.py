@@ -1,0 +1,256 @@
+"""The HTTP side of the emulator: a threaded server on 127.0.0.1 speaking ARM's wire contract.
+
+Everything ARM-specific is in facade.py; this module does sockets, bearer-token auth, body
+limits, write throttling, request ids and turning any failure into an ARM-shaped error, so a
+client is never left hanging.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import math
+import secrets
+import threading
+import uuid
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from .errors import ArmError
+from .facade import NO_BODY, ArmApp, Response
+from .ratelimit import TokenBucket
+from .topology import Topology, load_topology
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1024 * 1024  # ARM refuses request bodies over 1 MiB
+DRAIN_LIMIT = 16 * MAX_BODY  # read (and drop) an oversized body up to this, so the 400 arrives
+WRITE_METHODS = frozenset({"POST", "PUT", "DELETE", "PATCH"})
+
+
+class _HttpServer(ThreadingHTTPServer):
+    daemon_threads = True  # a stuck keep-alive connection must not block stop()
+    allow_reuse_address = True
+    emulator: EmulatorServer
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: load tests reuse connections
+    server_version = "nwlab-emulator/1"
+    timeout = 60  # idle keep-alive connections are dropped after a minute
+    server: _HttpServer
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def do_PUT(self) -> None:
+        self._serve("PUT")
+
+    def do_DELETE(self) -> None:
+        self._serve("DELETE")
+
+    def do_PATCH(self) -> None:
+        self._serve("PATCH")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s " + format, self.address_string(), *args)
+
+    def _serve(self, method: str) -> None:
+        emu = self.server.emulator
+        request_id = str(uuid.uuid4())
+        correlation = self.headers.get("x-ms-correlation-request-id") or str(uuid.uuid4())
+        try:
+            response = emu._dispatch(method, self.path, self.headers.get("Authorization"),
+                                     self._read_body)
+        except ArmError as exc:
+            response = Response(exc.status, exc.body())
+        except Exception as exc:  # never hang a client: any bug becomes an ARM 500
+            log.exception("emulator handler failed")
+            emu._count("errors")
+            response = Response(500, {"error": {
+                "code": "InternalServerError",
+                "message": f"The emulator failed to process the request: {exc!r}"}})
+        response.headers.setdefault("x-ms-request-id", request_id)
+        response.headers["x-ms-correlation-request-id"] = correlation
+        self._send(response)
+
+    def _read_body(self) -> bytes | None:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            self.close_connection = True
+            raise ArmError(411, "LengthRequired", "Send the body with a Content-Length.")
+        text = self.headers.get("Content-Length")
+        if not text:
+            return None
+        try:
+            length = int(text)
+        except ValueError:
+            self.close_connection = True
+            raise ArmError(400, "InvalidRequestFormat", "Invalid Content-Length.") from None
+        if length > MAX_BODY:
+            if length <= DRAIN_LIMIT:
+                remaining = length
+                while remaining > 0:
+                    chunk = self.rfile.read(min(remaining, 65536))
+                    if not chunk:
+                        break
+                    remaining -= len(chunk)
+            else:
+                self.close_connection = True
+            raise ArmError(400, "RequestBodyTooLarge", f"The request body is {length} bytes; "
+                           f"the limit is {MAX_BODY} bytes.")
+        return self.rfile.read(length) if length else None
+
+    def _send(self, response: Response) -> None:
+        data = b"" if response.body is NO_BODY else \
+            json.dumps(response.body).encode("utf-8")
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        if response.body is not NO_BODY:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if data:
+            self.wfile.write(data)
+
+
+class EmulatorServer:
+    """A local Network Watcher: ARM over HTTP on 127.0.0.1, answering from a topology.
+
+    ``topology`` is a path, a dict, a loaded Topology or None (bundled Contoso). Knobs:
+    ``check_seconds`` until a check's result is ready (0: first poll is 200), ``retry_after``
+    sent on 202s, ``probes`` overriding ``emulation.probes``, ``write_rate`` writes per second
+    before 429 (None: unlimited), ``page_size`` items per list page before a nextLink.
+    """
+
+    def __init__(self, topology: Any = None, *, host: str = "127.0.0.1", port: int = 0,
+                 token: str | None = None, check_seconds: float = 2.0,
+                 retry_after: float = 1.0, probes: int | None = None,
+                 write_rate: float | None = None, page_size: int = 1000) -> None:
+        if check_seconds < 0 or retry_after < 0:
+            raise ValueError("check_seconds and retry_after must be >= 0")
+        if probes is not None and not 1 <= probes <= 100:
+            raise ValueError("probes must be 1-100 (the service sends at most 100)")
+        if page_size < 1:
+            raise ValueError("page_size must be >= 1")
+        # load_topology copies a Topology too: PUTs here must not leak into the caller's object.
+        self.app = ArmApp(load_topology(topology), check_seconds=check_seconds,
+                          retry_after=retry_after, probes=probes, page_size=page_size)
+        self.host = host
+        self.port = port
+        self._fixed_token = token
+        self.token = token or ""
+        self.write_rate = write_rate
+        self._bucket = TokenBucket(write_rate) if write_rate else None
+        self._stats: Counter[str] = Counter()
+        self._stats_lock = threading.Lock()
+        self._httpd: _HttpServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def start(self) -> EmulatorServer:
+        """Serve in a background thread; port 0 picks a free port. Returns self."""
+        if self._httpd is not None:
+            return self
+        self.token = self._fixed_token or secrets.token_urlsafe(32)
+        httpd = _HttpServer((self.host, self.port), _Handler)
+        httpd.emulator = self
+        self._httpd = httpd
+        self.port = httpd.server_address[1]
+        self.app.endpoint = self.endpoint
+        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name=f"nwlab-emulator:{self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and join the server thread (idempotent)."""
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        httpd.shutdown()
+        httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    # -- what callers read ------------------------------------------------------------------
+    @property
+    def endpoint(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def subscription_id(self) -> str:
+        return self.app.topology.subscription_id
+
+    @property
+    def topology(self) -> Topology:
+        """The network as it is now (after any PUT/DELETE)."""
+        return self.app.topology
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Counters: requests, GET/POST/PUT/DELETE, throttled (429s), unauthorized, checks."""
+        with self._stats_lock:
+            return dict(self._stats)
+
+    @property
+    def requests_count(self) -> int:
+        return self.stats.get("requests", 0)
+
+    def _count(self, *names: str) -> None:
+        with self._stats_lock:
+            for name in names:
+                self._stats[name] += 1
+
+    # -- one request ------------------------------------------------------------------------
+    def _dispatch(self, method: str, target: str, authorization: str | None,
+                  read_body: Any) -> Response:
+        self._count("requests", method)
+        body = read_body()  # always read, so a keep-alive connection stays in sync
+        scheme, _, presented = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(),
+                                                                 self.token.encode()):
+            self._count("unauthorized")
+            resp = Response(401, {"error": {
+                "code": "AuthenticationFailed",
+                "message": "Authentication failed. The 'Authorization' header must be "
+                           "'Bearer <token>' with the token the emulator printed at start."}})
+            resp.headers["WWW-Authenticate"] = 'Bearer realm="nwlab-emulator"'
+            return resp
+        extra: dict[str, str] = {}
+        if method in WRITE_METHODS and self._bucket is not None:
+            wait = self._bucket.take()
+            if wait > 0:
+                self._count("throttled")
+                seconds = max(1, math.ceil(wait))  # clients parse Retry-After as whole seconds
+                return Response(429, {"error": {
+                    "code": "TooManyRequests",
+                    "message": f"Number of write requests exceeded the limit of "
+                               f"{self.write_rate:g} per second. Retry after {seconds} "
+                               "second(s)."}}, {"Retry-After": str(seconds)})
+            extra["x-ms-ratelimit-remaining-subscription-writes"] = str(self._bucket.remaining)
+        parts = urlsplit(target)
+        query = {k.lower() if k.lower() in ("$top", "$skiptoken", "$expand", "statusonly")
+                 else k: v for k, v in parse_qsl(parts.query, keep_blank_values=True)}
+        response = self.app.handle(method, parts.path, query, body)
+        if method == "POST" and response.status == 202:
+            self._count("checks")
+        response.headers.update(extra)
+        return response
