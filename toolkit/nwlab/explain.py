@@ -337,10 +337,7 @@ def _title(issue: Issue, hop_type: str | None) -> str:
     if kind.type == "NetworkSecurityRule":
         rule = parse_rule_name(issue.rule_name)
         words = f"{direction.capitalize()} NSG rule" if direction else "NSG rule"
-        if rule.is_default:
-            words = f"{words} {rule.label} (Azure default)"
-        else:
-            words = f"{words} {rule.label}"
+        words = f"{words} {rule.label}" + (" (Azure default)" if rule.is_default else "")
         return f"{words} blocks the path{at}"
     if kind.type == "UserDefinedRoute":
         route = parse_route(issue)
