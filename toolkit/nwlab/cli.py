@@ -17,7 +17,8 @@ EXIT_FAILED = 1
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # argparse's own usage errors: one line, exit 2
-        self.exit(EXIT_BAD_INPUT, f"nwlab: error: {message} (see `python -m nwlab {self.prog.split()[-1]} --help`)\n")
+        hint = f"see `python -m nwlab {self.prog.split()[-1]} --help`"
+        self.exit(EXIT_BAD_INPUT, f"nwlab: error: {message} ({hint})\n")
 
 
 def _backend_args(parser: argparse.ArgumentParser) -> None:
@@ -51,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--timeout", type=float, default=600.0)
     check.add_argument("--json", action="store_true", help="print the raw result as JSON")
     _backend_args(check)
+
+    from nwlab.cli_mesh import add_mesh_parser
+
+    add_mesh_parser(sub)
 
     emulator = sub.add_parser("emulator", help="serve the local Network Watcher emulator")
     emulator.add_argument("rest", nargs=argparse.REMAINDER,
@@ -106,6 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from nwlab.emulator.cli import main as emulator_main
 
             return emulator_main(list(args.rest))
+        if args.command == "mesh":
+            from nwlab.cli_mesh import run_mesh
+
+            return run_mesh(args, make_client)
         return run_check(args)
     except (ValueError, TypeError) as exc:
         print(f"nwlab: error: {exc}", file=sys.stderr)

@@ -114,7 +114,7 @@ class Issue:
         return self.context.get("RouteType")
 
     def describe(self) -> str:
-        """One line: type, direction and context, e.g. `NetworkSecurityRule (Outbound) RuleName=UserRule_Port80`."""
+        """One line, e.g. `NetworkSecurityRule (Outbound) RuleName=UserRule_Port80`."""
         parts = [self.type]
         if self.origin:
             parts.append(f"({self.origin})")
@@ -144,6 +144,7 @@ class HopLink:
         next_hop_id = str(data.get("nextHopId") or "")
         return cls(
             next_hop_id=next_hop_id,
+            # The Jan 2019 trace sent an undocumented `type` where later ones send `linkType`.
             link_type=data.get("linkType") if data.get("linkType") is not None else data.get("type"),
             rtt_min_ms=_as_int(source.get("roundTripTimeMin")),
             rtt_avg_ms=_as_int(source.get("roundTripTimeAvg")),
