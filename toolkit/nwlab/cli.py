@@ -53,9 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print the raw result as JSON")
     _backend_args(check)
 
-    from nwlab.cli_mesh import add_mesh_parser
-
-    add_mesh_parser(sub)
+    try:
+        from nwlab.cli_mesh import add_mesh_parser
+    except ImportError:  # the mesh command lands with the batch module; until then it is absent
+        pass
+    else:
+        add_mesh_parser(sub)
 
     emulator = sub.add_parser("emulator", help="serve the local Network Watcher emulator")
     emulator.add_argument("rest", nargs=argparse.REMAINDER,
