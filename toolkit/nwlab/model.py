@@ -410,6 +410,11 @@ class ConnectivityResult:
                          f"(min {self.min_latency_ms}, max {self.max_latency_ms})")
         return ", ".join(parts)
 
+    def __repr__(self) -> str:
+        issues = len(self.issues)
+        return (f"<ConnectivityResult {self.summary()}; {len(self.hops)} hops, "
+                f"{issues} issue{'s' if issues != 1 else ''}>")
+
     def __str__(self) -> str:
         lines = [self.summary()]
         for index, hop in enumerate(self.hops, start=1):
