@@ -1,0 +1,401 @@
+"""`CheckForm(nw)`: pick a source VM and a destination, run a check in the background, see why.
+
+Notebook manners (after msticpy's widgets): the values survive re-running the cell (a registry
+keyed by the client), errors are shown inline with their fix instead of a traceback, and the
+form displays itself. Results are written into the Output widget's state (`out.outputs`), never
+with `with out:` (a frontend feature nbval and nbclient do not have) and never through
+`append_display_data(fig)` (which stores an empty bundle for Plotly figures).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as w
+
+from nwlab.explain import error_html
+
+__all__ = ["CheckForm"]
+
+PROTOCOLS = ["Auto", "Tcp", "Http", "Https", "Icmp"]
+IP_VERSIONS = ["Any", "IPv4", "IPv6"]
+DEST_KINDS = ["VM", "IP", "Host", "URL"]
+_PLACEHOLDERS = {"VM": "VM name or resource id, e.g. Database0", "IP": "e.g. 10.1.4.4",
+                 "Host": "e.g. bing.com", "URL": "e.g. https://bing.com"}
+
+# Values typed into forms, by client identity, so that re-running a cell restores them.
+_REGISTRY: dict[Any, dict[str, Any]] = {}
+_SAVED = ("resource_group", "vm", "dest_kind", "destination", "port", "protocol", "source_port",
+          "http_method", "headers", "valid_status_codes", "ip_version")
+
+
+def _client_key(nw: Any) -> Any:
+    """Who the form talks to: backend, endpoint and subscription when known, else the object."""
+    try:
+        sub = getattr(nw, "subscription_id", None)
+        arm = getattr(nw, "arm", None)
+        endpoint = getattr(arm, "endpoint", None) if arm is not None else None
+    except Exception:  # a half-built client must not break the form
+        sub = endpoint = None
+    if isinstance(sub, str) and sub:
+        return (type(nw).__name__, getattr(nw, "backend", None), endpoint, sub)
+    return (type(nw).__name__, id(nw))
+
+
+def _plotly_bundle(fig: Any, text: str) -> dict[str, Any]:
+    return {"output_type": "display_data", "metadata": {},
+            "data": {"application/vnd.plotly.v1+json": json.loads(fig.to_json()),
+                     "text/plain": text}}
+
+
+def _html_bundle(markup: str, text: str) -> dict[str, Any]:
+    return {"output_type": "display_data", "metadata": {},
+            "data": {"text/html": markup, "text/plain": text}}
+
+
+class CheckForm:
+    """The interactive connection check: source, destination, options, Run/Stop, result inline.
+
+    `runner`, when given, is called instead of `nw.check` with the same keyword arguments (tests
+    and demos). `form.result` / `form.error` hold the last outcome; `form.wait()` joins the run.
+    """
+
+    def __init__(self, nw: Any, *, runner: Callable[..., Any] | None = None,
+                 timeout: float = 600) -> None:
+        self.nw = nw
+        self.runner = runner
+        self.timeout = timeout
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.figures: list[Any] = []
+        self.last_kwargs: dict[str, Any] | None = None
+        self._thread: threading.Thread | None = None
+        self._cancel: threading.Event | None = None
+        self._key = _client_key(nw)
+        self._vm_rows: dict[str, dict[str, Any]] = {}
+        self._restoring = False
+
+        full = w.Layout(width="auto")
+        label = {"description_width": "120px"}
+        self.resource_group = w.Dropdown(description="Resource group", options=[], style=label,
+                                         layout=w.Layout(width="420px"))
+        self.vm = w.Dropdown(description="Source VM", options=[], style=label,
+                             layout=w.Layout(width="520px"))
+        self.source_info = w.HTML()
+        self.dest_kind = w.ToggleButtons(description="Destination", options=DEST_KINDS,
+                                         value="VM", style={**label, "button_width": "70px"})
+        self.destination = w.Combobox(description="Value", placeholder=_PLACEHOLDERS["VM"],
+                                      options=[], ensure_option=False, style=label,
+                                      layout=w.Layout(width="520px"))
+        self.port = w.Text(description="Port", placeholder="e.g. 80 (blank for URL or Icmp)",
+                           style=label, layout=w.Layout(width="320px"))
+        self.protocol = w.Dropdown(description="Protocol", options=PROTOCOLS, value="Auto",
+                                   style=label, layout=w.Layout(width="320px"))
+        self.source_port = w.Text(description="Source port", placeholder="blank: any",
+                                  style=label)
+        self.http_method = w.Dropdown(description="HTTP method", options=["Get"], value="Get",
+                                      style=label)
+        self.headers = w.Textarea(description="Headers", placeholder="accept: application/json",
+                                  style=label, layout=w.Layout(width="520px", height="70px"))
+        self.valid_status_codes = w.Text(description="Valid codes", placeholder="e.g. 200, 204",
+                                         style=label)
+        self.ip_version = w.Dropdown(description="IP version", options=IP_VERSIONS, value="Any",
+                                     style=label)
+        self.advanced = w.Accordion(children=[w.VBox([
+            self.source_port, self.http_method, self.headers, self.valid_status_codes,
+            self.ip_version])], selected_index=None)
+        self.advanced.set_title(0, "Advanced")
+        self.run = w.Button(description="Run check", button_style="primary", icon="play",
+                            tooltip="Run the connection check")
+        self.stop = w.Button(description="Stop", icon="stop", disabled=True,
+                             tooltip="Stop waiting for the check")
+        self.progress = w.HTML()
+        self.status = w.HTML()
+        self.out = w.Output(layout=full)
+        self.widget = w.VBox([
+            w.HTML("<b>Connection troubleshoot</b>"),
+            self.resource_group, self.vm, self.source_info,
+            self.dest_kind, self.destination,
+            w.HBox([self.port, self.protocol]),
+            self.advanced,
+            w.HBox([self.run, self.stop]),
+            self.progress, self.status, self.out,
+        ])
+
+        self._load_groups()
+        self.resource_group.observe(self._on_group, names="value")
+        self.vm.observe(self._on_vm, names="value")
+        self.dest_kind.observe(self._on_kind, names="value")
+        self._restore()
+        self._fill_vms()
+        for name in _SAVED:
+            getattr(self, name).observe(self._save, names="value")
+        self.run.on_click(self._on_run)
+        self.stop.on_click(self._on_stop)
+
+    # -- display -------------------------------------------------------------------------
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    # -- inventory -----------------------------------------------------------------------
+
+    def _show_error(self, exc: BaseException) -> None:
+        self.error = exc
+        self.status.value = error_html(exc)
+
+    def _load_groups(self) -> None:
+        try:
+            groups = [str(g) for g in self.nw.list_resource_groups()]
+        except Exception as exc:  # shown inline: the form stays usable with typed values
+            self._show_error(exc)
+            groups = []
+        self.resource_group.options = groups
+        self.resource_group.value = groups[0] if groups else None
+
+    def _fill_vms(self) -> None:
+        """Fill the source and VM-destination lists from the chosen resource group."""
+        rg = self.resource_group.value
+        keep = self.vm.value
+        rows: dict[str, dict[str, Any]] = {}
+        if rg:
+            try:
+                frame = self.nw.list_vms(resource_group=rg)
+                rows = {str(r["name"]): dict(r) for r in frame.to_dict("records")}
+            except Exception as exc:
+                self._show_error(exc)
+        self._vm_rows = rows
+        options = [(self._vm_label(row), name) for name, row in rows.items()]
+        self.vm.options = options
+        names = list(rows)
+        self.vm.value = keep if keep in rows else (names[0] if names else None)
+        self.destination.options = names if self.dest_kind.value == "VM" else []
+        self._on_vm()
+
+    @staticmethod
+    def _vm_label(row: dict[str, Any]) -> str:
+        state = row.get("power_state")
+        state = state if isinstance(state, str) and state else "state unknown"
+        agent = row.get("agent")
+        agent_text = "agent ✓" if agent is True else ("no agent" if agent is False else "agent ?")
+        return f"{row.get('name')} · {state} · {agent_text}"
+
+    def _on_group(self, _change: Any = None) -> None:
+        if not self._restoring:
+            self._fill_vms()
+
+    def _on_vm(self, _change: Any = None) -> None:
+        row = self._vm_rows.get(self.vm.value or "")
+        if row is None:
+            self.source_info.value = ""
+            return
+        notes = []
+        state = row.get("power_state")
+        if isinstance(state, str) and state and state.lower() != "running":
+            notes.append(f"{row.get('name')} is {state}: start it, a check needs a running VM.")
+        if row.get("agent") is False:
+            notes.append("The Network Watcher agent is not installed on it: the check will fail "
+                         "until the NetworkWatcherAgent extension is added.")
+        self.source_info.value = "".join(
+            f'<div style="color:#B36B00">&#x26A0; {html.escape(n)}</div>' for n in notes)
+
+    def _on_kind(self, _change: Any = None) -> None:
+        kind = self.dest_kind.value
+        self.destination.placeholder = _PLACEHOLDERS.get(kind, "")
+        self.destination.options = list(self._vm_rows) if kind == "VM" else []
+
+    # -- remembered values ---------------------------------------------------------------
+
+    def _save(self, _change: Any = None) -> None:
+        if not self._restoring:
+            _REGISTRY[self._key] = {name: getattr(self, name).value for name in _SAVED}
+
+    def _restore(self) -> None:
+        saved = _REGISTRY.get(self._key)
+        if not saved:
+            return
+        self._restoring = True
+        try:
+            if saved.get("resource_group") in self.resource_group.options:
+                self.resource_group.value = saved["resource_group"]
+            for name in _SAVED:
+                if name in ("resource_group", "vm") or name not in saved:
+                    continue
+                widget = getattr(self, name)
+                options = getattr(widget, "options", None)
+                if isinstance(widget, w.Combobox) or options is None \
+                        or saved[name] in options:
+                    widget.value = saved[name]
+        finally:
+            self._restoring = False
+        self._fill_vms()
+        vm = saved.get("vm")
+        if vm in self._vm_rows:
+            self.vm.value = vm
+        self._on_kind()
+
+    # -- building the call ---------------------------------------------------------------
+
+    @staticmethod
+    def _int_or_none(field: str, text: str, example: str) -> int | None:
+        text = (text or "").strip()
+        if not text:
+            return None
+        if not text.isdigit():
+            raise ValueError(f"{field}: {text!r} is not a port number; type a number from 0 to "
+                             f"65535, e.g. {example}, or leave it blank")
+        return int(text)
+
+    def _http(self, protocol: str | None) -> dict[str, Any] | None:
+        kind = self.dest_kind.value
+        effective = protocol or ("Https" if kind == "URL"
+                                 and self.destination.value.strip().lower().startswith("https")
+                                 else ("Http" if kind == "URL" else None))
+        if effective not in ("Http", "Https"):
+            return None
+        http: dict[str, Any] = {"method": self.http_method.value}
+        headers: dict[str, str] = {}
+        for number, line in enumerate(self.headers.value.splitlines(), start=1):
+            if not line.strip():
+                continue
+            name, sep, value = line.partition(":")
+            if not sep or not name.strip():
+                raise ValueError(f"headers: line {number} ({line.strip()!r}) is not "
+                                 "'Name: value'; write one header per line, e.g. "
+                                 "'accept: application/json'")
+            headers[name.strip()] = value.strip()
+        if headers:
+            http["headers"] = headers
+        codes_text = self.valid_status_codes.value.strip()
+        if codes_text:
+            codes = []
+            for part in codes_text.replace(";", ",").split(","):
+                part = part.strip()
+                if not part:
+                    continue
+                if not part.isdigit():
+                    raise ValueError(f"valid status codes: {part!r} is not a number; type HTTP "
+                                     "codes separated by commas, e.g. 200, 204")
+                codes.append(int(part))
+            http["valid_status_codes"] = codes
+        return http
+
+    def check_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of `nw.check` from the current field values (ValueError if bad)."""
+        source = self.vm.value
+        if not source:
+            raise ValueError("source: choose a resource group and a source VM; the list is filled "
+                             "from nw.list_vms(), e.g. ContosoRG / MultiTierApp0")
+        row = self._vm_rows.get(source, {})
+        destination = self.destination.value.strip()
+        if not destination:
+            raise ValueError(f"destination: type a {self.dest_kind.value} value, "
+                             f"{_PLACEHOLDERS[self.dest_kind.value]}")
+        protocol = None if self.protocol.value == "Auto" else self.protocol.value
+        rg = row.get("resource_group") or self.resource_group.value
+        return {
+            "source": source,
+            "destination": destination,
+            "port": self._int_or_none("port", self.port.value, "443"),
+            "protocol": protocol,
+            "resource_group": rg if isinstance(rg, str) and rg else None,
+            "source_port": self._int_or_none("source_port", self.source_port.value, "50000"),
+            "http": self._http(protocol),
+            "ip_version": None if self.ip_version.value == "Any" else self.ip_version.value,
+            "timeout": self.timeout,
+        }
+
+    # -- running -------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _on_run(self, _button: Any = None) -> None:
+        if self.running:
+            return
+        self.error = None
+        self.result = None
+        self.status.value = ""
+        try:
+            kwargs = self.check_kwargs()
+        except (ValueError, TypeError) as exc:
+            self._show_error(exc)
+            return
+        self.last_kwargs = dict(kwargs)
+        self._save()
+        cancel = threading.Event()
+        self._cancel = cancel
+        self.run.disabled = True
+        self.stop.disabled = False
+        self.out.outputs = ()
+        self.progress.value = f"Running: {html.escape(kwargs['source'])} → " \
+                              f"{html.escape(kwargs['destination'])} …"
+        started = time.monotonic()
+        call = dict(kwargs, on_progress=self._on_progress, cancel=cancel)
+        self._thread = threading.Thread(target=self._work, args=(call, started),
+                                        name="nwlab-check", daemon=True)
+        self._thread.start()
+
+    def _work(self, call: dict[str, Any], started: float) -> None:
+        """The background part: run the check, then render the result or the error inline."""
+        try:
+            fn = self.runner if self.runner is not None else self.nw.check
+            result = fn(**call)
+            self.result = result
+            self._render(result)
+            self.progress.value = (f"Done in {time.monotonic() - started:.1f} s: "
+                                   f"{html.escape(str(getattr(result, 'status', '')))}")
+        except BaseException as exc:  # shown in the form, never raised into the kernel
+            self._show_error(exc)
+            self.progress.value = ""
+        finally:
+            self.run.disabled = False
+            self.stop.disabled = True
+
+    def _render(self, result: Any) -> None:
+        from nwlab.viz import path_figure, sankey_figure
+        from nwlab.viz.html import result_html
+
+        path, sankey = path_figure(result), sankey_figure(result)
+        self.figures = [path, sankey]
+        hops = len(getattr(result, "hops", ()))
+        self.out.outputs = (
+            _html_bundle(result_html(result), str(result)),
+            _plotly_bundle(path, f"<path figure: {hops} hops>"),
+            _plotly_bundle(sankey, f"<probe Sankey: {hops} hops>"),
+        )
+
+    def _on_progress(self, p: Any) -> None:
+        parts = [f"{getattr(p, 'state', 'running')}",
+                 f"{float(getattr(p, 'elapsed_s', 0.0)):.0f} s elapsed",
+                 f"{int(getattr(p, 'polls', 0))} poll{'s' if getattr(p, 'polls', 0) != 1 else ''}"]
+        last = getattr(p, "last_status", None)
+        if last is not None:
+            parts.append(f"last HTTP {last}")
+        nxt = getattr(p, "next_poll_s", None)
+        if nxt is not None:
+            parts.append(f"next poll in {float(nxt):.0f} s")
+        self.progress.value = "&#x23F3; " + html.escape(" · ".join(parts))
+
+    def _on_stop(self, _button: Any = None) -> None:
+        if self._cancel is not None:
+            self._cancel.set()
+            self.progress.value = "Stopping…"
+            self.stop.disabled = True
+
+    def wait(self, timeout: float | None = None) -> Any:
+        """Block until the running check (if any) ends; returns the last result (None on error)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.result
