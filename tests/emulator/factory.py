@@ -138,7 +138,8 @@ class Net:
 
 
 def check(net: Net | Topology, source: str, destination: str, port: int = 80, *,
-          protocol: str | None = None, probes: int | None = None) -> dict[str, Any]:
+          protocol: str | None = None, probes: int | None = None,
+          source_port: int | None = None) -> dict[str, Any]:
     """Run a connectivity check through the engine: source is a VM name; destination a VM
     name (when the topology has one), an IP, a host name or a URL."""
     topo = net.topology() if isinstance(net, Net) else net
@@ -150,6 +151,8 @@ def check(net: Net | Topology, source: str, destination: str, port: int = 80, *,
     else:
         dest["address"] = destination
     body: dict[str, Any] = {"source": {"resourceId": sub_rg + source}, "destination": dest}
+    if source_port is not None:
+        body["source"]["port"] = source_port
     if protocol:
         body["protocol"] = protocol
     watcher = next(iter(topo.watchers.values()))
@@ -177,3 +180,17 @@ def two_subnets(nsg_a: str | None = None, nsg_b: str | None = None, *,
     net.vm("a", "v", "a", "10.0.1.4", nsg=nic_nsg_a)
     net.vm("b", "v", "b", "10.0.2.4", nsg=nic_nsg_b)
     return net
+
+
+def flow(net: Net | Topology, vm: str, direction: str, remote: str, *, local_port: str = "80",
+         remote_port: str = "50000", protocol: str = "TCP") -> tuple[str, str]:
+    """ipFlowVerify through the engine: (access, ruleName) for the VM's primary address."""
+    topo = net.topology() if isinstance(net, Net) else net
+    vm_id = f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/" \
+        f"virtualMachines/{vm}"
+    nic = topo.nics[key(topo.vms[key(vm_id)].nic_ids[0])]
+    out = engine.ip_flow_verify(topo, {
+        "targetResourceId": vm_id, "direction": direction, "protocol": protocol,
+        "localPort": local_port, "remotePort": remote_port,
+        "localIPAddress": str(nic.primary.address), "remoteIPAddress": remote})
+    return out["access"], out["ruleName"]
