@@ -515,7 +515,11 @@ class Topology:
                 route = parse_route(child, child["id"], rid)
                 if route.name.lower() in seen:
                     raise TopologyError(child["id"], "duplicate route name", field="name")
-                seen.add(route.name.lower())
+                if str(route.prefix) in seen:
+                    raise TopologyError(child["id"], f"another route in this table already has "
+                                        f"addressPrefix {route.prefix}", field="addressPrefix",
+                                        code="RouteConflict")
+                seen.update((route.name.lower(), str(route.prefix)))
                 routes.append(route)
             self.route_tables[key(rid)] = RouteTable(rid, res["name"], tuple(routes))
         for res in self._of_type(T_PIP):
