@@ -178,7 +178,9 @@ class CheckForm:
         options = [(self._vm_label(row), name) for name, row in rows.items()]
         self.vm.options = options
         names = list(rows)
-        self.vm.value = keep if keep in rows else (names[0] if names else None)
+        ready = [n for n, r in rows.items() if r.get("agent") is True
+                 and str(r.get("power_state") or "").lower() == "running"]
+        self.vm.value = keep if keep in rows else ((ready or names or [None])[0])
         self.destination.options = names if self.dest_kind.value == "VM" else []
         self._on_vm()
 
