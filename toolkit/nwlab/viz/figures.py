@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import textwrap
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import plotly.graph_objects as go
 
@@ -182,6 +182,31 @@ class _Flow:
     target: list[int]
     value: list[float]
     link_colours: list[str]
+    x: list[float] | None = None
+    y: list[float] | None = None
+
+
+def _place(result: ConnectivityResult, flow: _Flow, hop_index: dict[str, int]) -> None:
+    """Fix node positions when probes leave the path: hops by layer, drop/lost nodes in a last
+    column of their own, so a long cause label never overlaps the label of the hop before it."""
+    ends = [i for i in range(len(flow.labels)) if i not in hop_index.values()]
+    if not ends:
+        return
+    pos = positions(result)
+    columns = max((x for x, _ in pos.values()), default=0.0) + 1
+    ys = [y for _, y in pos.values()] or [0.0]
+    top, bottom = max(ys), min(ys)
+    span = (top - bottom) or 1.0
+    x = [0.0] * len(flow.labels)
+    y = [0.0] * len(flow.labels)
+    for hop_id, i in hop_index.items():
+        px, py = pos.get(hop_id, (0.0, 0.0))
+        x[i] = max(px / columns, 0.001)
+        y[i] = 0.1 + 0.4 * ((top - py) / span if top != bottom else 0.5)
+    for k, i in enumerate(ends):
+        x[i] = 0.999
+        y[i] = 0.55 + 0.35 * (k / max(len(ends) - 1, 1))
+    flow.x, flow.y = [round(v, 4) for v in x], [round(v, 4) for v in y]
 
 
 def _drop_issue(hop: Hop, reachable: bool, any_errors: bool) -> Issue | None:
@@ -267,11 +292,22 @@ def _flows(result: ConnectivityResult) -> tuple[_Flow, float, float, bool]:
                 add(flow.source[index], lost, take, rgba(LOST, 0.5))
         else:
             add(node[source.id], lost, remaining, rgba(LOST, 0.5))
+    _place(result, flow, {hop.id: node[hop.id] for hop in result.hops})
     keep = [i for i, v in enumerate(flow.value) if v > 1e-9]
     flow.source = [flow.source[i] for i in keep]
     flow.target = [flow.target[i] for i in keep]
     flow.value = [flow.value[i] for i in keep]
     flow.link_colours = [flow.link_colours[i] for i in keep]
+    # Plotly misplaces fixed x/y when some nodes have no link: keep only linked nodes.
+    used = sorted(set(flow.source) | set(flow.target))
+    if used and len(used) < len(flow.labels):
+        remap = {old: new for new, old in enumerate(used)}
+        flow.labels = [flow.labels[i] for i in used]
+        flow.colours = [flow.colours[i] for i in used]
+        if flow.x is not None and flow.y is not None:
+            flow.x, flow.y = [flow.x[i] for i in used], [flow.y[i] for i in used]
+        flow.source = [remap[i] for i in flow.source]
+        flow.target = [remap[i] for i in flow.target]
     return flow, total, failed, known
 
 
@@ -292,14 +328,18 @@ def sankey_figure(result: ConnectivityResult) -> go.Figure:
     if cause:
         title += f"<br>{html.escape(cause)}"
     unit = "probes" if known else "unit"
+    node: dict[str, Any] = {
+        "label": [html.escape(x) for x in flow.labels], "color": flow.colours,
+        "pad": 24, "thickness": 18, "line": {"color": NEUTRAL, "width": 0.5},
+        "hovertemplate": "%{label}: %{value}<extra></extra>"}
+    if flow.x is not None and flow.y is not None:
+        node["x"], node["y"] = flow.x, flow.y
     fig = go.Figure(go.Sankey(
         orientation="h",
         arrangement="snap",
         valueformat=".4~g",
         valuesuffix=f" {unit}",
-        node={"label": [html.escape(x) for x in flow.labels], "color": flow.colours,
-              "pad": 24, "thickness": 18, "line": {"color": NEUTRAL, "width": 0.5},
-              "hovertemplate": "%{label}: %{value}<extra></extra>"},
+        node=node,
         link={"source": flow.source, "target": flow.target, "value": flow.value,
               "color": flow.link_colours,
               "hovertemplate": "%{source.label} → %{target.label}: %{value}<extra></extra>"},

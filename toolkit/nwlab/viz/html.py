@@ -73,7 +73,8 @@ def findings_html(findings: list[Finding]) -> str:
             f"<div><em>Likely cause:</em> {_esc(f.cause)}</div>"
             f"<div><em>Fix:</em> {_esc(f.fix)}</div>"
             f'<div><a href="{_esc(f.docs_url, quote=True)}" target="_blank" '
-            f'rel="noopener noreferrer">Read: {_esc(f.docs_url)}</a></div>'
+            f'rel="noopener noreferrer" style="color:inherit;text-decoration:underline">'
+            f"Read: {_esc(f.docs_url)}</a></div>"
             "</li>")
     return f'<ul style="padding-left:0;margin:4px 0">{"".join(items)}</ul>'
 
@@ -87,7 +88,7 @@ def _rtt(result: ConnectivityResult, index: int) -> str:
 def hops_table_html(result: ConnectivityResult) -> str:
     """The hop table from the model: position, type, address, resource, next hops, RTT, issues."""
     head = "".join(f'<th style="{_CELL}">{h}</th>' for h in
-                   ("#", "Type", "Address", "Resource", "Next hops", "RTT to next", "Issues"))
+                   ("#", "Type", "Address", "Resource", "Next hop #", "RTT to next", "Issues"))
     index_of = {hop.id: str(n) for n, hop in enumerate(result.hops, start=1)}
     rows = []
     for n, hop in enumerate(result.hops):
