@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml constraints.txt
 venv: $(STAMP)
 
 demo: venv
-	$(BIN)/python scripts/demo.py
+	$(BIN)/python scripts/lab.py
 
 test: venv lint typecheck pytest
 
@@ -35,6 +35,10 @@ pytest: venv
 # Regenerate the bundled cassettes from the documented exchanges (needs ../shared/reference).
 cassettes: venv
 	$(BIN)/python scripts/make_seed_cassettes.py ../shared/reference/seed-scenarios.json toolkit/nwlab/cassettes
+
+# Rebuild the notebooks from scripts/build_notebooks.py and store their outputs (validated by nbval).
+notebooks: venv
+	$(BIN)/python scripts/build_notebooks.py
 
 benchmark: venv
 	$(BIN)/python benchmarks/batch.py

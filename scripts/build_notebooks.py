@@ -1,0 +1,316 @@
+"""Build the notebooks from the cell lists below and execute them in place (`make notebooks`).
+
+Notebooks are committed with their outputs and validated by nbval, so they are only ever written
+by this script: edit the cells here, run `make notebooks`, commit both.
+Execution uses nbclient (what `jupyter execute` uses), with the kernel's cwd in notebooks/ as under
+nbval, and PLOTLY_RENDERER=plotly_mimetype so stored figures match CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+
+Cell = tuple[str, str]  # ("md" | "code", source)
+
+
+def md(text: str) -> Cell:
+    return ("md", text.strip("\n"))
+
+
+def code(text: str) -> Cell:
+    return ("code", text.strip("\n"))
+
+
+QUICKSTART: list[Cell] = [
+    md("""
+# Quickstart: the four documented connection-troubleshoot checks
+
+**What this teaches.** How to run an Azure Network Watcher *connection troubleshoot* check from
+Python, and how to read what comes back: the verdict, every hop on the path, the NSG rule or route
+that blocks it, latency and probe loss. The four checks are the ones Microsoft documents for the
+REST API, replayed from recordings, so this notebook runs offline with no Azure subscription.
+
+Swap `nwlab.replay()` for `nwlab.connect("<subscription-id>")` to run the same cells live.
+"""),
+    code("""
+import nwlab
+
+nw = nwlab.replay()   # recorded exchanges: nothing leaves this machine, nothing sleeps
+nw
+"""),
+    md("""
+## 1. VM to VM through two virtual appliances: an NSG rule blocks port 80
+
+`MultiTierApp0` (10.1.1.4) talks to `Database0` (10.1.4.4). User routes send the traffic through
+a firewall appliance (10.1.2.4) and an auditing appliance (10.1.3.4). The auditing appliance's NSG
+has an outbound rule `Port80` that denies port 80, so no probe arrives.
+
+*What it teaches:* the service traces the whole path even after the block, and puts the issue on
+the hop whose NIC or subnet holds the NSG (`UserRule_` = a rule you wrote).
+"""),
+    code("""
+blocked = nw.check("MultiTierApp0", "Database0", 80, resource_group="ContosoRG")
+blocked
+"""),
+    code("""
+print(blocked)
+"""),
+    code("""
+for finding in blocked.explain():
+    print(finding)
+    print()
+"""),
+    md("""
+The path figure lays the hops out left to right; the hop with the issue is drawn as a red cross,
+and its hover text names the rule. The Sankey figure shows where the probes go: all 100 leave the
+path at the auditing appliance.
+"""),
+    code("""
+blocked.path_figure()
+"""),
+    code("""
+blocked.sankey_figure()
+"""),
+    code("""
+blocked.hops_frame()
+"""),
+    md("""
+## 2. VM to a public IP: a user-defined route drops it
+
+`13.107.21.200` is one of bing.com's addresses. A route in the app subnet's route table sends
+`13.107.21.200/32` to next hop *None*, so the packets are dropped at the source.
+
+*What it teaches:* routing problems are reported as `UserDefinedRoute`, with `RouteType` `User`
+(your route table) or `Default` (a system route), on the hop that routes. The destination hop is
+typed `Destination` with resource id `Unknown`: the service never reached it.
+"""),
+    code("""
+routed = nw.check("MultiTierApp0", "13.107.21.200", 80, resource_group="ContosoRG")
+print(routed)
+routed.issues_frame()
+"""),
+    md("""
+## 3. VM to a website: latency
+
+With a URL as destination the port comes from the scheme. The check succeeds and reports latency
+(minimum, average, maximum in ms) and probe counts; the Internet hop's address is where the name
+resolved.
+
+*What it teaches:* latency figures only exist for reachable destinations; the service omits them
+otherwise.
+"""),
+    code("""
+website = nw.check("MultiTierApp0", "https://bing.com", resource_group="ContosoRG")
+print(website.summary())
+website.hops_frame()
+"""),
+    md("""
+## 4. VM to a storage endpoint
+
+The same check against a blob storage endpoint: the path leaves Azure's network through the
+Internet hop.
+"""),
+    code("""
+storage = nw.check("MultiTierApp0", "https://build2017nwdiag360.blob.core.windows.net/",
+                   resource_group="ContosoRG")
+storage
+"""),
+    md("""
+## The raw answer
+
+`to_dict()` gives the service's JSON back exactly (REST shape), and
+`nwlab.ConnectivityResult.from_dict()` reads it again: results can be stored and shared.
+"""),
+    code("""
+same = nwlab.ConnectivityResult.from_dict(blocked.to_dict())
+same == blocked, sorted(blocked.to_dict())
+"""),
+]
+
+FORM: list[Cell] = [
+    md("""
+# Troubleshoot with the form
+
+**What this teaches.** How to run checks without writing code: pick the source VM from the
+inventory, type a destination (a VM, an IP address, a host name or a URL), choose port and
+protocol, and press **Run**. The check runs in the background, so the notebook stays responsive;
+the progress line shows elapsed time and polls; the verdict, the findings with their fixes, both
+figures and the hop table appear inside the form. Mistakes are explained inline, with what to type
+instead.
+
+This notebook uses recorded answers (`nwlab.replay()`), so it runs offline. With
+`nwlab.connect(...)` or `nwlab.emulate()` the same form works against Azure or the emulator.
+"""),
+    code("""
+import nwlab
+from nwlab.widgets import CheckForm
+
+nw = nwlab.replay()
+form = CheckForm(nw)
+form
+"""),
+    md("""
+The form keeps what you typed when this cell is run again. Below, the same form is filled and run
+from code, which is what pressing **Run** does.
+"""),
+    code("""
+form.fill(resource_group="ContosoRG", vm="MultiTierApp0", destination="13.107.21.200", port=80)
+form.run.click()
+result = form.wait()
+result
+"""),
+    md("""
+A mistake is shown in the form, with the fix, instead of a traceback:
+"""),
+    code("""
+form.fill(destination="10.1.1.300")
+form.run.click()
+form.wait()
+print(form.status_text)
+"""),
+]
+
+TEACHING: list[Cell] = [
+    md("""
+# Teaching NSGs and routes with the emulator
+
+**What this teaches.** How Azure decides whether a packet gets through: NSG rules by priority
+(first match wins, Azure's default rules at 65000+, subnet and NIC NSGs both must allow), routes
+(longest prefix wins, user routes beat system routes, next hop *None* drops), and virtual
+appliances in the path. Each exercise: **predict** the verdict, **run** the check, **change** one
+rule or route with the same REST call you would make against Azure, **run** again.
+
+`nwlab.emulate()` starts a local Network Watcher on 127.0.0.1 over the bundled Contoso network
+(the one Microsoft's documents use), so nothing here needs a subscription.
+"""),
+    code("""
+import nwlab
+
+nw = nwlab.emulate(check_seconds=0.2, retry_after=0.1)
+nw.list_vms("ContosoRG")[["name", "location", "power_state", "agent"]]
+"""),
+    md("""
+## Exercise 1: an outbound rule on an appliance
+
+`MultiTierApp0` reaches `Database0` through two appliances. The second one, `Auditor0`
+(10.1.3.4), has an NSG `AuditNsg` with an outbound rule `Port80` (priority 100, deny TCP 80).
+
+**Predict:** does port 80 get through? Does port 1433?
+"""),
+    code("""
+for port in (80, 1433):
+    r = nw.check("MultiTierApp0", "Database0", port, resource_group="ContosoRG")
+    print(f"port {port}: {r.summary()}")
+    for issue in r.issues:
+        print("   ", issue.hop_address, issue.describe())
+"""),
+    md("""
+Now delete the rule, with the same `DELETE .../securityRules/Port80` a user would send to Azure,
+and predict again.
+"""),
+    code("""
+audit_nsg = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/ContosoRG"
+             "/providers/Microsoft.Network/networkSecurityGroups/AuditNsg")
+nw.delete_security_rule(audit_nsg, "Port80")
+after = nw.check("MultiTierApp0", "Database0", 80, resource_group="ContosoRG")
+print(after)
+"""),
+    md("""
+## Exercise 2: priority decides
+
+Add a *deny* rule for port 1433 at priority 200 and an *allow* rule for the same port at priority
+100. Which wins? (Lower number, higher priority: the first match wins.)
+"""),
+    code("""
+nw.set_security_rule(audit_nsg, "DenySql", priority=200, direction="Outbound", access="Deny",
+                     protocol="Tcp", sourceAddressPrefix="*", sourcePortRange="*",
+                     destinationAddressPrefix="*", destinationPortRange="1433")
+print("deny only:     ", nw.check("MultiTierApp0", "Database0", 1433,
+                                  resource_group="ContosoRG").summary())
+nw.set_security_rule(audit_nsg, "AllowSql", priority=100, direction="Outbound", access="Allow",
+                     protocol="Tcp", sourceAddressPrefix="*", sourcePortRange="*",
+                     destinationAddressPrefix="*", destinationPortRange="1433")
+print("allow at 100:  ", nw.check("MultiTierApp0", "Database0", 1433,
+                                  resource_group="ContosoRG").summary())
+"""),
+    md("""
+## Exercise 3: a route to nowhere
+
+The app subnet's route table sends `13.107.21.200/32` to next hop *None*. **Predict:** what
+happens to a check to that address, and what happens when the route is removed?
+"""),
+    code("""
+app_routes = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/ContosoRG"
+              "/providers/Microsoft.Network/routeTables/AppRouteTable")
+before = nw.check("MultiTierApp0", "13.107.21.200", 80, resource_group="ContosoRG")
+nw.delete_route(app_routes, "BlockBing")
+after = nw.check("MultiTierApp0", "13.107.21.200", 80, resource_group="ContosoRG")
+print("with the route:   ", before.summary(), [i.describe() for i in before.issues])
+print("without the route:", after.summary(), [h.type for h in after.hops])
+"""),
+    md("""
+## Exercise 4: what the path looks like
+
+The figure shows the hops of the last VM-to-VM check after the changes: both appliances are still
+in the path (the user routes send traffic through them), but nothing drops it.
+"""),
+    code("""
+nw.check("MultiTierApp0", "Database0", 80, resource_group="ContosoRG").path_figure()
+"""),
+    code("""
+nw.close()
+"""),
+]
+
+NOTEBOOKS_BY_NAME: dict[str, list[Cell]] = {
+    "01-quickstart": QUICKSTART,
+    "02-troubleshoot-with-the-form": FORM,
+    "03-teaching-nsg-and-routes": TEACHING,
+}
+
+
+def build(name: str, cells: list[Cell]) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    for index, (kind, source) in enumerate(cells):
+        cell = nbformat.v4.new_markdown_cell(source) if kind == "md" else nbformat.v4.new_code_cell(source)
+        cell["id"] = f"{name[:2]}-{index:02d}"  # stable ids keep diffs small
+        nb.cells.append(cell)
+    return nb
+
+
+def execute(nb: nbformat.NotebookNode) -> None:
+    os.environ["PLOTLY_RENDERER"] = "plotly_mimetype"
+    client = NotebookClient(nb, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(NOTEBOOKS)}})
+    client.execute()
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)  # timestamps would churn every regeneration
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("names", nargs="*", help="notebook names (default: all)")
+    args = parser.parse_args(argv)
+    names = args.names or list(NOTEBOOKS_BY_NAME)
+    for name in names:
+        nb = build(name, NOTEBOOKS_BY_NAME[name])
+        execute(nb)
+        path = NOTEBOOKS / f"{name}.ipynb"
+        nbformat.write(nb, path)
+        print(f"wrote {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
