@@ -180,7 +180,8 @@ class CheckForm:
         names = list(rows)
         ready = [n for n, r in rows.items() if r.get("agent") is True
                  and str(r.get("power_state") or "").lower() == "running"]
-        self.vm.value = keep if keep in rows else ((ready or names or [None])[0])
+        choices: list[str | None] = [*ready, *names, None]
+        self.vm.value = keep if keep in rows else choices[0]
         self.destination.options = names if self.dest_kind.value == "VM" else []
         self._on_vm()
 
