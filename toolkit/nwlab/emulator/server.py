@@ -59,6 +59,15 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PATCH(self) -> None:
         self._serve("PATCH")
 
+    def send_error(self, code: int, message: str | None = None,
+                   explain: str | None = None) -> None:
+        """Protocol-level errors (bad request line, unknown method) in ARM's shape too."""
+        self.close_connection = True
+        self._send(Response(code, {"error": {
+            "code": "BadRequest" if code < 500 else "NotImplemented",
+            "message": message or explain or "The request could not be understood."}},
+            {"x-ms-request-id": str(uuid.uuid4())}))
+
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)
 
@@ -166,7 +175,7 @@ class EmulatorServer:
         self._httpd = httpd
         self.port = httpd.server_address[1]
         self.app.endpoint = self.endpoint
-        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1},
+        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02},
                                         name=f"nwlab-emulator:{self.port}", daemon=True)
         self._thread.start()
         return self
