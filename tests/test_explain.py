@@ -198,3 +198,10 @@ def test_error_text_and_html_show_fix_and_escape() -> None:
     assert error_text(ValueError("port: type a number, e.g. 443")).startswith("Invalid input: port")
     assert error_text(CheckCancelled("Stopped by the user.")).startswith("Check stopped")
     assert "Unexpected error (KeyError)" in error_text(KeyError("x"))
+
+
+def test_unknown_status_is_not_called_blocked() -> None:
+    r = ConnectivityResult.from_dict(None)
+    (finding,) = explain_result(r)
+    assert finding.severity == "Warning" and "'Unknown'" in finding.title
+    assert "ended with status 'Unknown'" in verdict_sentence(r)

@@ -451,7 +451,18 @@ def explain_result(result: ConnectivityResult) -> list[Finding]:
     dest = result.destination
     dest_name = _dest_name(result)
     loss = result.probe_loss
-    if not result.reachable and not findings:
+    unsure = result.status.lower() not in ("unreachable", "disconnected", "degraded")
+    if not result.reachable and not findings and unsure:
+        findings.append(Finding(
+            severity="Warning",
+            title=f"The check ended with status '{result.status}' and no issue",
+            meaning=(f"The service could not say whether the destination is reachable "
+                     f"({len(result.hops)} hops, {_probes(result)})."),
+            cause="The check did not complete normally, or the answer was empty.",
+            fix="Run the check again; if it persists, check the source VM's agent and power state.",
+            docs_url=DOCS["troubleshoot"],
+        ))
+    elif not result.reachable and not findings:
         findings.append(Finding(
             severity="Error",
             title=f"No answer from {dest_name}, and the service named no cause",
