@@ -1,0 +1,52 @@
+"""The standalone runner: prints endpoint, subscription and token; serves; stops on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from nwlab.emulator import DEFAULT_TOPOLOGY_PATH
+from nwlab.emulator.cli import main
+
+TOOLKIT = str(Path(__file__).resolve().parents[2] / "toolkit")
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = TOOLKIT + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def test_cli_serves_until_sigterm() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nwlab.emulator", "--topology", str(DEFAULT_TOPOLOGY_PATH),
+         "--port", "0", "--check-seconds", "0", "--retry-after", "0", "--probes", "5"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+    try:
+        assert proc.stdout is not None
+        lines = dict(proc.stdout.readline().strip().split(": ", 1) for _ in range(3))
+        assert lines["endpoint"].startswith("http://127.0.0.1:")
+        assert lines["subscription"] == "00000000-0000-0000-0000-000000000000"
+        resp = requests.get(f"{lines['endpoint']}/subscriptions?api-version=2022-12-01",
+                            headers={"Authorization": f"Bearer {lines['token']}"}, timeout=5)
+        assert resp.status_code == 200
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_cli_bad_topology_exits_2_naming_the_problem(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"subscriptionId": "s", "resources": [{"id": "x"}]}')
+    assert main(["--topology", str(bad)]) == 2
+    assert "'type'" in capsys.readouterr().err
