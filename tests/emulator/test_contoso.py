@@ -77,3 +77,28 @@ def test_accepted_response_matches_the_documented_protocol(contoso: Client,
         "?api-version=2017-03-01")
     assert resp.headers["Retry-After"] == "0"
     assert resp.headers["x-ms-correlation-request-id"]
+
+
+VMS = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/ContosoRG/"
+       "providers/Microsoft.Compute/virtualMachines/")
+WATCHER_URL = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/"
+               "NetworkWatcherRG/providers/Microsoft.Network/networkWatchers/"
+               "NetworkWatcher_westcentralus/connectivityCheck?api-version=2024-05-01")
+
+
+@pytest.mark.parametrize(("destination", "port", "status", "issues"), [
+    ("Database0", 1433, "Reachable", []),
+    ("Database0", 3389, "Unreachable", ["NetworkSecurityRule/UserRule_DenyRdpFromWeb"]),
+    ("Database0", 22, "Unreachable", ["GuestFirewall/"]),
+    ("Database0", 5432, "Unreachable", ["NoListenerOnDestination/"]),
+    ("Reporting0", 80, "Unreachable", []),
+])
+def test_contoso_teaching_paths(contoso: Client, destination: str, port: int, status: str,
+                                issues: list[str]) -> None:
+    result = contoso.lro(WATCHER_URL, {"source": {"resourceId": VMS + "WebVM0"},
+                                       "destination": {"resourceId": VMS + destination,
+                                                       "port": port}}).json()
+    assert result["connectionStatus"] == status
+    found = [f"{i['type']}/" + ",".join(c["value"] for c in i["context"])
+             for h in result["hops"] for i in h["issues"]]
+    assert found == issues
