@@ -26,12 +26,16 @@ CLOUDS: dict[str, Cloud] = {
 def resolve_cloud(name: str, arm_endpoint: str | None = None) -> Cloud:
     """The cloud by name (case-insensitive), with `arm_endpoint` overriding its endpoint."""
     if not isinstance(name, str):
-        raise TypeError(f"cloud: expected a cloud name such as 'AzureCloud', got {type(name).__name__}")
+        raise TypeError(f"cloud: expected a cloud name, got {type(name).__name__}; "
+                        f"e.g. cloud='AzureCloud' (or one of {', '.join(CLOUDS)})")
     by_lower = {key.lower(): cloud for key, cloud in CLOUDS.items()}
     cloud = by_lower.get(name.replace(" ", "").lower())
     if cloud is None:
         raise ValueError(f"cloud: unknown cloud {name!r}; use one of {', '.join(CLOUDS)}, "
                          "e.g. cloud='AzureCloud', or pass arm_endpoint='https://...'")
+    if arm_endpoint is not None and not isinstance(arm_endpoint, str):
+        raise TypeError(f"arm_endpoint: expected a URL, got {type(arm_endpoint).__name__}; "
+                        "e.g. arm_endpoint='https://management.azure.com'")
     if arm_endpoint:
         if not arm_endpoint.startswith(("http://", "https://")):
             raise ValueError(f"arm_endpoint: {arm_endpoint!r} is not a URL; "

@@ -17,6 +17,7 @@ from nwlab.arm.headers import parse_retry_after
 from nwlab.arm.session import ArmClient, response_json
 
 TERMINAL_ASYNC = {"succeeded", "failed", "canceled", "cancelled"}
+MAX_POLLS_WITHOUT_SLEEP = 1000
 
 
 @dataclass(frozen=True)
@@ -81,10 +82,15 @@ def run_operation(client: ArmClient, path: str, body: Any, *, poll_interval: flo
     op.poll_url = poll_url
     wait = _next_wait(response, poll_interval)
     while True:
-        if time.monotonic() + (wait if client.sleeps else 0) > deadline:
+        remaining = deadline - time.monotonic()
+        # A client that never sleeps (replay) cannot reach a deadline by waiting; cap its polls.
+        if remaining <= 0 or (not client.sleeps and op.polls >= MAX_POLLS_WITHOUT_SLEEP):
             raise OperationTimeout(
                 f"The check did not finish within {timeout:g} s ({op.polls} polls; "
                 f"request id {op.request_id}).")
+        if client.sleeps:
+            # Never sleep past the deadline: the last poll happens at the deadline, not before it.
+            wait = min(wait, remaining)
         report("running", wait)
         client.wait(wait, cancel)
         op.polls += 1
@@ -97,10 +103,10 @@ def run_operation(client: ArmClient, path: str, body: Any, *, poll_interval: flo
             wait = exc.retry_after if exc.retry_after is not None else poll_interval
             continue
         except ArmError as exc:
-            if exc.status is not None and exc.status >= 500 and exc.status in (500, 502, 503, 504):
+            if exc.status in (500, 502, 503, 504):
                 # A transient failure of the poll itself; the operation is still running.
                 op.statuses.append(exc.status)
-                wait = poll_interval
+                wait = exc.retry_after if exc.retry_after is not None else poll_interval
                 if _transient_budget_spent(op):
                     raise _failed(exc, op) from exc
                 continue
