@@ -1,0 +1,203 @@
+"""Figures of a batch of checks: a Sankey of sources -> verdict and cause -> destinations, and a
+heatmap of sources x destinations coloured by verdict.
+
+Built from the batch's frame only, with sorted labels and no random ids, so `fig.to_json()` is
+the same every run. Colours are Okabe-Ito (colour-blind safe) and never the only signal: every
+verdict carries its word (Sankey) or a text mark in the cell (heatmap).
+"""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any
+
+import plotly.graph_objects as go
+
+from nwlab.viz.palette import ISSUE, LOST, NEUTRAL, OK, rgba
+
+if TYPE_CHECKING:  # pragma: no cover
+    from nwlab.batch import BatchResult
+
+__all__ = ["VERDICT_STYLE", "batch_heatmap_figure", "batch_sankey_figure"]
+
+_FONT = {"color": NEUTRAL, "family": "Helvetica, Arial, sans-serif", "size": 12}
+_TRANSPARENT = "rgba(0,0,0,0)"
+
+# verdict -> (colour, text mark, words); order is the legend's and the colour scale's.
+VERDICT_STYLE: dict[str, tuple[str, str, str]] = {
+    "reachable": (OK, "\u2714", "Reachable"),
+    "degraded": ("#E69F00", "\u25d1", "Degraded"),
+    "unreachable": (ISSUE, "\u2716", "Unreachable"),
+    "unknown": ("#CC79A7", "?", "Other status"),
+    "error": ("#0072B2", "!", "Error (check did not run)"),
+    "cancelled": (LOST, "\u2013", "Cancelled"),
+}
+_ORDER = list(VERDICT_STYLE)
+
+
+def _layout(fig: go.Figure, title: str, height: int) -> None:
+    fig.update_layout(title={"text": title, "font": {"size": 14}}, template="none", font=_FONT,
+                      paper_bgcolor=_TRANSPARENT, plot_bgcolor=_TRANSPARENT, height=height,
+                      margin={"l": 20, "r": 20, "t": 50, "b": 20})
+
+
+def _rows(batch: BatchResult) -> list[dict[str, Any]]:
+    """What the figures need of each check, as plain values (the frame's columns)."""
+    rows = []
+    for entry in batch.entries:
+        r = entry.result
+        rows.append({"source": entry.source_label, "destination": entry.destination_label,
+                     "port": entry.inputs.get("port"), "protocol": entry.inputs.get("protocol"),
+                     "verdict": entry.verdict, "status": r.status if r is not None else None,
+                     "avg_latency_ms": r.avg_latency_ms if r is not None else None,
+                     "cause": entry.cause,
+                     "error": str(entry.error) if entry.error is not None else None})
+    return rows
+
+
+def _reason(row: dict[str, Any]) -> str:
+    """The cause in words, or the error, or the plain verdict."""
+    if row.get("error"):
+        return str(row["error"])
+    if row.get("cause"):
+        return str(row["cause"])
+    return VERDICT_STYLE[row["verdict"]][2]
+
+
+def _short(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[: width - 1] + "\u2026"
+
+
+def _middle_label(row: dict[str, Any]) -> str:
+    """`✔ Reachable`, `✖ Unreachable: NSG rule ... at ...`, `! PreflightError`."""
+    _, mark, words = VERDICT_STYLE[row["verdict"]]
+    if row["verdict"] in ("error", "cancelled") and row.get("error"):
+        kind = str(row["error"]).split(":", 1)[0]
+        return f"{mark} {words}: {kind}"
+    if row.get("cause"):
+        return f"{mark} {words}: {_short(str(row['cause']))}"
+    return f"{mark} {words}"
+
+
+def _dest_label(row: dict[str, Any]) -> str:
+    label = str(row["destination"])
+    if row.get("port") is not None:
+        label += f":{row['port']}"
+    if row.get("protocol"):
+        label += f" {row['protocol']}"
+    return label
+
+
+def batch_sankey_figure(batch: BatchResult) -> go.Figure:
+    """Sources (left) -> verdict and cause (middle) -> destinations (right); widths count checks."""
+    rows = _rows(batch)
+    sources = sorted({str(r["source"]) for r in rows}, key=str.lower)
+    middles = sorted({(_ORDER.index(r["verdict"]), _middle_label(r)) for r in rows})
+    dests = sorted({str(r["destination"]) for r in rows}, key=str.lower)
+    verdict_of_middle = {label: _ORDER[i] for i, label in middles}
+    labels = [*sources, *(m for _, m in middles), *dests]
+    index = {("s", s): i for i, s in enumerate(sources)}
+    index.update({("m", m): len(sources) + i for i, (_, m) in enumerate(middles)})
+    index.update({("d", d): len(sources) + len(middles) + i for i, d in enumerate(dests)})
+    colours = ([NEUTRAL] * len(sources)
+               + [VERDICT_STYLE[verdict_of_middle[m]][0] for _, m in middles]
+               + [NEUTRAL] * len(dests))
+    links: dict[tuple[int, int], int] = {}
+    for r in rows:
+        mid = index[("m", _middle_label(r))]
+        for key in ((index[("s", str(r["source"]))], mid), (mid, index[("d", str(r["destination"]))])):
+            links[key] = links.get(key, 0) + 1
+    ordered = sorted(links.items())
+    link_colours = []
+    for (a, b), _ in ordered:
+        middle = labels[b] if a < len(sources) else labels[a]
+        link_colours.append(rgba(VERDICT_STYLE[verdict_of_middle[middle]][0], 0.4))
+
+    def column(count: int, x: float) -> tuple[list[float], list[float]]:
+        ys = [round(0.05 + 0.9 * (i + 0.5) / max(count, 1), 4) for i in range(count)]
+        return [x] * count, ys
+
+    sx, sy = column(len(sources), 0.001)
+    mx, my = column(len(middles), 0.5)
+    dx, dy = column(len(dests), 0.999)
+    fig = go.Figure(go.Sankey(
+        arrangement="fixed",
+        node={"label": [html.escape(label) for label in labels], "color": colours,
+              "pad": 12, "thickness": 14, "line": {"color": NEUTRAL, "width": 0.5},
+              "x": sx + mx + dx, "y": sy + my + dy,
+              "hovertemplate": "%{label}<br>%{value} check(s)<extra></extra>"},
+        link={"source": [a for (a, _), _ in ordered], "target": [b for (_, b), _ in ordered],
+              "value": [n for _, n in ordered], "color": link_colours,
+              "hovertemplate": "%{source.label} \u2192 %{target.label}<br>%{value} check(s)"
+                               "<extra></extra>"},
+    ))
+    counts = batch.counts()
+    summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+    _layout(fig, f"{len(rows)} checks: {summary}" if rows else "No checks",
+            max(300, 40 + 28 * max(len(sources), len(middles), len(dests))))
+    return fig
+
+
+def batch_heatmap_figure(batch: BatchResult) -> go.Figure:
+    """Sources (rows) x destination:port (columns); colour and a text mark by verdict, the cause
+    (or error) on hover. A cell with several checks (e.g. protocols) shows the worst verdict."""
+    rows = _rows(batch)
+    ys = sorted({str(r["source"]) for r in rows}, key=str.lower)
+    xs = sorted({_dest_label(r) for r in rows}, key=lambda s: (s.lower(), s))
+    cell: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        cell.setdefault((str(r["source"]), _dest_label(r)), []).append(r)
+    rank = {"unreachable": 0, "error": 1, "degraded": 2, "unknown": 3, "cancelled": 4,
+            "reachable": 5}
+    z: list[list[float | None]] = []
+    text: list[list[str]] = []
+    hover: list[list[str]] = []
+    for y in ys:
+        z_row: list[float | None] = []
+        t_row: list[str] = []
+        h_row: list[str] = []
+        for x in xs:
+            found = cell.get((y, x))
+            if not found:
+                z_row.append(None)
+                t_row.append("")
+                h_row.append(f"{html.escape(y)} \u2192 {html.escape(x)}<br>not checked")
+                continue
+            worst = min(found, key=lambda r: rank[r["verdict"]])
+            z_row.append(float(_ORDER.index(worst["verdict"])))
+            t_row.append(VERDICT_STYLE[worst["verdict"]][1])
+            lines = [f"<b>{html.escape(y)} \u2192 {html.escape(x)}</b>"]
+            for r in found:
+                _, mark, words = VERDICT_STYLE[r["verdict"]]
+                line = f"{mark} {words}"
+                if r.get("status") and r["verdict"] != "reachable":
+                    line += f" ({html.escape(str(r['status']))})"
+                lines.append(line)
+                if r["verdict"] != "reachable":
+                    lines.append(html.escape(_short(_reason(r), 120)))
+                elif r.get("avg_latency_ms") is not None:
+                    lines.append(f"latency avg {int(r['avg_latency_ms'])} ms")
+            h_row.append("<br>".join(lines))
+        z.append(z_row)
+        text.append(t_row)
+        hover.append(h_row)
+    n = len(_ORDER)
+    scale: list[list[Any]] = []
+    for i, verdict in enumerate(_ORDER):  # discrete bands: one solid colour per verdict
+        colour = VERDICT_STYLE[verdict][0]
+        scale.append([round(i / n, 6), colour])
+        scale.append([round((i + 1) / n, 6), colour])
+    fig = go.Figure(go.Heatmap(
+        z=z, x=xs, y=ys, text=text, texttemplate="%{text}",
+        textfont={"size": 16, "color": "#FFFFFF"}, hovertext=hover, hoverinfo="text",
+        colorscale=scale, zmin=-0.5, zmax=n - 0.5, xgap=2, ygap=2,
+        colorbar={"tickvals": list(range(n)),
+                  "ticktext": [f"{m} {w}" for _, m, w in VERDICT_STYLE.values()],
+                  "title": {"text": "verdict"}, "outlinewidth": 0},
+    ))
+    fig.update_xaxes(side="top", tickangle=-30, showgrid=False, type="category")
+    fig.update_yaxes(autorange="reversed", showgrid=False, type="category")
+    _layout(fig, "Reachability by source and destination",
+            max(260, 120 + 34 * len(ys)))
+    return fig
+
