@@ -292,10 +292,8 @@ class BatchResult:
         frame["reachable"] = frame["reachable"].astype("boolean")
         frame["probe_loss"] = frame["probe_loss"].astype("Float64")
         frame["elapsed_s"] = frame["elapsed_s"].astype("Float64")
-        for column in ("source", "destination", "protocol", "verdict", "status", "cause", "error"):
-            values = frame[column].astype(object)
-            frame[column] = values.where(values.notna(), None)
-        return frame
+        return _with_none(frame, ("source", "destination", "protocol", "verdict", "status", "cause",
+                                  "error"))
 
     def compare(self, other: BatchResult) -> pd.DataFrame:
         """Checks whose verdict or cause changed from `self` (before) to `other` (after).
@@ -322,7 +320,9 @@ class BatchResult:
         for key, new in after.items():
             if key not in seen:
                 rows.append(_change_row("added", None, new))
-        return pd.DataFrame(rows, columns=COMPARE_COLUMNS)
+        frame = pd.DataFrame(rows, columns=COMPARE_COLUMNS)
+        frame["port"] = frame["port"].astype("Int64")
+        return _with_none(frame, [c for c in COMPARE_COLUMNS if c != "port"])
 
     # -- files ----------------------------------------------------------------------------
 
@@ -389,6 +389,14 @@ COMPARE_COLUMNS = ["source", "destination", "port", "protocol", "change", "verdi
 # A text mark per verdict, so a verdict never rests on colour alone.
 _MARKS = {"reachable": "\u2714", "degraded": "\u25d1", "unreachable": "\u2716", "unknown": "?",
           "error": "!", "cancelled": "\u2013"}
+
+
+def _with_none(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    """Text columns as objects with None for missing (pandas would infer str dtype with NaN)."""
+    for column in columns:
+        values = frame[column].astype(object)
+        frame[column] = values.where(values.notna(), None)
+    return frame
 
 
 def _cause_or_error(entry: BatchEntry) -> str | None:

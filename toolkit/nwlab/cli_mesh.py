@@ -77,9 +77,10 @@ def build_checks(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def summary_table(batch: Any) -> str:
     """The frame's key columns as text, blanks for missing values."""
+    import pandas as pd
+
     frame = batch.frame()[SUMMARY_COLUMNS].copy()
-    frame["probe_loss"] = frame["probe_loss"].map(lambda v: "" if v is None or v != v
-                                                  else f"{v:.0%}")
+    frame["probe_loss"] = [("" if pd.isna(v) else f"{v:.0%}") for v in frame["probe_loss"]]
     text: str = frame.to_string(index=False, na_rep="", max_colwidth=70)
     return text
 
