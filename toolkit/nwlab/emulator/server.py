@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from .chaos import Chaos, Sabotage
 from .errors import ArmError
 from .facade import NO_BODY, ArmApp, Response
 from .ratelimit import TokenBucket
@@ -117,6 +118,9 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else None
 
     def _send(self, response: Response) -> None:
+        if isinstance(response, Sabotage):  # chaos: late, partial or broken on purpose
+            response.deliver(self)
+            return
         data = b"" if response.body is NO_BODY else \
             json.dumps(response.body).encode("utf-8")
         self.send_response(response.status)
@@ -137,13 +141,15 @@ class EmulatorServer:
     ``topology`` is a path, a dict, a loaded Topology or None (bundled Contoso). Knobs:
     ``check_seconds`` until a check's result is ready (0: first poll is 200), ``retry_after``
     sent on 202s, ``probes`` overriding ``emulation.probes``, ``write_rate`` writes per second
-    before 429 (None: unlimited), ``page_size`` items per list page before a nextLink.
+    before 429 (None: unlimited), ``page_size`` items per list page before a nextLink,
+    ``chaos`` a fault script (chaos.py; also settable as ``server.chaos`` while running).
     """
 
     def __init__(self, topology: Any = None, *, host: str = "127.0.0.1", port: int = 0,
                  token: str | None = None, check_seconds: float = 2.0,
                  retry_after: float = 1.0, probes: int | None = None,
-                 write_rate: float | None = None, page_size: int = 1000) -> None:
+                 write_rate: float | None = None, page_size: int = 1000,
+                 chaos: Chaos | None = None) -> None:
         if check_seconds < 0 or retry_after < 0:
             raise ValueError("check_seconds and retry_after must be >= 0")
         if probes is not None and not 1 <= probes <= 100:
@@ -159,6 +165,7 @@ class EmulatorServer:
         self.token = token or ""
         self.write_rate = write_rate
         self._bucket = TokenBucket(write_rate) if write_rate else None
+        self.chaos = chaos
         self._stats: Counter[str] = Counter()
         self._stats_lock = threading.Lock()
         self._httpd: _HttpServer | None = None
@@ -185,6 +192,8 @@ class EmulatorServer:
         httpd, self._httpd = self._httpd, None
         if httpd is None:
             return
+        if self.chaos is not None:
+            self.chaos.wake()  # stalled handlers end now
         httpd.shutdown()
         httpd.server_close()
         if self._thread is not None:
@@ -223,6 +232,11 @@ class EmulatorServer:
     def requests_count(self) -> int:
         return self.stats.get("requests", 0)
 
+    def rotate_token(self) -> str:
+        """Issue a new token; the old one is refused from now on (chaos: a token expiring)."""
+        self.token = secrets.token_urlsafe(32)
+        return self.token
+
     def _count(self, *names: str) -> None:
         with self._stats_lock:
             for name in names:
@@ -243,6 +257,11 @@ class EmulatorServer:
                            "'Bearer <token>' with the token the emulator printed at start."}})
             resp.headers["WWW-Authenticate"] = 'Bearer realm="nwlab-emulator"'
             return resp
+        chaos = self.chaos
+        fault = chaos.decide(method, urlsplit(target).path) if chaos is not None else None
+        refused = chaos.before(self, fault) if chaos is not None else None
+        if refused is not None:
+            return refused
         extra: dict[str, str] = {}
         if method in WRITE_METHODS and self._bucket is not None:
             wait = self._bucket.take()
@@ -258,8 +277,15 @@ class EmulatorServer:
         parts = urlsplit(target)
         query = {k.lower() if k.lower() in ("$top", "$skiptoken", "$expand", "statusonly")
                  else k: v for k, v in parse_qsl(parts.query, keep_blank_values=True)}
-        response = self.app.handle(method, parts.path, query, body)
+        try:
+            response = self.app.handle(method, parts.path, query, body)
+        except ArmError as exc:
+            if chaos is None:
+                raise
+            response = Response(exc.status, exc.body())  # what _serve would send
         if method == "POST" and response.status == 202:
             self._count("checks")
         response.headers.update(extra)
+        if chaos is not None:
+            response = chaos.after(self, method, parts.path, body, response, fault)
         return response
