@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from nwlab.arm.errors import ArmError, NwlabError, PreflightError
+from nwlab.arm.errors import ArmError, OperationFailed, PreflightError
 from nwlab.arm.ids import normalize_region, parse_resource_id
 from nwlab.arm.lro import Progress, run_operation
 from nwlab.arm.session import ArmClient
@@ -237,9 +237,13 @@ class NetworkWatcher:
                            poll_interval=self.poll_interval, timeout=spec.timeout,
                            on_progress=on_progress, cancel=stop)
         if op.status == 204 or op.body is None:
-            raise NwlabError("The check finished without a result (empty answer from the service).",
-                             fix="Run it again; report the request id "
-                                 f"{op.request_id} to Azure support if it repeats.")
+            # A failed operation (typed like the others), not a bare NwlabError.
+            raise OperationFailed(
+                "The check finished without a result (empty answer from the service).",
+                status=op.status, code="EmptyResult", request_id=op.request_id,
+                correlation_id=op.correlation_id, method="GET", url=op.poll_url,
+                fix=f"Run it again; report the request id {op.request_id} to Azure support if "
+                    "it repeats.")
         meta = {"source": spec.source_id, "destination": spec.destination.value,
                 "destination_kind": spec.destination.kind, "port": spec.port,
                 "protocol": spec.protocol, "watcher": watcher_id, "request_id": op.request_id,

@@ -67,7 +67,7 @@ def run_operation(client: ArmClient, path: str, body: Any, *, poll_interval: flo
     if response.status_code != 202:
         # 200 on the POST is declared by the spec (immediate completion), never observed.
         op.status = response.status_code
-        op.body = response_json(response)
+        op.body = _final_json(response, op)
         report("done", None)
         return op
     async_url = response.headers.get("Azure-AsyncOperation")
@@ -126,7 +126,7 @@ def run_operation(client: ArmClient, path: str, body: Any, *, poll_interval: flo
                     correlation_id=op.correlation_id, method="GET", url=poll_url)
             if location:
                 final = client.request("GET", location, cancel=cancel, deadline=deadline)
-                op.body = response_json(final)
+                op.body = _final_json(final, op)
                 op.status = final.status_code
             else:
                 op.body = status_body.get("properties")
@@ -137,7 +137,7 @@ def run_operation(client: ArmClient, path: str, body: Any, *, poll_interval: flo
             wait = _next_wait(response, poll_interval)
             continue
         op.status = response.status_code
-        op.body = response_json(response)  # 204: done without a body
+        op.body = _final_json(response, op)  # 204: done without a body
         report("done", None)
         return op
 
@@ -145,6 +145,14 @@ def run_operation(client: ArmClient, path: str, body: Any, *, poll_interval: flo
 def _next_wait(response: Any, poll_interval: float) -> float:
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
     return poll_interval if retry_after is None else retry_after
+
+
+def _final_json(response: Any, op: Operation) -> Any:
+    """The result body; one that is not JSON is a failed operation, not an empty result."""
+    try:
+        return response_json(response, strict=True)
+    except ArmError as exc:
+        raise _failed(exc, op) from None
 
 
 def _transient_budget_spent(op: Operation) -> bool:

@@ -129,12 +129,18 @@ class ArmClient:
             until = time.monotonic() + (retry_after if retry_after is not None else 1.0)
             self._throttled_until = max(self._throttled_until, until)
 
-    def _wait_for_throttle(self, cancel: Any) -> None:
+    def _wait_for_throttle(self, cancel: Any, deadline: float | None = None) -> None:
         while True:
             with self._throttle_lock:
                 remaining = self._throttled_until - time.monotonic()
             if remaining <= 0 or self._sleep is None:
                 return
+            if _past(deadline, remaining):
+                # Waiting out the back-off would end past the deadline: give up now, unsent.
+                raise ThrottledError(
+                    f"ARM throttled this client for {remaining:.1f} s more (Retry-After), past "
+                    "this request's deadline; nothing was sent.", status=429,
+                    code="TooManyRequests", retry_after=remaining, fix=_THROTTLE_FIX)
             self.wait(remaining, cancel)
 
     # -- requests --------------------------------------------------------------------------
@@ -168,7 +174,7 @@ class ArmClient:
         refreshed = False
         while True:
             attempts += 1
-            self._wait_for_throttle(cancel)
+            self._wait_for_throttle(cancel, deadline)
             if self.write_budget is not None and method in WRITES:
                 self.write_budget.acquire(self, cancel)
             if cancel is not None and cancel.is_set():
@@ -183,15 +189,18 @@ class ArmClient:
             try:
                 response = self.session.request(method, url, params=query or None, json=json,
                                                 headers=headers, timeout=timeout)
-            except (requests.Timeout, requests.ConnectionError) as exc:
+            except (requests.Timeout, requests.ConnectionError,
+                    requests.exceptions.ChunkedEncodingError) as exc:
+                # ChunkedEncodingError: the connection dropped part way through the body.
                 self.history.append(RequestRecord(method, url, None, None, None, client_request_id,
                                                   time.monotonic() - started))
                 connection_tries += 1
                 # A POST that may have reached the service is never re-sent: it would start a
                 # second check. Reads are safe to repeat.
+                backoff = self._backoff(connection_tries)
                 if method in IDEMPOTENT and connection_tries <= self.connection_retries \
-                        and attempts <= self.max_retries and not _past(deadline):
-                    self.wait(self._backoff(connection_tries), cancel)
+                        and attempts <= self.max_retries and not _past(deadline, backoff):
+                    self.wait(backoff, cancel)
                     continue
                 kind = "timed out" if isinstance(exc, requests.Timeout) else "failed"
                 raise BackendUnavailable(
@@ -211,15 +220,16 @@ class ArmClient:
             if status == 429:
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 self.note_throttled(retry_after)
-                if retry_statuses and attempts <= self.max_retries and not _past(deadline):
+                if retry_statuses and attempts <= self.max_retries \
+                        and not _past(deadline, retry_after if retry_after is not None else 1.0):
                     continue
             elif status in RETRY_STATUSES and retry_statuses and method in IDEMPOTENT:
                 status_tries += 1
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                pause = retry_after if retry_after is not None else self._backoff(status_tries)
                 if status_tries <= self.status_retries and attempts <= self.max_retries \
-                        and not _past(deadline):
-                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                    self.wait(retry_after if retry_after is not None
-                              else self._backoff(status_tries), cancel)
+                        and not _past(deadline, pause):
+                    self.wait(pause, cancel)
                     continue
             if status >= 400:
                 raise ArmError.from_response(status, response.headers, response.text,
@@ -236,7 +246,7 @@ class ArmClient:
     def get_json(self, path: str, *, params: dict[str, str] | None = None,
                  api_version: str | None = None) -> Any:
         response = self.request("GET", path, params=params, api_version=api_version)
-        return response_json(response)
+        return response_json(response, strict=True)
 
     def list(self, path: str, *, params: dict[str, str] | None = None,
              api_version: str | None = None) -> Iterator[dict[str, Any]]:
@@ -252,19 +262,37 @@ class ArmClient:
             body = self.get_json(next_link)
 
 
-def response_json(response: requests.Response) -> Any:
-    """The body as JSON; the service's literal `null`, an empty body or non-JSON text give None."""
+def response_json(response: requests.Response, *, strict: bool = False) -> Any:
+    """The body as JSON; the service's literal `null` or an empty body give None.
+
+    Non-JSON text gives None too, unless `strict` (a body that should hold an answer): then it is
+    an ArmError, not an answer that silently reads as empty.
+    """
     text = response.text
     if not text or not text.strip():
         return None
     try:
         return response.json()
     except ValueError:
-        return None
+        if not strict:
+            return None
+        raise ArmError(
+            f"The service answered HTTP {response.status_code} with a body that is not JSON: "
+            f"{text.strip()[:80]!r}", status=response.status_code, code="InvalidResponseContent",
+            request_id=response.headers.get("x-ms-request-id"),
+            correlation_id=response.headers.get("x-ms-correlation-request-id"),
+            method=getattr(getattr(response, "request", None), "method", None),
+            url=_short(getattr(response, "url", None) or ""),
+            fix="Try again; the answer was damaged on the way (or the endpoint is not ARM).") \
+            from None
 
 
-def _past(deadline: float | None) -> bool:
-    return deadline is not None and time.monotonic() >= deadline
+def _past(deadline: float | None, wait: float = 0.0) -> bool:
+    """True when the deadline has passed, or would pass during a `wait` of that many seconds."""
+    return deadline is not None and time.monotonic() + wait >= deadline
+
+
+_THROTTLE_FIX = "Wait and retry, or lower concurrency / write_rate in check_many()."
 
 
 def _short(url: str) -> str:
