@@ -115,7 +115,8 @@ def build_check(subscription_id: str, source: Any, destination: Any, port: Any =
         scheme = urlsplit(dest.value).scheme.lower()
         if scheme != proto.lower():
             raise ValueError(f"protocol: {proto!r} does not match the URL scheme {scheme!r}; "
-                             f"use protocol={PROTOCOLS[scheme]!r} or change the URL")
+                             f"e.g. protocol={PROTOCOLS[scheme]!r} for {dest.value!r}, or change "
+                             "the URL")
     http_value = _http(http)
     if http_value is not None:
         if proto is None and dest.kind == "url":
@@ -236,6 +237,10 @@ def _url(text: str) -> Destination:
     if scheme not in ("http", "https"):
         raise ValueError(f"destination: the URL scheme {parts.scheme!r} is not supported; use http:// "
                          "or https://, e.g. 'https://bing.com'")
+    if parts.username is not None or parts.password is not None:
+        # Credentials in a URL would travel to Azure and into logs and cassettes.
+        raise ValueError("destination: the URL carries a user name or password; leave them out "
+                         "(the check only opens the connection), e.g. 'https://contoso.com/'")
     host = parts.hostname or ""
     if not host:
         raise ValueError(f"destination: the URL {text!r} has no host; e.g. 'https://bing.com/'")

@@ -3,7 +3,8 @@
 A cassette is one JSON file holding the exchanges of one check (method, URL, request body, status,
 headers, body). Replay mounts `ReplayAdapter` as the session's transport, so the client runs the
 same code as against Azure. Recording mounts `RecordingAdapter`, which scrubs before writing:
-no Authorization header, no token, subscription and tenant ids replaced by zeros.
+no request headers at all (so no Authorization), only an allow-list of response headers, no token
+or secret-valued key, subscription and tenant ids replaced by zeros, token traffic not recorded.
 """
 
 from __future__ import annotations
@@ -30,31 +31,82 @@ from nwlab.arm.ids import ZERO_SUBSCRIPTION
 
 CASSETTE_FORMAT = 1
 _GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-_SUBSCRIPTION_IN_PATH = re.compile(rf"(/subscriptions/){_GUID}", re.IGNORECASE)
-_ID_FIELDS = re.compile(rf'("(?:subscriptionId|tenantId|homeTenantId|managedByTenants)"\s*:\s*"){_GUID}"')
+# A subscription id in a path, also URL-encoded (nextLink skip tokens carry them that way).
+_SUBSCRIPTION_IN_PATH = re.compile(rf"((?:/|%2F)subscriptions(?:/|%2F)){_GUID}", re.IGNORECASE)
+_ID_FIELDS = re.compile(rf'("(?:subscriptionId|tenantId|homeTenantId)"\s*:\s*"){_GUID}"',
+                        re.IGNORECASE)
+_GUID_IN_ID_FIELD = re.compile(rf'"(?:subscriptionId|tenantId|homeTenantId)"\s*:\s*"({_GUID})"',
+                               re.IGNORECASE)
+_GUID_IN_PATH = re.compile(rf"(?:/|%2F)subscriptions(?:/|%2F)({_GUID})", re.IGNORECASE)
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
-_BEARER = re.compile(r"(?i)bearer\s+[A-Za-z0-9._~+/=-]+")
-# Headers that identify a person, a machine or a token; never worth keeping in a shared file.
-_DROP_HEADERS = frozenset({"authorization", "set-cookie", "cookie", "x-ms-client-principal-id",
-                           "x-ms-client-principal-name", "x-ms-client-tenant-id",
-                           "x-ms-client-object-id", "x-ms-client-app-id"})
-# Hosts that hand out tokens: their traffic is never recorded.
-_TOKEN_HOSTS = ("login.microsoftonline", "login.windows.net", "login.chinacloudapi.cn",
-                "login.microsoftonline.us", "169.254.169.254")
+_BEARER = re.compile(r"(?i)bearer\s+(?!<redacted>)[A-Za-z0-9._~+/=-]+")
+# JSON keys whose values are secrets wherever they appear (token answers, extension settings).
+_SECRET_KEYS = re.compile(r"(?i)^(password|adminPassword|secret|clientSecret|client_secret|"
+                          r"access_?token|refresh_?token|id_?token|protectedSettings|"
+                          r"connectionString|primaryKey|secondaryKey|sasToken|sig)$")
+# Response headers kept in a cassette: what replay needs and what support asks for. Every other
+# header (cookies, caller principal and tenant headers, WWW-Authenticate challenges naming the
+# tenant, a proxy's own headers) is dropped on every write, so no re-recording, and no re-save of
+# an older or hand-edited cassette, can reveal more than this list.
+KEPT_HEADERS = frozenset({
+    "content-type", "location", "azure-asyncoperation", "retry-after", "x-ms-request-id",
+    "x-ms-correlation-request-id", "x-ms-routing-request-id", "x-ms-arm-service-request-id",
+    "pragma", "cache-control", "expires", "strict-transport-security", "server", "date", "etag"})
+KEPT_HEADER_PREFIXES = ("x-ms-ratelimit-",)
+# Where tokens are handed out (Entra ID in each cloud, managed identity endpoints): never recorded.
+_TOKEN_HOSTS = ("login.microsoftonline.com", "login.microsoftonline.us", "login.chinacloudapi.cn",
+                "login.partner.microsoftonline.cn", "login.windows.net", "login.microsoft.com",
+                "sts.windows.net", "169.254.169.254")
+_TOKEN_PATHS = ("/oauth2/", "/metadata/identity/", "/msi/token")
 
 BUNDLED = "nwlab.cassettes"
 
 
-def scrub_text(text: str) -> str:
-    """Replace subscription and tenant ids with zeros and cut out anything that looks like a token."""
+def header_kept(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in KEPT_HEADERS or lowered.startswith(KEPT_HEADER_PREFIXES)
+
+
+def is_token_request(url: str) -> bool:
+    """Requests that fetch tokens; their traffic never reaches a cassette."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    return any(host == h or host.endswith("." + h) for h in _TOKEN_HOSTS) \
+        or any(p in parts.path.lower() for p in _TOKEN_PATHS)
+
+
+def secrets_in(text: str) -> set[str]:
+    """Subscription and tenant ids found in `text` (all-zero ones excepted), lower-cased."""
+    found = {m.lower() for m in _GUID_IN_PATH.findall(text)}
+    found |= {m.lower() for m in _GUID_IN_ID_FIELD.findall(text)}
+    found.discard(ZERO_SUBSCRIPTION)
+    return found
+
+
+def scrub_text(text: str, secrets: Any = ()) -> str:
+    """Replace subscription and tenant ids with zeros and cut out anything that looks like a token.
+
+    `secrets` are ids learnt elsewhere in the recording; they are zeroed wherever they appear.
+    """
+    for secret in secrets:
+        text = re.sub(re.escape(secret), ZERO_SUBSCRIPTION, text, flags=re.IGNORECASE)
     text = _SUBSCRIPTION_IN_PATH.sub(rf"\g<1>{ZERO_SUBSCRIPTION}", text)
     text = _ID_FIELDS.sub(rf'\g<1>{ZERO_SUBSCRIPTION}"', text)
     text = _JWT.sub("<redacted-token>", text)
     return _BEARER.sub("Bearer <redacted>", text)
 
 
-def _scrub_value(value: Any) -> Any:
-    return json.loads(scrub_text(json.dumps(value)))
+def _redact_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: ("<redacted>" if isinstance(k, str) and _SECRET_KEYS.match(k) and v is not None
+                    else _redact_keys(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_keys(v) for v in value]
+    return value
+
+
+def _scrub_value(value: Any, secrets: Any = ()) -> Any:
+    return json.loads(scrub_text(json.dumps(_redact_keys(value)), secrets))
 
 
 @dataclass
@@ -75,6 +127,15 @@ class Interaction:
             response["body"] = self.body
         return {"request": {"method": self.method, "url": self.url, "body": self.request_body},
                 "response": response}
+
+    def scrubbed(self, secrets: Any = ()) -> Interaction:
+        """This exchange as it may be written: kept headers only, no ids, no tokens, no secrets."""
+        return Interaction(
+            method=self.method, url=scrub_text(self.url, secrets),
+            request_body=_scrub_value(self.request_body, secrets), status=self.status,
+            headers={k: scrub_text(v, secrets) for k, v in self.headers.items() if header_kept(k)},
+            body=_scrub_value(self.body, secrets),
+            text=scrub_text(self.text, secrets) if self.text is not None else None)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Interaction:
@@ -105,11 +166,19 @@ class Cassette:
         return {"format": CASSETTE_FORMAT, "name": self.name, "note": self.note,
                 "interactions": [i.to_dict() for i in self.interactions]}
 
-    def save(self, path: str | Path) -> None:
-        """Write atomically: a crash leaves the old file or the new one, never half of one."""
+    def scrubbed(self, secrets: Any = ()) -> Cassette:
+        return Cassette(name=self.name, note=scrub_text(self.note, secrets),
+                        interactions=[i.scrubbed(secrets) for i in self.interactions])
+
+    def save(self, path: str | Path, *, secrets: Any = ()) -> None:
+        """Write atomically: a crash leaves the old file or the new one, never half of one.
+
+        Every write goes through the scrubber, so a cassette loaded from an older or hand-edited
+        file and saved again never keeps a header, id or token the scrubber would remove.
+        """
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(self.to_dict(), indent=1, sort_keys=False) + "\n"
+        text = json.dumps(self.scrubbed(secrets).to_dict(), indent=1, sort_keys=False) + "\n"
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -125,17 +194,19 @@ class Cassette:
 
 def _canonical_body(body: Any) -> str:
     """POST bodies match as JSON, keys sorted. Port 0 and no port are one request to the service
-    (the documents send 0 where no port is meant), so port 0 is dropped before comparing."""
+    (the documents send 0 where no port is meant), so port 0 is dropped before comparing; resource
+    ids are compared without case, as ARM compares them."""
     if isinstance(body, dict):
-        body = _drop_zero_ports(body)
+        body = _canonical_value(body)
     return json.dumps(body, sort_keys=True, separators=(",", ":"))
 
 
-def _drop_zero_ports(value: Any) -> Any:
+def _canonical_value(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _drop_zero_ports(v) for k, v in value.items() if not (k == "port" and v == 0)}
+        return {k: (v.lower() if k == "resourceId" and isinstance(v, str) else _canonical_value(v))
+                for k, v in value.items() if not (k == "port" and v == 0)}
     if isinstance(value, list):
-        return [_drop_zero_ports(v) for v in value]
+        return [_canonical_value(v) for v in value]
     return value
 
 
@@ -196,7 +267,14 @@ class ReplayAdapter(BaseAdapter):
             index = self._cursor.get(key, 0)
             self._cursor[key] = index + 1
             self.served += 1
-        item = answers[min(index, len(answers) - 1)]
+            item = answers[min(index, len(answers) - 1)]
+            if item.method == "POST":
+                # A replayed POST starts its operation again: its polls replay from the first
+                # recorded answer, so every run of a check looks the same (same polls, same meta).
+                for header in ("Location", "Azure-AsyncOperation"):
+                    url = CaseInsensitiveDict(item.headers).get(header)
+                    if url:
+                        self._cursor.pop(match_key("GET", url, None), None)
         return _build_response(request, item)
 
     def _mismatch(self, request: requests.PreparedRequest) -> str:
@@ -205,7 +283,8 @@ class ReplayAdapter(BaseAdapter):
         shown = f" with body {json.dumps(body, sort_keys=True)}" if body is not None else ""
         return (f"Replay has no recorded answer for {request.method} "
                 f"{urlsplit(str(request.url)).path}{shown}. Cassettes searched ({self.origin}): "
-                f"{names}. Record it against Azure with nw.recording(path), or check the inputs.")
+                f"{names}. Check the inputs, or record the exchange against Azure with "
+                "nwlab.recording.recording(nw.arm.session, path).")
 
     def close(self) -> None:
         pass
@@ -215,11 +294,8 @@ def _build_response(request: requests.PreparedRequest, item: Interaction) -> req
     response = requests.Response()
     response.status_code = item.status
     response.headers = CaseInsensitiveDict(item.headers)
-    if item.text is not None:
-        content = item.text.encode("utf-8")
-    else:
-        content = json.dumps(item.body).encode("utf-8")
-    response._content = content
+    text = item.text if item.text is not None else json.dumps(item.body)
+    response._content = text.encode("utf-8")
     response.encoding = "utf-8"
     response.url = str(request.url)
     response.request = request
@@ -228,29 +304,33 @@ def _build_response(request: requests.PreparedRequest, item: Interaction) -> req
 
 
 class RecordingAdapter(HTTPAdapter):
-    """A real transport that also keeps a scrubbed copy of every exchange."""
+    """A real transport that also keeps a scrubbed copy of every exchange (token traffic excepted)."""
 
     def __init__(self) -> None:
         super().__init__()
         self._lock = threading.Lock()
         self.interactions: list[Interaction] = []
+        # Subscription and tenant ids seen anywhere in the traffic, zeroed everywhere on save.
+        self.secrets: set[str] = set()
+        self.skipped = 0
 
     def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: Any = None,
              verify: Any = True, cert: Any = None, proxies: Any = None) -> requests.Response:
         response = super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert,
                                 proxies=proxies)
-        host = urlsplit(str(request.url)).netloc.lower()
-        if any(token_host in host for token_host in _TOKEN_HOSTS) or "/oauth2/" in str(request.url):
+        url = str(request.url)
+        if is_token_request(url):
+            with self._lock:
+                self.skipped += 1
             return response
         body, text = _response_body(response)
-        headers = {k: scrub_text(v) for k, v in response.headers.items()
-                   if k.lower() not in _DROP_HEADERS}
-        item = Interaction(method=str(request.method).upper(), url=scrub_text(str(request.url)),
-                           request_body=_scrub_value(_request_body(request)),
-                           status=response.status_code, headers=headers,
-                           body=_scrub_value(body), text=scrub_text(text) if text else None)
+        raw = Interaction(method=str(request.method).upper(), url=url,
+                          request_body=_request_body(request), status=response.status_code,
+                          headers=dict(response.headers), body=body, text=text)
+        found = secrets_in(json.dumps(raw.to_dict()))
         with self._lock:
-            self.interactions.append(item)
+            self.secrets |= found
+            self.interactions.append(raw.scrubbed(self.secrets))
         return response
 
 
@@ -259,6 +339,8 @@ def recording(session: requests.Session, path: str | Path, *, name: str | None =
               note: str = "", rewrite_endpoint: tuple[str, str] | None = None) -> Iterator[Cassette]:
     """Record every exchange made through `session` inside the block into the cassette at `path`.
 
+    The cassette is written (atomically, scrubbed) only when the block finishes: a block that
+    raises leaves any existing cassette as it was, never half a recording.
     `rewrite_endpoint=(old, new)` swaps a stand-in server's address for the real endpoint, so
     cassettes recorded against a loopback server replay as Azure's.
     """
@@ -272,13 +354,13 @@ def recording(session: requests.Session, path: str | Path, *, name: str | None =
     finally:
         for prefix, old in previous.items():
             session.mount(prefix, old)
-        items = adapter.interactions
-        if rewrite_endpoint:
-            old_ep, new_ep = rewrite_endpoint
-            items = [Interaction.from_dict(json.loads(json.dumps(i.to_dict()).replace(old_ep, new_ep)))
-                     for i in items]
-        cassette.interactions = items
-        cassette.save(path)
+    items = adapter.interactions
+    if rewrite_endpoint:
+        old_ep, new_ep = rewrite_endpoint
+        items = [Interaction.from_dict(json.loads(json.dumps(i.to_dict()).replace(old_ep, new_ep)))
+                 for i in items]
+    cassette.interactions = [i.scrubbed(adapter.secrets) for i in items]
+    cassette.save(path, secrets=adapter.secrets)
 
 
 def load_cassettes(source: Any = None) -> tuple[list[Cassette], str]:
