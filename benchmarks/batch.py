@@ -1,0 +1,152 @@
+"""Batch checks against the emulator: wall time vs the ideal, speed-up over one at a time, HTTP
+requests per check, 429s; then memory and wall time for a large batch of instant checks.
+
+    .venv/bin/python benchmarks/batch.py                       # N=200, D=1 s, R=0.25 s, no budget
+    .venv/bin/python benchmarks/batch.py --write-rate 100      # a budget that binds: ideal 2.25 s
+
+The ideal is max(D, N / write rate) + R: every check takes D, the write budget spaces the POSTs,
+and the result is seen at the first poll after it is ready (at most R late). With
+--write-rate R the emulator throttles at R writes/s and the client budget is R too.
+
+Goals (issue 5): wall/ideal <= 1.25 and >= 20x faster than sequential at N = 200, with and
+without a binding write budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import resource
+import sys
+import time
+import tracemalloc
+from typing import Any
+
+import nwlab
+from nwlab.batch import DEFAULT_CONCURRENCY, BatchResult
+
+RG = "ContosoRG"
+# Running Contoso VMs with the agent, and destinations none of them owns (no same-address 400s).
+SOURCES = ["MultiTierApp0", "WebVM0", "Database0"]
+DESTINATIONS = ["Reporting0", "Jumpbox0", "10.1.2.4", "bing.com", "10.9.9.9", "Auditor0"]
+
+
+def distinct_checks(n: int) -> list[dict[str, Any]]:
+    """n distinct checks: every source x destination, on as many ports as needed (no dedupe)."""
+    pairs = [(s, d) for s in SOURCES for d in DESTINATIONS if s != d]
+    checks = []
+    port = 1000
+    while len(checks) < n:
+        for source, dest in pairs:
+            checks.append({"source": source, "destination": dest, "port": port,
+                           "resource_group": RG})
+            if len(checks) == n:
+                break
+        port += 1
+    return checks
+
+
+def tune_emulator() -> None:
+    """Two socketserver knobs the emulator lacks (proposed to its owner; see the report):
+    a listen backlog for hundreds of concurrent connects (the default 5 resets them) and
+    TCP_NODELAY (Nagle + delayed ACK hold each response body ~40 ms)."""
+    from nwlab.emulator import server
+
+    server._HttpServer.request_queue_size = 1024
+    server._Handler.disable_nagle_algorithm = True
+
+
+def run(nw: Any, checks: list[dict[str, Any]], **kw: Any) -> tuple[BatchResult, float, dict[str, int]]:
+    before = dict(nw.emulator.stats)
+    started = time.perf_counter()
+    batch = nw.check_many(checks, on_progress=False, **kw)
+    wall = time.perf_counter() - started
+    after = nw.emulator.stats
+    return batch, wall, {k: after.get(k, 0) - before.get(k, 0) for k in after}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--n", type=int, default=200, help="checks in the batch (default 200)")
+    p.add_argument("--check-seconds", type=float, default=1.0, help="D (default 1)")
+    p.add_argument("--retry-after", type=float, default=0.25, help="R (default 0.25)")
+    p.add_argument("--write-rate", default="none",
+                   help="'none' (Azure's default budget, which 200 checks do not reach) or R "
+                        "writes/s for both the emulator's throttle and the client budget")
+    p.add_argument("--concurrency", type=int, default=None,
+                   help=f"default: check_many's ({DEFAULT_CONCURRENCY})")
+    p.add_argument("--sample", type=int, default=5, help="sequential checks timed (default 5)")
+    p.add_argument("--big-n", type=int, default=10000, help="large batch with D=0 (0 to skip)")
+    p.add_argument("--tracemalloc", action="store_true",
+                   help="peak Python memory by tracemalloc for the large batch (slower)")
+    p.add_argument("--tune-emulator", action="store_true",
+                   help="raise the emulator's listen backlog and set TCP_NODELAY first")
+    args = p.parse_args(argv)
+    rate = None if args.write_rate.lower() == "none" else float(args.write_rate)
+    d, r, n = args.check_seconds, args.retry_after, args.n
+    if args.tune_emulator:
+        tune_emulator()
+    print(f"python {sys.version.split()[0]}; N={n} D={d:g}s R={r:g}s "
+          f"write_rate={'none (Azure default budget)' if rate is None else f'{rate:g}/s'}; "
+          f"emulator {'tuned' if args.tune_emulator else 'as shipped'}")
+
+    nw = nwlab.emulate(check_seconds=d, retry_after=r, write_rate=rate)
+    try:
+        checks = distinct_checks(n)
+        run(nw, distinct_checks(len(SOURCES))[:3], write_rate=math.inf)  # warm-up: imports, sockets
+        time.sleep(1.0 if rate else 0)  # let the emulator's bucket refill after the warm-up
+        batch, wall, counts = run(nw, checks, concurrency=args.concurrency, write_rate=rate)
+        ideal = max(d, n / rate if rate else 0.0) + r
+        sample = distinct_checks(args.sample)
+        seq_started = time.perf_counter()
+        for check in sample:
+            try:
+                nw.check(**check)
+            except nwlab.NwlabError:
+                pass
+        per_check = (time.perf_counter() - seq_started) / max(len(sample), 1)
+        sequential = per_check * n
+        errors = [e for e in batch if e.error is not None]
+        print(f"batch: {batch.summary()}; concurrency {batch.stats['concurrency']}, "
+              f"{batch.stats['distinct']} distinct")
+        if errors:
+            print(f"  first error: {errors[0].error}")
+        print(f"wall time          {wall:8.2f} s")
+        print(f"ideal              {ideal:8.2f} s   (max(D, N/rate) + R)")
+        print(f"wall / ideal       {wall / ideal:8.2f}     (goal <= 1.25)")
+        print(f"sequential         {sequential:8.2f} s   ({per_check:.3f} s/check x {n}, "
+              f"sample of {len(sample)})")
+        print(f"speed-up           {sequential / wall:8.1f} x   (goal >= 20)")
+        print(f"HTTP requests      {counts.get('requests', 0) / n:8.2f} per check "
+              f"({counts.get('POST', 0)} POST, {counts.get('GET', 0)} GET)")
+        print(f"429s received      {batch.stats['throttled_responses']:8d}     "
+              f"(emulator counted {counts.get('throttled', 0)})")
+    finally:
+        nw.close()
+
+    if args.big_n:
+        nw = nwlab.emulate(check_seconds=0, retry_after=0)
+        try:
+            big = distinct_checks(args.big_n)
+            run(nw, big[:3], write_rate=math.inf)
+            rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            if args.tracemalloc:
+                tracemalloc.start()
+            batch, wall, counts = run(nw, big, concurrency=args.concurrency, write_rate=math.inf)
+            peak = tracemalloc.get_traced_memory()[1] if args.tracemalloc else None
+            tracemalloc.stop()
+            rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            print(f"big batch: N={args.big_n} D=0 R=0, no client budget: {batch.summary()}")
+            print(f"wall time          {wall:8.2f} s   ({args.big_n / wall:.0f} checks/s, "
+                  f"{counts.get('requests', 0) / args.big_n:.2f} requests per check)")
+            print(f"peak RSS           {rss_after / 1024:8.1f} MiB (+{(rss_after - rss_before) / 1024:.1f}"
+                  " MiB during the batch; emulator included, same process)")
+            if peak is not None:
+                print(f"tracemalloc peak   {peak / 2**20:8.1f} MiB")
+        finally:
+            nw.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
