@@ -21,6 +21,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"nwlab: error: {message} ({hint})\n")
 
 
+def _int_or_text(value: str) -> int | str:
+    """Whole numbers become ints; anything else goes on to check(), whose refusal names the field
+    and shows an example, so the CLI says exactly what the Python API says."""
+    text = value.strip()
+    return int(text) if text.lstrip("+-").isdigit() else value
+
+
 def _backend_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("backend (default: live Azure)")
     mode = group.add_mutually_exclusive_group()
@@ -43,10 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--source", required=True, help="source VM name (with -g) or VM resource id")
     check.add_argument("--dest", required=True,
                        help="destination: VM name or id, IP address, host name or URL")
-    check.add_argument("--port", type=int, help="destination port")
+    check.add_argument("--port", type=_int_or_text, help="destination port")
     check.add_argument("-g", "--resource-group", help="resource group of VM names")
     check.add_argument("--protocol", help="Tcp, Http, Https or Icmp")
-    check.add_argument("--source-port", type=int)
+    check.add_argument("--source-port", type=_int_or_text)
     check.add_argument("--ip-version", help="IPv4 or IPv6")
     check.add_argument("--watcher", help="Network Watcher resource id (skips discovery)")
     check.add_argument("--timeout", type=float, default=600.0)
