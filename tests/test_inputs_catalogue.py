@@ -1,0 +1,207 @@
+"""A catalogue of bad inputs a user can type. Each is refused before any request with ValueError or
+TypeError naming the field and showing a valid example; the CLI prints the very same message on
+one line, without a traceback, and exits 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from conftest import VM_ID, WATCHER_ID
+from nwlab.cli import main
+
+NIC_ID = VM_ID.replace("Microsoft.Compute/virtualMachines/MultiTierApp0",
+                       "Microsoft.Network/networkInterfaces/appNic0")
+NSG_ID = VM_ID.replace("Microsoft.Compute/virtualMachines/MultiTierApp0",
+                       "Microsoft.Network/networkSecurityGroups/appNsg")
+BASE: dict[str, Any] = {"source": "MultiTierApp0", "destination": "10.1.4.4", "port": 80,
+                        "resource_group": "ContosoRG"}
+
+# (id, what differs from BASE, exception, the field the message names)
+CATALOGUE: list[tuple[str, dict[str, Any], type[Exception], str]] = [
+    # ports out of range or not numbers
+    ("port-too-big", {"port": 65536}, ValueError, "port"),
+    ("port-negative", {"port": -1}, ValueError, "port"),
+    ("port-far-too-big", {"port": 100000}, ValueError, "port"),
+    ("port-word", {"port": "eighty"}, TypeError, "port"),
+    ("port-float", {"port": 80.0}, TypeError, "port"),
+    ("port-bool", {"port": True}, TypeError, "port"),
+    ("port-list", {"port": [80]}, TypeError, "port"),
+    ("port-missing-for-tcp", {"port": None}, ValueError, "port"),
+    ("port-on-icmp", {"protocol": "Icmp", "port": 80}, ValueError, "port"),
+    ("source-port-too-big", {"source_port": 70000}, ValueError, "source_port"),
+    ("source-port-word", {"source_port": "any"}, TypeError, "source_port"),
+    # malformed or wrong-type resource ids
+    ("source-nic-id", {"source": NIC_ID}, ValueError, "source"),
+    ("source-nsg-id", {"source": NSG_ID}, ValueError, "source"),
+    ("source-truncated-id", {"source": "/subscriptions/x/resourceGroups"}, ValueError, "source"),
+    ("source-garbled-id", {"source": "subscriptions/abc"}, ValueError, "source"),
+    ("destination-nic-id", {"destination": NIC_ID}, ValueError, "destination"),
+    ("destination-truncated-id", {"destination": "/subscriptions/x/resourceGroups/rg"}, ValueError,
+     "destination"),
+    ("watcher-vm-id", {"watcher": VM_ID}, ValueError, "watcher"),
+    ("watcher-name-only", {"watcher": "NetworkWatcher_westcentralus"}, ValueError, "watcher"),
+    ("watcher-child-id", {"watcher": WATCHER_ID + "/packetCaptures/pc1"}, ValueError, "watcher"),
+    # impossible IP addresses
+    ("ipv4-octet-256", {"destination": "10.1.4.256"}, ValueError, "destination"),
+    ("ipv4-999", {"destination": "999.1.1.1"}, ValueError, "destination"),
+    ("ipv4-three-octets", {"destination": "10.1.4"}, ValueError, "destination"),
+    ("ipv4-five-octets", {"destination": "1.2.3.4.5"}, ValueError, "destination"),
+    ("ipv6-bad-digits", {"destination": "2001:db8::zz"}, ValueError, "destination"),
+    ("ipv6-triple-colon", {"destination": "fe80:::1"}, ValueError, "destination"),
+    # empty or schemeless URLs, and other broken URLs
+    ("destination-empty", {"destination": ""}, ValueError, "destination"),
+    ("destination-blank", {"destination": "   "}, ValueError, "destination"),
+    ("url-without-scheme", {"destination": "bing.com/health"}, ValueError, "destination"),
+    ("url-without-host", {"destination": "https://", "port": None}, ValueError, "destination"),
+    ("url-ftp", {"destination": "ftp://bing.com", "port": None}, ValueError, "destination"),
+    ("url-port-out-of-range", {"destination": "https://bing.com:99999/", "port": None}, ValueError,
+     "destination"),
+    ("url-with-credentials", {"destination": "https://user:pw@bing.com/", "port": None}, ValueError,
+     "destination"),
+    ("url-bad-host", {"destination": "http://bad_host!/", "port": None}, ValueError, "destination"),
+    ("host-bad-label", {"destination": "-bing.com"}, ValueError, "destination"),
+    # unknown protocols
+    ("protocol-udp", {"protocol": "Udp"}, ValueError, "protocol"),
+    ("protocol-tcp-ip", {"protocol": "TCP/IP"}, ValueError, "protocol"),
+    ("protocol-number", {"protocol": 6}, TypeError, "protocol"),
+    ("protocol-vs-url-scheme", {"destination": "https://bing.com", "port": None, "protocol": "Http"},
+     ValueError, "protocol"),
+    # HTTP options on a Tcp check, and broken HTTP options
+    ("http-on-tcp", {"protocol": "Tcp", "http": {"method": "Get"}}, ValueError, "http"),
+    ("http-on-default-tcp", {"http": {"valid_status_codes": [200]}}, ValueError, "http"),
+    ("http-on-icmp", {"protocol": "Icmp", "port": None, "http": {"method": "Get"}}, ValueError, "http"),
+    ("http-method-post", {"protocol": "Http", "http": {"method": "Post"}}, ValueError, "http"),
+    ("http-unknown-option", {"protocol": "Http", "http": {"timeout": 5}}, ValueError, "http"),
+    ("http-not-a-dict", {"protocol": "Http", "http": "GET /"}, TypeError, "http"),
+    ("http-header-not-text", {"protocol": "Http", "http": {"headers": {"x-n": 1}}}, ValueError, "http"),
+    # invalid status codes
+    ("status-code-999", {"protocol": "Http", "http": {"valid_status_codes": [200, 999]}}, ValueError,
+     "http"),
+    ("status-code-99", {"protocol": "Http", "http": {"valid_status_codes": [99]}}, ValueError, "http"),
+    ("status-codes-text", {"protocol": "Http", "http": {"valid_status_codes": "200"}}, TypeError,
+     "http"),
+    ("status-code-as-text", {"protocol": "Http", "http": {"valid_status_codes": ["200"]}}, ValueError,
+     "http"),
+    # unknown IP versions
+    ("ip-version-5", {"ip_version": "IPv5"}, ValueError, "ip_version"),
+    ("ip-version-v4", {"ip_version": "v4"}, ValueError, "ip_version"),
+    ("ip-version-number", {"ip_version": 5}, TypeError, "ip_version"),
+    ("ip-version-float", {"ip_version": 4.0}, TypeError, "ip_version"),
+    # source equal to destination
+    ("destination-is-source-by-name", {"destination": "MultiTierApp0"}, ValueError, "destination"),
+    ("destination-is-source-by-id", {"destination": VM_ID.upper()}, ValueError, "destination"),
+    # a VM name without resource group
+    ("source-name-without-group", {"resource_group": None}, ValueError, "resource_group"),
+    ("destination-name-without-group", {"source": VM_ID, "resource_group": None,
+                                        "destination": "Database0"}, ValueError, "resource_group"),
+    # wrong Python types and other impossible values
+    ("source-number", {"source": 42}, TypeError, "source"),
+    ("source-none", {"source": None}, TypeError, "source"),
+    ("destination-number", {"destination": 10}, TypeError, "destination"),
+    ("destination-list", {"destination": ["10.1.4.4"]}, TypeError, "destination"),
+    ("group-number", {"resource_group": 5}, TypeError, "resource_group"),
+    ("group-invalid-name", {"resource_group": "bad rg!"}, ValueError, "resource_group"),
+    ("timeout-text", {"timeout": "600"}, TypeError, "timeout"),
+    ("timeout-zero", {"timeout": 0.0}, ValueError, "timeout"),
+    ("timeout-negative", {"timeout": -5.0}, ValueError, "timeout"),
+]
+IDS = [c[0] for c in CATALOGUE]
+
+
+def test_the_catalogue_is_big_enough():
+    assert len(CATALOGUE) >= 40
+    assert len(set(IDS)) == len(IDS)
+
+
+def refusal(nw: Any, change: dict[str, Any]) -> Exception:
+    args = {**BASE, **change}
+    try:
+        nw.check(args.pop("source"), args.pop("destination"), args.pop("port"), **args)
+    except (ValueError, TypeError) as exc:
+        return exc
+    raise AssertionError(f"accepted: {change}")
+
+
+@pytest.mark.parametrize("case,change,error,field", CATALOGUE, ids=IDS)
+def test_refused_naming_the_field_with_an_example(fake_arm, connect, case, change, error, field):
+    exc = refusal(connect(), change)
+    assert type(exc) is error, exc
+    message = str(exc)
+    assert message.startswith(f"{field}: "), message
+    assert "e.g." in message, message
+    assert "\n" not in message
+    assert fake_arm.requests == []  # refused before any request
+
+
+def cli_args(change: dict[str, Any]) -> list[str] | None:
+    """The same input as `python -m nwlab check` arguments; None when the CLI cannot express it
+    (a dict, a list, or a Python type the command line would turn into text)."""
+    args = {**BASE, **change}
+    argv = ["check", "--replay"]
+    if args["source"] is None or args["destination"] is None:
+        return None
+    # `--flag=value`, so that values starting with "-" stay values.
+    for key, flag in (("source", "--source"), ("destination", "--dest"),
+                      ("resource_group", "--resource-group"), ("protocol", "--protocol"),
+                      ("ip_version", "--ip-version"), ("watcher", "--watcher")):
+        value = args.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            return None
+        argv.append(f"{flag}={value}")
+    for key, flag in (("port", "--port"), ("source_port", "--source-port")):
+        value = args.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            return None
+        argv.append(f"{flag}={value}")
+    if "timeout" in args:
+        if not isinstance(args["timeout"], float):
+            return None
+        argv.append(f"--timeout={args['timeout']!r}")
+    if "http" in args:
+        return None
+    return argv
+
+
+CLI_CASES = [c for c in CATALOGUE if cli_args(c[1]) is not None]
+
+
+def test_most_of_the_catalogue_can_be_typed_on_the_command_line():
+    assert len(CLI_CASES) >= 35
+
+
+@pytest.mark.parametrize("case,change,error,field", CLI_CASES, ids=[c[0] for c in CLI_CASES])
+def test_cli_prints_the_same_message_and_exits_2(fake_arm, connect, capsys, case, change, error,
+                                                 field):
+    expected = str(refusal(connect(), change))
+    argv = cli_args(change)
+    assert argv is not None
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == f"nwlab: error: {expected}\n"
+
+
+SAMPLE = ["port-too-big", "port-word", "source-nic-id", "ipv4-octet-256", "url-without-scheme",
+          "protocol-udp", "ip-version-5", "destination-is-source-by-name", "source-name-without-group",
+          "timeout-negative"]
+
+
+@pytest.mark.parametrize("case", SAMPLE)
+def test_cli_in_a_real_process_has_no_traceback(fake_arm, connect, case):
+    change = next(c[1] for c in CATALOGUE if c[0] == case)
+    expected = str(refusal(connect(), change))
+    argv = cli_args(change)
+    assert argv is not None
+    done = subprocess.run([sys.executable, "-m", "nwlab", *argv], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2
+    assert done.stderr == f"nwlab: error: {expected}\n"
+    assert "Traceback" not in done.stderr + done.stdout
