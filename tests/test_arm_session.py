@@ -389,6 +389,7 @@ def test_parse_retry_after_seconds_dates_and_junk():
     assert parse_retry_after(None) is None
     assert parse_retry_after("") is None
     assert parse_retry_after("soon") is None
+    assert parse_retry_after("inf") is None and parse_retry_after("nan") is None
     from email.utils import formatdate
 
     in_five = parse_retry_after(formatdate(time.time() + 5, usegmt=True))

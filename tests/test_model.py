@@ -373,3 +373,14 @@ def test_meta_is_neither_compared_nor_written(seeds):
     assert tagged == plain
     assert tagged.meta == {"request_id": "r1", "polls": 2}
     assert tagged.to_dict() == data
+
+
+@pytest.mark.parametrize("body", [[1, 2], "Reachable", 5, True])
+def test_a_body_that_is_not_an_object_is_an_unknown_result(body):
+    r = ConnectivityResult.from_dict(body)  # type: ignore[arg-type]
+    assert (r.status, r.hops) == ("Unknown", ())
+
+
+def test_scalar_where_a_list_was_expected():
+    h = Hop.from_dict(hop(nextHopIds="h2", previousHopIds=7))
+    assert (h.next_hop_ids, h.previous_hop_ids) == (("h2",), ("7",))

@@ -38,9 +38,9 @@ def _as_int(value: Any) -> int | None:
 def _as_str_list(value: Any) -> list[str]:
     if not value:
         return []
-    if isinstance(value, str):
-        return [value]
-    return [str(v) for v in value if v is not None]
+    if isinstance(value, list | tuple):
+        return [str(v) for v in value if v is not None]
+    return [str(value)]  # a lone id where a list was expected
 
 
 def _normalize_resource_id(raw: str) -> str | None:
@@ -282,7 +282,8 @@ class ConnectivityResult:
     def from_dict(cls, data: Mapping[str, Any] | None, *, meta: Mapping[str, Any] | None = None
                   ) -> ConnectivityResult:
         """Parse any ConnectivityInformation shape; a missing or null body is an Unknown result."""
-        data = data or {}
+        # Anything but a JSON object (null, a list, a string) carries no result: Unknown.
+        data = data if isinstance(data, Mapping) else {}
         if "properties" in data and isinstance(data["properties"], Mapping) and "hops" not in data:
             data = data["properties"]  # some SDK dumps wrap the result
         hops = tuple(Hop.from_dict(h, i) for i, h in enumerate(data.get("hops") or [])
