@@ -226,7 +226,7 @@ def test_cancel_from_another_thread_stops_polling_promptly(fake_arm, connect):
     assert len(fake_arm.seen("POST")) == 1
 
 
-def test_client_cancel_stops_a_check_in_flight(fake_arm, connect):
+def test_client_cancel_stops_a_check_in_flight(fake_arm, connect, seeds):
     fake_arm.contoso(None, polls=10_000, retry_after="30")
     nw = connect()
     errors: list[BaseException] = []
@@ -244,6 +244,9 @@ def test_client_cancel_stops_a_check_in_flight(fake_arm, connect):
     worker.join(2.0)
     assert not worker.is_alive()
     assert len(errors) == 1 and isinstance(errors[0], nwlab.CheckCancelled)
+    # The client stays usable: a later check runs to its end.
+    fake_arm.contoso(seeds["vm-to-ip-udr-blocked"]["result"])
+    assert nw.check(*nsg_args(), watcher=WATCHER_ID).status == "Unreachable"
 
 
 def test_cancel_already_set_sends_nothing(fake_arm, connect):

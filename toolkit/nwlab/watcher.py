@@ -102,8 +102,12 @@ class NetworkWatcher:
         self.close()
 
     def cancel(self) -> None:
-        """Stop every check in flight on this client (from any thread)."""
-        self._cancel_all.set()
+        """Stop every check in flight on this client (from any thread); later checks run as usual.
+
+        Checks in flight hold the event they started with; a fresh one serves the checks to come.
+        """
+        stopping, self._cancel_all = self._cancel_all, threading.Event()
+        stopping.set()
 
     # -- inventory -------------------------------------------------------------------------
 
