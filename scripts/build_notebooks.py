@@ -159,23 +159,29 @@ form = CheckForm(nw)
 form
 """),
     md("""
-The form keeps what you typed when this cell is run again. Below, the same form is filled and run
-from code, which is what pressing **Run** does.
+A mistake is explained in the form, with what to type instead, never as a traceback. Below, the
+form is filled from code (what typing into it does) with an address that cannot exist:
 """),
     code("""
-form.fill(resource_group="ContosoRG", vm="MultiTierApp0", destination="13.107.21.200", port=80)
+form.fill(resource_group="ContosoRG", vm="MultiTierApp0", destination="10.1.1.300", port=80)
+form.run.click()
+form.wait()
+print(form.status_text)
+"""),
+    md("""
+Corrected, the check runs in the background; `form.wait()` is only needed in a script, a user just
+watches the progress line. The verdict, the findings, both figures and the hop table appear inside
+the form above; the result is also a normal Python object:
+"""),
+    code("""
+form.fill(destination="13.107.21.200", port=80)
 form.run.click()
 result = form.wait()
 result
 """),
     md("""
-A mistake is shown in the form, with the fix, instead of a traceback:
-"""),
-    code("""
-form.fill(destination="10.1.1.300")
-form.run.click()
-form.wait()
-print(form.status_text)
+The form keeps what was typed when its cell is run again (values are remembered per client), so
+re-running the notebook does not lose a half-filled check.
 """),
 ]
 

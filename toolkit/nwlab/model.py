@@ -426,6 +426,13 @@ class ConnectivityResult:
             lines.extend(f"       ! {i.severity} {i.describe()}" for i in hop.all_issues)
         return "\n".join(lines)
 
+    def redact(self, *, names: bool = False, addresses: bool = False) -> ConnectivityResult:
+        """A copy safe to share: subscription and tenant ids (and optionally resource names and IP
+        addresses) replaced by stable pseudonyms; verdict and structure unchanged."""
+        from nwlab.report import redact_result
+
+        return redact_result(self, names=names, addresses=addresses)
+
     # -- rendering (imported on first use) -------------------------------------------------
 
     def explain(self) -> list[Finding]:

@@ -247,6 +247,52 @@ class CheckForm:
             self.vm.value = vm
         self._on_kind()
 
+    # -- filling from code ---------------------------------------------------------------
+
+    def fill(self, **values: Any) -> CheckForm:
+        """Set fields from code, as a user would type them: resource_group, vm, destination
+        (its kind inferred unless dest_kind is given), port, protocol, source_port, ip_version,
+        headers, valid_status_codes. Returns the form, so `form.fill(...).run.click()` reads well."""
+        unknown = sorted(set(values) - set(_SAVED))
+        if unknown:
+            raise TypeError(f"fill(): unknown field(s) {', '.join(unknown)}; the fields are "
+                            f"{', '.join(_SAVED)}, e.g. form.fill(destination='10.1.4.4', port=80)")
+        if "resource_group" in values:
+            self.resource_group.value = values["resource_group"]
+        if "vm" in values:
+            self.vm.value = values["vm"]
+        if "destination" in values and "dest_kind" not in values:
+            values["dest_kind"] = self._kind_of(str(values["destination"]))
+        for name in ("dest_kind", "destination", "port", "protocol", "source_port", "ip_version",
+                     "headers", "valid_status_codes", "http_method"):
+            if name in values:
+                value = values[name]
+                getattr(self, name).value = "" if value is None else (
+                    str(value) if name in ("port", "source_port") else value)
+        return self
+
+    def _kind_of(self, destination: str) -> str:
+        import ipaddress
+
+        text = destination.strip()
+        if "://" in text:
+            return "URL"
+        try:
+            ipaddress.ip_address(text)
+            return "IP"
+        except ValueError:
+            pass
+        if text in self._vm_rows or text.startswith("/subscriptions/") or "." not in text:
+            return "VM"
+        return "IP" if text.replace(".", "").isdigit() else "Host"
+
+    @property
+    def status_text(self) -> str:
+        """The message the form shows (an error with its fix), as plain text."""
+        from nwlab.explain import error_text
+
+        return error_text(self.error) if self.error is not None else ""
+
     # -- building the call ---------------------------------------------------------------
 
     @staticmethod
@@ -260,12 +306,17 @@ class CheckForm:
         return int(text)
 
     def _http(self, protocol: str | None) -> dict[str, Any] | None:
+        """HTTP options only when the user set some: GET is the service's only method and its
+        default, and an unasked-for protocolConfiguration would change the request sent."""
+        if not (self.headers.value.strip() or self.valid_status_codes.value.strip()):
+            return None
         kind = self.dest_kind.value
         effective = protocol or ("Https" if kind == "URL"
                                  and self.destination.value.strip().lower().startswith("https")
                                  else ("Http" if kind == "URL" else None))
         if effective not in ("Http", "Https"):
-            return None
+            raise ValueError("headers / valid status codes: HTTP options need protocol Http or "
+                             "Https (or a URL destination); choose the protocol, e.g. Https")
         http: dict[str, Any] = {"method": self.http_method.value}
         headers: dict[str, str] = {}
         for number, line in enumerate(self.headers.value.splitlines(), start=1):
