@@ -73,10 +73,11 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
             try:
                 with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2):
                     break
-            except OSError:
+            except OSError as exc:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("JupyterLab did not start:\n" +
-                                       (root / "lab.log").read_text(errors="replace")[-3000:])
+                                       (root / "lab.log").read_text(errors="replace")[-3000:]
+                                       ) from exc
                 time.sleep(0.5)
         yield url, token
     finally:

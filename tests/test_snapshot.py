@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -17,7 +18,7 @@ ZERO = "00000000-0000-0000-0000-000000000000"
 def private_network():
     """The Contoso topology under a random, non-zero subscription id, served by the emulator."""
     subscription = str(uuid.uuid4())
-    text = open(DEFAULT_TOPOLOGY_PATH, encoding="utf-8").read().replace(ZERO, subscription)
+    text = Path(DEFAULT_TOPOLOGY_PATH).read_text(encoding="utf-8").replace(ZERO, subscription)
     topology = json.loads(text)
     topology["resources"][0].setdefault("tags", {})["owner"] = "someone@contoso.example"
     nw = nwlab.emulate(topology, check_seconds=0, retry_after=0)
