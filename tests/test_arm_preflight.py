@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 import nwlab
-from conftest import SUB, VM_ID, WATCHER_ID, FakeCredential
+from fakearm import SUB, VM_ID, WATCHER_ID, FakeCredential
 from nwlab.arm.clouds import CLOUDS, resolve_cloud
 
 AGENT = {"publisher": "Microsoft.Azure.NetworkWatcher", "type": "NetworkWatcherAgentLinux",

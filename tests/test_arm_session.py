@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 import nwlab
-from conftest import DROP, OP_PATH, RG, SUB, VM_ID, WATCHER_ID, FakeCredential, Stall
+from fakearm import DROP, OP_PATH, RG, SUB, VM_ID, WATCHER_ID, FakeCredential, Stall
 from nwlab.arm.headers import parse_retry_after
 
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import nwlab
-from conftest import SUB, VM_ID, WATCHER_ID, FakeCredential
+from fakearm import SUB, VM_ID, WATCHER_ID, FakeCredential
 from nwlab.checkspec import build_check
 
 DB_ID = VM_ID.replace("MultiTierApp0", "Database0")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from conftest import VM_ID, WATCHER_ID
+from fakearm import VM_ID, WATCHER_ID
 from nwlab.cli import main
 
 NIC_ID = VM_ID.replace("Microsoft.Compute/virtualMachines/MultiTierApp0",

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import nwlab
-from conftest import CHECK_PATH, OP_PATH, VM_ID, WATCHER_ID
+from fakearm import CHECK_PATH, OP_PATH, VM_ID, WATCHER_ID
 from nwlab.arm.lro import Progress
 
 ASYNC_PATH = OP_PATH.replace("operationResults", "operations")

@@ -16,7 +16,7 @@ import requests
 
 import nwlab
 import nwlab.recording as recording_module
-from conftest import FakeArm
+from fakearm import FakeArm
 from nwlab.recording import (
     Cassette,
     Interaction,

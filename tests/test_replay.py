@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import nwlab
-from conftest import VM_ID, WATCHER_ID
+from fakearm import VM_ID, WATCHER_ID
 
 # (scenario, destination, port) exactly as the documents ask them.
 CHECKS = [
