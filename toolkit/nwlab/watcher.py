@@ -62,6 +62,13 @@ def has_agent(extensions: Iterable[dict[str, Any]]) -> bool:
     return False
 
 
+def _looks_like_result(body: Any) -> bool:
+    """A ConnectivityInformation, flat or wrapped in "properties" (as model.from_dict reads it)."""
+    if isinstance(body, dict) and isinstance(body.get("properties"), dict) and "hops" not in body:
+        body = body["properties"]
+    return isinstance(body, dict) and ("connectionStatus" in body or "hops" in body)
+
+
 class NetworkWatcher:
     """A connection-troubleshoot session for one subscription, over any of the three backends."""
 
@@ -240,12 +247,17 @@ class NetworkWatcher:
         op = run_operation(self.arm, f"{watcher_id}/connectivityCheck", spec.body(),
                            poll_interval=self.poll_interval, timeout=spec.timeout,
                            on_progress=on_progress, cancel=stop)
-        if op.status == 204 or op.body is None:
-            # A failed operation (typed like the others), not a bare NwlabError.
+        if op.status == 204 or op.body is None or not _looks_like_result(op.body):
+            # A failed operation (typed like the others), not a bare NwlabError, and never some
+            # other JSON (e.g. from a Location cut short in transit) read as an Unknown result.
+            empty = op.status == 204 or op.body is None
             raise OperationFailed(
-                "The check finished without a result (empty answer from the service).",
-                status=op.status, code="EmptyResult", request_id=op.request_id,
-                correlation_id=op.correlation_id, method="GET", url=op.poll_url,
+                "The check finished without a result (empty answer from the service)." if empty
+                else "The check's answer is not a connectivity result (no connectionStatus or "
+                     "hops).",
+                status=op.status, code="EmptyResult" if empty else "InvalidResult",
+                request_id=op.request_id, correlation_id=op.correlation_id, method="GET",
+                url=op.poll_url,
                 fix=f"Run it again; report the request id {op.request_id} to Azure support if "
                     "it repeats.")
         meta = {"source": spec.source_id, "destination": spec.destination.value,

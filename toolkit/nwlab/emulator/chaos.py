@@ -103,17 +103,22 @@ class Throttle(Fault):
 class Drop(Fault):
     """Close the connection part way through the answer.
 
-    `at`: ``"status"`` (inside the status line), ``"headers"`` (after the status line and the
-    first header; http.client then reads the rest as a response without those headers and an
-    empty body), or ``"body"`` (all headers, half the body: fewer bytes than Content-Length).
+    `at` names the part cut and `keep` the fraction of it sent: ``"status"`` (the status line),
+    ``"headers"`` (the status line, then part of the header block: http.client reads what came
+    as a complete response without a body, with a header cut short in the middle if the cut
+    falls inside one), or ``"body"`` (all headers, part of the body: fewer bytes than
+    Content-Length).
     """
 
     at: str = "body"
+    keep: float = 0.5
     after: bool = field(default=True, kw_only=True)
 
     def __post_init__(self) -> None:
         if self.at not in ("status", "headers", "body"):
             raise ValueError(f"Drop(at=...): expected 'status', 'headers' or 'body', got {self.at!r}")
+        if not 0 <= self.keep < 1:
+            raise ValueError(f"Drop(keep=...): expected a fraction 0 <= keep < 1, got {self.keep!r}")
 
     def apply(self, server: Any, response: Response | None, wake: threading.Event) -> Response:
         return Sabotage.of(response, self, wake)
@@ -205,12 +210,11 @@ class Sabotage(Response):
         if isinstance(fault, Drop):
             handler.close_connection = True
             if fault.at == "status":
-                raw = status_line[: len(status_line) // 2]
+                raw = status_line[: int(len(status_line) * fault.keep)]
             elif fault.at == "headers":
-                first = headers.split(b"\r\n", 1)
-                raw = status_line + first[0] + b"\r\n" + first[1][: len(first[1]) // 4]
+                raw = status_line + headers[: int(len(headers) * fault.keep)]
             else:
-                raw = status_line + headers + b"\r\n" + data[: len(data) // 2]
+                raw = status_line + headers + b"\r\n" + data[: int(len(data) * fault.keep)]
         handler.wfile.write(raw)
         handler.wfile.flush()
 

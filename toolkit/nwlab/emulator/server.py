@@ -12,6 +12,8 @@ import json
 import logging
 import math
 import secrets
+import socket
+import sys
 import threading
 import uuid
 from collections import Counter
@@ -37,6 +39,18 @@ class _HttpServer(ThreadingHTTPServer):
     daemon_threads = True  # a stuck keep-alive connection must not block stop()
     allow_reuse_address = True
     emulator: EmulatorServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hung up or timed out mid-answer is normal (a stalled check, chaos);
+        # socketserver's default prints a traceback to stderr, i.e. into the user's notebook.
+        if isinstance(sys.exc_info()[1], OSError):
+            log.debug("connection from %s ended abruptly", client_address, exc_info=True)
+        else:
+            log.exception("connection from %s failed", client_address)
+
+
+class _HttpServer6(_HttpServer):
+    address_family = socket.AF_INET6  # host="::1": the endpoint property already brackets it
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -81,6 +95,10 @@ class _Handler(BaseHTTPRequestHandler):
                                      self._read_body)
         except ArmError as exc:
             response = Response(exc.status, exc.body())
+        except TimeoutError:  # the body stopped arriving (slow or half-sent): ARM's 408
+            self.close_connection = True
+            response = Response(408, {"error": {"code": "RequestTimeout", "message":
+                                                "The request body did not arrive in time."}})
         except Exception as exc:  # never hang a client: any bug becomes an ARM 500
             log.exception("emulator handler failed")
             emu._count("errors")
@@ -177,7 +195,8 @@ class EmulatorServer:
         if self._httpd is not None:
             return self
         self.token = self._fixed_token or secrets.token_urlsafe(32)
-        httpd = _HttpServer((self.host, self.port), _Handler)
+        httpd = (_HttpServer6 if ":" in self.host else _HttpServer)((self.host, self.port),
+                                                                    _Handler)
         httpd.emulator = self
         self._httpd = httpd
         self.port = httpd.server_address[1]
