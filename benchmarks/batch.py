@@ -17,9 +17,15 @@ from __future__ import annotations
 import argparse
 import math
 import resource
+import subprocess
 import sys
+import threading
 import time
 import tracemalloc
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
 from typing import Any
 
 import nwlab
@@ -56,12 +62,70 @@ def tune_emulator() -> None:
     server._Handler.disable_nagle_algorithm = True
 
 
+class RequestCounter:
+    """Counts the client's HTTP exchanges by method and status (a response hook on the session)."""
+
+    def __init__(self, session: Any) -> None:
+        self.counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        session.hooks["response"].append(self)
+
+    def __call__(self, response: Any, *args: Any, **kwargs: Any) -> None:
+        with self._lock:
+            self.counts["requests"] += 1
+            self.counts[str(response.request.method)] += 1
+            if response.status_code == 429:
+                self.counts["throttled"] += 1
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self.counts)
+
+
+@contextmanager
+def emulator(*, d: float, r: float, rate: float | None, separate: bool, tuned: bool
+             ) -> Iterator[Any]:
+    """nwlab.emulate(...) in this process, or the same emulator served by its own process
+    (python -m nwlab emulator), the way Azure is remote: the client's CPU is then its own."""
+    if not separate:
+        nw = nwlab.emulate(check_seconds=d, retry_after=r, write_rate=rate)
+        nw.counter = RequestCounter(nw.arm.session)
+        try:
+            yield nw
+        finally:
+            nw.close()
+        return
+    from nwlab.arm.auth import StaticTokenCredential
+
+    argv = ["--check-seconds", str(d), "--retry-after", str(r)]
+    if rate:
+        argv += ["--write-rate", str(rate)]
+    here = str(Path(__file__).resolve().parent)
+    code = (f"import sys; sys.path.insert(0, {here!r}); import batch; "
+            f"{'batch.tune_emulator(); ' if tuned else ''}"
+            f"from nwlab.emulator.cli import main; raise SystemExit(main({argv!r}))")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        info = dict(proc.stdout.readline().strip().split(": ", 1) for _ in range(3))
+        nw = nwlab.connect(info["subscription"], credential=StaticTokenCredential(info["token"]),
+                           arm_endpoint=info["endpoint"], poll_interval=r)
+        nw.counter = RequestCounter(nw.arm.session)
+        try:
+            yield nw
+        finally:
+            nw.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
 def run(nw: Any, checks: list[dict[str, Any]], **kw: Any) -> tuple[BatchResult, float, dict[str, int]]:
-    before = dict(nw.emulator.stats)
+    before = nw.counter.snapshot()
     started = time.perf_counter()
     batch = nw.check_many(checks, on_progress=False, **kw)
     wall = time.perf_counter() - started
-    after = nw.emulator.stats
+    after = nw.counter.snapshot()
     return batch, wall, {k: after.get(k, 0) - before.get(k, 0) for k in after}
 
 
@@ -81,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="peak Python memory by tracemalloc for the large batch (slower)")
     p.add_argument("--tune-emulator", action="store_true",
                    help="raise the emulator's listen backlog and set TCP_NODELAY first")
+    p.add_argument("--emulator-process", action="store_true",
+                   help="serve the emulator from its own process (python -m nwlab emulator) "
+                        "instead of nwlab.emulate() in this one")
     args = p.parse_args(argv)
     rate = None if args.write_rate.lower() == "none" else float(args.write_rate)
     d, r, n = args.check_seconds, args.retry_after, args.n
@@ -88,10 +155,10 @@ def main(argv: list[str] | None = None) -> int:
         tune_emulator()
     print(f"python {sys.version.split()[0]}; N={n} D={d:g}s R={r:g}s "
           f"write_rate={'none (Azure default budget)' if rate is None else f'{rate:g}/s'}; "
-          f"emulator {'tuned' if args.tune_emulator else 'as shipped'}")
-
-    nw = nwlab.emulate(check_seconds=d, retry_after=r, write_rate=rate)
-    try:
+          f"emulator {'tuned' if args.tune_emulator else 'as shipped'}, "
+          f"{'own process' if args.emulator_process else 'in this process (nwlab.emulate)'}")
+    with emulator(d=d, r=r, rate=rate, separate=args.emulator_process,
+                  tuned=args.tune_emulator) as nw:
         checks = distinct_checks(n)
         run(nw, distinct_checks(len(SOURCES))[:3], write_rate=math.inf)  # warm-up: imports, sockets
         time.sleep(1.0 if rate else 0)  # let the emulator's bucket refill after the warm-up
@@ -100,10 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         sample = distinct_checks(args.sample)
         seq_started = time.perf_counter()
         for check in sample:
-            try:
+            with suppress(nwlab.NwlabError):
                 nw.check(**check)
-            except nwlab.NwlabError:
-                pass
         per_check = (time.perf_counter() - seq_started) / max(len(sample), 1)
         sequential = per_check * n
         errors = [e for e in batch if e.error is not None]
@@ -119,14 +184,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"speed-up           {sequential / wall:8.1f} x   (goal >= 20)")
         print(f"HTTP requests      {counts.get('requests', 0) / n:8.2f} per check "
               f"({counts.get('POST', 0)} POST, {counts.get('GET', 0)} GET)")
-        print(f"429s received      {batch.stats['throttled_responses']:8d}     "
-              f"(emulator counted {counts.get('throttled', 0)})")
-    finally:
-        nw.close()
+        print(f"429s received      {counts.get('throttled', 0):8d}     "
+              f"(client back-offs: {batch.stats['throttled_responses']})")
 
     if args.big_n:
-        nw = nwlab.emulate(check_seconds=0, retry_after=0)
-        try:
+        with emulator(d=0, r=0, rate=None, separate=args.emulator_process,
+                      tuned=args.tune_emulator) as nw:
             big = distinct_checks(args.big_n)
             run(nw, big[:3], write_rate=math.inf)
             rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -139,12 +202,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"big batch: N={args.big_n} D=0 R=0, no client budget: {batch.summary()}")
             print(f"wall time          {wall:8.2f} s   ({args.big_n / wall:.0f} checks/s, "
                   f"{counts.get('requests', 0) / args.big_n:.2f} requests per check)")
-            print(f"peak RSS           {rss_after / 1024:8.1f} MiB (+{(rss_after - rss_before) / 1024:.1f}"
-                  " MiB during the batch; emulator included, same process)")
+            where = "client only" if args.emulator_process else "client and emulator"
+            print(f"peak RSS           {rss_after / 1024:8.1f} MiB "
+                  f"(+{(rss_after - rss_before) / 1024:.1f} MiB during the batch; {where})")
             if peak is not None:
                 print(f"tracemalloc peak   {peak / 2**20:8.1f} MiB")
-        finally:
-            nw.close()
     return 0
 
 
