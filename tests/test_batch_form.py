@@ -1,0 +1,127 @@
+"""BatchForm without a kernel: fields -> mesh, runner call, rendering into out.outputs, errors."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from nwlab.batch import BatchEntry, BatchError, BatchProgress, BatchResult
+from nwlab.widgets.batch_form import BatchForm
+
+VMS = pd.DataFrame([
+    {"name": "MultiTierApp0", "resource_group": "ContosoRG", "power_state": "running",
+     "agent": True, "id": "/subscriptions/0/resourceGroups/ContosoRG/vm/MultiTierApp0"},
+    {"name": "Firewall0", "resource_group": "ContosoRG", "power_state": "running",
+     "agent": False, "id": "/subscriptions/0/resourceGroups/ContosoRG/vm/Firewall0"},
+    {"name": "WebVM0", "resource_group": "ContosoRG", "power_state": "running",
+     "agent": True, "id": "/subscriptions/0/resourceGroups/ContosoRG/vm/WebVM0"},
+])
+
+
+class FakeWatcher:
+    def list_vms(self) -> pd.DataFrame:
+        return VMS
+
+
+def fake_runner(calls: list[Any], stop_after: threading.Event | None = None) -> Any:
+    def run(checks: list[dict[str, Any]], *, on_progress: Any, cancel: Any) -> BatchResult:
+        calls.append(checks)
+        entries = []
+        for i, check in enumerate(checks):
+            entry = BatchEntry(i, check, error=BatchError("PreflightError", "no agent"))
+            entries.append(entry)
+            on_progress(BatchProgress(i + 1, len(checks), entry, {"error": i + 1}, 0.0))
+        return BatchResult(entries)
+
+    return run
+
+
+def test_vms_ready_first_and_group_filled() -> None:
+    form = BatchForm(FakeWatcher(), runner=fake_runner([]))
+    labels = [label for label, _ in form.sources.options]
+    assert labels == ["MultiTierApp0 (ContosoRG)", "WebVM0 (ContosoRG)",
+                      "Firewall0 (ContosoRG) - not ready"]
+    assert form.resource_group.value == "ContosoRG"
+
+
+def test_fields_make_the_mesh_and_results_render() -> None:
+    calls: list[Any] = []
+    form = BatchForm(FakeWatcher(), runner=fake_runner(calls))
+    form.fill(sources=["MultiTierApp0", "WebVM0"], destinations="Database0, 10.1.4.4",
+              ports=[80, 443], protocol="Tcp")
+    form._on_run()
+    result = form.wait(10)
+    assert isinstance(result, BatchResult) and len(result) == 8
+    checks = calls[0]
+    assert checks[0] == {"source": VMS.id[0], "destination": "Database0", "port": 80,
+                         "resource_group": "ContosoRG", "protocol": "Tcp"}
+    assert form.bar.value == 8 and form.bar.bar_style == "warning"
+    assert "8 checks: 8 error" in form.progress.value
+    kinds = [next(iter(o["data"])) for o in form.out.outputs]
+    assert kinds == ["text/html", "application/vnd.plotly.v1+json",
+                     "application/vnd.plotly.v1+json"]
+    assert form.out.outputs[1]["data"]["application/vnd.plotly.v1+json"]["data"][0]["type"] \
+        == "heatmap"
+    assert not form.run.disabled and form.stop.disabled
+
+
+@pytest.mark.parametrize("fill, message", [
+    ({"destinations": "10.1.4.4", "ports": "80"}, "Sources: pick at least one"),
+    ({"sources": ["WebVM0"], "destinations": "", "ports": "80"}, "Destinations: give"),
+    ({"sources": ["WebVM0"], "destinations": "10.1.4.4", "ports": "80, http"}, "Ports: &#x27;http&#x27;"),
+])
+def test_bad_fields_show_an_error_without_running(fill: dict[str, Any], message: str) -> None:
+    calls: list[Any] = []
+    form = BatchForm(FakeWatcher(), runner=fake_runner(calls))
+    form.fill(**fill)
+    form._on_run()
+    assert calls == [] and form._thread is None
+    assert message in form.status.value and isinstance(form.error, ValueError)
+
+
+def test_unknown_source_in_fill() -> None:
+    with pytest.raises(ValueError, match="not among the VMs"):
+        BatchForm(FakeWatcher(), runner=fake_runner([])).fill(sources=["Nope0"])
+
+
+def test_runner_failure_is_shown_inline() -> None:
+    def broken(checks: Any, **kw: Any) -> Any:
+        raise ValueError("checks[0]: resource_group: needed")
+
+    form = BatchForm(FakeWatcher(), runner=broken).fill(
+        sources=["WebVM0"], destinations="Database0", ports="80", resource_group="")
+    form._on_run()
+    form.wait(10)
+    assert "checks[0]: resource_group" in form.status.value and form.result is None
+
+
+def test_stop_sets_the_cancel_event() -> None:
+    release = threading.Event()
+    seen: dict[str, Any] = {}
+
+    def slow(checks: Any, *, on_progress: Any, cancel: Any) -> BatchResult:
+        seen["cancel"] = cancel
+        release.wait(10)
+        return BatchResult([BatchEntry(0, checks[0], error=BatchError("CheckCancelled", "x"))])
+
+    form = BatchForm(FakeWatcher(), runner=slow).fill(sources=["WebVM0"], destinations="bing.com",
+                                                      ports="443")
+    form._on_run()
+    form._on_stop()
+    assert form._cancel is not None and form._cancel.is_set() and form.stop.disabled
+    release.set()
+    form.wait(10)
+    assert seen["cancel"] is form._cancel
+    assert form.result.counts()["cancelled"] == 1
+
+
+def test_inventory_failure_keeps_the_form_usable() -> None:
+    class Broken:
+        def list_vms(self) -> Any:
+            raise RuntimeError("no inventory")
+
+    form = BatchForm(Broken(), runner=fake_runner([]))
+    assert form.sources.options == () and "no inventory" in form.status.value

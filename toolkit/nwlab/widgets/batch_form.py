@@ -1,0 +1,242 @@
+"""`BatchForm(nw)`: pick sources, destinations and ports, run the mesh in the background, see the
+table, the Sankey and the heatmap.
+
+Same manners as CheckForm: results are written into the Output widget's state (`out.outputs`),
+never with `with out:`; errors are shown inline with their fix; Stop cancels the batch, which
+still ends with every check recorded.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as w
+
+from nwlab.explain import error_html
+
+__all__ = ["BatchForm"]
+
+PROTOCOLS = ["Auto", "Tcp", "Http", "Https", "Icmp"]
+_SPLIT = re.compile(r"[,\s]+")
+
+
+def _bundle(data: dict[str, Any]) -> dict[str, Any]:
+    return {"output_type": "display_data", "metadata": {}, "data": data}
+
+
+class BatchForm:
+    """Mesh checks from a notebook: sources x destinations x ports, Run/Stop, results inline.
+
+    `runner`, when given, is called instead of `nw.check_many(checks, on_progress=, cancel=)`
+    (tests and demos). `form.result` / `form.error` hold the last outcome; `form.wait()` joins.
+    """
+
+    def __init__(self, nw: Any, *, runner: Callable[..., Any] | None = None) -> None:
+        self.nw = nw
+        self.runner = runner
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.figures: list[Any] = []
+        self.last_checks: list[dict[str, Any]] | None = None
+        self._thread: threading.Thread | None = None
+        self._cancel: threading.Event | None = None
+
+        label = {"description_width": "120px"}
+        wide = w.Layout(width="520px")
+        self.resource_group = w.Text(description="Resource group", placeholder="e.g. ContosoRG",
+                                     style=label, layout=w.Layout(width="420px"))
+        self.sources = w.SelectMultiple(description="Sources", options=[], rows=6, style=label,
+                                        layout=wide)
+        self.destinations = w.Textarea(
+            description="Destinations", style=label, layout=w.Layout(width="520px", height="80px"),
+            placeholder="one per line or comma: VM names, IPs, host names or URLs")
+        self.ports = w.Text(description="Ports", placeholder="e.g. 80, 443, 1433", style=label,
+                            layout=w.Layout(width="420px"))
+        self.protocol = w.Dropdown(description="Protocol", options=PROTOCOLS, value="Auto",
+                                   style=label, layout=w.Layout(width="320px"))
+        self.run = w.Button(description="Run mesh", button_style="primary", icon="play")
+        self.stop = w.Button(description="Stop", icon="stop", disabled=True)
+        self.bar = w.IntProgress(value=0, min=0, max=1, description="Progress", style=label)
+        self.progress = w.HTML()
+        self.status = w.HTML()
+        self.out = w.Output(layout=w.Layout(width="auto"))
+        self.widget = w.VBox([
+            w.HTML("<b>Mesh of connection checks</b>"),
+            self.resource_group, self.sources, self.destinations,
+            w.HBox([self.ports, self.protocol]),
+            w.HBox([self.run, self.stop]),
+            w.HBox([self.bar, self.progress]), self.status, self.out,
+        ])
+        self._load_vms()
+        self.run.on_click(self._on_run)
+        self.stop.on_click(self._on_stop)
+
+    # -- display -------------------------------------------------------------------------
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    def _show_error(self, exc: BaseException) -> None:
+        self.error = exc
+        self.status.value = error_html(exc)
+
+    def _load_vms(self) -> None:
+        """Offer the VMs that can be sources (running, with the agent) first, the others after."""
+        try:
+            frame = self.nw.list_vms()
+        except Exception as exc:  # the form stays usable: sources can be typed as ids elsewhere
+            self._show_error(exc)
+            return
+        rows = frame.to_dict("records") if hasattr(frame, "to_dict") else list(frame)
+        ready = [r for r in rows if r.get("agent") and r.get("power_state") in (None, "running")]
+        others = [r for r in rows if r not in ready]
+        self.sources.options = [(f"{r['name']} ({r['resource_group']})"
+                                 + ("" if r in ready else " - not ready"), r["id"])
+                                for r in ready + others]
+        groups = sorted({str(r.get("resource_group")) for r in rows if r.get("resource_group")})
+        if len(groups) == 1 and not self.resource_group.value:
+            self.resource_group.value = groups[0]
+
+    # -- inputs --------------------------------------------------------------------------
+
+    def fill(self, *, sources: list[str] | None = None, destinations: Any = None,
+             ports: Any = None, protocol: str | None = None,
+             resource_group: str | None = None) -> BatchForm:
+        """Set fields from code (sources as VM ids or names known to the form)."""
+        if resource_group is not None:
+            self.resource_group.value = resource_group
+        if sources is not None:
+            known = {value.lower(): value for _, value in self.sources.options}
+            known.update({label.split(" ")[0].lower(): value
+                          for label, value in self.sources.options})
+            missing = [s for s in sources if s.lower() not in known]
+            if missing:
+                raise ValueError(f"sources: {', '.join(map(repr, missing))} not among the VMs "
+                                 "listed; pick from form.sources.options")
+            self.sources.value = tuple(known[s.lower()] for s in sources)
+        if destinations is not None:
+            self.destinations.value = destinations if isinstance(destinations, str) \
+                else "\n".join(destinations)
+        if ports is not None:
+            self.ports.value = ports if isinstance(ports, str) else ", ".join(map(str, ports))
+        if protocol is not None:
+            self.protocol.value = protocol
+        return self
+
+    def checks(self) -> list[dict[str, Any]]:
+        """The mesh the fields describe; ValueError naming the field when one is unusable."""
+        from nwlab.batch import mesh
+
+        sources = list(self.sources.value)
+        if not sources:
+            raise ValueError("Sources: pick at least one source VM (Ctrl/Shift-click for more)")
+        destinations = [d for d in _SPLIT.split(self.destinations.value.strip()) if d]
+        if not destinations:
+            raise ValueError("Destinations: give at least one, e.g. Database0, 10.1.4.4 or "
+                             "https://bing.com")
+        ports: list[int] | None = None
+        text = self.ports.value.strip()
+        if text:
+            ports = []
+            for item in (p for p in _SPLIT.split(text) if p):
+                if not item.isdigit() or not 0 <= int(item) <= 65535:
+                    raise ValueError(f"Ports: {item!r} is not a port 0-65535; e.g. 80, 443")
+                ports.append(int(item))
+        common: dict[str, Any] = {}
+        if self.resource_group.value.strip():
+            common["resource_group"] = self.resource_group.value.strip()
+        if self.protocol.value != "Auto":
+            common["protocol"] = self.protocol.value
+        return mesh(sources, destinations, ports, **common)
+
+    # -- running -------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _on_run(self, _button: Any = None) -> None:
+        if self.running:
+            return
+        self.error = None
+        self.result = None
+        self.status.value = ""
+        try:
+            checks = self.checks()
+        except (ValueError, TypeError) as exc:
+            self._show_error(exc)
+            return
+        self.last_checks = checks
+        cancel = threading.Event()
+        self._cancel = cancel
+        self.run.disabled = True
+        self.stop.disabled = False
+        self.out.outputs = ()
+        self.bar.max = max(len(checks), 1)
+        self.bar.value = 0
+        self.bar.bar_style = "info"
+        self.progress.value = f"Running {len(checks)} checks …"
+        self._thread = threading.Thread(target=self._work, args=(checks, cancel, time.monotonic()),
+                                        name="nwlab-batch-form", daemon=True)
+        self._thread.start()
+
+    def _work(self, checks: list[dict[str, Any]], cancel: threading.Event, started: float) -> None:
+        try:
+            if self.runner is not None:
+                batch = self.runner(checks, on_progress=self._on_progress, cancel=cancel)
+            else:
+                batch = self.nw.check_many(checks, on_progress=self._on_progress, cancel=cancel)
+            self.result = batch
+            self._render(batch)
+            self.bar.value = self.bar.max
+            self.bar.bar_style = "success" if batch.ok else "warning"
+            self.progress.value = html.escape(
+                f"{batch.summary()} in {time.monotonic() - started:.1f} s")
+        except BaseException as exc:  # shown in the form, never raised into the kernel
+            self._show_error(exc)
+            self.bar.bar_style = "danger"
+            self.progress.value = ""
+        finally:
+            self.run.disabled = False
+            self.stop.disabled = True
+
+    def _render(self, batch: Any) -> None:
+        sankey, heatmap = batch.sankey_figure(), batch.heatmap_figure()
+        self.figures = [sankey, heatmap]
+        self.out.outputs = (
+            _bundle({"text/html": batch._repr_html_(), "text/plain": batch.summary()}),
+            _bundle({"application/vnd.plotly.v1+json": json.loads(heatmap.to_json()),
+                     "text/plain": f"<heatmap: {batch.summary()}>"}),
+            _bundle({"application/vnd.plotly.v1+json": json.loads(sankey.to_json()),
+                     "text/plain": f"<Sankey: {batch.summary()}>"}),
+        )
+
+    def _on_progress(self, p: Any) -> None:
+        self.bar.value = int(getattr(p, "done", 0))
+        from nwlab.progress import counts_text
+
+        counts = counts_text(dict(getattr(p, "counts", {}) or {}))
+        self.progress.value = html.escape(f"{p.done} / {p.total}  {counts}".rstrip())
+
+    def _on_stop(self, _button: Any = None) -> None:
+        if self._cancel is not None:
+            self._cancel.set()
+            self.progress.value = "Stopping…"
+            self.stop.disabled = True
+
+    def wait(self, timeout: float | None = None) -> Any:
+        """Block until the running batch (if any) ends; returns the last result (None on error)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.result
