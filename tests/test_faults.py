@@ -51,6 +51,8 @@ Fault table (POST = the connectivityCheck POST; poll = GET of the operation's Lo
 | malformed JSON in the POST's 202 body | every POST | result (a 202 is read by status) | 1/1 | 0 | post-malformed-202 |
 | malformed JSON in the result | every poll | OperationFailed InvalidResponseContent | 1/1 | 3 | poll-malformed-result |
 | malformed JSON in the pre-flight VM GET | VM GET | ArmError InvalidResponseContent, no POST | 0/0 | 3 | preflight-malformed |
+| pre-flight VM GET stalls (timeout 3 s) | every VM GET | BackendUnavailable or OperationTimeout within the check's timeout, no POST | 0/0 | 3 | preflight-stall |
+| 429 with Retry-After 3600 s on the pre-flight VM GET | every VM GET | ThrottledError at once (no hour-long sleep), no POST | 0/0 | 3 | preflight-429-past-deadline |
 | 202 without Location | POST x1 | OperationFailed MissingLocation | 1/1 | 1 | post-202-no-location |
 | token expires on the POST (401, new token) | POST #1 | result (POST refused, re-sent with the new token) | 1/2 | 0 | post-token-expired |
 | token expires mid-poll (401, new token) | poll #1 | result (one refresh) | 1/1 | 0 | poll-token-expired |
@@ -186,6 +188,11 @@ CASES = [
          errors=(OperationFailed,), batch_errors=3, code="InvalidResponseContent"),
     Case("preflight-malformed", [rule("GET", VM_GET, Malformed())],
          errors=(ArmError,), accepted=0, sent=0, batch_errors=3, code="InvalidResponseContent"),
+    Case("preflight-stall", [rule("GET", VM_GET, Stall(10.0))],
+         errors=(BackendUnavailable, OperationTimeout), accepted=0, sent=0, batch_errors=3,
+         timeout=3.0),
+    Case("preflight-429-past-deadline", [rule("GET", VM_GET, Throttle(retry_after=3600))],
+         errors=(ThrottledError,), accepted=0, sent=0, batch_errors=3, code="TooManyRequests"),
     Case("post-202-no-location", [rule("POST", CHECK, NoLocation(), times=1)],
          errors=(OperationFailed,), batch_errors=1, code="MissingLocation"),
     Case("post-token-expired", [rule("POST", CHECK, ExpireToken(), nth=1)], sent=2),

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from nwlab.arm.errors import ArmError, OperationFailed, PreflightError
+from nwlab.arm.errors import ArmError, OperationFailed, OperationTimeout, PreflightError
 from nwlab.arm.ids import normalize_region, parse_resource_id
 from nwlab.arm.lro import Progress, run_operation
 from nwlab.arm.session import ArmClient
@@ -239,13 +239,19 @@ class NetworkWatcher:
                  cancel: Any = None, watcher_for: Callable[[CheckSpec], str] | None = None
                  ) -> ConnectivityResult:
         """Run a validated check (check_many shares this path, passing its own watcher lookup)."""
-        from nwlab.arm.session import Canceller
+        from nwlab.arm.session import Canceller, deadline_scope
 
         stop = Canceller(cancel, self._cancel_all)
         started = time.monotonic()
-        watcher_id = spec.watcher or (watcher_for or self.preflight)(spec)
+        deadline = started + spec.timeout
+        with deadline_scope(deadline):  # `timeout` bounds the pre-flight reads too
+            watcher_id = spec.watcher or (watcher_for or self.preflight)(spec)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:  # do not start a check nobody will wait for
+            raise OperationTimeout(f"The check did not start within {spec.timeout:g} s "
+                                   "(pre-flight took all of it); nothing was sent.")
         op = run_operation(self.arm, f"{watcher_id}/connectivityCheck", spec.body(),
-                           poll_interval=self.poll_interval, timeout=spec.timeout,
+                           poll_interval=self.poll_interval, timeout=remaining,
                            on_progress=on_progress, cancel=stop)
         if op.status == 204 or op.body is None or not _looks_like_result(op.body):
             # A failed operation (typed like the others), not a bare NwlabError, and never some

@@ -86,7 +86,7 @@ def run_operation(client: ArmClient, path: str, body: Any, *, poll_interval: flo
         # A client that never sleeps (replay) cannot reach a deadline by waiting; cap its polls.
         if remaining <= 0 or (not client.sleeps and op.polls >= MAX_POLLS_WITHOUT_SLEEP):
             raise OperationTimeout(
-                f"The check did not finish within {timeout:g} s ({op.polls} polls; "
+                f"The check did not finish within {timeout:.1f} s ({op.polls} polls; "
                 f"request id {op.request_id}).")
         if client.sleeps:
             # Never sleep past the deadline: the last poll happens at the deadline, not before it.

@@ -13,6 +13,8 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +38,20 @@ DEFAULT_API_VERSIONS = {
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 WRITES = frozenset({"POST", "PUT", "DELETE", "PATCH"})
+
+
+_DEADLINE: ContextVar[float | None] = ContextVar("nwlab_request_deadline", default=None)
+
+
+@contextmanager
+def deadline_scope(deadline: float | None) -> Iterator[None]:
+    """Requests made inside (on this thread) that name no deadline of their own end by this one,
+    so a check's timeout also bounds its pre-flight reads (a Retry-After: 3600 on a GET)."""
+    token = _DEADLINE.set(deadline)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
 
 
 class Canceller:
@@ -168,6 +184,8 @@ class ArmClient:
                 retry_statuses: bool = True) -> requests.Response:
         """Send with auth and ids; retry what is safe to retry; raise ArmError on an error answer."""
         method = method.upper()
+        if deadline is None:
+            deadline = _DEADLINE.get()
         url, query = self.url(path, api_version)
         query.update(params or {})
         attempts = status_tries = connection_tries = 0
