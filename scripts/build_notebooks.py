@@ -277,10 +277,79 @@ nw.close()
 """),
 ]
 
+SHARING: list[Cell] = [
+    md("""
+# Share a diagnosis safely
+
+**What this teaches.** How to hand a diagnosis to a colleague, a ticket or a class without leaking
+anything: `result.redact()` replaces subscription and tenant ids (and, if you ask, resource names
+and IP addresses) with stable pseudonyms while keeping the verdict, the hops and the issues;
+`nwlab.report.export_html()` writes one self-contained HTML file with the findings and both
+figures, which opens offline (plotly.js is inside the file, no script is fetched).
+
+This notebook replays recorded checks, so it runs offline.
+"""),
+    code("""
+import nwlab
+from nwlab.report import export_html
+
+nw = nwlab.replay()
+blocked = nw.check("MultiTierApp0", "Database0", 80, resource_group="ContosoRG")
+routed = nw.check("MultiTierApp0", "13.107.21.200", 80, resource_group="ContosoRG")
+print(blocked)
+"""),
+    md("""
+## Redact
+
+By default only subscription and tenant ids are replaced. With `names=True` and `addresses=True`
+the VM, NIC and resource group names and the IP addresses become pseudonyms too: the same real
+value always gets the same pseudonym within one redaction, so the path still reads as a path.
+"""),
+    code("""
+shared = blocked.redact(names=True, addresses=True)
+print(shared)
+shared.hops[0].resource_id
+"""),
+    md("""
+The verdict and the cause are untouched; that is what the colleague needs:
+"""),
+    code("""
+(shared.status, shared.probes_failed, [i.rule_name for i in shared.issues])
+"""),
+    md("""
+## Export one HTML file
+
+`export_html` takes one result, a list of results or a batch. `redact=True` is the default. The
+file below is written to a temporary folder; open it in any browser, even without a network.
+"""),
+    code("""
+import pathlib
+import tempfile
+
+folder = pathlib.Path(tempfile.mkdtemp())
+report = export_html([blocked, routed], folder / "diagnosis.html", names=True, addresses=True)
+page = report.read_text(encoding="utf-8")
+print("sections:", page.count("<section>"))
+print("loads a script from the network:", "<script src=" in page)
+print("mentions appNic0:", "appNic0" in page, "| names the blocking rule:", "UserRule_Port80" in page)
+"""),
+    md("""
+## Or share the data
+
+A redacted result is still a result: `to_dict()` is the service's JSON shape, and
+`ConnectivityResult.from_dict()` reads it back on the other side.
+"""),
+    code("""
+again = nwlab.ConnectivityResult.from_dict(shared.to_dict())
+again == shared
+"""),
+]
+
 NOTEBOOKS_BY_NAME: dict[str, list[Cell]] = {
     "01-quickstart": QUICKSTART,
     "02-troubleshoot-with-the-form": FORM,
     "03-teaching-nsg-and-routes": TEACHING,
+    "05-share-a-diagnosis": SHARING,
 }
 
 

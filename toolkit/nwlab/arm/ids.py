@@ -13,7 +13,7 @@ VM_ID_EXAMPLE = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGr
 
 @dataclass(frozen=True)
 class ResourceId:
-    """The parts of `/subscriptions/{s}/resourceGroups/{rg}/providers/{ns}/{type}/{name}[/{child}/{name}...]`."""
+    """The parts of `/subscriptions/{s}/resourceGroups/{rg}/providers/{ns}/{type}/{name}[/...]`."""
 
     subscription: str
     resource_group: str
