@@ -95,12 +95,14 @@ def emulate(topology: Any = None, *, check_seconds: float = 2.0, retry_after: fl
     Azure. It stops when the client is closed or the interpreter exits.
     """
     from nwlab.emulator import EmulatorServer
+    from nwlab.emulator.chaos import EmulatorCredential
 
     server = EmulatorServer(topology, check_seconds=check_seconds, retry_after=retry_after,
                             probes=probes, write_rate=write_rate).start()
     atexit.register(server.stop)
     arm = ArmClient(subscription_id=server.subscription_id,
-                    credential=StaticTokenCredential(server.token),
+                    # the server's current token, so a rotated token is picked up on refresh
+                    credential=EmulatorCredential(server),
                     cloud=resolve_cloud("AzureCloud", server.endpoint))
     nw = NetworkWatcher(arm, poll_interval=retry_after, backend="emulator", on_close=server.stop)
     nw.emulator = server
