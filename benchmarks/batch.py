@@ -25,7 +25,6 @@ import tracemalloc
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from pathlib import Path
 from typing import Any
 
 import nwlab
@@ -52,16 +51,6 @@ def distinct_checks(n: int) -> list[dict[str, Any]]:
     return checks
 
 
-def tune_emulator() -> None:
-    """Two socketserver knobs the emulator lacks (proposed to its owner; see the report):
-    a listen backlog for hundreds of concurrent connects (the default 5 resets them) and
-    TCP_NODELAY (Nagle + delayed ACK hold each response body ~40 ms)."""
-    from nwlab.emulator import server
-
-    server._HttpServer.request_queue_size = 1024
-    server._Handler.disable_nagle_algorithm = True
-
-
 class RequestCounter:
     """Counts the client's HTTP exchanges by method and status (a response hook on the session)."""
 
@@ -83,8 +72,7 @@ class RequestCounter:
 
 
 @contextmanager
-def emulator(*, d: float, r: float, rate: float | None, separate: bool, tuned: bool
-             ) -> Iterator[Any]:
+def emulator(*, d: float, r: float, rate: float | None, separate: bool) -> Iterator[Any]:
     """nwlab.emulate(...) in this process, or the same emulator served by its own process
     (python -m nwlab emulator), the way Azure is remote: the client's CPU is then its own."""
     if not separate:
@@ -100,10 +88,7 @@ def emulator(*, d: float, r: float, rate: float | None, separate: bool, tuned: b
     argv = ["--check-seconds", str(d), "--retry-after", str(r)]
     if rate:
         argv += ["--write-rate", str(rate)]
-    here = str(Path(__file__).resolve().parent)
-    code = (f"import sys; sys.path.insert(0, {here!r}); import batch; "
-            f"{'batch.tune_emulator(); ' if tuned else ''}"
-            f"from nwlab.emulator.cli import main; raise SystemExit(main({argv!r}))")
+    code = f"from nwlab.emulator.cli import main; raise SystemExit(main({argv!r}))"
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
@@ -143,22 +128,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--big-n", type=int, default=10000, help="large batch with D=0 (0 to skip)")
     p.add_argument("--tracemalloc", action="store_true",
                    help="peak Python memory by tracemalloc for the large batch (slower)")
-    p.add_argument("--tune-emulator", action="store_true",
-                   help="raise the emulator's listen backlog and set TCP_NODELAY first")
     p.add_argument("--emulator-process", action="store_true",
                    help="serve the emulator from its own process (python -m nwlab emulator) "
                         "instead of nwlab.emulate() in this one")
     args = p.parse_args(argv)
     rate = None if args.write_rate.lower() == "none" else float(args.write_rate)
     d, r, n = args.check_seconds, args.retry_after, args.n
-    if args.tune_emulator:
-        tune_emulator()
     print(f"python {sys.version.split()[0]}; N={n} D={d:g}s R={r:g}s "
           f"write_rate={'none (Azure default budget)' if rate is None else f'{rate:g}/s'}; "
-          f"emulator {'tuned' if args.tune_emulator else 'as shipped'}, "
+          "emulator "
           f"{'own process' if args.emulator_process else 'in this process (nwlab.emulate)'}")
-    with emulator(d=d, r=r, rate=rate, separate=args.emulator_process,
-                  tuned=args.tune_emulator) as nw:
+    with emulator(d=d, r=r, rate=rate, separate=args.emulator_process) as nw:
         checks = distinct_checks(n)
         run(nw, distinct_checks(len(SOURCES))[:3], write_rate=math.inf)  # warm-up: imports, sockets
         time.sleep(1.0 if rate else 0)  # let the emulator's bucket refill after the warm-up
@@ -188,8 +168,7 @@ def main(argv: list[str] | None = None) -> int:
               f"(client back-offs: {batch.stats['throttled_responses']})")
 
     if args.big_n:
-        with emulator(d=0, r=0, rate=None, separate=args.emulator_process,
-                      tuned=args.tune_emulator) as nw:
+        with emulator(d=0, r=0, rate=None, separate=args.emulator_process) as nw:
             big = distinct_checks(args.big_n)
             run(nw, big[:3], write_rate=math.inf)
             rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -277,6 +277,73 @@ nw.close()
 """),
 ]
 
+MESH: list[Cell] = [
+    md("""
+# Mesh checks: a tier at once, before and after a change
+
+**What this teaches.** How to check many paths at once (every app VM to every database on every
+port) with `nw.check_many()`, read the answer as a table and a heatmap, and compare two runs to see
+exactly what a change fixed or broke. Checks run concurrently within Azure's write budget
+(1,000 writes per 5 minutes per subscription and region by default), so a mesh takes about as long
+as its slowest check instead of one check after another.
+
+This notebook runs against the local emulator (`nwlab.emulate()`), so it needs no subscription.
+"""),
+    code("""
+import nwlab
+from nwlab.batch import mesh
+
+nw = nwlab.emulate(check_seconds=0.2, retry_after=0.1)
+checks = mesh(["MultiTierApp0", "WebVM0"], ["Database0", "WebVM0"], [80, 1433, 3389],
+              resource_group="ContosoRG")
+len(checks)
+"""),
+    md("""
+## Before
+
+Each row is one check: inputs, verdict, latency, probe loss and, when it fails, the cause in words.
+"""),
+    code("""
+before = nw.check_many(checks)
+print(before.summary())
+before.frame()[["source", "destination", "port", "status", "cause"]]
+"""),
+    code("""
+before.heatmap_figure()
+"""),
+    md("""
+## The change
+
+The auditing appliance's NSG denies outbound port 80 (`Port80`). Remove it, with the same REST
+call you would send to Azure, and run the same mesh again.
+"""),
+    code("""
+audit_nsg = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/ContosoRG"
+             "/providers/Microsoft.Network/networkSecurityGroups/AuditNsg")
+nw.delete_security_rule(audit_nsg, "Port80")
+after = nw.check_many(checks)
+print(after.summary())
+"""),
+    md("""
+## What changed
+
+`compare` lists only the checks whose verdict or cause changed, with before and after side by side.
+"""),
+    code("""
+after.compare(before)
+"""),
+    md("""
+Batches can be saved as JSON lines and loaded later (for example to compare with tomorrow's run),
+and the Sankey figure shows where the checks end up.
+"""),
+    code("""
+after.sankey_figure()
+"""),
+    code("""
+nw.close()
+"""),
+]
+
 SHARING: list[Cell] = [
     md("""
 # Share a diagnosis safely
@@ -349,6 +416,7 @@ NOTEBOOKS_BY_NAME: dict[str, list[Cell]] = {
     "01-quickstart": QUICKSTART,
     "02-troubleshoot-with-the-form": FORM,
     "03-teaching-nsg-and-routes": TEACHING,
+    "04-mesh-checks": MESH,
     "05-share-a-diagnosis": SHARING,
 }
 

@@ -17,7 +17,9 @@ EXIT_FAILED = 1
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # argparse's own usage errors: one line, exit 2
-        hint = f"see `python -m nwlab {self.prog.split()[-1]} --help`"
+        words = self.prog.split()
+        command = f"{words[-1]} " if len(words) > 1 else ""
+        hint = f"see `python -m nwlab {command}--help`"
         self.exit(EXIT_BAD_INPUT, f"nwlab: error: {message} ({hint})\n")
 
 
@@ -67,9 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     else:
         add_mesh_parser(sub)
 
-    emulator = sub.add_parser("emulator", help="serve the local Network Watcher emulator")
-    emulator.add_argument("rest", nargs=argparse.REMAINDER,
-                          help="--topology FILE --port N [--host H] [--check-seconds S] ...")
+    # Listed for --help only: main() hands `emulator ...` to the emulator's own parser, because
+    # argparse's REMAINDER does not take options that come first (`emulator --port 8080`).
+    sub.add_parser("emulator", help="serve the local Network Watcher emulator: --topology FILE "
+                                    "--port N (see `python -m nwlab emulator --help`)")
     return parser
 
 
@@ -115,12 +118,13 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        if args.command == "emulator":
-            from nwlab.emulator.cli import main as emulator_main
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["emulator"]:
+        from nwlab.emulator.cli import main as emulator_main
 
-            return emulator_main(list(args.rest))
+        return emulator_main(words[1:])
+    args = build_parser().parse_args(words)
+    try:
         if args.command == "mesh":
             from nwlab.cli_mesh import run_mesh
 

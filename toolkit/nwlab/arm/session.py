@@ -63,6 +63,25 @@ class Canceller:
     def is_set(self) -> bool:
         return any(e.is_set() for e in self.events)
 
+    def wait(self, timeout: float) -> bool:
+        """Block until one event is set or `timeout` passes; True when set. A single Event is
+        waited on directly (no polling: a batch has hundreds of checks asleep at once); several
+        are watched in slices short enough for a Stop button."""
+        if len(self.events) == 1 and isinstance(self.events[0], threading.Event):
+            return self.events[0].wait(timeout)
+        deadline = time.monotonic() + timeout
+        first = self.events[0] if self.events and isinstance(self.events[0], threading.Event) \
+            else None
+        while not self.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            if first is not None:
+                first.wait(min(remaining, 0.25))
+            else:
+                time.sleep(min(remaining, 0.05))
+        return True
+
 
 @dataclass(frozen=True)
 class RequestRecord:
@@ -122,6 +141,10 @@ class ArmClient:
             return
         if cancel is None:
             self._sleep(seconds)
+            return
+        if self._sleep is time.sleep and isinstance(cancel, Canceller | threading.Event):
+            if cancel.wait(seconds):
+                raise CheckCancelled("The check was stopped.")
             return
         deadline = time.monotonic() + seconds
         while True:

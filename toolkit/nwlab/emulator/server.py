@@ -38,6 +38,9 @@ WRITE_METHODS = frozenset({"POST", "PUT", "DELETE", "PATCH"})
 class _HttpServer(ThreadingHTTPServer):
     daemon_threads = True  # a stuck keep-alive connection must not block stop()
     allow_reuse_address = True
+    # A batch opens hundreds of connections at once; socketserver's default backlog of 5 resets
+    # them (measured with benchmarks/batch.py).
+    request_queue_size = 1024
     emulator: EmulatorServer
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -57,6 +60,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: load tests reuse connections
     server_version = "nwlab-emulator/1"
     timeout = 60  # idle keep-alive connections are dropped after a minute
+    # Headers and body go out as two writes; with Nagle on, each answer waits for a delayed ACK
+    # (about 40 ms on Linux), which dominates a short check's polls.
+    disable_nagle_algorithm = True
     server: _HttpServer
 
     def do_GET(self) -> None:
