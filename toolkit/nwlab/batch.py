@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from nwlab.arm.errors import CheckCancelled
 from nwlab.arm.ids import parse_resource_id
+from nwlab.arm.session import CancelScope
 from nwlab.arm.throttle import AZURE_NETWORK_WINDOW_S, AZURE_NETWORK_WRITES, TokenBucket
 from nwlab.checkspec import CheckSpec, build_check
 from nwlab.model import ConnectivityResult
@@ -713,81 +714,6 @@ class _BudgetInstall:
                 self._active[id(self.arm)] = (count - 1, previous)
 
 
-def size_connection_pool(session: Any, size: int) -> None:
-    """Let `size` requests share kept-alive connections (requests keeps 10 per host by default).
-
-    Without it most of a large batch's requests open a new connection and drop it afterwards.
-    Only plain HTTPAdapters are replaced (not replay or recording transports), with the same
-    settings and a larger pool; the larger pool stays after the batch.
-    """
-    from requests.adapters import HTTPAdapter
-
-    adapters = getattr(session, "adapters", None)
-    if not isinstance(adapters, Mapping):
-        return
-    for prefix, adapter in list(adapters.items()):
-        current = getattr(adapter, "_pool_maxsize", size)
-        if type(adapter) is HTTPAdapter and current < size:
-            session.mount(prefix, HTTPAdapter(
-                pool_connections=getattr(adapter, "_pool_connections", 10), pool_maxsize=size,
-                max_retries=adapter.max_retries, pool_block=getattr(adapter, "_pool_block", False)))
-
-
-class _FrozenEnvironment:
-    """Read the proxy and CA-bundle environment once for the batch instead of once per request.
-
-    With `trust_env` requests scans os.environ (proxies, no_proxy) on every request, about a
-    third of a request's client CPU; a batch sends thousands to one endpoint. The settings the
-    environment gives for that endpoint are put on the session for the batch's duration and the
-    session is restored afterwards (batches sharing a session restore when the last one ends).
-    """
-
-    _lock: ClassVar[threading.Lock] = threading.Lock()
-    _active: ClassVar[dict[int, tuple[int, Any]]] = {}
-
-    def __init__(self, session: Any, url: str) -> None:
-        self.session = session
-        self.url = url
-
-    def __enter__(self) -> None:
-        session = self.session
-        if session is None or not hasattr(session, "merge_environment_settings"):
-            return
-        with self._lock:
-            count, saved = self._active.get(id(session), (0, None))
-            if count == 0:
-                if not getattr(session, "trust_env", False):
-                    saved = None
-                else:
-                    saved = (session.trust_env, session.proxies, session.verify)
-                    settings = session.merge_environment_settings(self.url, {}, None, None, None)
-                    session.proxies = dict(settings.get("proxies") or {})
-                    session.verify = settings.get("verify", session.verify)
-                    session.trust_env = False
-            self._active[id(session)] = (count + 1, saved)
-
-    def __exit__(self, *exc: object) -> None:
-        session = self.session
-        if session is None or id(session) not in self._active:
-            return
-        with self._lock:
-            count, saved = self._active[id(session)]
-            if count > 1:
-                self._active[id(session)] = (count - 1, saved)
-                return
-            del self._active[id(session)]
-            if saved is not None:
-                session.trust_env, session.proxies, session.verify = saved
-
-
-class _Cancel:
-    def __init__(self, *events: Any) -> None:
-        self.events = [e for e in events if e is not None]
-
-    def is_set(self) -> bool:
-        return any(e.is_set() for e in self.events)
-
-
 def run_batch(nw: NetworkWatcher, checks: Any, *, concurrency: int | None = None,
               write_rate: float | None = None,
               on_progress: ProgressCallback | bool | None = None,
@@ -833,8 +759,9 @@ def run_batch(nw: NetworkWatcher, checks: Any, *, concurrency: int | None = None
     else:
         callback = on_progress
 
-    stop = threading.Event()
-    stopper = _Cancel(cancel, stop)
+    # One scope wakes every running check at once; the user's `cancel` is forwarded to it by the
+    # loop below, so hundreds of waiting checks never poll an Event each.
+    stop = CancelScope()
     watcher_for = WatcherCache(nw)
     lock = threading.Lock()
     pending = iter(tasks)
@@ -875,13 +802,15 @@ def run_batch(nw: NetworkWatcher, checks: Any, *, concurrency: int | None = None
                 task = next(pending, None)
             if task is None:
                 return
-            if stopper.is_set():
+            if cancel is not None and cancel.is_set():
+                stop.set()  # the monitor loop forwards it too; a worker must not start first
+            if stop.is_set():
                 record(task, None, BatchError(CheckCancelled.__name__, CANCELLED_BEFORE_START),
                        None)
                 continue
             t0 = time.monotonic()
             try:
-                result = nw.run_spec(task.spec, cancel=stopper, watcher_for=watcher_for)
+                result = nw.run_spec(task.spec, cancel=stop, watcher_for=watcher_for)
             except Exception as exc:  # every check ends as a result or a recorded error
                 record(task, None, BatchError.from_exception(exc),
                        round(time.monotonic() - t0, 3))
@@ -890,10 +819,7 @@ def run_batch(nw: NetworkWatcher, checks: Any, *, concurrency: int | None = None
 
     interrupted = False
     threads: list[threading.Thread] = []
-    session = getattr(nw.arm, "session", None)
-    size_connection_pool(session, workers)
-    with _BudgetInstall(nw.arm, budget) as installed, \
-            _FrozenEnvironment(session, getattr(nw.arm, "endpoint", "") + "/"):
+    with _BudgetInstall(nw.arm, budget) as installed:
         try:
             if total == 0:
                 finished.set()
@@ -902,7 +828,9 @@ def run_batch(nw: NetworkWatcher, checks: Any, *, concurrency: int | None = None
                 thread.start()
                 threads.append(thread)
             go.set()
-            while not finished.wait(0.2):
+            while not finished.wait(0.05 if cancel is not None else 0.2):
+                if cancel is not None and cancel.is_set():
+                    stop.set()
                 if not any(t.is_alive() for t in threads):
                     break
         except KeyboardInterrupt:

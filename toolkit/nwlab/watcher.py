@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from nwlab.arm.errors import ArmError, OperationFailed, OperationTimeout, PreflightError
 from nwlab.arm.ids import normalize_region, parse_resource_id
 from nwlab.arm.lro import Progress, run_operation
-from nwlab.arm.session import ArmClient
+from nwlab.arm.session import ArmClient, CancelScope
 from nwlab.checkspec import CheckSpec, build_check
 from nwlab.model import ConnectivityResult
 
@@ -84,7 +84,7 @@ class NetworkWatcher:
         self._on_close = on_close
         self._watchers: dict[str, str] | None = None
         self._lock = threading.Lock()
-        self._cancel_all = threading.Event()
+        self._cancel_all = CancelScope()
         # Set by nwlab.emulate(): the running emulator, for what-if helpers and tests.
         self.emulator: Any = None
 
@@ -113,7 +113,7 @@ class NetworkWatcher:
 
         Checks in flight hold the event they started with; a fresh one serves the checks to come.
         """
-        stopping, self._cancel_all = self._cancel_all, threading.Event()
+        stopping, self._cancel_all = self._cancel_all, CancelScope()
         stopping.set()
 
     # -- inventory -------------------------------------------------------------------------
@@ -239,9 +239,26 @@ class NetworkWatcher:
                  cancel: Any = None, watcher_for: Callable[[CheckSpec], str] | None = None
                  ) -> ConnectivityResult:
         """Run a validated check (check_many shares this path, passing its own watcher lookup)."""
-        from nwlab.arm.session import Canceller, deadline_scope
+        from nwlab.arm.session import Canceller
 
-        stop = Canceller(cancel, self._cancel_all)
+        # The check waits on one Event of its own, set by this client's cancel() or by the
+        # batch's scope; a user's own Event (a Stop button) is watched beside it.
+        own = threading.Event()
+        scopes = [self._cancel_all, *([cancel] if isinstance(cancel, CancelScope) else [])]
+        for scope in scopes:
+            scope.attach(own)
+        try:
+            stop = own if cancel is None or isinstance(cancel, CancelScope) \
+                else Canceller(cancel, own)
+            return self._run(spec, stop, on_progress, watcher_for)
+        finally:
+            for scope in scopes:
+                scope.detach(own)
+
+    def _run(self, spec: CheckSpec, stop: Any, on_progress: Callable[[Progress], None] | None,
+             watcher_for: Callable[[CheckSpec], str] | None) -> ConnectivityResult:
+        from nwlab.arm.session import deadline_scope
+
         started = time.monotonic()
         deadline = started + spec.timeout
         with deadline_scope(deadline):  # `timeout` bounds the pre-flight reads too

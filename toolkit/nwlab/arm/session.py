@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 
@@ -83,6 +84,37 @@ class Canceller:
         return True
 
 
+class CancelScope:
+    """A Stop that wakes waiting checks without polling: set() sets the Event of every check
+    attached to it. Clients and batches own one each; a check attaches its own Event to both."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._set = False
+        self._attached: set[threading.Event] = set()
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        with self._lock:
+            self._set = True
+            attached = list(self._attached)
+        for event in attached:
+            event.set()
+
+    def attach(self, event: threading.Event) -> None:
+        with self._lock:
+            if self._set:
+                event.set()
+            else:
+                self._attached.add(event)
+
+    def detach(self, event: threading.Event) -> None:
+        with self._lock:
+            self._attached.discard(event)
+
+
 @dataclass(frozen=True)
 class RequestRecord:
     """What support asks for after a failure: which request, what came back, and its ids."""
@@ -110,7 +142,8 @@ class ArmClient:
         self.cloud = cloud
         self.endpoint = cloud.endpoint.rstrip("/")
         self.api_versions = {**DEFAULT_API_VERSIONS, **(api_versions or {})}
-        self.session = session or requests.Session()
+        self.session = session or _pooled_session()
+        _read_environment_once(self.session, self.endpoint)
         self.tokens = TokenCache(credential, cloud.scope)
         # None means "never sleep" (replay): waits are skipped but cancellation is still honoured.
         self._sleep = sleep
@@ -228,8 +261,7 @@ class ArmClient:
             timeout = self._timeout(deadline)
             started = time.monotonic()
             try:
-                response = self.session.request(method, url, params=query or None, json=json,
-                                                headers=headers, timeout=timeout)
+                response = self._send(method, url, query, json, headers, timeout)
             except (requests.Timeout, requests.ConnectionError,
                     requests.exceptions.ChunkedEncodingError) as exc:
                 # ChunkedEncodingError: the connection dropped part way through the body.
@@ -277,6 +309,22 @@ class ArmClient:
                                              method=method, url=_short(url))
             return response
 
+    def _send(self, method: str, url: str, query: dict[str, str], body: Any,
+              headers: dict[str, str], timeout: tuple[float, float]) -> requests.Response:
+        """Prepare the request ourselves and hand it to the session's transport.
+
+        Session.request() merges session headers, cookies, auth and settings into every request;
+        the client sets all of those itself, and skipping the merge saves a third of the CPU a
+        request costs, which is what bounds a batch of hundreds of checks.
+        """
+        session = self.session
+        # The query goes in encoded: requests checks a dict against typing Protocols, which
+        # costs more than the rest of preparing the request.
+        prepared = requests.Request(method, url, params=urlencode(query) if query else None,
+                                    json=body, headers=headers, hooks=session.hooks).prepare()
+        return session.send(prepared, timeout=timeout, allow_redirects=False,
+                            proxies=session.proxies, verify=session.verify)
+
     def _timeout(self, deadline: float | None) -> tuple[float, float]:
         connect, read = self.request_timeout
         if deadline is None:
@@ -301,6 +349,35 @@ class ArmClient:
             if not next_link:
                 return
             body = self.get_json(next_link)
+
+
+# Checks in flight at once share kept-alive connections; requests keeps 10 per host by default,
+# so a batch would open and drop a connection for most of its requests.
+POOL_SIZE = 256
+
+
+def _pooled_session() -> requests.Session:
+    from requests.adapters import HTTPAdapter
+
+    session = requests.Session()
+    for prefix in ("https://", "http://"):
+        session.mount(prefix, HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE))
+    return session
+
+
+def _read_environment_once(session: requests.Session, endpoint: str) -> None:
+    """Proxy and CA settings from the environment, read once for the endpoint.
+
+    With trust_env, requests scans os.environ (proxies, no_proxy, CA bundle, netrc) on every
+    request: a third of a request's CPU when a batch sends thousands. Authorization is set by
+    the client, so netrc is never needed.
+    """
+    if not session.trust_env:
+        return
+    settings = session.merge_environment_settings(endpoint + "/", {}, None, None, None)
+    session.proxies.update(settings.get("proxies") or {})
+    session.verify = settings.get("verify", session.verify)
+    session.trust_env = False
 
 
 def response_json(response: requests.Response, *, strict: bool = False) -> Any:
