@@ -79,3 +79,28 @@ def test_export_html_is_self_contained_and_redacted(results, tmp_path):
 def test_export_html_refuses_other_things(tmp_path):
     with pytest.raises(TypeError, match="results"):
         export_html(42, tmp_path / "x.html")
+
+
+def test_batch_redact_hides_names_in_inputs_results_and_errors(tmp_path):
+    nw = nwlab.emulate(check_seconds=0, retry_after=0)
+    try:
+        batch = nw.check_many([
+            {"source": "MultiTierApp0", "destination": "Database0", "port": 80,
+             "resource_group": "ContosoRG"},
+            {"source": "Jumpbox0", "destination": "Database0", "port": 80,
+             "resource_group": "ContosoRG"},  # no agent: an error naming the VM
+        ], on_progress=False)
+    finally:
+        nw.close()
+    assert batch[1].error is not None and "Jumpbox0" in batch[1].error.message
+    shared = batch.redact(names=True, addresses=True)
+    text = "\n".join(str(e.to_dict()) for e in shared)
+    for secret in ("MultiTierApp0", "Database0", "Jumpbox0", "ContosoRG", "10.1.1.4", "appNic0"):
+        assert secret not in text, secret
+    assert [e.verdict for e in shared] == [e.verdict for e in batch]
+    assert shared[0].cause is not None and "UserRule_Port80" in shared[0].cause
+    # the same VM gets the same pseudonym in inputs and in the result's ids
+    source = shared[0].inputs["source"]
+    assert source in shared[0].result.meta["source"]
+    page = export_html(batch, tmp_path / "batch.html", names=True).read_text(encoding="utf-8")
+    assert "MultiTierApp0" not in page and page.count("<section>") == 1

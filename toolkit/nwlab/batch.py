@@ -232,6 +232,22 @@ class BatchResult:
     def __repr__(self) -> str:
         return f"<BatchResult {self.summary()}>"
 
+    def redact(self, *, names: bool = False, addresses: bool = False) -> BatchResult:
+        """A copy safe to share: subscription and tenant ids (and optionally resource names and
+        IP addresses) become pseudonyms, the same one for the same value across every check."""
+        from nwlab.report import Redactor
+
+        redactor = Redactor(names=names, addresses=addresses)
+        results = [redactor.result(e.result) if e.result is not None else None
+                   for e in self.entries]  # ids first, so bare names in inputs map the same way
+        entries = [BatchEntry(
+            index=e.index, inputs=redactor.inputs(e.inputs), result=result,
+            error=BatchError(e.error.type, redactor.text(e.error.message),
+                             redactor.text(e.error.fix) if e.error.fix else None)
+            if e.error is not None else None,
+            elapsed_s=e.elapsed_s) for e, result in zip(self.entries, results, strict=True)]
+        return BatchResult(entries, stats=dict(self.stats))
+
     @property
     def results(self) -> list[ConnectivityResult | None]:
         return [e.result for e in self.entries]

@@ -88,9 +88,26 @@ class Redactor:
         value = _TENANT_FIELD.sub(lambda m: f'{m.group(1)}{self._guid(m.group(2))}"', value)
         if self.names:
             value = _NAMED.sub(lambda m: m.group(1) + self._name(m.group(1), m.group(2)), value)
+            # Names already seen in ids also hide where they appear bare (messages, inputs).
+            for (_, real), pseudonym in self._names.items():
+                value = re.sub(rf"(?<![\w.-]){re.escape(real)}(?![\w-])", pseudonym, value,
+                               flags=re.IGNORECASE)
         if self.addresses:
             value = _IPV4.sub(lambda m: self._ip(m.group(1)), value)
         return value
+
+    def inputs(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """A check's keyword arguments: bare VM and resource group names are names too."""
+        out: dict[str, Any] = {}
+        for key, value in inputs.items():
+            if self.names and isinstance(value, str) and "/" not in value:
+                if key == "resource_group":
+                    value = self._name("resourcegroups", value)
+                elif key in ("source", "destination") and "." not in value \
+                        and ":" not in value:
+                    value = self._name("virtualmachines", value)
+            out[key] = self.value(value)
+        return out
 
     def value(self, data: Any) -> Any:
         """Redact every string inside a JSON-like value (keys included)."""
@@ -127,7 +144,10 @@ def _as_results(results: Any) -> list[tuple[str, ConnectivityResult]]:
         for entry in entries:
             result = getattr(entry, "result", None)
             if result is not None:
-                out.append((getattr(entry, "label", "") or "", result))
+                port = entry.inputs.get("port")
+                label = f"{entry.source_label} → {entry.destination_label}" + \
+                    (f" port {port}" if port is not None else "")
+                out.append((label, result))
         return out
     if isinstance(results, Iterable):
         items = list(results)

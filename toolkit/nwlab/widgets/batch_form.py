@@ -9,7 +9,6 @@ still ends with every check recorded.
 from __future__ import annotations
 
 import html
-import json
 import re
 import threading
 import time
@@ -18,7 +17,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from nwlab.explain import error_html
+from nwlab.widgets._base import FormBase, html_bundle, plotly_bundle
 
 __all__ = ["BatchForm"]
 
@@ -26,11 +25,7 @@ PROTOCOLS = ["Auto", "Tcp", "Http", "Https", "Icmp"]
 _SPLIT = re.compile(r"[,\s]+")
 
 
-def _bundle(data: dict[str, Any]) -> dict[str, Any]:
-    return {"output_type": "display_data", "metadata": {}, "data": data}
-
-
-class BatchForm:
+class BatchForm(FormBase):
     """Mesh checks from a notebook: sources x destinations x ports, Run/Stop, results inline.
 
     `runner`, when given, is called instead of `nw.check_many(checks, on_progress=, cancel=)`
@@ -38,14 +33,11 @@ class BatchForm:
     """
 
     def __init__(self, nw: Any, *, runner: Callable[..., Any] | None = None) -> None:
+        super().__init__()
         self.nw = nw
         self.runner = runner
-        self.result: Any = None
-        self.error: BaseException | None = None
         self.figures: list[Any] = []
         self.last_checks: list[dict[str, Any]] | None = None
-        self._thread: threading.Thread | None = None
-        self._cancel: threading.Event | None = None
 
         label = {"description_width": "120px"}
         wide = w.Layout(width="520px")
@@ -77,19 +69,7 @@ class BatchForm:
         self.run.on_click(self._on_run)
         self.stop.on_click(self._on_stop)
 
-    # -- display -------------------------------------------------------------------------
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
-
-    def _show_error(self, exc: BaseException) -> None:
-        self.error = exc
-        self.status.value = error_html(exc)
+    # -- inventory -----------------------------------------------------------------------
 
     def _load_vms(self) -> None:
         """Offer the VMs that can be sources (running, with the agent) first, the others after."""
@@ -162,10 +142,6 @@ class BatchForm:
 
     # -- running -------------------------------------------------------------------------
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
     def _on_run(self, _button: Any = None) -> None:
         if self.running:
             return
@@ -178,20 +154,14 @@ class BatchForm:
             self._show_error(exc)
             return
         self.last_checks = checks
-        cancel = threading.Event()
-        self._cancel = cancel
-        self.run.disabled = True
-        self.stop.disabled = False
         self.out.outputs = ()
         self.bar.max = max(len(checks), 1)
         self.bar.value = 0
         self.bar.bar_style = "info"
         self.progress.value = f"Running {len(checks)} checks …"
-        self._thread = threading.Thread(target=self._work, args=(checks, cancel, time.monotonic()),
-                                        name="nwlab-batch-form", daemon=True)
-        self._thread.start()
+        self._start(self._work, checks, time.monotonic(), name="nwlab-batch-form")
 
-    def _work(self, checks: list[dict[str, Any]], cancel: threading.Event, started: float) -> None:
+    def _work(self, checks: list[dict[str, Any]], started: float, cancel: threading.Event) -> None:
         try:
             if self.runner is not None:
                 batch = self.runner(checks, on_progress=self._on_progress, cancel=cancel)
@@ -208,18 +178,15 @@ class BatchForm:
             self.bar.bar_style = "danger"
             self.progress.value = ""
         finally:
-            self.run.disabled = False
-            self.stop.disabled = True
+            self._finished()
 
     def _render(self, batch: Any) -> None:
         sankey, heatmap = batch.sankey_figure(), batch.heatmap_figure()
         self.figures = [sankey, heatmap]
         self.out.outputs = (
-            _bundle({"text/html": batch._repr_html_(), "text/plain": batch.summary()}),
-            _bundle({"application/vnd.plotly.v1+json": json.loads(heatmap.to_json()),
-                     "text/plain": f"<heatmap: {batch.summary()}>"}),
-            _bundle({"application/vnd.plotly.v1+json": json.loads(sankey.to_json()),
-                     "text/plain": f"<Sankey: {batch.summary()}>"}),
+            html_bundle(batch._repr_html_(), batch.summary()),
+            plotly_bundle(heatmap, f"<heatmap: {batch.summary()}>"),
+            plotly_bundle(sankey, f"<Sankey: {batch.summary()}>"),
         )
 
     def _on_progress(self, p: Any) -> None:
@@ -228,15 +195,3 @@ class BatchForm:
 
         counts = counts_text(dict(getattr(p, "counts", {}) or {}))
         self.progress.value = html.escape(f"{p.done} / {p.total}  {counts}".rstrip())
-
-    def _on_stop(self, _button: Any = None) -> None:
-        if self._cancel is not None:
-            self._cancel.set()
-            self.progress.value = "Stopping…"
-            self.stop.disabled = True
-
-    def wait(self, timeout: float | None = None) -> Any:
-        """Block until the running batch (if any) ends; returns the last result (None on error)."""
-        if self._thread is not None:
-            self._thread.join(timeout)
-        return self.result

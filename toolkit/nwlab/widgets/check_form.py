@@ -10,7 +10,6 @@ with `with out:` (a frontend feature nbval and nbclient do not have) and never t
 from __future__ import annotations
 
 import html
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -18,7 +17,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from nwlab.explain import error_html
+from nwlab.widgets._base import FormBase, html_bundle, plotly_bundle
 
 __all__ = ["CheckForm"]
 
@@ -47,18 +46,7 @@ def _client_key(nw: Any) -> Any:
     return (type(nw).__name__, id(nw))
 
 
-def _plotly_bundle(fig: Any, text: str) -> dict[str, Any]:
-    return {"output_type": "display_data", "metadata": {},
-            "data": {"application/vnd.plotly.v1+json": json.loads(fig.to_json()),
-                     "text/plain": text}}
-
-
-def _html_bundle(markup: str, text: str) -> dict[str, Any]:
-    return {"output_type": "display_data", "metadata": {},
-            "data": {"text/html": markup, "text/plain": text}}
-
-
-class CheckForm:
+class CheckForm(FormBase):
     """The interactive connection check: source, destination, options, Run/Stop, result inline.
 
     `runner`, when given, is called instead of `nw.check` with the same keyword arguments (tests
@@ -67,15 +55,12 @@ class CheckForm:
 
     def __init__(self, nw: Any, *, runner: Callable[..., Any] | None = None,
                  timeout: float = 600) -> None:
+        super().__init__()
         self.nw = nw
         self.runner = runner
         self.timeout = timeout
-        self.result: Any = None
-        self.error: BaseException | None = None
         self.figures: list[Any] = []
         self.last_kwargs: dict[str, Any] | None = None
-        self._thread: threading.Thread | None = None
-        self._cancel: threading.Event | None = None
         self._key = _client_key(nw)
         self._vm_rows: dict[str, dict[str, Any]] = {}
         self._restoring = False
@@ -138,21 +123,7 @@ class CheckForm:
         self.run.on_click(self._on_run)
         self.stop.on_click(self._on_stop)
 
-    # -- display -------------------------------------------------------------------------
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
-
     # -- inventory -----------------------------------------------------------------------
-
-    def _show_error(self, exc: BaseException) -> None:
-        self.error = exc
-        self.status.value = error_html(exc)
 
     def _load_groups(self) -> None:
         try:
@@ -371,10 +342,6 @@ class CheckForm:
 
     # -- running -------------------------------------------------------------------------
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
     def _on_run(self, _button: Any = None) -> None:
         if self.running:
             return
@@ -388,24 +355,16 @@ class CheckForm:
             return
         self.last_kwargs = dict(kwargs)
         self._save()
-        cancel = threading.Event()
-        self._cancel = cancel
-        self.run.disabled = True
-        self.stop.disabled = False
         self.out.outputs = ()
         self.progress.value = f"Running: {html.escape(kwargs['source'])} → " \
                               f"{html.escape(kwargs['destination'])} …"
-        started = time.monotonic()
-        call = dict(kwargs, on_progress=self._on_progress, cancel=cancel)
-        self._thread = threading.Thread(target=self._work, args=(call, started),
-                                        name="nwlab-check", daemon=True)
-        self._thread.start()
+        self._start(self._work, kwargs, time.monotonic(), name="nwlab-check")
 
-    def _work(self, call: dict[str, Any], started: float) -> None:
+    def _work(self, kwargs: dict[str, Any], started: float, cancel: threading.Event) -> None:
         """The background part: run the check, then render the result or the error inline."""
         try:
             fn = self.runner if self.runner is not None else self.nw.check
-            result = fn(**call)
+            result = fn(**kwargs, on_progress=self._on_progress, cancel=cancel)
             self.result = result
             self._render(result)
             self.progress.value = (f"Done in {time.monotonic() - started:.1f} s: "
@@ -414,8 +373,7 @@ class CheckForm:
             self._show_error(exc)
             self.progress.value = ""
         finally:
-            self.run.disabled = False
-            self.stop.disabled = True
+            self._finished()
 
     def _render(self, result: Any) -> None:
         from nwlab.viz import path_figure, sankey_figure
@@ -425,9 +383,9 @@ class CheckForm:
         self.figures = [path, sankey]
         hops = len(getattr(result, "hops", ()))
         self.out.outputs = (
-            _html_bundle(result_html(result), str(result)),
-            _plotly_bundle(path, f"<path figure: {hops} hops>"),
-            _plotly_bundle(sankey, f"<probe Sankey: {hops} hops>"),
+            html_bundle(result_html(result), str(result)),
+            plotly_bundle(path, f"<path figure: {hops} hops>"),
+            plotly_bundle(sankey, f"<probe Sankey: {hops} hops>"),
         )
 
     def _on_progress(self, p: Any) -> None:
@@ -441,15 +399,3 @@ class CheckForm:
         if nxt is not None:
             parts.append(f"next poll in {float(nxt):.0f} s")
         self.progress.value = "&#x23F3; " + html.escape(" · ".join(parts))
-
-    def _on_stop(self, _button: Any = None) -> None:
-        if self._cancel is not None:
-            self._cancel.set()
-            self.progress.value = "Stopping…"
-            self.stop.disabled = True
-
-    def wait(self, timeout: float | None = None) -> Any:
-        """Block until the running check (if any) ends; returns the last result (None on error)."""
-        if self._thread is not None:
-            self._thread.join(timeout)
-        return self.result
