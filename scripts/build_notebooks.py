@@ -339,6 +339,26 @@ and the Sankey figure shows where the checks end up.
     code("""
 after.sankey_figure()
 """),
+    md("""
+## The same from a form
+
+`BatchForm` picks the sources from the inventory, takes destinations and ports as text, runs the
+mesh in the background (the progress bar counts checks as they end; Stop cancels the rest and
+every check is still accounted for) and shows the table, the heatmap and the Sankey inside the form.
+Below it is filled and run from code, which is what typing and pressing **Run mesh** do.
+"""),
+    code("""
+from nwlab.widgets import BatchForm
+
+form = BatchForm(nw)
+form
+"""),
+    code("""
+form.fill(sources=["MultiTierApp0", "WebVM0"], destinations=["Database0"], ports=[1433, 3389],
+          resource_group="ContosoRG")
+form.run.click()
+form.wait().frame()[["source", "destination", "port", "status", "cause"]]
+"""),
     code("""
 nw.close()
 """),
