@@ -140,6 +140,11 @@ def build_check(subscription_id: str, source: Any, destination: Any, port: Any =
     )
 
 
+def build_source(subscription_id: str, vm: Any, resource_group: Any = None) -> str:
+    """A VM id from a VM name (with its resource group) or a VM id, validated like check()'s."""
+    return _source(subscription_id, vm, _resource_group(resource_group))
+
+
 def _show(value: Any) -> str:
     return repr(value) if isinstance(value, str) else type(value).__name__
 

@@ -42,6 +42,9 @@ def _backend_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--cloud", default="AzureCloud",
                        help="AzureCloud, AzureUSGovernment or AzureChinaCloud")
     group.add_argument("--arm-endpoint", help="override the ARM endpoint URL")
+    group.add_argument("--token", default=os.environ.get("NWLAB_ARM_TOKEN"),
+                       help="a bearer token to present instead of azure-identity's (e.g. the one "
+                            "`python -m nwlab emulator` prints; default: $NWLAB_ARM_TOKEN)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,6 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
     else:
         add_mesh_parser(sub)
 
+    snapshot = sub.add_parser("snapshot", help="write the network in scope as an emulator "
+                                               "topology (for offline what-if)")
+    snapshot.add_argument("-g", "--resource-group", help="limit to one resource group")
+    snapshot.add_argument("--out", required=True, help="topology file to write")
+    snapshot.add_argument("--keep-subscription", action="store_true",
+                          help="keep the real subscription id (default: zeros)")
+    _backend_args(snapshot)
+
     # Listed for --help only: main() hands `emulator ...` to the emulator's own parser, because
     # argparse's REMAINDER does not take options that come first (`emulator --port 8080`).
     sub.add_parser("emulator", help="serve the local Network Watcher emulator: --topology FILE "
@@ -86,7 +97,28 @@ def make_client(args: argparse.Namespace) -> Any:
     if not args.subscription:
         raise ValueError("--subscription: live Azure needs a subscription id, e.g. --subscription "
                          "00000000-0000-0000-0000-000000000000 (or use --replay / --emulate offline)")
-    return nwlab.connect(args.subscription, cloud=args.cloud, arm_endpoint=args.arm_endpoint)
+    credential = None
+    if args.token:
+        from nwlab.arm.auth import StaticTokenCredential
+
+        credential = StaticTokenCredential(args.token)
+    return nwlab.connect(args.subscription, credential=credential, cloud=args.cloud,
+                         arm_endpoint=args.arm_endpoint)
+
+
+def run_snapshot(args: argparse.Namespace) -> int:
+    nw = make_client(args)
+    try:
+        topology = nw.snapshot(args.resource_group, path=args.out,
+                               keep_subscription=args.keep_subscription)
+    finally:
+        nw.close()
+    kinds: dict[str, int] = {}
+    for resource in topology["resources"]:
+        kind = str(resource.get("type", "")).split("/")[-1]
+        kinds[kind] = kinds.get(kind, 0) + 1
+    print(f"wrote {args.out}: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
+    return 0
 
 
 def _print_result(result: Any) -> None:
@@ -125,6 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return emulator_main(words[1:])
     args = build_parser().parse_args(words)
     try:
+        if args.command == "snapshot":
+            return run_snapshot(args)
         if args.command == "mesh":
             from nwlab.cli_mesh import run_mesh
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -145,6 +146,12 @@ class NetworkWatcher:
         frame = pd.DataFrame(rows, columns=columns)
         return frame.sort_values(["resource_group", "name"], key=lambda s: s.str.lower(),
                                  ignore_index=True) if rows else frame
+
+    def get_vm(self, vm: str, resource_group: str | None = None) -> dict[str, Any]:
+        """A VM as ARM returns it, by name (with resource_group) or by resource id."""
+        from nwlab.checkspec import build_source
+
+        return dict(self.arm.get_json(build_source(self.subscription_id, vm, resource_group)))
 
     def vm_status(self, vm_id: str) -> VmStatus:
         """GET the VM (region), its instance view (power state) and its extensions (agent)."""
@@ -318,6 +325,15 @@ class NetworkWatcher:
 
     def delete_route(self, route_table_id: str, name: str) -> None:
         self.arm.request("DELETE", f"{route_table_id}/routes/{name}")
+
+    @contextlib.contextmanager
+    def record(self, path: Any, *, note: str = "") -> Iterator[Any]:
+        """Record every exchange inside the block into a cassette at `path` (scrubbed: no
+        Authorization header, no token, subscription and tenant ids zeroed), for nwlab.replay()."""
+        from nwlab.recording import recording
+
+        with recording(self.arm.session, path, note=note) as cassette:
+            yield cassette
 
     def snapshot(self, resource_group: str | None = None, path: Any = None, *,
                  keep_subscription: bool = False) -> dict[str, Any]:
