@@ -260,3 +260,29 @@ def test_arm_client_mounts_it_only_on_its_own_session():
         theirs = ArmClient(subscription_id="s", credential=StaticTokenCredential("t"),
                            cloud=cloud, session=given)
         assert not isinstance(theirs.session.get_adapter(srv["url"] + "/"), PlainHttpAdapter)
+
+
+@pytest.mark.parametrize("block", [
+    b"Location: http://h/x?a=1\r\nRetry-After: 1\r\nContent-Length: 4\r\n",
+    b"X-A: 1\r\nLocat",  # cut inside a name: ends the block
+    b"X-A: 1\r\nLocation: http://127.0.0.1:1/sub",  # cut inside a value
+    b"Set: a\r\nset: b\r\nX:  spaced  \r\n",  # repeated, blanks kept at the end
+    b"X-Long: one\r\n two\r\n\tthree\r\nY: 2\r\n",  # continuation lines
+    b"Bad Header: 1\r\nY: 2\r\n",  # a space in the name ends the block
+    b": empty\r\nY: 2\r\n",  # an empty name is skipped
+    b"X: a\rb\r\nY: 2\r\n",  # a bare CR: handed to the email parser
+    b"X: caf\xe9\r\n",
+])
+def test_header_parsing_matches_http_client(block):
+    import io
+    from http.client import _read_headers, parse_headers
+
+    from nwlab.arm.transport import _parse_fields
+
+    expected: dict[str, str] = {}
+    for name, value in parse_headers(io.BytesIO(block + b"\r\n")).items():
+        key = name.lower()
+        expected[key] = f"{expected[key]}, {value}" if key in expected else value
+    fields, first = _parse_fields(_read_headers(io.BytesIO(block)))
+    assert {k.lower(): v for k, v in fields.items()} == expected
+    assert set(first) == set(expected)

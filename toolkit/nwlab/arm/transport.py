@@ -19,11 +19,21 @@ closed and forgotten after any error and when the server says it will close.
 
 from __future__ import annotations
 
+import http.client
+import io
+import re
 import select
 import socket
 import zlib
 from collections.abc import Mapping
-from http.client import HTTPConnection, HTTPException, HTTPResponse, IncompleteRead
+from http.client import (
+    HTTPConnection,
+    HTTPException,
+    HTTPResponse,
+    IncompleteRead,
+    UnknownProtocol,
+    parse_headers,
+)
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -66,6 +76,113 @@ def _dropped(sock: socket.socket) -> bool:
 
 
 _poll = getattr(select, "poll", None)
+_read_headers = http.client._read_headers  # type: ignore[attr-defined]
+
+# What email's header parser (http.client's) takes as a header line: a name and a colon.
+_NAME = re.compile(r"[\x21-\x39\x3b-\x7e]*\Z")
+
+
+class _Fields(dict[str, str]):
+    """The first value of each header by lower-case name: what HTTPResponse.begin asks of its
+    headers (transfer-encoding, content-length, connection, keep-alive)."""
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return dict.get(self, name.lower(), default)
+
+
+def _parse_fields(lines: list[bytes]) -> tuple[CaseInsensitiveDict[str], _Fields]:
+    """The header lines as http.client's email parser reads them, at a tenth of its cost.
+
+    Same rules: a line without a `name:` ends the block (a cut header block reads as complete),
+    continuation lines extend the previous value, values keep everything after the colon but
+    leading blanks and the line end. Anything unusual (a bare CR) goes to the email parser.
+    """
+    pairs: list[tuple[str, list[str]]] = []
+    for raw in lines:
+        line = raw.decode("iso-8859-1")
+        body = line[:-2] if line.endswith("\r\n") else line[:-1] if line.endswith("\n") else line
+        if "\r" in body or line.startswith("From "):
+            return _parse_slowly(lines)
+        if line[:1] in (" ", "\t"):
+            if pairs:
+                pairs[-1][1].append(line)
+            continue
+        name, colon, value = line.partition(":")
+        if not colon or not _NAME.match(name):
+            break
+        if not name:
+            continue
+        pairs.append((name, [value.lstrip(" \t")]))
+    fields: CaseInsensitiveDict[str] = CaseInsensitiveDict()
+    first = _Fields()
+    for name, parts in pairs:
+        value = "".join(parts).rstrip("\r\n")
+        lower = name.lower()
+        if lower in first:  # repeated headers are joined, as urllib3 does
+            fields[name] = f"{fields[name]}, {value}"
+        else:
+            first[lower] = value
+            fields[name] = value
+    return fields, first
+
+
+def _parse_slowly(lines: list[bytes]) -> tuple[CaseInsensitiveDict[str], _Fields]:
+    message = parse_headers(io.BytesIO(b"".join(lines) + b"\r\n"))
+    fields: CaseInsensitiveDict[str] = CaseInsensitiveDict()
+    first = _Fields()
+    for name, value in message.items():
+        lower = name.lower()
+        if lower in first:
+            fields[name] = f"{fields[name]}, {value}"
+        else:
+            first[lower] = value
+            fields[name] = value
+    return fields, first
+
+
+class _Answer(HTTPResponse):
+    """http.client's response with a fast header parser: begin() is the standard library's
+    (Python 3.11-3.13), but for parse_headers."""
+
+    fields: CaseInsensitiveDict[str]
+
+    def begin(self) -> None:
+        if self.headers is not None:
+            return
+        while True:
+            version, status, reason = self._read_status()
+            if status != 100:
+                break
+            _read_headers(self.fp)
+        self.code = self.status = status
+        self.reason = reason.strip()
+        if version in ("HTTP/1.0", "HTTP/0.9"):
+            self.version = 10
+        elif version.startswith("HTTP/1."):
+            self.version = 11
+        else:
+            raise UnknownProtocol(version)
+        self.fields, first = _parse_fields(_read_headers(self.fp))
+        self.headers = self.msg = first
+        tr_enc = first.get("transfer-encoding")
+        self.chunked = bool(tr_enc and tr_enc.lower() == "chunked")
+        if self.chunked:
+            self.chunk_left = None
+        self.will_close = self._check_close()
+        self.length = None
+        length = first.get("content-length")
+        if length and not self.chunked:
+            try:
+                self.length = int(length)
+            except ValueError:
+                self.length = None
+            else:
+                if self.length < 0:
+                    self.length = None
+        if status in (204, 304) or 100 <= status < 200 or self._method == "HEAD":
+            self.length = 0
+        if not self.will_close and not self.chunked and self.length is None:
+            self.will_close = True
 
 
 class PlainHttpAdapter(BaseAdapter):
@@ -116,7 +233,7 @@ class PlainHttpAdapter(BaseAdapter):
             assert sock is not None
             sock.settimeout(read_timeout)
             sock.sendall(payload)
-            answer = HTTPResponse(sock, method=method)
+            answer = _Answer(sock, method=method)
             answer.begin()
             content = answer.read()
         except TimeoutError as exc:
@@ -194,14 +311,9 @@ class PlainHttpAdapter(BaseAdapter):
     # -- the answer -----------------------------------------------------------------------
 
     @staticmethod
-    def _response(request: requests.PreparedRequest, answer: HTTPResponse,
+    def _response(request: requests.PreparedRequest, answer: _Answer,
                   content: bytes) -> requests.Response:
-        headers: CaseInsensitiveDict[str] = CaseInsensitiveDict()
-        for name, value in answer.msg.items():
-            if name in headers:  # repeated headers are joined, as urllib3 does
-                headers[name] = f"{headers[name]}, {value}"
-            else:
-                headers[name] = value
+        headers = answer.fields
         encoding = headers.get("Content-Encoding")
         if encoding and content:
             content = _decode(content, encoding.strip().lower(), request)
