@@ -8,6 +8,7 @@ dropped connection, because a second POST starts a second check.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
@@ -20,6 +21,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 import requests
+from requests.compat import json as complexjson  # type: ignore[attr-defined]
+from requests.structures import CaseInsensitiveDict
+from requests.utils import check_header_validity
 
 from nwlab import __version__
 from nwlab.arm.auth import TokenCache, TokenCredential
@@ -318,10 +322,13 @@ class ArmClient:
         request costs, which is what bounds a batch of hundreds of checks.
         """
         session = self.session
-        # The query goes in encoded: requests checks a dict against typing Protocols, which
-        # costs more than the rest of preparing the request.
-        prepared = requests.Request(method, url, params=urlencode(query) if query else None,
-                                    json=body, headers=headers, hooks=session.hooks).prepare()
+        query_text = urlencode(query) if query else ""
+        prepared = _fast_prepare(method, url, query_text, body, headers, session.hooks)
+        if prepared is None:
+            # The query goes in encoded: requests checks a dict against typing Protocols, which
+            # costs more than the rest of preparing the request.
+            prepared = requests.Request(method, url, params=query_text or None, json=body,
+                                        headers=headers, hooks=session.hooks).prepare()
         return session.send(prepared, timeout=timeout, allow_redirects=False,
                             proxies=session.proxies, verify=session.verify)
 
@@ -367,6 +374,51 @@ def _pooled_session() -> requests.Session:
     session.mount("https://", HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE))
     session.mount("http://", PlainHttpAdapter(pool_maxsize=POOL_SIZE))
     return session
+
+
+# URLs requests.PreparedRequest.prepare_url would leave exactly as they are: a lower-case http(s)
+# scheme and host, no user info, no percent escapes (requote_uri may rewrite those), no dot
+# segments, no fragment, only characters it never quotes.
+_PLAIN_URL = re.compile(r"https?://[a-z0-9.\-]+(:[0-9]{1,5})?(/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*)?"
+                        r"(\?[A-Za-z0-9\-._~!$&'()*+,;=:@/?]*)?")
+_DOT_SEGMENT = re.compile(r"/\.\.?(/|\?|$)")
+_valid_header_values: set[str] = set()
+
+
+def _fast_prepare(method: str, url: str, query: str, body: Any, headers: dict[str, str],
+                  hooks: dict[str, list[Any]]) -> requests.PreparedRequest | None:
+    """The PreparedRequest requests.Request(...).prepare() would build, at a fifth of its cost,
+    for the URLs and bodies the client sends; None for anything else (the caller prepares it
+    the usual way)."""
+    if query:
+        url = f"{url}&{query}" if "?" in url else f"{url}?{query}"
+    if not _PLAIN_URL.fullmatch(url) or _DOT_SEGMENT.search(url, 8):
+        return None
+    if url.count("/") < 3:
+        return None  # prepare_url adds the path "/"
+    for name, value in headers.items():
+        if value not in _valid_header_values:
+            check_header_validity((name, value))  # raises InvalidHeader, as prepare() does
+            if name != "x-ms-client-request-id" and len(_valid_header_values) < 64:
+                _valid_header_values.add(value)
+    prepared = requests.PreparedRequest()
+    prepared.method = method
+    prepared.url = url
+    fields = CaseInsensitiveDict(headers)
+    data: bytes | None = None
+    if body is not None:
+        data = complexjson.dumps(body, allow_nan=False).encode("utf-8")
+        if data:
+            fields["Content-Length"] = str(len(data))
+        if "content-type" not in fields:
+            fields["Content-Type"] = "application/json"
+    elif method not in ("GET", "HEAD") and "Content-Length" not in fields:
+        fields["Content-Length"] = "0"
+    prepared.headers = fields
+    prepared.body = data
+    prepared.prepare_cookies(None)
+    prepared.hooks = {"response": [h for h in hooks.get("response", []) if callable(h)]}
+    return prepared
 
 
 def _read_environment_once(session: requests.Session, endpoint: str) -> None:
