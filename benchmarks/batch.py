@@ -3,6 +3,11 @@ requests per check, 429s; then memory and wall time for a large batch of instant
 
     .venv/bin/python benchmarks/batch.py                       # N=200, D=1 s, R=0.25 s, no budget
     .venv/bin/python benchmarks/batch.py --write-rate 100      # a budget that binds: ideal 2.25 s
+    .venv/bin/python benchmarks/batch.py --in-process          # emulator in this process
+
+By default the emulator runs in its own process (python -m nwlab emulator), the analogue of Azure
+being remote: the client's CPU is then its own. --in-process serves nwlab.emulate() from this
+process, so client and emulator share one interpreter (and its GIL).
 
 The ideal is max(D, N / write rate) + R: every check takes D, the write budget spaces the POSTs,
 and the result is seen at the first poll after it is ready (at most R late). With
@@ -114,6 +119,11 @@ def run(nw: Any, checks: list[dict[str, Any]], **kw: Any) -> tuple[BatchResult, 
     return batch, wall, {k: after.get(k, 0) - before.get(k, 0) for k in after}
 
 
+def _mode(separate: bool) -> str:
+    return "emulator in its own process" if separate else \
+        "emulator in this process (nwlab.emulate, --in-process)"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--n", type=int, default=200, help="checks in the batch (default 200)")
@@ -128,16 +138,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--big-n", type=int, default=10000, help="large batch with D=0 (0 to skip)")
     p.add_argument("--tracemalloc", action="store_true",
                    help="peak Python memory by tracemalloc for the large batch (slower)")
-    p.add_argument("--emulator-process", action="store_true",
-                   help="serve the emulator from its own process (python -m nwlab emulator) "
-                        "instead of nwlab.emulate() in this one")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--emulator-process", dest="in_process", action="store_false",
+                      help="serve the emulator from its own process (python -m nwlab emulator; "
+                           "the default)")
+    mode.add_argument("--in-process", dest="in_process", action="store_true",
+                      help="serve the emulator from this process (nwlab.emulate()) instead")
+    p.set_defaults(in_process=False)
     args = p.parse_args(argv)
+    args.emulator_process = not args.in_process
     rate = None if args.write_rate.lower() == "none" else float(args.write_rate)
     d, r, n = args.check_seconds, args.retry_after, args.n
     print(f"python {sys.version.split()[0]}; N={n} D={d:g}s R={r:g}s "
           f"write_rate={'none (Azure default budget)' if rate is None else f'{rate:g}/s'}; "
-          "emulator "
-          f"{'own process' if args.emulator_process else 'in this process (nwlab.emulate)'}")
+          f"{_mode(args.emulator_process)}")
     with emulator(d=d, r=r, rate=rate, separate=args.emulator_process) as nw:
         checks = distinct_checks(n)
         run(nw, distinct_checks(len(SOURCES))[:3], write_rate=math.inf)  # warm-up: imports, sockets
@@ -152,8 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         per_check = (time.perf_counter() - seq_started) / max(len(sample), 1)
         sequential = per_check * n
         errors = [e for e in batch if e.error is not None]
-        print(f"batch: {batch.summary()}; concurrency {batch.stats['concurrency']}, "
-              f"{batch.stats['distinct']} distinct")
+        print(f"batch ({_mode(args.emulator_process)}): {batch.summary()}; concurrency "
+              f"{batch.stats['concurrency']}, {batch.stats['distinct']} distinct")
         if errors:
             print(f"  first error: {errors[0].error}")
         print(f"wall time          {wall:8.2f} s")
@@ -178,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
             peak = tracemalloc.get_traced_memory()[1] if args.tracemalloc else None
             tracemalloc.stop()
             rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            print(f"big batch: N={args.big_n} D=0 R=0, no client budget: {batch.summary()}")
+            print(f"big batch ({_mode(args.emulator_process)}): N={args.big_n} D=0 R=0, no client "
+                  f"budget: {batch.summary()}")
             print(f"wall time          {wall:8.2f} s   ({args.big_n / wall:.0f} checks/s, "
                   f"{counts.get('requests', 0) / args.big_n:.2f} requests per check)")
             where = "client only" if args.emulator_process else "client and emulator"
