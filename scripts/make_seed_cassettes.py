@@ -33,6 +33,8 @@ WATCHER = (f"/subscriptions/{SUB}/resourceGroups/NetworkWatcherRG/providers/Micr
            "/networkWatchers/NetworkWatcher_westcentralus")
 LOCATION = "westcentralus"
 VMS = {"MultiTierApp0": "appNic0", "Database0": "dbNic0"}
+RUNNING = [{"code": "ProvisioningState/succeeded", "level": "Info"},
+           {"code": "PowerState/running", "level": "Info", "displayStatus": "VM running"}]
 # Headers a stdlib server adds on its own; they are not part of what Azure sent.
 LOCAL_HEADERS = {"server", "date", "content-length"}
 
@@ -68,7 +70,7 @@ class StandIn:
         self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def answer(self, method: str, path: str) -> tuple[int, dict[str, str], Any]:
+    def answer(self, method: str, path: str, query: str = "") -> tuple[int, dict[str, str], Any]:
         lower = path.lower()
         vm_prefix = f"{RG}/providers/Microsoft.Compute/virtualMachines/".lower()
         if method == "POST" and lower.endswith("/connectivitycheck"):
@@ -109,11 +111,12 @@ class StandIn:
                 name, _, rest = path[len(prefix):].partition("/")
                 vm_id = f"{rg_path}/providers/Microsoft.Compute/virtualMachines/{name}"
                 if rest == "":
-                    return 200, {}, vm_json(name, rg_path)
+                    vm = vm_json(name, rg_path)
+                    if "instanceview" in query.lower():
+                        vm["properties"]["instanceView"] = {"statuses": RUNNING}
+                    return 200, {}, vm
                 if rest.lower() == "instanceview":
-                    return 200, {}, {"statuses": [
-                        {"code": "ProvisioningState/succeeded", "level": "Info"},
-                        {"code": "PowerState/running", "level": "Info", "displayStatus": "VM running"}]}
+                    return 200, {}, {"statuses": RUNNING}
                 if rest.lower() == "extensions":
                     return 200, {}, {"value": [agent_json(vm_id)]}
         return 404, {}, {"error": {"code": "ResourceNotFound", "message": f"{path} not found"}}
@@ -126,7 +129,8 @@ class StandIn:
                 length = int(self.headers.get("Content-Length") or 0)
                 if length:
                     self.rfile.read(length)
-                status, headers, body = stand_in.answer(self.command, urlsplit(self.path).path)
+                url = urlsplit(self.path)
+                status, headers, body = stand_in.answer(self.command, url.path, url.query)
                 payload = json.dumps(body).encode()
                 self.send_response(status)
                 for key, value in headers.items():

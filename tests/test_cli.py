@@ -163,8 +163,11 @@ def test_failed_operation_exits_1_with_the_arm_error(tmp_path):
 
 def test_preflight_failure_exits_1(tmp_path, capsys):
     def deallocate(items: list[dict[str, Any]]) -> None:
-        view = next(i for i in items if i["request"]["url"].split("?")[0].endswith("/instanceView"))
-        view["response"]["body"]["statuses"][-1]["code"] = "PowerState/deallocated"
+        # pre-flight reads the power state from GET VM?$expand=instanceView
+        vm = next(i for i in items
+                  if i["request"]["url"].split("?")[0].endswith("/virtualMachines/MultiTierApp0"))
+        vm["response"]["body"]["properties"]["instanceView"]["statuses"][-1]["code"] = \
+            "PowerState/deallocated"
 
     folder = failing_cassettes(tmp_path, deallocate)
     code = main(["check", "--replay", str(folder), "--source", "MultiTierApp0", "-g", "ContosoRG",

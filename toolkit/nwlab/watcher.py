@@ -156,7 +156,8 @@ class NetworkWatcher:
     def vm_status(self, vm_id: str) -> VmStatus:
         """GET the VM (region), its instance view (power state) and its extensions (agent)."""
         try:
-            vm = self.arm.get_json(vm_id)
+            # $expand=instanceView brings the power state in the same answer: one read less.
+            vm = self.arm.get_json(vm_id, params={"$expand": "instanceView"})
         except ArmError as exc:
             if exc.status == 404:
                 rid = parse_resource_id(vm_id)
