@@ -8,6 +8,7 @@ any api-version is accepted, as a client may pin any version.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import threading
 import time
@@ -59,11 +60,25 @@ class Response:
 
 @dataclass
 class Operation:
-    """A started long-running action: its answer is fixed at POST time, revealed when ready."""
+    """A started long-running action: its answer is fixed at POST time, revealed when ready.
+
+    A connectivity check is validated at POST time and computed at the first poll that may see
+    it, over the topology captured at POST (PUT/DELETE replace the topology, never mutate it),
+    so the answer is the one of the network as it was when the check started while a burst of
+    POSTs is answered quickly.
+    """
 
     ready_at: float
     location: str
-    result: JSON
+    result: JSON | None = None
+    compute: Callable[[], JSON] | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def answer(self) -> JSON | None:
+        with self.lock:
+            if self.compute is not None:
+                self.result, self.compute = self.compute(), None
+            return self.result
 
 
 def format_seconds(value: float) -> str:
@@ -300,9 +315,12 @@ class ArmApp:
         payload = parse_json(body)
         topo = self.topology  # the network as it is when the check starts
         watcher = topo.watchers[key(watcher_raw["id"])]
+        compute: Callable[[], JSON] | None = None
+        result: JSON | None = None
         if action == "connectivitycheck":
-            spec = engine.parse_check(topo, watcher, payload)
-            result = engine.run_check(topo, spec, self.probes)
+            spec = engine.parse_check(topo, watcher, payload)  # bad requests fail the POST
+            probes = self.probes
+            compute = functools.partial(engine.run_check, topo, spec, probes)
         elif action == "ipflowverify":
             result = engine.ip_flow_verify(topo, payload)
         else:
@@ -313,7 +331,8 @@ class ArmApp:
                     f"Microsoft.Network/locations/{watcher.location}/operationResults/{op_id}"
                     + (f"?{urlencode({'api-version': api})}" if api else ""))
         with self._lock:
-            self._ops[op_id] = Operation(self._clock() + self.check_seconds, location, result)
+            self._ops[op_id] = Operation(self._clock() + self.check_seconds, location, result,
+                                         compute)
             while len(self._ops) > self._max_ops:  # bounded memory under load tests
                 self._ops.popitem(last=False)
         return Response(202, None, {"Location": location,
@@ -329,7 +348,7 @@ class ArmApp:
         if self._clock() < op.ready_at:
             return Response(202, None, {"Location": op.location,
                                         "Retry-After": format_seconds(self.retry_after)})
-        return Response(200, op.result, {"Location": op.location})
+        return Response(200, op.answer(), {"Location": op.location})
 
 
 def parse_json(body: bytes | None) -> Any:
