@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import ipywidgets as w
 
 from nwlab.explain import error_html
+
+T = TypeVar("T")
 
 
 def plotly_bundle(fig: Any, text: str) -> dict[str, Any]:
@@ -51,6 +54,20 @@ class FormBase:
     def _show_error(self, exc: BaseException) -> None:
         self.error = exc
         self.status.value = error_html(exc)
+
+    def _prepare(self, build: Callable[[], T]) -> T | None:
+        """Clear the last outcome and build the run's inputs; bad input is shown, not raised.
+        None means: do not start (already running, or the input was refused)."""
+        if self.running:
+            return None
+        self.error = None
+        self.result = None
+        self.status.value = ""
+        try:
+            return build()
+        except (ValueError, TypeError) as exc:
+            self._show_error(exc)
+            return None
 
     @property
     def running(self) -> bool:

@@ -143,15 +143,8 @@ class BatchForm(FormBase):
     # -- running -------------------------------------------------------------------------
 
     def _on_run(self, _button: Any = None) -> None:
-        if self.running:
-            return
-        self.error = None
-        self.result = None
-        self.status.value = ""
-        try:
-            checks = self.checks()
-        except (ValueError, TypeError) as exc:
-            self._show_error(exc)
+        checks = self._prepare(self.checks)
+        if checks is None:
             return
         self.last_checks = checks
         self.out.outputs = ()

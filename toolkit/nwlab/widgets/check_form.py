@@ -343,15 +343,8 @@ class CheckForm(FormBase):
     # -- running -------------------------------------------------------------------------
 
     def _on_run(self, _button: Any = None) -> None:
-        if self.running:
-            return
-        self.error = None
-        self.result = None
-        self.status.value = ""
-        try:
-            kwargs = self.check_kwargs()
-        except (ValueError, TypeError) as exc:
-            self._show_error(exc)
+        kwargs = self._prepare(self.check_kwargs)
+        if kwargs is None:
             return
         self.last_kwargs = dict(kwargs)
         self._save()
