@@ -327,10 +327,12 @@ print(after.summary())
     md("""
 ## What changed
 
-`compare` lists only the checks whose verdict or cause changed, with before and after side by side.
+`before.compare(after)` lists only the checks whose verdict or cause changed, with before and
+after side by side: deleting `Port80` fixed exactly one path.
 """),
     code("""
-after.compare(before)
+changes = before.compare(after)
+changes[["source", "destination", "port", "verdict_before", "verdict_after", "cause_before"]]
 """),
     md("""
 Batches can be saved as JSON lines and loaded later (for example to compare with tomorrow's run),

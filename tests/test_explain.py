@@ -205,3 +205,25 @@ def test_unknown_status_is_not_called_blocked() -> None:
     (finding,) = explain_result(r)
     assert finding.severity == "Warning" and "'Unknown'" in finding.title
     assert "ended with status 'Unknown'" in verdict_sentence(r)
+
+
+def test_a_path_that_ends_at_an_appliance_is_explained_as_such():
+    """The emulator (and, we assume, the service) reports no issue when an appliance does not
+    forward; the explanation must point at the appliance, not at a stopped destination."""
+    from nwlab.explain import blocking_cause, explain_result, verdict_sentence
+    from nwlab.model import ConnectivityResult
+
+    result = ConnectivityResult.from_dict({
+        "connectionStatus": "Unreachable", "probesSent": 100, "probesFailed": 100,
+        "hops": [
+            {"type": "Source", "id": "a", "address": "10.0.1.4", "nextHopIds": ["b"],
+             "issues": []},
+            {"type": "VirtualAppliance", "id": "b", "address": "10.0.3.4", "nextHopIds": [],
+             "issues": []},
+        ]})
+    (finding,) = explain_result(result)
+    assert "appliance" in finding.title and "10.0.3.4" in finding.title
+    assert "IP forwarding" in finding.cause and "--ip-forwarding true" in finding.fix
+    assert "stopped or deallocated" not in finding.cause
+    assert blocking_cause(result) == "Path ends at appliance 10.0.3.4"
+    assert "go no further" in verdict_sentence(result)

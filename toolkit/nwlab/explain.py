@@ -462,6 +462,23 @@ def explain_result(result: ConnectivityResult) -> list[Finding]:
             fix="Run the check again; if it persists, check the source VM's agent and power state.",
             docs_url=DOCS["troubleshoot"],
         ))
+    elif not result.reachable and not findings and _ends_at_appliance(result):
+        findings.append(Finding(
+            severity="Error",
+            title=f"The path ends at the virtual appliance {dest.address if dest else ''}",
+            meaning=("The probes were routed to a virtual appliance and went no further; the "
+                     f"service named no rule or route ({_probes(result)})."),
+            cause=("The appliance does not forward: IP forwarding is off on its network interface "
+                   "(Azure then drops what is not addressed to it) or in its operating system, "
+                   "the routes send the traffic round in a loop between appliances, or the "
+                   "appliance itself is stopped."),
+            fix=("Enable IP forwarding on the appliance's NIC (az network nic update "
+                 "--ip-forwarding true) and in its OS; check the next hops of the subnets on the "
+                 "way (nextHop / effective routes) for a loop; start the appliance VM."),
+            docs_url=DOCS["udr"],
+            hop_id=dest.id if dest else None, hop_address=dest.address if dest else None,
+            hop_type=dest.type if dest else None,
+        ))
     elif not result.reachable and not findings:
         findings.append(Finding(
             severity="Error",
@@ -515,7 +532,14 @@ def blocking_cause(result: ConnectivityResult) -> str | None:
     issue = _blocking_issue(result)
     if issue is not None:
         return short_cause(issue)
+    if _ends_at_appliance(result):
+        return f"Path ends at appliance {result.hops[-1].address}"
     return f"No answer from {_dest_name(result)}"
+
+
+def _ends_at_appliance(result: ConnectivityResult) -> bool:
+    """The last hop is an appliance: the probes never left it (no forwarding, a loop)."""
+    return bool(result.hops) and result.hops[-1].type.lower() == "virtualappliance"
 
 
 def _verdict_phrase(issue: Issue) -> str:
@@ -554,6 +578,10 @@ def verdict_sentence(result: ConnectivityResult) -> str:
                 f"{_probes(result)}.")
     verb = "cannot reach" if status != "degraded" else "reaches with degraded connectivity"
     issue = _blocking_issue(result)
+    if issue is None and _ends_at_appliance(result):
+        return (f"{src} {verb} {dest}: the probes reach the virtual appliance "
+                f"{result.hops[-1].address} and go no further ({_probes(result)}); the appliance "
+                "does not forward them (IP forwarding off, a loop, or the appliance is stopped).")
     if issue is None:
         return (f"{src} {verb} {dest}: no answer came back ({_probes(result)}) and the service "
                 f"named no cause; the destination may be stopped or deallocated, or not answering "
