@@ -40,8 +40,10 @@ cassettes: venv
 notebooks: venv
 	$(BIN)/python scripts/build_notebooks.py
 
+# Both goals of issue 5: without a client budget, and with one that binds (ideal 2.25 s).
 benchmark: venv
 	$(BIN)/python benchmarks/batch.py
+	$(BIN)/python benchmarks/batch.py --big-n 0 --write-rate 100
 
 clean:
 	rm -rf $(VENV) build *.egg-info toolkit/*.egg-info

@@ -100,9 +100,12 @@ class StandIn:
                                         "type": "Microsoft.Network/networkWatchers",
                                         "location": LOCATION,
                                         "properties": {"provisioningState": "Succeeded"}}]}
+        example_rg = f"/subscriptions/{SUB}/resourceGroups/ContosoExampleRG"
         if lower == vm_prefix.rstrip("/"):
             return 200, {}, {"value": [vm_json(n) for n in VMS]}
-        example_rg = f"/subscriptions/{SUB}/resourceGroups/ContosoExampleRG"
+        if lower == f"/subscriptions/{SUB}/providers/microsoft.compute/virtualmachines":
+            return 200, {}, {"value": [vm_json("ContosoVM", example_rg),
+                                       *(vm_json(n) for n in VMS)]}
         if lower == f"{example_rg}/providers/Microsoft.Compute/virtualMachines".lower():
             return 200, {}, {"value": [vm_json("ContosoVM", example_rg)]}
         for rg_path in (RG, example_rg):
@@ -202,6 +205,7 @@ def main(seed_path: str, out_dir: str) -> int:
         with recording(arm.session, path, name="inventory", rewrite_endpoint=rewrite,
                        note="Resource groups and VMs of the documented Contoso network"):
             nw.list_resource_groups()
+            nw.list_vms()
             for group in ("ContosoRG", "ContosoExampleRG"):
                 nw.list_vms(group)
         tidy(path, None)

@@ -384,3 +384,14 @@ def test_a_body_that_is_not_an_object_is_an_unknown_result(body):
 def test_scalar_where_a_list_was_expected():
     h = Hop.from_dict(hop(nextHopIds="h2", previousHopIds=7))
     assert (h.next_hop_ids, h.previous_hop_ids) == (("h2",), ("7",))
+
+
+def test_links_round_trip_exactly_with_only_the_keys_received():
+    hop = {"type": "Source", "id": "a", "address": "10.0.0.4", "nextHopIds": ["b"],
+           "links": [{"nextHopId": "b", "linkType": "VirtualNetwork",
+                      "properties": {"roundTripTimeAvg": 2}, "issues": []}],
+           "issues": []}
+    data = {"hops": [hop, {"type": "Destination", "id": "b", "address": "10.0.0.5",
+                           "nextHopIds": [], "issues": []}],
+            "connectionStatus": "Reachable", "probesSent": 3, "probesFailed": 0}
+    assert ConnectivityResult.from_dict(data).to_dict() == data

@@ -147,3 +147,11 @@ def test_bad_cassette_source_is_refused_with_an_example(source, error, tmp_path)
 def test_empty_folder_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"^cassettes: "):
         nwlab.replay(tmp_path)
+
+
+def test_replay_lists_vms_of_the_whole_subscription_and_of_a_group():
+    nw = nwlab.replay()
+    everything = nw.list_vms()
+    assert set(everything["name"]) == {"ContosoVM", "Database0", "MultiTierApp0"}
+    assert list(nw.list_vms("ContosoRG")["name"]) == ["Database0", "MultiTierApp0"]
+    assert nw.list_resource_groups() == ["ContosoExampleRG", "ContosoRG", "NetworkWatcherRG"]

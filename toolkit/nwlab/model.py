@@ -122,6 +122,9 @@ class Issue:
         return " ".join(parts)
 
 
+_LINK_KEYS = ("properties", "issues", "context", "resourceId")
+
+
 @dataclass(frozen=True)
 class HopLink:
     """An edge of the hop graph with its measured round-trip times (None when not measured)."""
@@ -134,6 +137,9 @@ class HopLink:
     issues: tuple[Issue, ...] = ()
     resource_id: str = ""
     context: Any = field(default_factory=dict, compare=False)
+    # Which optional keys the service sent, so to_dict() gives back what was received; a link
+    # built in code has them all.
+    _present: frozenset[str] = field(default=frozenset(_LINK_KEYS), compare=False, repr=False)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, hop_id: str | None = None,
@@ -155,6 +161,7 @@ class HopLink:
             ),
             resource_id=str(data.get("resourceId") or ""),
             context=data.get("context") if data.get("context") is not None else {},
+            _present=frozenset(k for k in _LINK_KEYS if k in data),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -166,10 +173,14 @@ class HopLink:
         out: dict[str, Any] = {"nextHopId": self.next_hop_id}
         if self.link_type is not None:
             out["linkType"] = self.link_type
-        out["properties"] = props
-        out["issues"] = [i.to_dict() for i in self.issues]
-        out["context"] = self.context
-        out["resourceId"] = self.resource_id
+        if props or "properties" in self._present:
+            out["properties"] = props
+        if self.issues or "issues" in self._present:
+            out["issues"] = [i.to_dict() for i in self.issues]
+        if "context" in self._present:
+            out["context"] = self.context
+        if self.resource_id or "resourceId" in self._present:
+            out["resourceId"] = self.resource_id
         return out
 
 

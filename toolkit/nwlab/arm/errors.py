@@ -118,7 +118,8 @@ _REASONS = {400: "bad request", 401: "unauthorized", 403: "forbidden", 404: "not
             504: "gateway timeout"}
 
 _FIXES = {
-    401: "Sign in again (az login, or check the credential passed to nwlab.connect).",
+    401: "Sign in again (az login), or check the credential or token given to nwlab.connect / "
+         "--token (the emulator prints the token it accepts).",
     403: "Ask for a role that includes Microsoft.Network/networkWatchers/connectivityCheck/action "
          "(Network Contributor, or a custom role); Reader alone cannot run checks.",
     404: "Check the subscription, resource group and resource names.",
