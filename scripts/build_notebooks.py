@@ -189,11 +189,13 @@ TEACHING: list[Cell] = [
     md("""
 # Teaching NSGs and routes with the emulator
 
-**What this teaches.** How Azure decides whether a packet gets through: NSG rules by priority
-(first match wins, Azure's default rules at 65000+, subnet and NIC NSGs both must allow), routes
-(longest prefix wins, user routes beat system routes, next hop *None* drops), and virtual
-appliances in the path. Each exercise: **predict** the verdict, **run** the check, **change** one
-rule or route with the same REST call you would make against Azure, **run** again.
+**What this teaches.** How Azure decides whether a packet gets through, one idea per exercise:
+NSG rules are evaluated by priority and the first match wins; outbound rules filter traffic leaving
+a NIC or subnet and inbound rules traffic arriving; Azure's default rules allow everything inside
+the virtual network; an NSG that allows is not the end (the guest firewall and a listener matter
+too); a route to next hop *None* drops; a virtual appliance must forward. Each exercise: **predict**
+the verdict, **run** the check, **change** one rule or route with the same REST call you would send
+to Azure, **run** again.
 
 `nwlab.emulate()` starts a local Network Watcher on 127.0.0.1 over the bundled Contoso network
 (the one Microsoft's documents use), so nothing here needs a subscription.
@@ -202,6 +204,8 @@ rule or route with the same REST call you would make against Azure, **run** agai
 import nwlab
 
 nw = nwlab.emulate(check_seconds=0.2, retry_after=0.1)
+RG = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/ContosoRG"
+      "/providers/Microsoft.Network")
 nw.list_vms("ContosoRG")[["name", "location", "power_state", "agent"]]
 """),
     md("""
@@ -224,24 +228,56 @@ Now delete the rule, with the same `DELETE .../securityRules/Port80` a user woul
 and predict again.
 """),
     code("""
-audit_nsg = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/ContosoRG"
-             "/providers/Microsoft.Network/networkSecurityGroups/AuditNsg")
-nw.delete_security_rule(audit_nsg, "Port80")
-after = nw.check("MultiTierApp0", "Database0", 80, resource_group="ContosoRG")
-print(after)
+nw.delete_security_rule(f"{RG}/networkSecurityGroups/AuditNsg", "Port80")
+print(nw.check("MultiTierApp0", "Database0", 80, resource_group="ContosoRG"))
 """),
     md("""
-## Exercise 2: priority decides
+## Exercise 2: inbound rules, the guest firewall and listeners
 
-Add a *deny* rule for port 1433 at priority 200 and an *allow* rule for the same port at priority
-100. Which wins? (Lower number, higher priority: the first match wins.)
+`WebVM0` (10.1.5.4) talks to `Database0` directly. The database subnet's NSG `DbNsg` allows 1433
+from the web subnet (priority 100) and denies 3389 from it (priority 110). Inside the VM, the guest
+firewall refuses 22, and nothing listens on 5432.
+
+**Predict** the four answers before running the cell: an NSG is only the first of three gates.
 """),
     code("""
+for port in (1433, 3389, 22, 5432):
+    r = nw.check("WebVM0", "Database0", port, resource_group="ContosoRG")
+    cause = "; ".join(i.describe() for i in r.issues) or "-"
+    print(f"port {port:>4}: {r.status:<11} {cause}")
+"""),
+    md("""
+## Exercise 3: Azure's default rules
+
+Delete `AllowSqlFromWeb`. **Predict:** is 1433 blocked now? Azure's default inbound rule
+`AllowVnetInBound` (priority 65000) allows any traffic from inside the virtual network, so removing
+an allow rule does not block anything. To block, add a *deny* for the `VirtualNetwork` service tag.
+"""),
+    code("""
+db_nsg = f"{RG}/networkSecurityGroups/DbNsg"
+nw.delete_security_rule(db_nsg, "AllowSqlFromWeb")
+print("allow rule removed:", nw.check("WebVM0", "Database0", 1433,
+                                      resource_group="ContosoRG").summary())
+nw.set_security_rule(db_nsg, "DenyVnetSql", priority=4000, direction="Inbound", access="Deny",
+                     protocol="Tcp", sourceAddressPrefix="VirtualNetwork", sourcePortRange="*",
+                     destinationAddressPrefix="*", destinationPortRange="1433")
+blocked = nw.check("WebVM0", "Database0", 1433, resource_group="ContosoRG")
+print("deny VirtualNetwork:", blocked.summary(), [i.rule_name for i in blocked.issues])
+nw.delete_security_rule(db_nsg, "DenyVnetSql")  # undo, so the next exercise starts clean
+"""),
+    md("""
+## Exercise 4: priority decides
+
+On the auditing appliance, add a *deny* rule for port 1433 at priority 200 and an *allow* rule for
+the same port at priority 100. Which wins? (Lower number, higher priority: the first match wins.)
+"""),
+    code("""
+audit_nsg = f"{RG}/networkSecurityGroups/AuditNsg"
 nw.set_security_rule(audit_nsg, "DenySql", priority=200, direction="Outbound", access="Deny",
                      protocol="Tcp", sourceAddressPrefix="*", sourcePortRange="*",
                      destinationAddressPrefix="*", destinationPortRange="1433")
-print("deny only:     ", nw.check("MultiTierApp0", "Database0", 1433,
-                                  resource_group="ContosoRG").summary())
+denied = nw.check("MultiTierApp0", "Database0", 1433, resource_group="ContosoRG")
+print("deny only:     ", denied.summary(), [i.rule_name for i in denied.issues])
 nw.set_security_rule(audit_nsg, "AllowSql", priority=100, direction="Outbound", access="Allow",
                      protocol="Tcp", sourceAddressPrefix="*", sourcePortRange="*",
                      destinationAddressPrefix="*", destinationPortRange="1433")
@@ -249,14 +285,13 @@ print("allow at 100:  ", nw.check("MultiTierApp0", "Database0", 1433,
                                   resource_group="ContosoRG").summary())
 """),
     md("""
-## Exercise 3: a route to nowhere
+## Exercise 5: a route to nowhere
 
 The app subnet's route table sends `13.107.21.200/32` to next hop *None*. **Predict:** what
 happens to a check to that address, and what happens when the route is removed?
 """),
     code("""
-app_routes = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/ContosoRG"
-              "/providers/Microsoft.Network/routeTables/AppRouteTable")
+app_routes = f"{RG}/routeTables/AppRouteTable"
 before = nw.check("MultiTierApp0", "13.107.21.200", 80, resource_group="ContosoRG")
 nw.delete_route(app_routes, "BlockBing")
 after = nw.check("MultiTierApp0", "13.107.21.200", 80, resource_group="ContosoRG")
@@ -264,10 +299,25 @@ print("with the route:   ", before.summary(), [i.describe() for i in before.issu
 print("without the route:", after.summary(), [h.type for h in after.hops])
 """),
     md("""
-## Exercise 4: what the path looks like
+## Exercise 6: an appliance must forward
 
-The figure shows the hops of the last VM-to-VM check after the changes: both appliances are still
-in the path (the user routes send traffic through them), but nothing drops it.
+Send the app subnet's traffic for the web subnet through `Jumpbox0` (10.1.6.4), a VM whose NIC does
+not have IP forwarding enabled. **Predict:** Azure delivers to a VM only what is addressed to it
+unless its NIC forwards, so the packets stop at the jump box.
+"""),
+    code("""
+nw.set_route(app_routes, "ToWebViaJumpbox", addressPrefix="10.1.5.0/24",
+             nextHopType="VirtualAppliance", nextHopIpAddress="10.1.6.4")
+stuck = nw.check("MultiTierApp0", "WebVM0", 80, resource_group="ContosoRG")
+print(stuck)
+print()
+print(stuck.explain()[0])
+"""),
+    md("""
+## What the path looks like
+
+The figure shows the last VM-to-VM check through the two appliances after the changes: both are
+still in the path (the user routes send traffic through them), and nothing drops it.
 """),
     code("""
 nw.check("MultiTierApp0", "Database0", 80, resource_group="ContosoRG").path_figure()
