@@ -38,6 +38,18 @@ def spec(source: Any = "MultiTierApp0", destination: Any = "10.1.4.4", port: Any
     ("Database0", "vm", DB_ID),
     (DB_ID, "vm", DB_ID),
     (DB_ID.lstrip("/"), "vm", DB_ID),
+    # link-local and platform addresses are real diagnostic targets
+    ("169.254.169.254", "ip", "169.254.169.254"),
+    ("168.63.129.16", "ip", "168.63.129.16"),
+    ("fe80::1", "ip", "fe80::1"),
+    ("http://169.254.169.254/metadata/instance", "url", "http://169.254.169.254/metadata/instance"),
+    # '_' in host labels: service labels and names in private DNS zones
+    ("_sip._tcp.contoso.com", "host", "_sip._tcp.contoso.com"),
+    ("my_host.contoso.local", "host", "my_host.contoso.local"),
+    ("https://my_host.contoso.local/health", "url", "https://my_host.contoso.local/health"),
+    # host names that merely start like a scheme
+    ("http.contoso.com", "host", "http.contoso.com"),
+    ("httpbin.org", "host", "httpbin.org"),
 ])
 def test_destination_kinds(destination, kind, value):
     s = spec(destination=destination, port=None if kind == "url" else 80)
@@ -59,7 +71,7 @@ def test_source_by_name_or_id_is_the_canonical_vm_id():
 
 
 def test_protocol_ip_version_and_http_are_normalised():
-    s = spec(port=8080, protocol=" HTTP ", ip_version="ipv6",
+    s = spec(destination="2001:db8::4", port=8080, protocol=" HTTP ", ip_version="ipv6",
              http={"method": "GET", "headers": [{"name": "accept", "value": "*/*"}],
                    "valid_status_codes": (200, 301)})
     assert (s.protocol, s.ip_version) == ("Http", "IPv6")
@@ -72,6 +84,11 @@ def test_protocol_ip_version_and_http_are_normalised():
     {"destination": "https://bing.com", "port": None}, {"port": 0}, {"port": 65535},
     {"timeout": 5}, {"timeout": 0.5}, {"watcher": WATCHER_ID.lower()},
     {"source_port": 0}, {"resource_group": "Contoso-RG_(1).x"},
+    {"destination": "https://bing.com:8443", "port": 8443},
+    {"destination": "https://bing.com", "port": 8443},
+    {"destination": "2001:db8::4", "ip_version": "IPv6"}, {"ip_version": 4},
+    {"destination": "bing.com", "ip_version": "IPv6"},
+    {"protocol": "Http", "http": {"headers": {" X-Trace_Id ": "a b\tc; q=1"}}},
 ])
 def test_accepted(kwargs):
     spec(**kwargs)
@@ -109,6 +126,25 @@ REFUSED: list[tuple[str, dict[str, Any], type[Exception], str]] = [
     ("destination-bad-ipv6", {"destination": "2001:db8::zz"}, ValueError, "destination"),
     ("destination-schemeless-url", {"destination": "bing.com/health"}, ValueError, "destination"),
     ("destination-bad-host", {"destination": "bing_.com"}, ValueError, "destination"),
+    ("destination-host-space", {"destination": "my host.contoso.com"}, ValueError, "destination"),
+    ("destination-host-bang", {"destination": "my!host.contoso.com"}, ValueError, "destination"),
+    ("destination-host-lone-underscore", {"destination": "_.contoso.com"}, ValueError,
+     "destination"),
+    ("destination-loopback", {"destination": "127.0.0.1"}, ValueError, "destination"),
+    ("destination-zone-id", {"destination": "[fe80::1%eth0]"}, ValueError, "destination"),
+    ("destination-prefix", {"destination": "10.1.4.0/24"}, ValueError, "destination"),
+    ("destination-bad-sub", {"destination": DB_ID.replace(SUB, "not-a-guid")}, ValueError,
+     "destination"),
+    ("source-bad-sub", {"source": VM_ID.replace(SUB, "not-a-guid")}, ValueError, "source"),
+    ("source-ip", {"source": "10.1.1.4"}, ValueError, "source"),
+    ("url-malformed", {"destination": "http:/bing.com", "port": None}, ValueError, "destination"),
+    ("url-port-mismatch", {"destination": "https://bing.com:8443", "port": 443}, ValueError, "port"),
+    ("http-header-injection", {"protocol": "Http", "http": {"headers": {"x": "a\r\nB: 1"}}},
+     ValueError, "http"),
+    ("ip-version-vs-address", {"destination": "10.1.4.4", "ip_version": "IPv6"}, ValueError,
+     "ip_version"),
+    ("on-progress-type", {"on_progress": 5}, TypeError, "on_progress"),
+    ("cancel-type", {"cancel": object()}, TypeError, "cancel"),
     ("destination-bad-vm-name", {"destination": "data base"}, ValueError, "destination"),
     ("destination-vm-without-group", {"source": VM_ID, "resource_group": None,
                                       "destination": "Database0"}, ValueError, "resource_group"),
@@ -189,4 +225,64 @@ def test_connect_arguments_refused_with_an_example(fake_arm, kwargs, error, fiel
 def test_list_vms_resource_group_type(fake_arm, connect):
     with pytest.raises(TypeError, match=r"^resource_group: .*e\.g\."):
         connect().list_vms(3)
+    assert fake_arm.requests == []
+
+
+# -- the suggestion fits the mistake ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("destination,says,suggests", [
+    ("10.1.4.0/24", "network prefix", "'10.1.4.4'"),
+    ("10.1.4.4/32", "network prefix", "'10.1.4.4'"),
+    ("2001:db8::/64", "network prefix", "'2001:db8::4'"),
+    ("127.0.0.0/8", "network prefix", "'10.1.4.4'"),  # never an unreachable example
+    ("http:/bing.com", "malformed URL", "'http://bing.com'"),
+    ("https:bing.com", "malformed URL", "'https://bing.com'"),
+    ("http//bing.com", "malformed URL", "'http://bing.com'"),
+    ("HTTPS:/bing.com/x", "malformed URL", "'https://bing.com/x'"),
+    ("bing.com/health", "without a scheme", "'https://bing.com/health'"),
+    ("127.0.0.1", "loopback", "'10.1.4.4'"),
+    ("::1", "loopback", "'2001:db8::4'"),
+    ("fe80::1%eth0", "zone id", "'fe80::1'"),
+    ("http://[fe80::1%25eth0]:8080/", "zone id", "'http://[fe80::1]/'"),
+    ("http://127.0.0.1/", "loopback", "'http://10.1.4.4/'"),
+    ("255.255.255.255", "broadcast", "'10.1.4.4'"),
+    ("224.0.0.1", "multicast", "'10.1.4.4'"),
+    ("240.0.0.1", "reserved", "'10.1.4.4'"),
+])
+def test_the_refusal_says_what_is_wrong_and_suggests_a_fix(destination, says, suggests):
+    with pytest.raises(ValueError) as info:
+        spec(destination=destination, port=None if "://" in destination else 80)
+    message = str(info.value)
+    assert message.startswith("destination: ") and says in message, message
+    assert message.endswith(f"e.g. {suggests}"), message
+    assert "https://http" not in message
+    assert ("URL without a scheme" in message) == (says == "without a scheme"), message
+
+
+def test_port_and_ip_version_refusals_suggest_the_consistent_value():
+    with pytest.raises(ValueError, match=r"^port: .*\(8443\); e\.g\. port=8443"):
+        spec(destination="https://bing.com:8443", port=443)
+    with pytest.raises(ValueError, match=r"^ip_version: .*e\.g\. ip_version='IPv6'"):
+        spec(destination="2001:db8::4", ip_version="IPv4")
+
+
+def test_source_ip_says_the_check_runs_from_a_vm():
+    with pytest.raises(ValueError) as info:
+        spec(source="10.1.1.4")
+    assert "runs from a VM" in str(info.value) and "e.g. source='MultiTierApp0'" in str(info.value)
+
+
+@pytest.mark.parametrize("kwargs,field", [
+    ({"on_progress": 5}, "on_progress"),
+    ({"on_progress": "tqdm"}, "on_progress"),
+    ({"cancel": 5}, "cancel"),
+])
+def test_check_many_refuses_bad_callbacks_before_any_request(fake_arm, connect, kwargs, field):
+    checks = [{"source": "MultiTierApp0", "destination": "10.1.4.4", "port": 80,
+               "resource_group": "ContosoRG"}]
+    with pytest.raises(TypeError) as info:
+        connect().check_many(checks, **kwargs)
+    message = str(info.value)
+    assert message.startswith(f"{field}: ") and "e.g." in message, message
     assert fake_arm.requests == []

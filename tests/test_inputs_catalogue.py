@@ -17,6 +17,8 @@ NIC_ID = VM_ID.replace("Microsoft.Compute/virtualMachines/MultiTierApp0",
                        "Microsoft.Network/networkInterfaces/appNic0")
 NSG_ID = VM_ID.replace("Microsoft.Compute/virtualMachines/MultiTierApp0",
                        "Microsoft.Network/networkSecurityGroups/appNsg")
+BAD_SUB_VM_ID = ("/subscriptions/not-a-guid/resourceGroups/RG/providers/Microsoft.Compute"
+                 "/virtualMachines/X")
 BASE: dict[str, Any] = {"source": "MultiTierApp0", "destination": "10.1.4.4", "port": 80,
                         "resource_group": "ContosoRG"}
 
@@ -45,6 +47,14 @@ CATALOGUE: list[tuple[str, dict[str, Any], type[Exception], str]] = [
     ("watcher-vm-id", {"watcher": VM_ID}, ValueError, "watcher"),
     ("watcher-name-only", {"watcher": "NetworkWatcher_westcentralus"}, ValueError, "watcher"),
     ("watcher-child-id", {"watcher": WATCHER_ID + "/packetCaptures/pc1"}, ValueError, "watcher"),
+    ("source-id-subscription-not-a-guid", {"source": BAD_SUB_VM_ID}, ValueError, "source"),
+    ("destination-id-subscription-not-a-guid", {"destination": BAD_SUB_VM_ID}, ValueError,
+     "destination"),
+    ("watcher-subscription-not-a-guid", {"watcher": WATCHER_ID.replace(
+        "00000000-0000-0000-0000-000000000000", "my-sub")}, ValueError, "watcher"),
+    # an IP address as the source: the check runs from a VM
+    ("source-ipv4", {"source": "10.1.1.4"}, ValueError, "source"),
+    ("source-ipv6", {"source": "2001:db8::1"}, ValueError, "source"),
     # impossible IP addresses
     ("ipv4-octet-256", {"destination": "10.1.4.256"}, ValueError, "destination"),
     ("ipv4-999", {"destination": "999.1.1.1"}, ValueError, "destination"),
@@ -52,6 +62,35 @@ CATALOGUE: list[tuple[str, dict[str, Any], type[Exception], str]] = [
     ("ipv4-five-octets", {"destination": "1.2.3.4.5"}, ValueError, "destination"),
     ("ipv6-bad-digits", {"destination": "2001:db8::zz"}, ValueError, "destination"),
     ("ipv6-triple-colon", {"destination": "fe80:::1"}, ValueError, "destination"),
+    # addresses no probe can reach: unspecified, broadcast, loopback, multicast, reserved, zone ids
+    ("ipv4-unspecified", {"destination": "0.0.0.0"}, ValueError, "destination"),
+    ("ipv6-unspecified", {"destination": "::"}, ValueError, "destination"),
+    ("ipv4-this-network", {"destination": "0.1.2.3"}, ValueError, "destination"),
+    ("ipv4-broadcast", {"destination": "255.255.255.255"}, ValueError, "destination"),
+    ("ipv4-loopback", {"destination": "127.0.0.1"}, ValueError, "destination"),
+    ("ipv6-loopback", {"destination": "::1"}, ValueError, "destination"),
+    ("ipv4-mapped-loopback", {"destination": "::ffff:127.0.0.1"}, ValueError, "destination"),
+    ("localhost", {"destination": "localhost"}, ValueError, "destination"),
+    ("ipv4-multicast", {"destination": "224.0.0.1"}, ValueError, "destination"),
+    ("ipv6-multicast", {"destination": "ff02::1"}, ValueError, "destination"),
+    ("ipv4-reserved", {"destination": "240.0.0.1"}, ValueError, "destination"),
+    ("ipv6-zone-id", {"destination": "fe80::1%eth0"}, ValueError, "destination"),
+    ("url-loopback", {"destination": "http://127.0.0.1:8080/", "port": None}, ValueError,
+     "destination"),
+    ("url-ipv6-loopback", {"destination": "http://[::1]/", "port": None}, ValueError, "destination"),
+    ("url-unspecified", {"destination": "https://0.0.0.0/", "port": None}, ValueError,
+     "destination"),
+    ("url-broadcast", {"destination": "http://255.255.255.255/", "port": None}, ValueError,
+     "destination"),
+    ("url-multicast", {"destination": "http://224.0.0.1/", "port": None}, ValueError,
+     "destination"),
+    ("url-zone-id", {"destination": "http://[fe80::1%25eth0]/", "port": None}, ValueError,
+     "destination"),
+    ("url-localhost", {"destination": "http://localhost/", "port": None}, ValueError,
+     "destination"),
+    # a network prefix is not an address
+    ("ipv4-prefix", {"destination": "10.1.4.0/24"}, ValueError, "destination"),
+    ("ipv6-prefix", {"destination": "2001:db8::/64"}, ValueError, "destination"),
     # empty or schemeless URLs, and other broken URLs
     ("destination-empty", {"destination": ""}, ValueError, "destination"),
     ("destination-blank", {"destination": "   "}, ValueError, "destination"),
@@ -63,6 +102,10 @@ CATALOGUE: list[tuple[str, dict[str, Any], type[Exception], str]] = [
     ("url-with-credentials", {"destination": "https://user:pw@bing.com/", "port": None}, ValueError,
      "destination"),
     ("url-bad-host", {"destination": "http://bad_host!/", "port": None}, ValueError, "destination"),
+    ("url-one-slash", {"destination": "http:/bing.com", "port": None}, ValueError, "destination"),
+    ("url-no-slashes", {"destination": "https:bing.com", "port": None}, ValueError, "destination"),
+    ("url-no-colon", {"destination": "http//bing.com", "port": None}, ValueError, "destination"),
+    ("url-port-vs-port", {"destination": "https://bing.com:8443", "port": 443}, ValueError, "port"),
     ("host-bad-label", {"destination": "-bing.com"}, ValueError, "destination"),
     # unknown protocols
     ("protocol-udp", {"protocol": "Udp"}, ValueError, "protocol"),
@@ -78,6 +121,17 @@ CATALOGUE: list[tuple[str, dict[str, Any], type[Exception], str]] = [
     ("http-unknown-option", {"protocol": "Http", "http": {"timeout": 5}}, ValueError, "http"),
     ("http-not-a-dict", {"protocol": "Http", "http": "GET /"}, TypeError, "http"),
     ("http-header-not-text", {"protocol": "Http", "http": {"headers": {"x-n": 1}}}, ValueError, "http"),
+    ("http-header-name-newline", {"protocol": "Http", "http": {"headers": {"a\nb": "x"}}},
+     ValueError, "http"),
+    ("http-header-name-space", {"protocol": "Http", "http": {"headers": {"x y": "z"}}}, ValueError,
+     "http"),
+    ("http-header-name-colon", {"protocol": "Http", "http": {"headers": {"x:": "z"}}}, ValueError,
+     "http"),
+    ("http-header-value-injection", {"protocol": "Http",
+                                     "http": {"headers": {"x": "a\r\nInjected: 1"}}}, ValueError,
+     "http"),
+    ("http-header-value-nul", {"protocol": "Http", "http": {"headers": {"x": "a\x00"}}}, ValueError,
+     "http"),
     # invalid status codes
     ("status-code-999", {"protocol": "Http", "http": {"valid_status_codes": [200, 999]}}, ValueError,
      "http"),
@@ -91,6 +145,12 @@ CATALOGUE: list[tuple[str, dict[str, Any], type[Exception], str]] = [
     ("ip-version-v4", {"ip_version": "v4"}, ValueError, "ip_version"),
     ("ip-version-number", {"ip_version": 5}, TypeError, "ip_version"),
     ("ip-version-float", {"ip_version": 4.0}, TypeError, "ip_version"),
+    ("ip-version-4-vs-ipv6", {"destination": "2001:db8::4", "ip_version": "IPv4"}, ValueError,
+     "ip_version"),
+    ("ip-version-6-vs-ipv4", {"destination": "10.1.4.4", "ip_version": "IPv6"}, ValueError,
+     "ip_version"),
+    ("ip-version-vs-url-host", {"destination": "http://[2001:db8::4]/", "port": None,
+                                "ip_version": "IPv4"}, ValueError, "ip_version"),
     # source equal to destination
     ("destination-is-source-by-name", {"destination": "MultiTierApp0"}, ValueError, "destination"),
     ("destination-is-source-by-id", {"destination": VM_ID.upper()}, ValueError, "destination"),
@@ -108,6 +168,10 @@ CATALOGUE: list[tuple[str, dict[str, Any], type[Exception], str]] = [
     ("timeout-text", {"timeout": "600"}, TypeError, "timeout"),
     ("timeout-zero", {"timeout": 0.0}, ValueError, "timeout"),
     ("timeout-negative", {"timeout": -5.0}, ValueError, "timeout"),
+    ("on-progress-number", {"on_progress": 5}, TypeError, "on_progress"),
+    ("on-progress-text", {"on_progress": "print"}, TypeError, "on_progress"),
+    ("cancel-bool", {"cancel": True}, TypeError, "cancel"),
+    ("cancel-number", {"cancel": 5}, TypeError, "cancel"),
 ]
 IDS = [c[0] for c in CATALOGUE]
 
@@ -165,7 +229,7 @@ def cli_args(change: dict[str, Any]) -> list[str] | None:
         if not isinstance(args["timeout"], float):
             return None
         argv.append(f"--timeout={args['timeout']!r}")
-    if "http" in args:
+    if "http" in args or "on_progress" in args or "cancel" in args:
         return None
     return argv
 
@@ -191,7 +255,7 @@ def test_cli_prints_the_same_message_and_exits_2(fake_arm, connect, capsys, case
 
 SAMPLE = ["port-too-big", "port-word", "source-nic-id", "ipv4-octet-256", "url-without-scheme",
           "protocol-udp", "ip-version-5", "destination-is-source-by-name", "source-name-without-group",
-          "timeout-negative"]
+          "timeout-negative", "ipv4-loopback", "url-one-slash"]
 
 
 @pytest.mark.parametrize("case", SAMPLE)

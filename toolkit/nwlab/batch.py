@@ -748,8 +748,10 @@ def run_batch(nw: NetworkWatcher, checks: Any, *, concurrency: int | None = None
         raise BatchInputError("cancel: expected a threading.Event (anything with is_set()); e.g. "
                               "stop = threading.Event(); nw.check_many(checks, cancel=stop)")
     if on_progress is not None and not isinstance(on_progress, bool) and not callable(on_progress):
-        raise BatchInputError("on_progress: expected a function taking a BatchProgress, True/None "
-                              "for the default display, or False for none")
+        raise BatchInputError("on_progress: expected a function taking a BatchProgress, "
+                              "True/None for the default display, or False for none, got "
+                              f"{type(on_progress).__name__}; e.g. nw.check_many(checks, "
+                              "on_progress=lambda p: print(p.done, p.total))")
     budget = make_budget(write_rate)
     groups: dict[tuple[Any, ...], _Task] = {}
     for index, spec in enumerate(specs):

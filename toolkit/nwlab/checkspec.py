@@ -9,12 +9,12 @@ from __future__ import annotations
 import ipaddress
 import numbers
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, TypeAlias
+from urllib.parse import unquote, urlsplit
 
-from nwlab.arm.ids import VM_ID_EXAMPLE, is_vm_id, parse_resource_id, vm_id
+from nwlab.arm.ids import GUID_RE, VM_ID_EXAMPLE, ResourceId, is_vm_id, parse_resource_id, vm_id
 
 PROTOCOLS = {"tcp": "Tcp", "http": "Http", "https": "Https", "icmp": "Icmp"}
 IP_VERSIONS = {"ipv4": "IPv4", "ipv6": "IPv6"}
@@ -27,8 +27,20 @@ WATCHER_EXAMPLE = ("/subscriptions/00000000-0000-0000-0000-000000000000/resource
 # letters, digits, '-', '_', '.', '(' and ')', not ending in '.'.
 _VM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _RG_NAME = re.compile(r"^[-\w._()]{0,89}[-\w_()]$")
-_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+# Host labels: letters, digits and '-', plus '_' (service labels such as `_sip._tcp` and names in
+# private DNS zones use it); a label neither starts with '-' nor ends with '-' or '_'.
+_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<![-_])$")
 _DOTTED_NUMBERS = re.compile(r"^[\d.]+$")
+# `http:/bing.com`, `https:bing.com`, `http//bing.com`: a scheme whose '://' is mistyped.
+_BROKEN_SCHEME = re.compile(r"^(https?)(?::?[/\\]+|:)(?=[^/\\:])", re.IGNORECASE)
+# RFC 9110 token: what a header name may be made of.
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")
+_RESERVED_V4 = ipaddress.ip_network("240.0.0.0/4")
+_BROADCAST = ipaddress.ip_address("255.255.255.255")
+
+IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 @dataclass(frozen=True)
@@ -104,6 +116,12 @@ def build_check(subscription_id: str, source: Any, destination: Any, port: Any =
         raise ValueError(f"destination: {destination!r} is the source VM itself; a check needs "
                          "another endpoint, e.g. destination='Database0' or '10.1.4.4'")
     port_value = _port("port", port)
+    if dest.kind == "url" and port_value is not None:
+        explicit = urlsplit(dest.value).port
+        if explicit is not None and explicit != port_value:
+            raise ValueError(f"port: port={port_value} contradicts the port in the URL "
+                             f"{dest.value!r} ({explicit}); e.g. port={explicit}, or leave port "
+                             "out (the URL's port is used)")
     if proto == "Icmp":
         if port_value not in (None, 0):
             raise ValueError(f"port: an Icmp check has no port, got {port_value}; drop port= or use "
@@ -117,6 +135,11 @@ def build_check(subscription_id: str, source: Any, destination: Any, port: Any =
             raise ValueError(f"protocol: {proto!r} does not match the URL scheme {scheme!r}; "
                              f"e.g. protocol={PROTOCOLS[scheme]!r} for {dest.value!r}, or change "
                              "the URL")
+    version = _ip_version(ip_version)
+    literal = _literal_version(dest)
+    if version is not None and literal is not None and version != f"IPv{literal}":
+        raise ValueError(f"ip_version: {version!r} contradicts the destination {dest.value!r}, an "
+                         f"IPv{literal} address; e.g. ip_version='IPv{literal}', or leave it out")
     http_value = _http(http)
     if http_value is not None:
         if proto is None and dest.kind == "url":
@@ -132,7 +155,7 @@ def build_check(subscription_id: str, source: Any, destination: Any, port: Any =
         protocol=proto,
         source_port=_port("source_port", source_port),
         http=http_value,
-        ip_version=_ip_version(ip_version),
+        ip_version=version,
         watcher=_watcher(watcher),
         timeout=_timeout(timeout),
         inputs={"source": source, "destination": destination, "port": port,
@@ -143,6 +166,18 @@ def build_check(subscription_id: str, source: Any, destination: Any, port: Any =
 def build_source(subscription_id: str, vm: Any, resource_group: Any = None) -> str:
     """A VM id from a VM name (with its resource group) or a VM id, validated like check()'s."""
     return _source(subscription_id, vm, _resource_group(resource_group))
+
+
+def check_callbacks(on_progress: Any, cancel: Any) -> None:
+    """Validate check()'s `on_progress` and `cancel` (before any request, like the rest)."""
+    if on_progress is not None and not callable(on_progress):
+        raise TypeError(f"on_progress: expected a function taking a Progress, got "
+                        f"{type(on_progress).__name__}; e.g. "
+                        "on_progress=lambda p: print(p.state, p.elapsed_s), or leave it out")
+    if cancel is not None and not callable(getattr(cancel, "is_set", None)):
+        raise TypeError(f"cancel: expected a threading.Event (anything with is_set()), got "
+                        f"{type(cancel).__name__}; e.g. stop = threading.Event(); "
+                        "nw.check(..., cancel=stop)")
 
 
 def _show(value: Any) -> str:
@@ -169,10 +204,16 @@ def _source(subscription_id: str, value: Any, rg: str | None) -> str:
     if not text:
         raise ValueError("source: empty; give a VM name with resource_group, e.g. "
                          "check('MultiTierApp0', ..., resource_group='ContosoRG'), or a VM resource id")
+    if _ip_literal(text) is not None:
+        raise ValueError(f"source: {value!r} is an IP address, but connection troubleshoot runs "
+                         "from a VM; give the VM name (with resource_group) or its resource id, "
+                         f"e.g. source='MultiTierApp0' with resource_group='ContosoRG', or "
+                         f"source='{VM_ID_EXAMPLE}'")
     if "/" in text:
         rid = parse_resource_id(text)
         if rid is None:
             raise ValueError(f"source: {value!r} is not a resource id; e.g. source='{VM_ID_EXAMPLE}'")
+        _subscription_guid("source", value, rid, f"source='{VM_ID_EXAMPLE}'")
         if not is_vm_id(rid):
             raise ValueError(f"source: {value!r} is a {rid.type} id, but connection troubleshoot runs "
                              f"from a virtual machine; pass the VM's id, e.g. '{VM_ID_EXAMPLE}'")
@@ -198,19 +239,25 @@ def _destination(subscription_id: str, value: Any, rg: str | None) -> Destinatio
                          "resource_group), '10.1.4.4', 'bing.com' or 'https://bing.com'")
     if "://" in text:
         return _url(text)
+    broken = _BROKEN_SCHEME.match(text)
+    if broken:
+        fixed = f"{broken.group(1).lower()}://{text[broken.end():]}"
+        raise ValueError(f"destination: {value!r} is a malformed URL (the scheme is followed by "
+                         f"'://'); e.g. {fixed!r}")
     if text.startswith("/") or text.lower().startswith("subscriptions/"):
         rid = parse_resource_id(text)
         if rid is None or not is_vm_id(rid):
             kind = f"a {rid.type} id" if rid else "not a resource id"
             raise ValueError(f"destination: {value!r} is {kind}; a destination resource must be a "
                              f"VM, e.g. '{VM_ID_EXAMPLE}', or give an address such as '10.1.4.4'")
+        _subscription_guid("destination", value, rid, f"destination='{VM_ID_EXAMPLE}'")
         return Destination("vm", str(rid))
-    try:
-        address = ipaddress.ip_address(text.strip("[]"))
-    except ValueError:
-        address = None
+    address = _ip_literal(text)
     if address is not None:
+        _reachable(address, repr(value), repr)
         return Destination("ip", str(address))
+    if "/" in text:
+        _not_a_prefix(value, text)
     if _DOTTED_NUMBERS.match(text) or (":" in text and "/" not in text and "." not in text):
         raise ValueError(f"destination: {value!r} is not a valid IP address; e.g. '10.1.4.4' or "
                          "'2001:db8::4'")
@@ -218,6 +265,9 @@ def _destination(subscription_id: str, value: Any, rg: str | None) -> Destinatio
         raise ValueError(f"destination: {value!r} looks like a URL without a scheme; e.g. "
                          f"'https://{text}'")
     if "." not in text:
+        if text.lower() == "localhost":
+            raise ValueError(f"destination: {value!r} is the VM's own loopback, not a network "
+                             "path; e.g. '10.1.4.4' or 'Database0' (another VM)")
         # A single label is a VM name, the way az's --dest-resource takes one with -g.
         if not _VM_NAME.match(text):
             raise ValueError(f"destination: {value!r} is neither a VM name nor a host name; e.g. "
@@ -233,7 +283,88 @@ def _destination(subscription_id: str, value: Any, rg: str | None) -> Destinatio
 def _host(original: str, text: str) -> None:
     labels = text.rstrip(".").split(".")
     if len(text) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
-        raise ValueError(f"destination: {original!r} is not a valid host name; e.g. 'bing.com'")
+        raise ValueError(f"destination: {original!r} is not a valid host name (labels of letters, "
+                         "digits, '-' and '_', separated by dots); e.g. 'bing.com'")
+    if labels[-1].lower() == "localhost":
+        example = "'https://bing.com/'" if "://" in original else "'bing.com' or '10.1.4.4'"
+        raise ValueError(f"destination: {original!r} names the VM's own loopback, not a network "
+                         f"path; e.g. {example}")
+
+
+def _ip_literal(text: str) -> IPAddress | None:
+    """The address `text` spells (brackets allowed around IPv6), or None."""
+    try:
+        return ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return None
+
+
+def _literal_version(dest: Destination) -> int | None:
+    """4 or 6 when the destination is an IP literal (bare or as a URL's host), else None."""
+    if dest.kind == "ip":
+        return ipaddress.ip_address(dest.value).version
+    if dest.kind == "url":
+        address = _ip_literal(urlsplit(dest.value).hostname or "")
+        return address.version if address is not None else None
+    return None
+
+
+def _unreachable(address: IPAddress) -> str | None:
+    """Why no probe from a VM can reach `address` (None when one can). Link-local addresses stay
+    allowed: 169.254.169.254 (IMDS) and 168.63.129.16 are real diagnostic targets."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address.is_unspecified:
+        return "is the unspecified address, which names no host"
+    if address == _BROADCAST:
+        return "is the broadcast address, not one host"
+    if isinstance(address, ipaddress.IPv4Address) and address in _THIS_NETWORK:
+        return "is in 0.0.0.0/8 ('this network'), which is never a destination"
+    if address.is_loopback:
+        return "is a loopback address: the VM's own loopback is not a network path"
+    if address.is_multicast:
+        return "is a multicast address; connection troubleshoot checks one host"
+    if isinstance(address, ipaddress.IPv4Address) and address in _RESERVED_V4:
+        return "is in 240.0.0.0/4, reserved and never routed"
+    return None
+
+
+def _reachable(address: IPAddress, what: str, show: Callable[[str], str]) -> None:
+    """Refuse an address no probe can reach, or one with a zone id. `what` names the input in the
+    message; `show(address)` renders an example the way the user typed it (bare, or in a URL)."""
+    if isinstance(address, ipaddress.IPv6Address) and address.scope_id:
+        bare = str(address).split("%", 1)[0]
+        raise ValueError(f"destination: {what} carries the zone id '%{address.scope_id}', which "
+                         f"only means something on the machine that names it; e.g. {show(bare)}")
+    reason = _unreachable(address)
+    if reason is not None:
+        example = show("10.1.4.4" if address.version == 4 else "2001:db8::4")
+        raise ValueError(f"destination: {what} {reason}; e.g. {example}")
+
+
+def _not_a_prefix(original: str, text: str) -> None:
+    """`10.1.4.0/24` is a network prefix: say so, with an address in it as the example."""
+    left, _, right = text.partition("/")
+    address = _ip_literal(left)
+    if address is None or not right.isdigit():
+        return
+    try:
+        network = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        candidate: IPAddress = address
+    else:
+        # The fifth address: Azure keeps the first four of a subnet, .4 is the first VM's.
+        candidate = network.network_address + min(4, network.num_addresses - 1)
+    example = str(candidate) if _unreachable(candidate) is None \
+        else "10.1.4.4" if address.version == 4 else "2001:db8::4"
+    raise ValueError(f"destination: {original!r} is a network prefix, not an address; a check "
+                     f"goes to one address, e.g. {example!r}")
+
+
+def _subscription_guid(name: str, original: str, rid: ResourceId, example: str) -> None:
+    if not GUID_RE.match(rid.subscription):
+        raise ValueError(f"{name}: {original!r} has {rid.subscription!r} where the subscription id "
+                         f"(a GUID) belongs; e.g. {example}")
 
 
 def _url(text: str) -> Destination:
@@ -249,10 +380,14 @@ def _url(text: str) -> Destination:
     host = parts.hostname or ""
     if not host:
         raise ValueError(f"destination: the URL {text!r} has no host; e.g. 'https://bing.com/'")
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
+    address = _ip_literal(unquote(host))  # a zone id is written %25eth0 in a URL
+    if address is None:
         _host(text, host)
+    else:
+        def in_url(a: str) -> str:
+            return repr(f"{scheme}://{f'[{a}]' if ':' in a else a}/")
+
+        _reachable(address, f"the host of the URL {text!r} ({host})", in_url)
     try:
         explicit = parts.port
     except ValueError:
@@ -353,6 +488,13 @@ def _headers(headers: Any, example: str) -> list[dict[str, str]]:
     for name, val in pairs:
         if not isinstance(name, str) or not name.strip() or not isinstance(val, str):
             raise ValueError(f"http: header {name!r}: {val!r} must be two strings; {example}")
+        if not _HEADER_NAME.match(name.strip()):
+            raise ValueError(f"http: header name {name!r} is not valid (letters, digits and "
+                             "!#$%&'*+-.^_`|~ only: no spaces, colons or control characters); "
+                             f"{example}")
+        if _CONTROL.search(val):
+            raise ValueError(f"http: header {name.strip()!r} has control characters in its value "
+                             f"{val!r} (a header value is one line of text); {example}")
         out.append({"name": name.strip(), "value": val})
     return out
 
@@ -367,6 +509,7 @@ def _watcher(value: Any) -> str | None:
     if rid is None or rid.type.lower() != "microsoft.network/networkwatchers" or len(rid.names) != 1:
         raise ValueError(f"watcher: {value!r} is not a Network Watcher resource id; "
                          f"e.g. watcher='{WATCHER_EXAMPLE}' (or leave it out to find it by region)")
+    _subscription_guid("watcher", value, rid, f"watcher='{WATCHER_EXAMPLE}'")
     return str(rid)
 
 

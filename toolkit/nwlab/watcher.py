@@ -13,7 +13,7 @@ from nwlab.arm.errors import ArmError, OperationFailed, OperationTimeout, Prefli
 from nwlab.arm.ids import normalize_region, parse_resource_id
 from nwlab.arm.lro import Progress, run_operation
 from nwlab.arm.session import ArmClient, CancelScope
-from nwlab.checkspec import CheckSpec, build_check
+from nwlab.checkspec import CheckSpec, build_check, check_callbacks
 from nwlab.model import ConnectivityResult
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -248,6 +248,8 @@ class NetworkWatcher:
                  ) -> ConnectivityResult:
         """Run a validated check (check_many shares this path, passing its own watcher lookup)."""
         from nwlab.arm.session import Canceller
+
+        check_callbacks(on_progress, cancel)  # a TypeError naming the argument, before any request
 
         # The check waits on one Event of its own, set by this client's cancel() or by the
         # batch's scope; a user's own Event (a Stop button) is watched beside it.
