@@ -187,9 +187,11 @@ def test_no_http_configuration_for_tcp_or_icmp(fake_arm, connect, result, protoc
 
 @pytest.mark.parametrize("given,sent", [("IPv6", "IPv6"), ("ipv4", "IPv4"), (4, "IPv4"), (6, "IPv6")])
 def test_preferred_ip_version(fake_arm, connect, result, given, sent):
-    body = posted(fake_arm, connect, result, "2001:db8::4", 443, ip_version=given)
+    # A host name is where a preferred version means something (an IP literal already has one,
+    # and a contradicting ip_version is refused before any request).
+    body = posted(fake_arm, connect, result, "contoso.com", 443, ip_version=given)
     assert body["preferredIPVersion"] == sent
-    assert body["destination"]["address"] == "2001:db8::4"
+    assert body["destination"]["address"] == "contoso.com"
 
 
 @pytest.mark.parametrize("source_port", [0, 1234, 65535])
