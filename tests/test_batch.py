@@ -191,9 +191,22 @@ def test_write_budget_binds_and_is_restored(nw: Any, monkeypatch: pytest.MonkeyP
     grants: list[float] = []
 
     class Recording(FairTokenBucket):
+        """Records when each token is due (the call time plus the wait the bucket asks for),
+        not when the thread got round to running again, which a loaded machine delays."""
+
         def acquire(self, waiter: Any, cancel: Any = None) -> None:
-            super().acquire(waiter, cancel)
-            grants.append(time.monotonic())
+            called = time.monotonic()
+            waits: list[float] = []
+
+            class Spy:
+                sleeps = getattr(waiter, "sleeps", True)
+
+                def wait(self, seconds: float, cancel: Any = None) -> None:
+                    waits.append(seconds)
+                    waiter.wait(seconds, cancel)
+
+            super().acquire(Spy(), cancel)
+            grants.append(called + sum(waits))
 
     made = batch_mod.make_budget
     monkeypatch.setattr(batch_mod, "make_budget",
