@@ -81,7 +81,7 @@ blocked.path_figure()
 blocked.sankey_figure()
 """),
     code("""
-blocked.hops_frame()
+blocked.hops_frame()[["hop", "type", "address", "name", "next_hops", "issues"]]
 """),
     md("""
 ## 2. VM to a public IP: a user-defined route drops it
@@ -111,7 +111,7 @@ otherwise.
     code("""
 website = nw.check("MultiTierApp0", "https://bing.com", resource_group="ContosoRG")
 print(website.summary())
-website.hops_frame()
+website.hops_frame()[["hop", "type", "address", "name", "rtt_avg_ms"]]
 """),
     md("""
 ## 4. VM to a storage endpoint

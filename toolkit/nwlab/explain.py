@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 if TYPE_CHECKING:  # pragma: no cover
     from nwlab.model import ConnectivityResult, Hop, Issue
@@ -444,6 +444,18 @@ def _blocking_issue(result: ConnectivityResult) -> Issue | None:
     return issues[0] if issues else None
 
 
+class _HopFields(TypedDict):
+    hop_id: str | None
+    hop_address: str | None
+    hop_type: str | None
+
+
+def _located_at(hop: Hop | None) -> _HopFields:
+    """The hop fields of a Finding about the path's end (none when there are no hops)."""
+    return {"hop_id": hop.id if hop else None, "hop_address": hop.address if hop else None,
+            "hop_type": hop.type if hop else None}
+
+
 def explain_result(result: ConnectivityResult) -> list[Finding]:
     """One finding per issue; with none, one on why it failed, on probe loss, or that it works."""
     by_id = {hop.id: hop for hop in result.hops}
@@ -476,8 +488,7 @@ def explain_result(result: ConnectivityResult) -> list[Finding]:
                  "--ip-forwarding true) and in its OS; check the next hops of the subnets on the "
                  "way (nextHop / effective routes) for a loop; start the appliance VM."),
             docs_url=DOCS["udr"],
-            hop_id=dest.id if dest else None, hop_address=dest.address if dest else None,
-            hop_type=dest.type if dest else None,
+            **_located_at(dest),
         ))
     elif not result.reachable and not findings:
         findings.append(Finding(
@@ -493,8 +504,7 @@ def explain_result(result: ConnectivityResult) -> list[Finding]:
                  "something listens on the port; for endpoints outside Azure check their firewall; "
                  "then check again."),
             docs_url=DOCS["vm_states"],
-            hop_id=dest.id if dest else None, hop_address=dest.address if dest else None,
-            hop_type=dest.type if dest else None,
+            **_located_at(dest),
         ))
     elif result.reachable and loss:
         findings.append(Finding(
@@ -506,8 +516,7 @@ def explain_result(result: ConnectivityResult) -> list[Finding]:
             fix=("Check again; if loss persists, look at the destination's load and the hops' "
                  "issues."),
             docs_url=DOCS["troubleshoot"],
-            hop_id=dest.id if dest else None, hop_address=dest.address if dest else None,
-            hop_type=dest.type if dest else None,
+            **_located_at(dest),
         ))
     elif result.reachable and not findings:
         latency = _latency(result)
@@ -519,8 +528,7 @@ def explain_result(result: ConnectivityResult) -> list[Finding]:
             cause="No NSG rule, route or firewall blocks this path.",
             fix="Nothing to fix.",
             docs_url=DOCS["troubleshoot"],
-            hop_id=dest.id if dest else None, hop_address=dest.address if dest else None,
-            hop_type=dest.type if dest else None,
+            **_located_at(dest),
         ))
     return findings
 

@@ -93,8 +93,8 @@ RULES: list[_Rule] = [
     ("subscription-id", re.compile(rf"(?i)\bAZURE_SUBSCRIPTION_ID\s*[:=]\s*[\"']?(?P<guid>{_GUID})"),
      _nonzero),
     # A home or working directory names a machine or a person. The look-behind keeps URL paths
-    # (https://host/work/...) and relative paths (docs/work/...) out; the look-ahead keeps out
-    # regular expressions that look for such paths (`(/root/|/work/)`): a path goes on after "/".
+    # and relative paths out; the look-ahead keeps out regular expressions that look for such
+    # paths (an alternation of them): a real path goes on after its "/", never into "|" or ")".
     ("machine-path", re.compile(
         r"(?<![\w.~%-])/(?:root|home/[A-Za-z0-9._-]+|Users/[A-Za-z0-9._-]+|work)/(?![|)])"
         r"|\b[A-Za-z]:(?:\\\\|\\)+Users(?:\\\\|\\)+"), _always),
