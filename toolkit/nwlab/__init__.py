@@ -28,7 +28,7 @@ from nwlab.arm.errors import (
     ThrottledError,
 )
 from nwlab.arm.ids import GUID_RE, ZERO_SUBSCRIPTION
-from nwlab.arm.session import ArmClient
+from nwlab.arm.session import MIN_POLL_INTERVAL_S, ArmClient
 from nwlab.model import ConnectivityResult, Hop, HopLink, Issue
 from nwlab.watcher import NetworkWatcher
 
@@ -83,7 +83,8 @@ def replay(cassettes: Any = None) -> NetworkWatcher:
     session.mount("http://", adapter)
     arm = ArmClient(subscription_id=ZERO_SUBSCRIPTION,
                     credential=StaticTokenCredential("replay"),
-                    cloud=resolve_cloud("AzureCloud"), session=session, sleep=None)
+                    cloud=resolve_cloud("AzureCloud"), session=session, sleep=None,
+                    check_origins=False)
     return NetworkWatcher(arm, poll_interval=0.0, backend="replay")
 
 
@@ -103,7 +104,11 @@ def emulate(topology: Any = None, *, check_seconds: float = 2.0, retry_after: fl
     arm = ArmClient(subscription_id=server.subscription_id,
                     # the server's current token, so a rotated token is picked up on refresh
                     credential=EmulatorCredential(server),
-                    cloud=resolve_cloud("AzureCloud", server.endpoint))
+                    cloud=resolve_cloud("AzureCloud", server.endpoint),
+                    # The twin is local and its Retry-After is the caller's own choice, so polls
+                    # may come sooner than Azure's 1 s floor; 10 ms still keeps a twin answering
+                    # Retry-After: 0 from spinning a core.
+                    min_poll_interval=min(MIN_POLL_INTERVAL_S, max(retry_after, 0.01)))
     nw = NetworkWatcher(arm, poll_interval=retry_after, backend="emulator", on_close=server.stop)
     nw.emulator = server
     return nw

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from nwlab.arm.errors import ArmError, OperationFailed, OperationTimeout, PreflightError
-from nwlab.arm.ids import normalize_region, parse_resource_id
+from nwlab.arm.ids import is_vm_id, normalize_region, parse_resource_id
 from nwlab.arm.lro import Progress, run_operation
-from nwlab.arm.session import ArmClient, CancelScope
+from nwlab.arm.session import ArmClient, Canceller, CancelScope, deadline_scope
 from nwlab.checkspec import CheckSpec, build_check, check_callbacks
 from nwlab.model import ConnectivityResult
 
@@ -43,21 +43,38 @@ class VmStatus:
         return self.power_state in (None, "running")
 
 
-def power_state(statuses: Iterable[dict[str, Any]]) -> str | None:
-    for status in statuses or []:
-        code = str(status.get("code") or "")
+# Answers are read leniently: a field of the wrong JSON type (a list where an object belongs, a
+# number where a string does) reads as absent, so a damaged answer gives a result or a typed
+# error further on, never an AttributeError here.
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _items(value: Any) -> list[dict[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def power_state(statuses: Iterable[dict[str, Any]] | None) -> str | None:
+    for status in _items(statuses):
+        code = _text(status.get("code"))
         if code.lower().startswith("powerstate/"):
             return code.split("/", 1)[1].lower()
     return None
 
 
-def has_agent(extensions: Iterable[dict[str, Any]]) -> bool:
+def has_agent(extensions: Iterable[dict[str, Any]] | None) -> bool:
     """The Network Watcher agent, matched by publisher and type (its name varies; reference §5.2)."""
-    for ext in extensions or []:
-        props = ext.get("properties") or {}
-        publisher = str(props.get("publisher") or "").lower()
-        kind = str(props.get("type") or "").lower()
-        state = str(props.get("provisioningState") or "Succeeded").lower()
+    for ext in _items(extensions):
+        props = _obj(ext.get("properties"))
+        publisher = _text(props.get("publisher")).lower()
+        kind = _text(props.get("type")).lower()
+        state = (_text(props.get("provisioningState")) or "Succeeded").lower()
         if publisher == AGENT_PUBLISHER and kind in AGENT_TYPES and state == "succeeded":
             return True
     return False
@@ -98,7 +115,9 @@ class NetworkWatcher:
         return self.arm.subscription_id
 
     def close(self) -> None:
-        self.arm.session.close()
+        """Drop the connections (and stop the emulator this client started); any later call
+        raises ClientClosed."""
+        self.arm.close()
         if self._on_close is not None:
             self._on_close()
             self._on_close = None
@@ -119,15 +138,45 @@ class NetworkWatcher:
 
     # -- inventory -------------------------------------------------------------------------
 
-    def list_subscriptions(self) -> list[dict[str, Any]]:
-        return [{"subscription_id": s.get("subscriptionId"), "name": s.get("displayName"),
-                 "state": s.get("state")} for s in self.arm.list("/subscriptions")]
+    @contextlib.contextmanager
+    def _bounded(self, timeout: Any, cancel: Any) -> Iterator[None]:
+        """Every request inside (each list page too) ends by `timeout` seconds and stops on
+        `cancel` (anything with is_set()) or this client's cancel(); inside a check's pre-flight
+        the check's own timeout and Stop apply as well."""
+        self.arm.require_open()
+        if timeout is not None and (isinstance(timeout, bool)
+                                    or not isinstance(timeout, int | float)
+                                    or not 0 < timeout < 10**7):
+            raise ValueError(f"timeout: expected seconds > 0, got {timeout!r}; e.g. timeout=60")
+        if cancel is not None and not callable(getattr(cancel, "is_set", None)):
+            raise TypeError("cancel: expected a threading.Event (anything with is_set()), got "
+                            f"{type(cancel).__name__}")
+        own = threading.Event()
+        scope = self._cancel_all
+        scope.attach(own)
+        try:
+            stop = own if cancel is None else Canceller(cancel, own)
+            deadline = None if timeout is None else time.monotonic() + float(timeout)
+            with deadline_scope(deadline, stop):
+                yield
+        finally:
+            scope.detach(own)
 
-    def list_resource_groups(self) -> list[str]:
+    def list_subscriptions(self, *, timeout: float | None = None,
+                           cancel: Any = None) -> list[dict[str, Any]]:
+        with self._bounded(timeout, cancel):
+            return [{"subscription_id": s.get("subscriptionId"), "name": s.get("displayName"),
+                     "state": s.get("state")} for s in self.arm.list("/subscriptions")]
+
+    def list_resource_groups(self, *, timeout: float | None = None,
+                             cancel: Any = None) -> list[str]:
         path = f"/subscriptions/{self.subscription_id}/resourcegroups"
-        return sorted((str(g.get("name")) for g in self.arm.list(path)), key=str.lower)
+        with self._bounded(timeout, cancel):
+            names = [_text(g.get("name")) for g in self.arm.list(path)]
+        return sorted((name for name in names if name), key=str.lower)
 
-    def list_vms(self, resource_group: str | None = None) -> pd.DataFrame:
+    def list_vms(self, resource_group: str | None = None, *, timeout: float | None = None,
+                 cancel: Any = None) -> pd.DataFrame:
         """One row per VM with its region, power state and whether the agent is installed."""
         import pandas as pd
 
@@ -137,27 +186,31 @@ class NetworkWatcher:
         if resource_group:
             scope += f"/resourceGroups/{resource_group}"
         rows = []
-        for vm in self.arm.list(f"{scope}/providers/Microsoft.Compute/virtualMachines"):
-            status = self._status_from_vm(vm)
-            rows.append({"name": status.name, "resource_group": status.resource_group,
-                         "location": status.location, "power_state": status.power_state,
-                         "agent": status.agent, "os_type": status.os_type, "id": status.id})
+        with self._bounded(timeout, cancel):
+            for vm in self.arm.list(f"{scope}/providers/Microsoft.Compute/virtualMachines"):
+                status = self._status_from_vm(vm)
+                rows.append({"name": status.name, "resource_group": status.resource_group,
+                             "location": status.location, "power_state": status.power_state,
+                             "agent": status.agent, "os_type": status.os_type, "id": status.id})
         columns = ["name", "resource_group", "location", "power_state", "agent", "os_type", "id"]
         frame = pd.DataFrame(rows, columns=columns)
         return frame.sort_values(["resource_group", "name"], key=lambda s: s.str.lower(),
                                  ignore_index=True) if rows else frame
 
-    def get_vm(self, vm: str, resource_group: str | None = None) -> dict[str, Any]:
+    def get_vm(self, vm: str, resource_group: str | None = None, *,
+               timeout: float | None = None, cancel: Any = None) -> dict[str, Any]:
         """A VM as ARM returns it, by name (with resource_group) or by resource id."""
         from nwlab.checkspec import build_source
 
-        return dict(self.arm.get_json(build_source(self.subscription_id, vm, resource_group)))
+        path = build_source(self.subscription_id, vm, resource_group)
+        with self._bounded(timeout, cancel):
+            return self.arm.get_object(path)
 
     def vm_status(self, vm_id: str) -> VmStatus:
         """GET the VM (region), its instance view (power state) and its extensions (agent)."""
         try:
             # $expand=instanceView brings the power state in the same answer: one read less.
-            vm = self.arm.get_json(vm_id, params={"$expand": "instanceView"})
+            vm = self.arm.get_object(vm_id, params={"$expand": "instanceView"})
         except ArmError as exc:
             if exc.status == 404:
                 rid = parse_resource_id(vm_id)
@@ -166,35 +219,43 @@ class NetworkWatcher:
                     f"Source VM {rid.name if rid else vm_id} was not found{where}.",
                     fix="Check the VM name and resource_group (nw.list_vms() lists them).") from exc
             raise
-        return self._status_from_vm(vm)
+        # Follow-up reads go to the id that was asked for, not to one the answer claims.
+        return self._status_from_vm(vm, vm_id)
 
-    def _status_from_vm(self, vm: dict[str, Any]) -> VmStatus:
-        vm_id = str(vm.get("id") or "")
+    def _status_from_vm(self, vm: dict[str, Any], asked: str | None = None) -> VmStatus:
+        vm_id = asked or _text(vm.get("id"))
         rid = parse_resource_id(vm_id)
-        props = vm.get("properties") or {}
-        statuses = (props.get("instanceView") or {}).get("statuses")
-        if statuses is None:
-            view = self.arm.get_json(f"{vm_id}/instanceView")
-            statuses = (view or {}).get("statuses") or []
-        extensions = [r for r in vm.get("resources") or [] if isinstance(r, dict)
-                      and (r.get("properties") or {}).get("publisher")]
-        if not extensions:
+        readable = is_vm_id(rid)  # a VM listed without a usable id gets no follow-up reads
+        props = _obj(vm.get("properties"))
+        statuses = _obj(props.get("instanceView")).get("statuses")
+        if not isinstance(statuses, list) and readable:
+            statuses = _obj(self.arm.get_json(f"{vm_id}/instanceView")).get("statuses")
+        extensions = [r for r in _items(vm.get("resources"))
+                      if _obj(r.get("properties")).get("publisher")]
+        if not extensions and readable:
             extensions = list(self.arm.list(f"{vm_id}/extensions"))
-        os_type = ((props.get("storageProfile") or {}).get("osDisk") or {}).get("osType")
-        return VmStatus(id=vm_id, name=str(vm.get("name") or (rid.name if rid else "")),
+        os_type = _text(_obj(_obj(props.get("storageProfile")).get("osDisk")).get("osType"))
+        return VmStatus(id=vm_id, name=_text(vm.get("name")) or (rid.name if rid else ""),
                         resource_group=rid.resource_group if rid else "",
-                        location=str(vm.get("location") or ""), power_state=power_state(statuses),
-                        agent=has_agent(extensions), os_type=os_type)
+                        location=_text(vm.get("location")), power_state=power_state(statuses),
+                        agent=has_agent(extensions), os_type=os_type or None)
 
-    def list_watchers(self) -> dict[str, str]:
+    def list_watchers(self, *, timeout: float | None = None,
+                      cancel: Any = None) -> dict[str, str]:
         """Region (normalised) -> Network Watcher id, from one subscription-wide list, cached."""
-        with self._lock:
+        with self._bounded(timeout, cancel), self._lock:
             if self._watchers is None:
                 found: dict[str, str] = {}
                 path = f"/subscriptions/{self.subscription_id}/providers/Microsoft.Network/networkWatchers"
                 for watcher in self.arm.list(path):
-                    region = normalize_region(str(watcher.get("location") or ""))
-                    found.setdefault(region, str(watcher.get("id")))  # az takes the first match
+                    watcher_id = _text(watcher.get("id"))
+                    if not watcher_id:
+                        continue  # a watcher without an id cannot run a check
+                    # Any other id is kept as sent: one naming another origin ends at the
+                    # client's origin gate (ForeignOriginError), one that names no watcher at
+                    # ARM's 404.
+                    region = normalize_region(_text(watcher.get("location")))
+                    found.setdefault(region, watcher_id)  # az takes the first match
                 self._watchers = found
             return dict(self._watchers)
 
@@ -247,8 +308,7 @@ class NetworkWatcher:
                  cancel: Any = None, watcher_for: Callable[[CheckSpec], str] | None = None
                  ) -> ConnectivityResult:
         """Run a validated check (check_many shares this path, passing its own watcher lookup)."""
-        from nwlab.arm.session import Canceller
-
+        self.arm.require_open()
         check_callbacks(on_progress, cancel)  # a TypeError naming the argument, before any request
 
         # The check waits on one Event of its own, set by this client's cancel() or by the
@@ -267,11 +327,9 @@ class NetworkWatcher:
 
     def _run(self, spec: CheckSpec, stop: Any, on_progress: Callable[[Progress], None] | None,
              watcher_for: Callable[[CheckSpec], str] | None) -> ConnectivityResult:
-        from nwlab.arm.session import deadline_scope
-
         started = time.monotonic()
         deadline = started + spec.timeout
-        with deadline_scope(deadline):  # `timeout` bounds the pre-flight reads too
+        with deadline_scope(deadline, stop):  # `timeout` and Stop bound the pre-flight reads too
             watcher_id = spec.watcher or (watcher_for or self.preflight)(spec)
         remaining = deadline - time.monotonic()
         if remaining <= 0:  # do not start a check nobody will wait for
@@ -298,7 +356,19 @@ class NetworkWatcher:
                 "protocol": spec.protocol, "watcher": watcher_id, "request_id": op.request_id,
                 "correlation_id": op.correlation_id, "polls": op.polls,
                 "elapsed_s": round(time.monotonic() - started, 3), "backend": self.backend}
-        return ConnectivityResult.from_dict(op.body, meta=meta)
+        try:
+            return ConnectivityResult.from_dict(op.body, meta=meta)
+        except (ValueError, TypeError, AttributeError, KeyError, IndexError, OverflowError,
+                RecursionError) as exc:
+            # The model documents ValueError for what it cannot read; the rest are a safety net:
+            # whatever the service answered, check() ends as a result or a typed error.
+            raise OperationFailed(
+                f"The check's answer could not be read as a connectivity result "
+                f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]}).",
+                status=op.status, code="InvalidResult", request_id=op.request_id,
+                correlation_id=op.correlation_id, method="GET", url=op.poll_url,
+                fix=f"Run it again; report the request id {op.request_id} to Azure support if "
+                    "it repeats.") from exc
 
     def check_many(self, checks: Any, *, concurrency: int | None = None,
                    write_rate: float | None = None,
@@ -307,6 +377,7 @@ class NetworkWatcher:
         """Run many checks concurrently within a write budget; every check ends as a result or an error."""
         from nwlab.batch import run_batch
 
+        self.arm.require_open()
         return run_batch(self, checks, concurrency=concurrency, write_rate=write_rate,
                          on_progress=on_progress, cancel=cancel)
 

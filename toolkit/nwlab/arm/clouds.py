@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nwlab.arm.origin import check_endpoint
+
 
 @dataclass(frozen=True)
 class Cloud:
@@ -37,8 +39,5 @@ def resolve_cloud(name: str, arm_endpoint: str | None = None) -> Cloud:
         raise TypeError(f"arm_endpoint: expected a URL, got {type(arm_endpoint).__name__}; "
                         "e.g. arm_endpoint='https://management.azure.com'")
     if arm_endpoint:
-        if not arm_endpoint.startswith(("http://", "https://")):
-            raise ValueError(f"arm_endpoint: {arm_endpoint!r} is not a URL; "
-                             "e.g. arm_endpoint='https://management.azure.com'")
-        return Cloud(cloud.name, arm_endpoint.rstrip("/"), cloud.scope)
+        return Cloud(cloud.name, check_endpoint(arm_endpoint), cloud.scope)
     return cloud

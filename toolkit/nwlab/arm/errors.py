@@ -66,13 +66,16 @@ class ArmError(NwlabError):
             body = None
         err = body.get("error") if isinstance(body, dict) else None
         if isinstance(err, dict):
-            code = err.get("code")
-            message = str(err.get("message") or "")
+            code = _text(err.get("code"))
+            message = _text(err.get("message")) or ""
         elif isinstance(body, dict) and "code" in body:  # a bare ErrorDetails object
-            code = body.get("code")
-            message = str(body.get("message") or "")
+            code = _text(body.get("code"))
+            message = _text(body.get("message")) or ""
+        elif isinstance(err, str):  # {"error": "..."}: some proxies and old services
+            message = err
         if not message:
             message = (text or "").strip()[:300] or _REASONS.get(status, "request failed")
+        message = " ".join(message.split())[:1000]  # one line, whatever the service sent
         get = headers.get if hasattr(headers, "get") else (lambda _k, _d=None: None)
         klass = ThrottledError if status == 429 else cls
         return klass(message, status=status, code=code,
@@ -80,6 +83,16 @@ class ArmError(NwlabError):
                      correlation_id=get("x-ms-correlation-request-id"),
                      method=method, url=url, fix=fix or _FIXES.get(status), body=body,
                      retry_after=parse_retry_after(get("Retry-After")))
+
+
+def _text(value: Any) -> str | None:
+    """A code or message as text: strings as they are, numbers spelled, anything else (a list, an
+    object) dropped rather than shown as Python's repr."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value) if isinstance(value, int) and abs(value) < 10**30 else None
+    return None
 
 
 class ThrottledError(ArmError):
@@ -110,6 +123,42 @@ class BackendUnavailable(NwlabError):
 
 class ReplayMismatch(NwlabError):
     """Replay was asked for a request no cassette holds."""
+
+
+class ForeignOriginError(NwlabError):
+    """A URL the service handed us (Location, Azure-AsyncOperation, nextLink, a redirect, an id read
+    from a body) names an origin other than the ARM endpoint's: it is never requested, so the
+    bearer token stays with the endpoint it was issued for."""
+
+    fix = ("Nothing was sent there. If the endpoint is right, report the request id to Azure "
+           "support; if it is not, pass the right cloud= or arm_endpoint=.")
+
+    def __init__(self, message: str, *, origin: str, fix: str | None = None) -> None:
+        super().__init__(message, fix=fix)
+        self.origin = origin
+
+
+class MalformedResponse(ArmError):
+    """The service answered with a body nwlab cannot read as the answer it asked for (a list or a
+    string where an object belongs, a page without a list, a URL that cannot be requested)."""
+
+
+class PagingError(ArmError):
+    """A paged list did not end: its nextLink repeated (a cycle) or it ran past the page budget."""
+
+
+class CredentialError(NwlabError):
+    """No usable token: not signed in to Azure, a credential that failed, or a token an HTTP
+    header cannot carry. The message never contains the token."""
+
+    fix = ("Run `az login`, or set AZURE_CLIENT_ID / AZURE_TENANT_ID / AZURE_CLIENT_SECRET, or "
+           "pass credential=... (any object with get_token(scope)).")
+
+
+class ClientClosed(NwlabError):
+    """A call on a client after close(): its connections (and the emulator it started) are gone."""
+
+    fix = "Re-run the first cell (the one that calls nwlab.connect / replay / emulate)."
 
 
 _REASONS = {400: "bad request", 401: "unauthorized", 403: "forbidden", 404: "not found",

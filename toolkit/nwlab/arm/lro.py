@@ -64,15 +64,17 @@ def run_operation(client: ArmClient, path: str, body: Any, *, poll_interval: flo
     op.statuses.append(response.status_code)
     op.request_id = response.headers.get("x-ms-request-id")
     op.correlation_id = response.headers.get("x-ms-correlation-request-id")
-    if response.status_code != 202:
-        # 200 on the POST is declared by the spec (immediate completion), never observed.
+    async_url = response.headers.get("Azure-AsyncOperation")
+    location = response.headers.get("Location")
+    poll_url = async_url or location
+    # 201 with a poll URL is still running (azure-core's LRO base polling); 200 on the POST is
+    # declared by the spec (immediate completion), never observed. A 3xx never gets here: the
+    # session follows same-origin GET redirects and refuses the rest.
+    if response.status_code != 202 and not (response.status_code == 201 and poll_url):
         op.status = response.status_code
         op.body = _final_json(response, op)
         report("done", None)
         return op
-    async_url = response.headers.get("Azure-AsyncOperation")
-    location = response.headers.get("Location")
-    poll_url = async_url or location
     if not poll_url:
         raise OperationFailed(
             "The service accepted the check (202) but sent no Location to poll.",
@@ -89,8 +91,9 @@ def run_operation(client: ArmClient, path: str, body: Any, *, poll_interval: flo
                 f"The check did not finish within {timeout:.1f} s ({op.polls} polls; "
                 f"request id {op.request_id}).")
         if client.sleeps:
-            # Never sleep past the deadline: the last poll happens at the deadline, not before it.
-            wait = min(wait, remaining)
+            # Never sooner than the client's minimum (Retry-After: 0, negative or a past date
+            # must not spin), never past the deadline: the last poll happens at the deadline.
+            wait = min(max(wait, client.min_poll_interval), remaining)
         report("running", wait)
         client.wait(wait, cancel)
         op.polls += 1
@@ -113,17 +116,29 @@ def run_operation(client: ArmClient, path: str, body: Any, *, poll_interval: flo
             raise _failed(exc, op) from exc
         op.statuses.append(response.status_code)
         if async_url:
-            status_body = response_json(response) or {}
-            state = str(status_body.get("status", "")).lower()
+            status_body = _final_json(response, op)
+            if not isinstance(status_body, dict):
+                raise OperationFailed(
+                    "The operation's status (Azure-AsyncOperation) is not an object with a "
+                    "status.", status=response.status_code, code="InvalidResponseContent",
+                    request_id=op.request_id, correlation_id=op.correlation_id, method="GET",
+                    url=_short(poll_url), fix="Run it again; report the request id to Azure "
+                                              "support if it repeats.")
+            raw_state = status_body.get("status")
+            state = raw_state.lower() if isinstance(raw_state, str) else ""
             if state not in TERMINAL_ASYNC:
                 wait = _next_wait(response, poll_interval)
                 continue
             if state != "succeeded":
-                err = status_body.get("error") or {}
+                err = status_body.get("error")
+                err = err if isinstance(err, dict) else {}
+                message, code = err.get("message"), err.get("code")
                 raise OperationFailed(
-                    str(err.get("message") or f"The operation ended as {state}."),
-                    status=response.status_code, code=err.get("code"), request_id=op.request_id,
-                    correlation_id=op.correlation_id, method="GET", url=poll_url)
+                    message if isinstance(message, str) and message
+                    else f"The operation ended as {state}.",
+                    status=response.status_code, code=code if isinstance(code, str) else None,
+                    request_id=op.request_id, correlation_id=op.correlation_id, method="GET",
+                    url=_short(poll_url))
             if location:
                 final = client.request("GET", location, cancel=cancel, deadline=deadline)
                 op.body = _final_json(final, op)
@@ -140,6 +155,10 @@ def run_operation(client: ArmClient, path: str, body: Any, *, poll_interval: flo
         op.body = _final_json(response, op)  # 204: done without a body
         report("done", None)
         return op
+
+
+def _short(url: str) -> str:
+    return url.split("?", 1)[0]
 
 
 def _next_wait(response: Any, poll_interval: float) -> float:

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import requests
 from requests.compat import json as complexjson  # type: ignore[attr-defined]
@@ -28,8 +28,19 @@ from requests.utils import check_header_validity
 from nwlab import __version__
 from nwlab.arm.auth import TokenCache, TokenCredential
 from nwlab.arm.clouds import Cloud
-from nwlab.arm.errors import ArmError, BackendUnavailable, CheckCancelled, ThrottledError
+from nwlab.arm.errors import (
+    ArmError,
+    BackendUnavailable,
+    CheckCancelled,
+    ClientClosed,
+    ForeignOriginError,
+    MalformedResponse,
+    OperationTimeout,
+    PagingError,
+    ThrottledError,
+)
 from nwlab.arm.headers import parse_retry_after
+from nwlab.arm.origin import origin_of
 from nwlab.arm.throttle import TokenBucket
 
 DEFAULT_API_VERSIONS = {
@@ -43,19 +54,41 @@ DEFAULT_API_VERSIONS = {
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 WRITES = frozenset({"POST", "PUT", "DELETE", "PATCH"})
+# Live Azure is never polled (or re-asked after a 429) sooner than this, whatever Retry-After says
+# (0, negative, a date in the past): azure-core's pollers do not spin either. Per client, so the
+# local emulator's own tests can go faster.
+MIN_POLL_INTERVAL_S = 1.0
+# A Retry-After beyond this is not waited out (a request with no deadline would hang, and
+# Event.wait overflows on huge values): the request ends as ThrottledError carrying the hint.
+MAX_RETRY_AFTER_S = 900.0
+# ARM lists pages of up to 1,000 items; a list longer than a million is a loop, not an estate.
+MAX_PAGES = 1000
+MAX_REDIRECTS = 5
+# 3xx answers a GET may follow (same origin only); 304 is not one, nwlab never asks conditionally.
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 _DEADLINE: ContextVar[float | None] = ContextVar("nwlab_request_deadline", default=None)
+_CANCEL: ContextVar[Any] = ContextVar("nwlab_request_cancel", default=None)
 
 
 @contextmanager
-def deadline_scope(deadline: float | None) -> Iterator[None]:
-    """Requests made inside (on this thread) that name no deadline of their own end by this one,
-    so a check's timeout also bounds its pre-flight reads (a Retry-After: 3600 on a GET)."""
+def deadline_scope(deadline: float | None, cancel: Any = None) -> Iterator[None]:
+    """Requests made inside (on this thread) that name no deadline or cancel of their own end by
+    these, so a check's timeout and Stop also bound its pre-flight reads and list pages (a
+    Retry-After: 3600 on a GET, a list of a thousand pages)."""
+    # Scopes nest by narrowing: the earlier deadline wins, and either Stop stops.
+    outer_deadline, outer_cancel = _DEADLINE.get(), _CANCEL.get()
+    if outer_deadline is not None:
+        deadline = outer_deadline if deadline is None else min(deadline, outer_deadline)
+    if outer_cancel is not None:
+        cancel = outer_cancel if cancel is None else Canceller(outer_cancel, cancel)
     token = _DEADLINE.set(deadline)
+    cancel_token = _CANCEL.set(cancel)
     try:
         yield
     finally:
+        _CANCEL.reset(cancel_token)
         _DEADLINE.reset(token)
 
 
@@ -141,10 +174,24 @@ class ArmClient:
                  request_timeout: tuple[float, float] = (10.0, 60.0),
                  max_retries: int = 10, status_retries: int = 3, connection_retries: int = 3,
                  backoff_factor: float = 0.8, backoff_max: float = 120.0,
-                 write_budget: TokenBucket | None = None) -> None:
+                 write_budget: TokenBucket | None = None,
+                 min_poll_interval: float = MIN_POLL_INTERVAL_S, max_pages: int = MAX_PAGES,
+                 check_origins: bool = True) -> None:
         self.subscription_id = subscription_id
         self.cloud = cloud
         self.endpoint = cloud.endpoint.rstrip("/")
+        origin = origin_of(self.endpoint)
+        if origin is None:
+            raise ValueError("arm_endpoint: not an http(s) URL with a host; "
+                             "e.g. arm_endpoint='https://management.azure.com'")
+        # The only origin a request (and so the bearer token) may go to.
+        self.origin = origin
+        # Off only for replay: its transport opens no socket and its token is the word "replay",
+        # while cassettes recorded against the emulator name 127.0.0.1:<port> in their Locations.
+        self.check_origins = check_origins
+        self.min_poll_interval = min_poll_interval
+        self.max_pages = max_pages
+        self.closed = False
         self.api_versions = {**DEFAULT_API_VERSIONS, **(api_versions or {})}
         self.session = session or _pooled_session()
         _read_environment_once(self.session, self.endpoint)
@@ -163,6 +210,16 @@ class ArmClient:
         self.throttled_responses = 0
         self._throttle_lock = threading.Lock()
         self._throttled_until = 0.0
+
+    def close(self) -> None:
+        """Drop the connections; every later request raises ClientClosed."""
+        self.closed = True
+        self.session.close()
+
+    def require_open(self) -> None:
+        if self.closed:
+            raise ClientClosed("This client was closed (close() or the end of its `with` block), "
+                               "so it sends nothing more.")
 
     # -- waiting ---------------------------------------------------------------------------
 
@@ -198,11 +255,16 @@ class ArmClient:
             return 0.0
         return min(self.backoff_max, self.backoff_factor * (2 ** (attempt - 1)))
 
+    def polite(self, retry_after: float | None, default: float) -> float:
+        """The wait a Retry-After asks for, never under the client's minimum (0, negative and past
+        dates all read as 0), `default` when there is none."""
+        return max(self.min_poll_interval, default if retry_after is None else retry_after)
+
     def note_throttled(self, retry_after: float | None) -> None:
         """Every request of this client waits out a 429 that any of them received."""
         with self._throttle_lock:
             self.throttled_responses += 1
-            until = time.monotonic() + (retry_after if retry_after is not None else 1.0)
+            until = time.monotonic() + min(self.polite(retry_after, 1.0), MAX_RETRY_AFTER_S)
             self._throttled_until = max(self._throttled_until, until)
 
     def _wait_for_throttle(self, cancel: Any, deadline: float | None = None) -> None:
@@ -223,7 +285,12 @@ class ArmClient:
 
     def url(self, path: str, api_version: str | None = None) -> tuple[str, dict[str, str]]:
         """Absolute URL and the query to add: api-version unless the URL already carries one."""
-        url = path if path.startswith(("http://", "https://")) else self.endpoint + path
+        if _ABSOLUTE.match(path):
+            url = path  # a Location or nextLink: its origin is checked where it is sent
+        else:
+            # An id read from a body may lack its leading slash ("subscriptions/..." or
+            # "@host/..."): glued to the endpoint it would change the host.
+            url = self.endpoint + (path if path.startswith("/") else "/" + path)
         if "api-version=" in url:
             return url, {}
         return url, {"api-version": api_version or self.api_version_for(path)}
@@ -244,11 +311,14 @@ class ArmClient:
                 retry_statuses: bool = True) -> requests.Response:
         """Send with auth and ids; retry what is safe to retry; raise ArmError on an error answer."""
         method = method.upper()
+        self.require_open()
         if deadline is None:
             deadline = _DEADLINE.get()
+        if cancel is None:
+            cancel = _CANCEL.get()
         url, query = self.url(path, api_version)
         query.update(params or {})
-        attempts = status_tries = connection_tries = 0
+        attempts = status_tries = connection_tries = redirects = 0
         refreshed = False
         while True:
             attempts += 1
@@ -271,6 +341,9 @@ class ArmClient:
                 # ChunkedEncodingError: the connection dropped part way through the body.
                 self.history.append(RequestRecord(method, url, None, None, None, client_request_id,
                                                   time.monotonic() - started))
+                if self.closed:  # closed from another thread while this request was in flight
+                    raise ClientClosed("This client was closed while a request was in flight."
+                                       ) from None
                 connection_tries += 1
                 # A POST that may have reached the service is never re-sent: it would start a
                 # second check. Reads are safe to repeat.
@@ -294,22 +367,42 @@ class ArmClient:
                 self.tokens.invalidate(token)
                 refreshed = True
                 continue
+            if status in REDIRECTS and method in ("GET", "HEAD") \
+                    and response.headers.get("Location") and redirects < MAX_REDIRECTS:
+                # Followed here, not by requests, so the next hop passes the origin check too.
+                redirects += 1
+                url, query = self.url(urljoin(url, response.headers["Location"]), api_version)
+                continue
+            if 300 <= status < 400:
+                raise MalformedResponse(
+                    f"{method} {_short(url)} answered HTTP {status} (a redirect"
+                    + (", too many in a row" if redirects >= MAX_REDIRECTS else "")
+                    + "), which is not an answer; nwlab follows redirects of GETs only, within "
+                      "the ARM endpoint.", status=status, code="UnexpectedRedirect",
+                    request_id=response.headers.get("x-ms-request-id"), method=method,
+                    url=_short(url), fix="Check arm_endpoint / cloud=; ARM itself does not "
+                                         "redirect these requests.")
             if status == 429:
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 self.note_throttled(retry_after)
                 if retry_statuses and attempts <= self.max_retries \
-                        and not _past(deadline, retry_after if retry_after is not None else 1.0):
+                        and (retry_after or 0.0) <= MAX_RETRY_AFTER_S \
+                        and not _past(deadline, self.polite(retry_after, 1.0)):
                     continue
             elif status in RETRY_STATUSES and retry_statuses and method in IDEMPOTENT:
                 status_tries += 1
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                pause = retry_after if retry_after is not None else self._backoff(status_tries)
+                pause = self._backoff(status_tries) if retry_after is None \
+                    else self.polite(retry_after, 0.0)
                 if status_tries <= self.status_retries and attempts <= self.max_retries \
-                        and not _past(deadline, pause):
+                        and pause <= MAX_RETRY_AFTER_S and not _past(deadline, pause):
                     self.wait(pause, cancel)
                     continue
             if status >= 400:
-                raise ArmError.from_response(status, response.headers, response.text,
+                # A server that echoes the request (a proxy's error page) must not put the token
+                # into an error message.
+                raise ArmError.from_response(status, response.headers,
+                                             response.text.replace(token, "<token>"),
                                              method=method, url=_short(url))
             return response
 
@@ -322,15 +415,38 @@ class ArmClient:
         request costs, which is what bounds a batch of hundreds of checks.
         """
         session = self.session
+        self.check_origin(url)
         query_text = urlencode(query) if query else ""
         prepared = _fast_prepare(method, url, query_text, body, headers, session.hooks)
         if prepared is None:
             # The query goes in encoded: requests checks a dict against typing Protocols, which
             # costs more than the rest of preparing the request.
-            prepared = requests.Request(method, url, params=query_text or None, json=body,
-                                        headers=headers, hooks=session.hooks).prepare()
+            try:
+                prepared = requests.Request(method, url, params=query_text or None, json=body,
+                                            headers=headers, hooks=session.hooks).prepare()
+            except (requests.exceptions.InvalidURL, requests.exceptions.InvalidHeader,
+                    requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema,
+                    UnicodeError) as exc:
+                raise _unsendable(method, url, type(exc).__name__) from None
         return session.send(prepared, timeout=timeout, allow_redirects=False,
                             proxies=session.proxies, verify=session.verify)
+
+    def check_origin(self, url: str) -> None:
+        """The one gate every request passes: only the ARM endpoint's origin gets the token.
+
+        Location, Azure-AsyncOperation, nextLink, a redirect or an id read from a body all end
+        here as URLs; one naming another scheme, host or port (or carrying user info) is refused.
+        """
+        origin = origin_of(url)
+        if origin == self.origin or (origin is not None and not self.check_origins):
+            return
+        foreign = _origin_named(url)
+        if foreign is None:
+            raise _unsendable("GET", url, "no scheme and host nwlab can read")
+        raise ForeignOriginError(
+            f"The service pointed nwlab at {foreign}, which is not the ARM endpoint "
+            f"{self.origin}; nothing was sent there (the bearer token goes only to "
+            f"{self.origin}).", origin=foreign)
 
     def _timeout(self, deadline: float | None) -> tuple[float, float]:
         connect, read = self.request_timeout
@@ -344,18 +460,70 @@ class ArmClient:
         response = self.request("GET", path, params=params, api_version=api_version)
         return response_json(response, strict=True)
 
+    def get_object(self, path: str, *, params: dict[str, str] | None = None,
+                   api_version: str | None = None) -> dict[str, Any]:
+        """GET a resource: a JSON object, or MalformedResponse (a list, a string, null...)."""
+        response = self.request("GET", path, params=params, api_version=api_version)
+        body = response_json(response, strict=True)
+        if not isinstance(body, dict):
+            raise _malformed(response, f"GET {_short(response.url or path)} answered "
+                                       f"{_json_kind(body)} where a resource (an object) belongs")
+        return body
+
     def list(self, path: str, *, params: dict[str, str] | None = None,
              api_version: str | None = None) -> Iterator[dict[str, Any]]:
-        """Every item of a paged ARM list, following nextLink until it is absent."""
-        body = self.get_json(path, params=params, api_version=api_version)
+        """Every item of a paged ARM list, following nextLink until it is absent.
+
+        The one place paging lives: a nextLink is requested like any URL (origin-checked), a
+        repeated one (a cycle) or more than `max_pages` pages is PagingError, and the deadline
+        and cancel of the surrounding deadline_scope() bound every page.
+        """
+        seen: set[str] = set()
+        url = path
+        pages = 0
         while True:
-            for item in (body or {}).get("value") or []:
-                if isinstance(item, dict):
+            deadline = _DEADLINE.get()
+            if _past(deadline):
+                raise OperationTimeout(f"Listing {_short(path)} did not finish within the "
+                                       f"timeout ({pages} pages read).",
+                                       fix="Pass a larger timeout=, or list a resource group.")
+            response = self.request("GET", url, params=params if pages == 0 else None,
+                                    api_version=api_version if pages == 0 else None)
+            pages += 1
+            body = response_json(response, strict=True)
+            if body is None:
+                return  # an empty answer lists nothing
+            if not isinstance(body, dict):
+                raise _malformed(response, f"GET {_short(path)} answered {_json_kind(body)} "
+                                           "where a page ({\"value\": [...]}) belongs")
+            items = body.get("value")
+            if items is not None and not isinstance(items, list):
+                raise _malformed(response, f"GET {_short(path)} answered a page whose value is "
+                                           f"{_json_kind(items)}, not a list")
+            for item in items or []:
+                if isinstance(item, dict):  # lenient: a stray non-object is no resource
                     yield item
-            next_link = (body or {}).get("nextLink")
-            if not next_link:
+            next_link = body.get("nextLink")
+            if next_link is None or next_link == "":
                 return
-            body = self.get_json(next_link)
+            if not isinstance(next_link, str):
+                raise _malformed(response, f"GET {_short(path)} answered a nextLink that is "
+                                           f"{_json_kind(next_link)}, not a URL")
+            next_url = urljoin(response.url or self.endpoint + "/", next_link)
+            if next_url in seen or next_url == response.url:
+                raise PagingError(
+                    f"Listing {_short(path)} went in a circle: page {pages + 1}'s nextLink "
+                    "repeats an earlier page.", code="NextLinkCycle", method="GET",
+                    url=_short(path), fix="Try again later; report it to Azure support if it "
+                                          "repeats.")
+            if pages >= self.max_pages:
+                raise PagingError(
+                    f"Listing {_short(path)} did not end within {self.max_pages} pages.",
+                    code="TooManyPages", method="GET", url=_short(path),
+                    fix="List a narrower scope (a resource group), or raise the client's "
+                        "max_pages.")
+            seen.add(next_url)
+            url = next_url
 
 
 # Checks in flight at once share kept-alive connections; requests keeps 10 per host by default,
@@ -447,9 +615,10 @@ def response_json(response: requests.Response, *, strict: bool = False) -> Any:
         return None
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
         if not strict:
             return None
+        # ArmError, not MalformedResponse: saved batches name this class since before.
         raise ArmError(
             f"The service answered HTTP {response.status_code} with a body that is not JSON: "
             f"{text.strip()[:80]!r}", status=response.status_code, code="InvalidResponseContent",
@@ -459,6 +628,48 @@ def response_json(response: requests.Response, *, strict: bool = False) -> Any:
             url=_short(getattr(response, "url", None) or ""),
             fix="Try again; the answer was damaged on the way (or the endpoint is not ARM).") \
             from None
+
+
+_ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
+
+
+def _origin_named(url: str) -> str | None:
+    """scheme://host[:port] of a URL whose origin is not ours, for the message; None if unreadable."""
+    origin = origin_of(url)
+    if origin is not None:
+        return str(origin)
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return None
+    if not parts.scheme or not host:
+        return None
+    return f"{parts.scheme.lower()}://{host}"  # user info is left out on purpose
+
+
+def _unsendable(method: str, url: str, why: str) -> MalformedResponse:
+    shown = _short(url)[:120]
+    return MalformedResponse(
+        f"{method} {shown!r}: a URL from the service that cannot be requested ({why}); nothing "
+        "was sent.", code="InvalidUrl", method=method,
+        fix="Try again; report it to Azure support if it repeats.")
+
+
+def _malformed(response: requests.Response, message: str) -> MalformedResponse:
+    return MalformedResponse(
+        message + ".", status=response.status_code, code="InvalidResponseContent",
+        request_id=response.headers.get("x-ms-request-id"),
+        correlation_id=response.headers.get("x-ms-correlation-request-id"),
+        method=getattr(getattr(response, "request", None), "method", None),
+        url=_short(getattr(response, "url", None) or ""),
+        fix="Try again; the answer was damaged on the way (or the endpoint is not ARM).")
+
+
+def _json_kind(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+             int: "a number", float: "a number", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
 
 
 def _past(deadline: float | None, wait: float = 0.0) -> bool:
@@ -473,4 +684,5 @@ def _short(url: str) -> str:
     return url.split("?", 1)[0]
 
 
-__all__ = ["ArmClient", "ArmError", "ThrottledError", "parse_retry_after", "response_json"]
+__all__ = ["ArmClient", "ArmError", "ThrottledError", "deadline_scope", "parse_retry_after",
+           "response_json"]
