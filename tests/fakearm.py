@@ -118,6 +118,9 @@ class FakeArm:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Head and body leave in one segment (flushed after each request): written apart,
+            # Nagle and the client's delayed ACK add 40 ms to every exchange.
+            wbufsize = 1 << 16
 
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)

@@ -624,7 +624,7 @@ def _subclasses(cls: type) -> set[str]:
 def test_every_answer_ends_as_a_result_or_a_typed_error(fake_arm, connect, seeds, stage, body):
     _stage(fake_arm, seeds, stage, body)
     nw = connect()
-    nw.arm.connection_retries = 0
+    nw.arm.connection_retries = nw.arm.status_retries = 0  # one answer each, no back-off
     typed = _subclasses(NwlabError)
     for name, call in ENTRY_POINTS.items():
         nw._watchers = None  # each entry point reads the watcher list afresh

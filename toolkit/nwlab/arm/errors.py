@@ -62,7 +62,7 @@ class ArmError(NwlabError):
         body: Any = None
         try:
             body = json.loads(text) if text else None
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested thousands deep
             body = None
         err = body.get("error") if isinstance(body, dict) else None
         if isinstance(err, dict):

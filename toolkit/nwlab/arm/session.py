@@ -371,7 +371,7 @@ class ArmClient:
                     and response.headers.get("Location") and redirects < MAX_REDIRECTS:
                 # Followed here, not by requests, so the next hop passes the origin check too.
                 redirects += 1
-                url, query = self.url(urljoin(url, response.headers["Location"]), api_version)
+                url, query = self.url(_join(url, response.headers["Location"]), api_version)
                 continue
             if 300 <= status < 400:
                 raise MalformedResponse(
@@ -509,7 +509,7 @@ class ArmClient:
             if not isinstance(next_link, str):
                 raise _malformed(response, f"GET {_short(path)} answered a nextLink that is "
                                            f"{_json_kind(next_link)}, not a URL")
-            next_url = urljoin(response.url or self.endpoint + "/", next_link)
+            next_url = _join(response.url or self.endpoint + "/", next_link)
             if next_url in seen or next_url == response.url:
                 raise PagingError(
                     f"Listing {_short(path)} went in a circle: page {pages + 1}'s nextLink "
@@ -631,6 +631,15 @@ def response_json(response: requests.Response, *, strict: bool = False) -> Any:
 
 
 _ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
+
+
+def _join(base: str, reference: str) -> str:
+    """`reference` (a Location or nextLink) against the URL it came from; one urljoin cannot
+    read ("http://[::1") is kept as it is, for the origin gate to refuse."""
+    try:
+        return urljoin(base, reference)
+    except ValueError:
+        return reference
 
 
 def _origin_named(url: str) -> str | None:
