@@ -286,6 +286,15 @@ def test_not_signed_in_is_a_typed_error_with_the_fix(fake_arm, connect):
     assert fake_arm.requests == []
 
 
+def test_not_signed_in_shows_the_fix_in_the_form(fake_arm, connect):
+    from nwlab.widgets import CheckForm
+
+    form = CheckForm(connect(credential=NotSignedIn()))  # its inventory read needs a token
+    assert "az login" in form.status.value and "AZURE_CLIENT_SECRET" in form.status.value
+    assert "Traceback" not in form.status.value and "Attempted credentials" not in form.status.value
+    assert fake_arm.requests == []
+
+
 def test_not_signed_in_is_one_line_from_the_cli_without_azure_identitys_log(fake_arm):
     """A real DefaultAzureCredential (narrowed to the environment credential, so nothing leaves
     the machine) logs its multi-line block at WARNING: none of it may reach stderr."""
