@@ -20,9 +20,14 @@ from nwlab.arm.errors import (
     ArmError,
     BackendUnavailable,
     CheckCancelled,
+    ClientClosed,
+    CredentialError,
+    ForeignOriginError,
+    MalformedResponse,
     NwlabError,
     OperationFailed,
     OperationTimeout,
+    PagingError,
     PreflightError,
     ReplayMismatch,
     ThrottledError,
@@ -36,10 +41,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from nwlab.batch import BatchResult
 
 __all__ = [
-    "ArmError", "BackendUnavailable", "BatchResult", "CheckCancelled", "ConnectivityResult", "Hop",
-    "HopLink", "Issue", "NetworkWatcher", "NwlabError", "OperationFailed", "OperationTimeout",
-    "PreflightError", "ReplayMismatch", "ThrottledError", "__version__", "connect", "emulate",
-    "replay",
+    "ArmError", "BackendUnavailable", "BatchResult", "CheckCancelled", "ClientClosed",
+    "ConnectivityResult", "CredentialError", "ForeignOriginError", "Hop", "HopLink", "Issue",
+    "MalformedResponse", "NetworkWatcher", "NwlabError", "OperationFailed", "OperationTimeout",
+    "PagingError", "PreflightError", "ReplayMismatch", "ThrottledError", "__version__", "connect",
+    "emulate", "replay",
 ]
 
 
