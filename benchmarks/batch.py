@@ -100,6 +100,7 @@ def emulator(*, d: float, r: float, rate: float | None, separate: bool) -> Itera
         info = dict(proc.stdout.readline().strip().split(": ", 1) for _ in range(3))
         nw = nwlab.connect(info["subscription"], credential=StaticTokenCredential(info["token"]),
                            arm_endpoint=info["endpoint"], poll_interval=r)
+        nw.arm.min_poll_interval = min(r, 1.0)  # the local twin: its Retry-After, not Azure's floor
         nw.counter = RequestCounter(nw.arm.session)
         try:
             yield nw

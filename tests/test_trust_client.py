@@ -141,12 +141,13 @@ def test_redirect_loops_end_as_a_typed_error(fake_arm, connect):
 
 @pytest.mark.parametrize("location", ["http://[::1/op", "http://127.0.0.1:99999/op",
                                       "http://127.0.0.1:port/op", "ftp://127.0.0.1/op",
-                                      "javascript:alert(1)"])
+                                      "javascript:alert(1)", "{endpoint}/op\tx", "{endpoint}/op\x00"])
 def test_an_unreadable_poll_url_is_a_typed_error(fake_arm, connect, seeds, location):
     fake_arm.contoso(seeds["vm-to-ip-udr-blocked"]["result"])
     fake_arm.on("POST", "/connectivityCheck$", (202, {"Location": location}, None))
     with pytest.raises(NwlabError):
         check(connect())
+    assert fake_arm.seen("GET", "/op") == []
 
 
 @pytest.mark.parametrize("watcher_id", [

@@ -14,8 +14,11 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
-# Anything a header or request line cannot carry, and blanks, which no ARM URL contains.
-_UNSENDABLE = re.compile(r"[\x00-\x20\x7f]")
+# What no request line may carry (a CR or LF would split it); urlsplit silently drops some of
+# them, so they are refused before parsing rather than parsed away.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# An endpoint is typed by a user: a blank in it is a typo, refused with the control characters.
+_BLANK_OR_CONTROL = re.compile(r"[\x00-\x20\x7f]")
 _EXAMPLE = "e.g. arm_endpoint='https://management.azure.com'"
 
 
@@ -34,7 +37,7 @@ class Origin:
 def origin_of(url: str) -> Origin | None:
     """The origin of an absolute http(s) URL; None when it has none (not http(s), no host, a port
     that is not a number, user info, characters no request can carry)."""
-    if not isinstance(url, str) or _UNSENDABLE.search(url):
+    if not isinstance(url, str) or has_control(url):
         return None
     try:
         parts = urlsplit(url)
@@ -47,6 +50,10 @@ def origin_of(url: str) -> Origin | None:
     if scheme not in DEFAULT_PORTS or not host or "@" in parts.netloc:
         return None
     return Origin(scheme, host.lower(), port if port is not None else DEFAULT_PORTS[scheme])
+
+
+def has_control(url: str) -> bool:
+    return _CONTROL.search(url) is not None
 
 
 def is_loopback_host(host: str) -> bool:
@@ -66,7 +73,7 @@ def check_endpoint(endpoint: str) -> str:
     repeats what was typed before the '@', since that is where a password would sit.
     """
     shown = _shown(endpoint)
-    if _UNSENDABLE.search(endpoint):
+    if _BLANK_OR_CONTROL.search(endpoint):
         raise ValueError(f"arm_endpoint: {shown!r} contains a blank or a control character; "
                          f"{_EXAMPLE}")
     if "@" in endpoint:

@@ -40,7 +40,7 @@ from nwlab.arm.errors import (
     ThrottledError,
 )
 from nwlab.arm.headers import parse_retry_after
-from nwlab.arm.origin import origin_of
+from nwlab.arm.origin import has_control, origin_of
 from nwlab.arm.throttle import TokenBucket
 
 DEFAULT_API_VERSIONS = {
@@ -440,6 +440,8 @@ class ArmClient:
         origin = origin_of(url)
         if origin == self.origin or (origin is not None and not self.check_origins):
             return
+        if has_control(url):
+            raise _unsendable("GET", url, "a control character such as CR or LF")
         foreign = _origin_named(url)
         if foreign is None:
             raise _unsendable("GET", url, "no scheme and host nwlab can read")
