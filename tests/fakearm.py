@@ -91,6 +91,13 @@ class FakeArm:
                                     list(answers), [0]))
         return self
 
+    def reset(self) -> FakeArm:
+        """Forget every route and request (a property test reuses one server across examples)."""
+        with self._lock:
+            self._routes.clear()
+            self.requests.clear()
+        return self
+
     def seen(self, method: str, pattern: str = "") -> list[Seen]:
         regex = re.compile(pattern, re.IGNORECASE)
         return [r for r in self.requests if r.method == method.upper() and regex.search(r.path)]
