@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -158,12 +159,12 @@ def test_an_unreadable_poll_url_is_a_typed_error(fake_arm, connect, seeds, locat
 def test_ids_without_a_leading_slash_stay_on_the_endpoint(fake_arm, connect, seeds, watcher_id):
     fake_arm.contoso(seeds["vm-to-ip-udr-blocked"]["result"],
                      watchers=[{"id": watcher_id, "location": "westcentralus"}])
+    nw = connect()
     with contextlib.suppress(NwlabError):
-        check(connect())
-    # every request stayed on the fake (requests elsewhere would not be recorded here at all,
-    # and the client's history would name another host)
-    nw_requests = fake_arm.requests
-    assert nw_requests and all(r.headers["host"].startswith("127.0.0.1:") for r in nw_requests)
+        check(nw)
+    sent = [record.url for record in nw.arm.history]
+    assert any(url.endswith("/connectivityCheck") for url in sent), sent
+    assert all(url.startswith(fake_arm.endpoint + "/") for url in sent), sent
 
 
 # -- 2. plain http only on loopback; no user info ----------------------------------------------
@@ -311,7 +312,7 @@ def test_not_signed_in_is_one_line_from_the_cli_without_azure_identitys_log(fake
         f"sys.exit(main(['check', '--source', 'MultiTierApp0', '-g', 'ContosoRG', '--dest',\n"
         f"               '{DEST}', '--port', '80', '--subscription', '{SUB}',\n"
         f"               '--arm-endpoint', '{fake_arm.endpoint}']))\n")
-    env = {k: v for k, v in __import__("os").environ.items()
+    env = {k: v for k, v in os.environ.items()
            if not k.startswith(("AZURE_", "NWLAB_", "IDENTITY_", "MSI_"))}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           env=env, timeout=120, check=False)
