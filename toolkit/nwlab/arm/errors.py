@@ -130,8 +130,8 @@ class ForeignOriginError(NwlabError):
     from a body) names an origin other than the ARM endpoint's: it is never requested, so the
     bearer token stays with the endpoint it was issued for."""
 
-    fix = ("Nothing was sent there. If the endpoint is right, report the request id to Azure "
-           "support; if it is not, pass the right cloud= or arm_endpoint=.")
+    fix = ("If cloud= / arm_endpoint= is right, report the request id to Azure support; if not, "
+           "pass the right one.")
 
     def __init__(self, message: str, *, origin: str, fix: str | None = None) -> None:
         super().__init__(message, fix=fix)
