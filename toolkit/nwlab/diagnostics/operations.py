@@ -1,0 +1,290 @@
+"""The diagnostics' client calls: validate, resolve the VM to its NIC and watcher (the reads
+check()'s pre-flight makes), build the request, run it as the long-running operation Azure runs
+(nwlab.arm.lro), and return the typed result.
+
+NetworkWatcher's methods are thin wrappers over these functions, which take anything shaped like
+a NetworkWatcher (`Client`), so this module never imports the watcher.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from nwlab.arm.errors import ArmError, OperationFailed, PreflightError
+from nwlab.arm.ids import parse_resource_id
+from nwlab.arm.lro import Operation, run_operation
+from nwlab.arm.session import ArmClient, deadline_scope
+from nwlab.diagnostics import inputs
+from nwlab.diagnostics.flow import IpFlowResult, NextHopResult
+from nwlab.diagnostics.nsg import NsgDiagnosticResult
+from nwlab.diagnostics.routes import EffectiveRoutes
+from nwlab.diagnostics.rules import EffectiveSecurityRules
+
+__all__ = ["Client", "VmFacts", "effective_routes", "effective_security_rules", "ip_flow_verify",
+           "next_hop", "nsg_diagnostic", "read_vm", "run_diagnostic"]
+
+# The overall bound of one diagnostic, reads included; Azure answers these in seconds to minutes.
+DEFAULT_TIMEOUT = 600.0
+
+
+class Client(Protocol):
+    """What the operations need of a NetworkWatcher."""
+
+    arm: ArmClient
+    poll_interval: float
+    backend: str
+
+    @property
+    def subscription_id(self) -> str: ...
+
+    def find_watcher(self, region: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class VmFacts:
+    """What a diagnostic needs of a VM: its region, whether it runs, and its NICs (primary first)."""
+
+    id: str
+    name: str
+    location: str
+    power_state: str | None
+    nic_ids: tuple[str, ...]
+
+    @property
+    def running(self) -> bool:
+        return self.power_state in (None, "running")
+
+
+def read_vm(client: Client, vm_id: str) -> VmFacts:
+    """GET the VM with its instance view (the same read check()'s pre-flight makes)."""
+    try:
+        vm = client.arm.get_json(vm_id, params={"$expand": "instanceView"})
+    except ArmError as exc:
+        if exc.status == 404:
+            rid = parse_resource_id(vm_id)
+            where = f" in resource group {rid.resource_group}" if rid else ""
+            raise PreflightError(f"VM {rid.name if rid else vm_id} was not found{where}.",
+                                 fix="Check the VM name and resource_group (nw.list_vms() lists "
+                                     "them).") from exc
+        raise
+    vm = vm if isinstance(vm, Mapping) else {}
+    props = vm.get("properties") or {}
+    nics = [n for n in (props.get("networkProfile") or {}).get("networkInterfaces") or []
+            if isinstance(n, Mapping) and n.get("id")]
+    # The primary NIC first: Azure marks it (properties.primary); a single NIC is primary.
+    nics.sort(key=lambda n: not (n.get("properties") or {}).get("primary", len(nics) == 1))
+    state = None
+    for status in (props.get("instanceView") or {}).get("statuses") or []:
+        code = str((status or {}).get("code") or "")
+        if code.lower().startswith("powerstate/"):
+            state = code.split("/", 1)[1].lower()
+    rid = parse_resource_id(vm_id)
+    return VmFacts(id=vm_id, name=str(vm.get("name") or (rid.name if rid else vm_id)),
+                   location=str(vm.get("location") or ""), power_state=state,
+                   nic_ids=tuple(str(n["id"]) for n in nics))
+
+
+def _nic_addresses(client: Client, nic_id: str) -> list[str]:
+    """The NIC's private IPv4 addresses, primary configuration first."""
+    nic = client.arm.get_json(nic_id)
+    configs = [c for c in ((nic or {}).get("properties") or {}).get("ipConfigurations") or []
+               if isinstance(c, Mapping)]
+    configs.sort(key=lambda c: not (c.get("properties") or {}).get("primary", len(configs) == 1))
+    addresses = []
+    for cfg in configs:
+        props = cfg.get("properties") or {}
+        address = props.get("privateIPAddress")
+        if address and str(props.get("privateIPAddressVersion") or "IPv4") == "IPv4":
+            addresses.append(str(address))
+    return addresses
+
+
+def _nic_and_address(client: Client, vm: VmFacts, nic: str | None, address: str | None,
+                     field_name: str) -> tuple[str | None, str]:
+    """The NIC to name in the request (None when the VM has one and none was asked) and the VM's
+    own address on it (the one given, checked against the NIC, or the NIC's primary)."""
+    chosen = nic or (vm.nic_ids[0] if vm.nic_ids else None)
+    if chosen is None:
+        raise PreflightError(f"VM {vm.name} has no network interface in its network profile.",
+                             fix="Attach a NIC to the VM, or check the VM id.")
+    if nic is not None and nic.lower() not in (n.lower() for n in vm.nic_ids):
+        raise PreflightError(f"nic: {nic} is not a network interface of VM {vm.name}.",
+                             fix=f"Use one of: {', '.join(vm.nic_ids)}.")
+    # Azure needs targetNicResourceId when a VM has several NICs (reference §3.1); with one it is
+    # left out, as the spec example does.
+    target = chosen if nic is not None or len(vm.nic_ids) > 1 else None
+    addresses = _nic_addresses(client, chosen)
+    if address is not None:
+        if address not in addresses:
+            raise PreflightError(f"{field_name}: {address} is not an address of network interface "
+                                 f"{chosen.rsplit('/', 1)[-1]} ({', '.join(addresses) or 'none'}).",
+                                 fix=f"Pass one of its addresses as {field_name}=, or leave it "
+                                     "out to use the primary one.")
+        return target, address
+    if not addresses:
+        raise PreflightError(f"Network interface {chosen.rsplit('/', 1)[-1]} has no private IPv4 "
+                             "address.", fix=f"Pass {field_name}= explicitly.")
+    return target, addresses[0]
+
+
+def run_diagnostic(client: Client, path: str, body: Any, *, what: str,
+                   timeout: float = DEFAULT_TIMEOUT) -> tuple[dict[str, Any], Operation]:
+    """POST and follow the operation; a finished operation without a JSON object is a failure."""
+    op = run_operation(client.arm, path, body, poll_interval=client.poll_interval,
+                       timeout=timeout)
+    if not isinstance(op.body, dict):
+        empty = op.status == 204 or op.body is None
+        raise OperationFailed(
+            f"{what} finished without a result ({'empty answer' if empty else 'not a JSON object'} "
+            "from the service).", status=op.status, code="EmptyResult" if empty else
+            "InvalidResult", request_id=op.request_id, correlation_id=op.correlation_id,
+            method="GET" if op.poll_url else "POST", url=op.poll_url or path,
+            fix=f"Run it again; report the request id {op.request_id} to Azure support if it "
+                "repeats.")
+    return op.body, op
+
+
+def _meta(client: Client, op: Operation, started: float, **inputs_: Any) -> dict[str, Any]:
+    return {**inputs_, "request_id": op.request_id, "correlation_id": op.correlation_id,
+            "polls": op.polls, "elapsed_s": round(time.monotonic() - started, 3),
+            "backend": client.backend}
+
+
+def ip_flow_verify(client: Client, vm: Any, direction: Any, protocol: Any, local_port: Any,
+                   remote_ip: Any, remote_port: Any, *, local_ip: Any = None, nic: Any = None,
+                   resource_group: Any = None) -> IpFlowResult:
+    """Would the VM's NSGs (and admin rules) allow this one flow, and by which rule?"""
+    sub = client.subscription_id
+    vm_id = inputs.vm_id(sub, vm, resource_group)
+    body = {"targetResourceId": vm_id, "direction": inputs.direction(direction),
+            "protocol": inputs.flow_protocol(protocol),
+            "localPort": inputs.flow_port("local_port", local_port),
+            "remotePort": inputs.flow_port("remote_port", remote_port),
+            "remoteIPAddress": inputs.ipv4("remote_ip", remote_ip)}
+    local = inputs.ipv4("local_ip", local_ip) if local_ip is not None else None
+    nic_id = inputs.nic_id(sub, nic, resource_group)
+    started = time.monotonic()
+    with deadline_scope(started + DEFAULT_TIMEOUT):
+        facts = read_vm(client, vm_id)
+        target_nic, body["localIPAddress"] = _nic_and_address(client, facts, nic_id, local,
+                                                              "local_ip")
+        watcher = client.find_watcher(facts.location)
+    if target_nic:
+        body["targetNicResourceId"] = target_nic
+    answer, op = run_diagnostic(client, f"{watcher}/ipFlowVerify", body, what="IP flow verify")
+    flow = (f"{body['direction']} {body['protocol']} {body['localIPAddress']}:{body['localPort']}"
+            f" {'->' if body['direction'] == 'Outbound' else '<-'} "
+            f"{body['remoteIPAddress']}:{body['remotePort']}")
+    return IpFlowResult.from_dict(answer, meta=_meta(
+        client, op, started, vm=vm_id, nic=target_nic or (facts.nic_ids[0] if facts.nic_ids
+                                                          else None),
+        watcher=watcher, direction=body["direction"], protocol=body["protocol"],
+        local_ip=body["localIPAddress"], local_port=body["localPort"],
+        remote_ip=body["remoteIPAddress"], remote_port=body["remotePort"], flow=flow))
+
+
+def next_hop(client: Client, vm: Any, destination_ip: Any, *, source_ip: Any = None,
+             nic: Any = None, resource_group: Any = None) -> NextHopResult:
+    """Where the VM's routes send a packet for `destination_ip`, and which route table decided."""
+    sub = client.subscription_id
+    vm_id = inputs.vm_id(sub, vm, resource_group)
+    destination = inputs.ipv4("destination_ip", destination_ip)
+    source = inputs.ipv4("source_ip", source_ip) if source_ip is not None else None
+    nic_id = inputs.nic_id(sub, nic, resource_group)
+    started = time.monotonic()
+    with deadline_scope(started + DEFAULT_TIMEOUT):
+        facts = read_vm(client, vm_id)
+        target_nic, source = _nic_and_address(client, facts, nic_id, source, "source_ip")
+        watcher = client.find_watcher(facts.location)
+    body = {"targetResourceId": vm_id, "sourceIPAddress": source,
+            "destinationIPAddress": destination}
+    if target_nic:
+        body["targetNicResourceId"] = target_nic
+    answer, op = run_diagnostic(client, f"{watcher}/nextHop", body, what="Next hop")
+    return NextHopResult.from_dict(answer, meta=_meta(
+        client, op, started, vm=vm_id, watcher=watcher, source_ip=source,
+        destination_ip=destination, nic=target_nic or (facts.nic_ids[0] if facts.nic_ids
+                                                       else None)))
+
+
+def nsg_diagnostic(client: Client, target: Any, *, direction: Any, protocol: Any, source: Any,
+                   destination: Any, destination_port: Any) -> NsgDiagnosticResult:
+    """Every NSG layer (admin rules included) evaluated for one traffic profile at `target`."""
+    target_id = inputs.nsg_target(target)
+    profile = {"direction": inputs.direction(direction), "protocol": inputs.nsg_protocol(protocol),
+               "source": inputs.nsg_endpoint("source", source),
+               "destination": inputs.nsg_endpoint("destination", destination),
+               "destinationPort": inputs.nsg_port(destination_port)}
+    started = time.monotonic()
+    with deadline_scope(started + DEFAULT_TIMEOUT):
+        watcher = client.find_watcher(_location(client, target_id))
+    # One target and one profile per call (no documented cap; reference §2 suggests small batches).
+    body = {"targetResourceId": target_id, "profiles": [profile]}
+    answer, op = run_diagnostic(client, f"{watcher}/networkConfigurationDiagnostic", body,
+                                what="NSG diagnostic")
+    return NsgDiagnosticResult.from_dict(answer, meta=_meta(
+        client, op, started, target=target_id, watcher=watcher, profile=profile))
+
+
+def _location(client: Client, target_id: str) -> str:
+    """The region of a diagnostic's target: read from its top-level resource (a scale-set NIC's
+    region is the scale set's)."""
+    rid = parse_resource_id(target_id)
+    assert rid is not None  # validated by inputs.nsg_target
+    top = (f"/subscriptions/{rid.subscription}/resourceGroups/{rid.resource_group}/providers/"
+           f"{rid.namespace}/{rid.types[0]}/{rid.names[0]}")
+    if rid.type.lower() == "microsoft.compute/virtualmachines":
+        return read_vm(client, top).location
+    try:
+        resource = client.arm.get_json(top)
+    except ArmError as exc:
+        if exc.status == 404:
+            raise PreflightError(f"target: {rid.names[0]} was not found in resource group "
+                                 f"{rid.resource_group}.",
+                                 fix="Check the resource id (az resource show --ids ...).") from exc
+        raise
+    return str((resource or {}).get("location") or "")
+
+
+def _nic_of(client: Client, vm_or_nic: Any, resource_group: Any, what: str) -> tuple[str, str | None]:
+    """The NIC of a VM (its primary) or the NIC given; the VM must run (Azure answers these NIC
+    operations only for a NIC attached to a running VM, reference §4.1)."""
+    kind, rid = inputs.vm_or_nic(resource_group=resource_group, subscription_id=client.subscription_id,
+                                 value=vm_or_nic)
+    if kind == "nic":
+        return rid, None
+    facts = read_vm(client, rid)
+    if not facts.running:
+        raise PreflightError(f"VM {facts.name} is {facts.power_state}; Azure computes {what} only "
+                             "for a NIC of a running VM.",
+                             fix=f"Start it: az vm start --ids {facts.id}")
+    if not facts.nic_ids:
+        raise PreflightError(f"VM {facts.name} has no network interface in its network profile.",
+                             fix="Attach a NIC to the VM, or check the VM id.")
+    return facts.nic_ids[0], rid
+
+
+def effective_routes(client: Client, vm_or_nic: Any, *, resource_group: Any = None
+                     ) -> EffectiveRoutes:
+    """The routes the NIC's traffic is forwarded with (POST .../effectiveRouteTable, no body)."""
+    started = time.monotonic()
+    with deadline_scope(started + DEFAULT_TIMEOUT):
+        nic, vm = _nic_of(client, vm_or_nic, resource_group, "effective routes")
+    answer, op = run_diagnostic(client, f"{nic}/effectiveRouteTable", None,
+                                what="Effective routes")
+    return EffectiveRoutes.from_dict(answer, meta=_meta(client, op, started, nic=nic, vm=vm))
+
+
+def effective_security_rules(client: Client, vm_or_nic: Any, *, resource_group: Any = None
+                             ) -> EffectiveSecurityRules:
+    """Every NSG on the NIC and its subnet (and admin rules), with tags expanded to prefixes."""
+    started = time.monotonic()
+    with deadline_scope(started + DEFAULT_TIMEOUT):
+        nic, vm = _nic_of(client, vm_or_nic, resource_group, "effective security rules")
+    answer, op = run_diagnostic(client, f"{nic}/effectiveNetworkSecurityGroups", None,
+                                what="Effective security rules")
+    return EffectiveSecurityRules.from_dict(answer, meta=_meta(client, op, started, nic=nic,
+                                                               vm=vm))
