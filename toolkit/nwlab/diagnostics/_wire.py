@@ -10,6 +10,7 @@ service adds tomorrow survives a round trip today.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
@@ -70,13 +71,31 @@ class Wire:
     def to_dict(self) -> dict[str, Any]:
         """The REST shape: the fields received (or set in code), then the ones not modelled."""
         present: frozenset[str] = getattr(self, "_present", frozenset())
+        defaults = _defaults(type(self))
         out: dict[str, Any] = {}
         for spec in self.FIELDS:
             value = getattr(self, spec.attr)
-            if spec.key in present or (value is not None and value != ()):
+            # Received fields go back; of the others, those set in code (not left at default).
+            if spec.key in present or value != defaults.get(spec.attr):
                 out[spec.key] = spec.dump(value)
         out.update(copy.deepcopy(getattr(self, "extra", {})))
         return out
+
+
+_DEFAULTS: dict[type, dict[str, Any]] = {}
+
+
+def _defaults(cls: type) -> dict[str, Any]:
+    """Each dataclass field's default value (cached per class)."""
+    if cls not in _DEFAULTS:
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.default is not dataclasses.MISSING:
+                out[f.name] = f.default
+            elif f.default_factory is not dataclasses.MISSING:
+                out[f.name] = f.default_factory()
+        _DEFAULTS[cls] = out
+    return _DEFAULTS[cls]
 
 
 def text(value: Any) -> str:

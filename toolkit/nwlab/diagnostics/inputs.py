@@ -37,6 +37,7 @@ _NSG_TARGETS = {"microsoft.compute/virtualmachines": "a VM",
                 "microsoft.network/applicationgateways": "an application gateway"}
 # Service tags: letters and digits with dotted regional suffixes (Storage.WestEurope, AzureCloud).
 _SERVICE_TAG = re.compile(r"^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z0-9]+)*$")
+_SOURCE_WORD = re.compile(r"\bsource\b")
 _NIC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
 
 
@@ -46,8 +47,7 @@ def vm_id(subscription_id: str, vm: Any, resource_group: Any, *, name: str = "vm
         return build_source(subscription_id, vm, resource_group)
     except (TypeError, ValueError) as exc:
         # build_source speaks of check()'s `source`; say which argument of this call it was.
-        message = str(exc).replace("source:", f"{name}:", 1).replace("source ", f"{name} ", 1)
-        raise type(exc)(message) from None
+        raise type(exc)(_SOURCE_WORD.sub(name, str(exc))) from None
 
 
 def nic_id(subscription_id: str, nic: Any, resource_group: Any) -> str | None:
