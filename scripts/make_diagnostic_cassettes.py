@@ -4,7 +4,9 @@ The same mechanism as make_seed_cassettes.py: the real nwlab client is recorded 
 script's loopback stand-in, taught here to answer the documented request of each operation
 (ipFlowVerify, nextHop, networkConfigurationDiagnostic, the NIC's effectiveRouteTable and
 effectiveNetworkSecurityGroups) with 202 + Location, one 202 poll, then the documented result;
-plus the reads the client makes first (the VM, its NIC, the watcher list). The shapes come from
+plus the reads the client makes first (the VM, its NIC, the watcher list). The connectionAnalyzers
+run (PUT, its Azure-AsyncOperation, POST /query, DELETE) answers with the 2025-09-01 example's
+shapes. The shapes come from
 shared/reference/diagnostics-and-estate-api.md, copied with ids zeroed into
 tests/data/diagnostics/shapes.json. Run with `make cassettes`; the output is committed.
 
@@ -32,6 +34,7 @@ VM1 = f"/subscriptions/{SUB}/resourceGroups/rg2/providers/Microsoft.Compute/virt
 NIC1 = f"/subscriptions/{SUB}/resourceGroups/rg1/providers/Microsoft.Network/networkInterfaces/nic1"
 # Which documented answer each operation gives, and the call that makes the documented request.
 RUNS: list[tuple[str, str, str, str]] = [
+    ("diag-connection-analyzer", "/query", "connection_analyzer", "query-2025-09-01"),
     # (cassette, action path suffix, shapes key, example name)
     ("diag-ip-flow-verify", "/ipflowverify", "ip_flow_verify", "spec-2026-01-01"),
     ("diag-next-hop", "/nexthop", "next_hop", "spec-2025-07-01"),
@@ -43,6 +46,7 @@ RUNS: list[tuple[str, str, str, str]] = [
 ]
 
 
+
 class DiagnosticStandIn(StandIn):
     """The seed stand-in plus vm1, nic1 and one scripted diagnostic at a time."""
 
@@ -50,9 +54,46 @@ class DiagnosticStandIn(StandIn):
         super().__init__()
         self.action = ""
         self.result: Any = None
+        self.status_polls: dict[str, int] = {}
+
+    def _handler(self) -> type[Any]:
+        handler = super()._handler()
+        handler.do_PUT = handler.do_DELETE = handler._serve
+        return handler
+
+    def analyzer(self, method: str, path: str, lower: str) -> tuple[int, dict[str, str], Any] | None:
+        """The connectionAnalyzers resource: PUT 201 + Azure-AsyncOperation, the status polls
+        (one InProgress, then Succeeded), POST /query 202 + both headers, the result, DELETE."""
+        region = f"{self.endpoint}/subscriptions/{SUB}/providers/Microsoft.Network/locations/{LOCATION}"
+        version = "?api-version=2026-01-01"
+        if "/connectionanalyzers/" in lower and method == "PUT":
+            self.status_polls.clear()
+            name = path.rsplit("/", 1)[1]
+            return 201, {"Azure-AsyncOperation": f"{region}/operationResults/{self.op_id}-create"
+                                                 f"{version}", "Retry-After": "30"}, {
+                "name": name, "id": path, "type": "Microsoft.Network/networkWatchers/"
+                "connectionAnalyzers", "location": LOCATION,
+                "properties": {"provisioningState": "Creating", "status": "Running"}}
+        if "/connectionanalyzers/" in lower and method == "DELETE":
+            return 200, {}, None
+        if method == "POST" and lower.endswith("/query"):
+            return 202, {"Azure-AsyncOperation": f"{region}/nwOperations/{self.op_id}{version}",
+                         "Location": f"{region}/operationResults/{self.op_id}{version}",
+                         "Retry-After": "10", "x-ms-request-id": self.op_id}, None
+        for status in (f"/operationresults/{self.op_id}-create", f"/nwoperations/{self.op_id}"):
+            if lower.endswith(status):
+                self.status_polls[status] = self.status_polls.get(status, 0) + 1
+                state = "InProgress" if self.status_polls[status] == 1 else "Succeeded"
+                return 200, {"Retry-After": "10"}, {"status": state}
+        if lower.endswith(f"/operationresults/{self.op_id}") and self.action == "/query":
+            return 200, {"x-ms-request-id": self.op_id}, self.result
+        return None
 
     def answer(self, method: str, path: str, query: str = "") -> tuple[int, dict[str, str], Any]:
         lower = path.lower()
+        analyzer = self.analyzer(method, path, lower)
+        if analyzer is not None:
+            return analyzer
         if method == "POST" and lower.endswith(self.action):
             self.polls = 0
             nic_op = lower.endswith(("/effectiveroutetable", "/effectivenetworksecuritygroups"))
@@ -98,6 +139,9 @@ def calls(nw: NetworkWatcher) -> dict[str, Any]:
                                                     destination_port=12100),
         "effective_routes": lambda: nw.effective_routes(NIC1),
         "effective_security_rules": lambda: nw.effective_security_rules(NIC1),
+        # The example's question (VM to www.bing.com, connectivity check), asked of vm1.
+        "connection_analyzer": lambda: nw.analyze_connection(VM1, "www.bing.com", 443,
+                                                             operations=["ConnectivityCheck"]),
     }
 
 

@@ -320,6 +320,7 @@ def test_connection_analyzer_put_query_delete(fake_arm, connect):
     assert props["source"] == {"type": "VM", "resourceId": VM_ID}
     assert props["destination"] == {"type": "ExternalAddress", "address": "10.1.4.4", "port": 443}
     assert props["diagnosticOperations"] == ["NSG", "ConnectivityCheck"]
+    assert props["protocolSettings"] == {"protocol": "Tcp"}  # as the spec example answers
     (query,) = fake_arm.seen("POST")
     assert query.path == put.path + "/query" and query.body is None
     assert len(fake_arm.seen("DELETE")) == 1 and r.meta["deleted"]

@@ -27,14 +27,7 @@ KINDS: dict[str, Any] = {"ip_flow_verify": IpFlowResult, "next_hop": NextHopResu
                          "effective_security_rules": EffectiveSecurityRules}
 CASES = [(kind, name) for kind in KINDS for name in SHAPES[kind]]
 ALL_CLASSES = [*KINDS.values(), ConnectionAnalyzerResult]
-ANALYZER = {  # the query answer of the 2025-09-01 example (azure-sdk-for-go), ids zeroed
-    "id": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/connectionAnalyzerRG"
-          "/providers/Microsoft.Network/networkWatchers/nw1/connectionAnalyzers/ca1",
-    "connectionAnalyzerStatus": "Succeeded",
-    "outputStoragePath": "https://sa1.blob.core.windows.net/network-watcher-logs/ca1.json",
-    "expiryInUtc": "2025-10-01T10:00:00Z",
-    "diagnosticOperationResults": [{"diagnosticOperation": "ConnectivityCheck",
-                                    "result": "{\"ConnectivityStatus\":\"Reachable\"}"}]}
+ANALYZER = SHAPES["connection_analyzer"]["query-2025-09-01"]
 
 
 @pytest.mark.parametrize(("kind", "name"), CASES)

@@ -400,7 +400,7 @@ class NetworkWatcher:
                                                    resource_group=resource_group)
 
     def analyze_connection(self, source: Any, destination: Any, port: Any = None, *,
-                           protocol: Any = "TCP", operations: Any = None,
+                           protocol: Any = "Tcp", operations: Any = None,
                            resource_group: Any = None) -> ConnectionAnalyzerResult:
         """Next hop, NSG, port scan and connectivity tests as one connectionAnalyzers run
         (api-version 2026-01-01). Raises AnalyzerUnsupported where the service does not offer

@@ -28,7 +28,9 @@ UNSUPPORTED_CODES = frozenset({"noregisteredproviderfound", "invalidresourcetype
                                "invalidapiversionparameter", "apiversionnotsupported",
                                "unsupportedapiversion"})
 DEFAULT_OPERATIONS = ("NextHop", "NSG", "PortScan", "ConnectivityCheck")
-_PROTOCOLS = {"tcp": "TCP", "http": "HTTP", "https": "HTTPS", "icmp": "ICMP"}
+# The spec example (2025-09-01 NetworkWatcherConnectionAnalyzerCreate.json) answers "Tcp": the
+# connectivity check's Protocol enum.
+_PROTOCOLS = {"tcp": "Tcp", "http": "Http", "https": "Https", "icmp": "Icmp"}
 
 
 class AnalyzerUnsupported(ArmError):
@@ -106,7 +108,7 @@ def analyzer_body(location: str, source_id: str, destination: dict[str, Any], pr
 
 
 def analyze_connection(client: Client, source: Any, destination: Any, port: Any = None, *,
-                       protocol: Any = "TCP", operations: Any = None, resource_group: Any = None,
+                       protocol: Any = "Tcp", operations: Any = None, resource_group: Any = None,
                        timeout: float = DEFAULT_TIMEOUT) -> ConnectionAnalyzerResult:
     """Every requested test as one connectionAnalyzers run; AnalyzerUnsupported to fall back."""
     sub = client.subscription_id
@@ -116,8 +118,8 @@ def analyze_connection(client: Client, source: Any, destination: Any, port: Any 
         raise ValueError("port: connectionAnalyzers test one destination port; e.g. port=443")
     proto = _PROTOCOLS.get(str(protocol).lower()) if isinstance(protocol, str) else None
     if proto is None:
-        raise ValueError(f"protocol: {protocol!r} is not one of TCP, HTTP, HTTPS, ICMP; e.g. "
-                         "protocol='TCP'")
+        raise ValueError(f"protocol: {protocol!r} is not one of Tcp, Http, Https, Icmp; e.g. "
+                         "protocol='Tcp'")
     endpoint = _destination(sub, destination, resource_group, port_text)
     ops = _operations(operations)
     started = time.monotonic()
