@@ -351,3 +351,25 @@ def test_another_analyzer_failure_stays_what_it_is(fake_arm, connect):
         connect().analyze_connection(VM_ID, "Database0", 80, resource_group="ContosoRG")
     assert not isinstance(raised.value, AnalyzerUnsupported)
     assert raised.value.code == "AuthorizationFailed"
+
+
+def test_an_analyzer_that_fails_to_provision_is_a_typed_failure_and_is_deleted(fake_arm, connect):
+    _estate(fake_arm, {}, action="$^")
+    _analyzer_routes(fake_arm)
+    fake_arm.on("GET", r"/nwOperations/a1$", (200, {}, {"status": "Failed"}))
+    with pytest.raises(OperationFailed, match="Creating the connection analyzer ended as failed"):
+        connect().analyze_connection(VM_ID, "10.1.4.4", 443)
+    assert fake_arm.seen("POST") == [] and len(fake_arm.seen("DELETE")) == 1
+
+
+def test_an_operation_whose_reads_used_the_whole_timeout_is_not_started(fake_arm, connect):
+    import time
+
+    from nwlab.arm.errors import OperationTimeout
+    from nwlab.diagnostics.operations import run_diagnostic
+
+    with pytest.raises(OperationTimeout, match=r"Next hop did not start in time \(its reads took "
+                                               r"the whole timeout\); nothing was sent"):
+        run_diagnostic(connect(), f"{WATCHER_ID}/nextHop", {}, what="Next hop",
+                       deadline=time.monotonic() - 1)
+    assert fake_arm.requests == []

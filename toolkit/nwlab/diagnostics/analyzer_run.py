@@ -141,8 +141,7 @@ def analyze_connection(client: Client, source: Any, destination: Any, port: Any 
     try:
         _await_provisioning(client, created, deadline)
         answer, op = run_diagnostic(client, f"{path}/query?api-version={ANALYZER_API_VERSION}",
-                                    None, what="Connection analyzer",
-                                    timeout=max(0.1, deadline - time.monotonic()))
+                                    None, what="Connection analyzer", deadline=deadline)
     except ArmError as exc:
         if _unsupported(exc):
             raise _signal(exc) from exc

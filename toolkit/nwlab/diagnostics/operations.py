@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from nwlab.arm.errors import ArmError, OperationFailed, PreflightError
+from nwlab.arm.errors import ArmError, OperationFailed, OperationTimeout, PreflightError
 from nwlab.arm.ids import parse_resource_id
 from nwlab.arm.lro import Operation, run_operation
 from nwlab.arm.session import ArmClient, deadline_scope
@@ -130,11 +130,16 @@ def _nic_and_address(client: Client, vm: VmFacts, nic: str | None, address: str 
     return target, addresses[0]
 
 
-def run_diagnostic(client: Client, path: str, body: Any, *, what: str,
-                   timeout: float = DEFAULT_TIMEOUT) -> tuple[dict[str, Any], Operation]:
-    """POST and follow the operation; a finished operation without a JSON object is a failure."""
+def run_diagnostic(client: Client, path: str, body: Any, *, what: str, deadline: float
+                   ) -> tuple[dict[str, Any], Operation]:
+    """POST and follow the operation until `deadline` (time.monotonic()); a finished operation
+    without a JSON object is a failure."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:  # do not start an operation nobody will wait for
+        raise OperationTimeout(f"{what} did not start in time (its reads took the whole "
+                               "timeout); nothing was sent.")
     op = run_operation(client.arm, path, body, poll_interval=client.poll_interval,
-                       timeout=timeout)
+                       timeout=remaining)
     if not isinstance(op.body, dict):
         empty = op.status == 204 or op.body is None
         raise OperationFailed(
@@ -167,14 +172,16 @@ def ip_flow_verify(client: Client, vm: Any, direction: Any, protocol: Any, local
     local = inputs.ipv4("local_ip", local_ip) if local_ip is not None else None
     nic_id = inputs.nic_id(sub, nic, resource_group)
     started = time.monotonic()
-    with deadline_scope(started + DEFAULT_TIMEOUT):
+    deadline = started + DEFAULT_TIMEOUT
+    with deadline_scope(deadline):
         facts = read_vm(client, vm_id)
         target_nic, body["localIPAddress"] = _nic_and_address(client, facts, nic_id, local,
                                                               "local_ip")
         watcher = client.find_watcher(facts.location)
     if target_nic:
         body["targetNicResourceId"] = target_nic
-    answer, op = run_diagnostic(client, f"{watcher}/ipFlowVerify", body, what="IP flow verify")
+    answer, op = run_diagnostic(client, f"{watcher}/ipFlowVerify", body, what="IP flow verify",
+                                deadline=deadline)
     flow = (f"{body['direction']} {body['protocol']} {body['localIPAddress']}:{body['localPort']}"
             f" {'->' if body['direction'] == 'Outbound' else '<-'} "
             f"{body['remoteIPAddress']}:{body['remotePort']}")
@@ -195,7 +202,8 @@ def next_hop(client: Client, vm: Any, destination_ip: Any, *, source_ip: Any = N
     source = inputs.ipv4("source_ip", source_ip) if source_ip is not None else None
     nic_id = inputs.nic_id(sub, nic, resource_group)
     started = time.monotonic()
-    with deadline_scope(started + DEFAULT_TIMEOUT):
+    deadline = started + DEFAULT_TIMEOUT
+    with deadline_scope(deadline):
         facts = read_vm(client, vm_id)
         target_nic, source = _nic_and_address(client, facts, nic_id, source, "source_ip")
         watcher = client.find_watcher(facts.location)
@@ -203,7 +211,8 @@ def next_hop(client: Client, vm: Any, destination_ip: Any, *, source_ip: Any = N
             "destinationIPAddress": destination}
     if target_nic:
         body["targetNicResourceId"] = target_nic
-    answer, op = run_diagnostic(client, f"{watcher}/nextHop", body, what="Next hop")
+    answer, op = run_diagnostic(client, f"{watcher}/nextHop", body, what="Next hop",
+                                deadline=deadline)
     return NextHopResult.from_dict(answer, meta=_meta(
         client, op, started, vm=vm_id, watcher=watcher, source_ip=source,
         destination_ip=destination, nic=target_nic or (facts.nic_ids[0] if facts.nic_ids
@@ -219,12 +228,13 @@ def nsg_diagnostic(client: Client, target: Any, *, direction: Any, protocol: Any
                "destination": inputs.nsg_endpoint("destination", destination),
                "destinationPort": inputs.nsg_port(destination_port)}
     started = time.monotonic()
-    with deadline_scope(started + DEFAULT_TIMEOUT):
+    deadline = started + DEFAULT_TIMEOUT
+    with deadline_scope(deadline):
         watcher = client.find_watcher(_location(client, target_id))
     # One target and one profile per call (no documented cap; reference §2 suggests small batches).
     body = {"targetResourceId": target_id, "profiles": [profile]}
     answer, op = run_diagnostic(client, f"{watcher}/networkConfigurationDiagnostic", body,
-                                what="NSG diagnostic")
+                                what="NSG diagnostic", deadline=deadline)
     return NsgDiagnosticResult.from_dict(answer, meta=_meta(
         client, op, started, target=target_id, watcher=watcher, profile=profile))
 
@@ -267,24 +277,28 @@ def _nic_of(client: Client, vm_or_nic: Any, resource_group: Any, what: str) -> t
     return facts.nic_ids[0], rid
 
 
+def _nic_operation(client: Client, vm_or_nic: Any, resource_group: Any, action: str,
+                   what: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """POST a NIC operation (no body) for a NIC or a VM's primary NIC: the answer and meta."""
+    started = time.monotonic()
+    deadline = started + DEFAULT_TIMEOUT
+    with deadline_scope(deadline):
+        nic, vm = _nic_of(client, vm_or_nic, resource_group, what.lower())
+    answer, op = run_diagnostic(client, f"{nic}/{action}", None, what=what, deadline=deadline)
+    return answer, _meta(client, op, started, nic=nic, vm=vm)
+
+
 def effective_routes(client: Client, vm_or_nic: Any, *, resource_group: Any = None
                      ) -> EffectiveRoutes:
-    """The routes the NIC's traffic is forwarded with (POST .../effectiveRouteTable, no body)."""
-    started = time.monotonic()
-    with deadline_scope(started + DEFAULT_TIMEOUT):
-        nic, vm = _nic_of(client, vm_or_nic, resource_group, "effective routes")
-    answer, op = run_diagnostic(client, f"{nic}/effectiveRouteTable", None,
-                                what="Effective routes")
-    return EffectiveRoutes.from_dict(answer, meta=_meta(client, op, started, nic=nic, vm=vm))
+    """The routes the NIC's traffic is forwarded with (POST .../effectiveRouteTable)."""
+    answer, meta = _nic_operation(client, vm_or_nic, resource_group, "effectiveRouteTable",
+                                  "Effective routes")
+    return EffectiveRoutes.from_dict(answer, meta=meta)
 
 
 def effective_security_rules(client: Client, vm_or_nic: Any, *, resource_group: Any = None
                              ) -> EffectiveSecurityRules:
     """Every NSG on the NIC and its subnet (and admin rules), with tags expanded to prefixes."""
-    started = time.monotonic()
-    with deadline_scope(started + DEFAULT_TIMEOUT):
-        nic, vm = _nic_of(client, vm_or_nic, resource_group, "effective security rules")
-    answer, op = run_diagnostic(client, f"{nic}/effectiveNetworkSecurityGroups", None,
-                                what="Effective security rules")
-    return EffectiveSecurityRules.from_dict(answer, meta=_meta(client, op, started, nic=nic,
-                                                               vm=vm))
+    answer, meta = _nic_operation(client, vm_or_nic, resource_group,
+                                  "effectiveNetworkSecurityGroups", "Effective security rules")
+    return EffectiveSecurityRules.from_dict(answer, meta=meta)
