@@ -199,7 +199,10 @@ def test_route_fix_inputs_are_checked(kwargs, message):
     (lambda: Flow("Http", "10.1.1.4", "10.1.4.4", 80), "protocol: 'Http' is not Tcp, Udp"),
     (lambda: Flow("Tcp", "10.1.1.4", "10.1.4.4", 70000), "destination_port: 70000 is not a port"),
     (lambda: nsg_rule_fixes(BlockingRule(RT, "r", 200, "Inbound"), FLOW),
-     "nsg_id: .* is not a networksecuritygroup resource id")])
+     "nsg_id: .* is not a Microsoft.Network/networkSecurityGroups id; e.g. '/subscriptions/"),
+    (lambda: route_fixes(BlockingRoute("10.2.0.0/16", NSG, "r"), "10.2.0.4",
+                         next_hop_type="VnetLocal"),
+     "route_table_id: .* is not a Microsoft.Network/routeTables id")])
 def test_fix_inputs_are_checked(make, message):
     with pytest.raises(ValueError, match=message):
         make()

@@ -201,7 +201,7 @@ def route_fixes(route: BlockingRoute, destination: str, *, next_hop_type: str,
         raise ValueError("route_table_id: the blocking route is a system route, so the fix goes "
                          "into the subnet's route table; pass route_table_id= (create one with "
                          "az network route-table create, and associate it with the subnet)")
-    rid = _parse(table, "microsoft.network/routetables", "route_table_id")
+    rid = _parse(table, "routeTables", "route_table_id", "AppRouteTable")
     hop_props = {"nextHopType": hop, **({"nextHopIpAddress": next_hop_ip} if next_hop_ip else {})}
     hop_args = [("--next-hop-type", hop)] + ([("--next-hop-ip-address", next_hop_ip)]
                                               if next_hop_ip else [])
@@ -397,16 +397,16 @@ def _address_count(prefixes: list[str] | None) -> int:
 # -- words and URLs ----------------------------------------------------------------------------
 
 def _nsg(nsg_id: str) -> Any:
-    return _parse(nsg_id, "microsoft.network/networksecuritygroups", "nsg_id")
+    return _parse(nsg_id, "networkSecurityGroups", "nsg_id", "WebNsg")
 
 
-def _parse(resource_id: str, kind: str, name: str) -> Any:
+def _parse(resource_id: str, kind: str, name: str, example: str) -> Any:
+    """The parsed id of a Microsoft.Network/`kind` resource, or a ValueError with an example."""
     rid = parse_resource_id(resource_id or "")
-    if rid is None or rid.type.lower() != kind:
-        raise ValueError(f"{name}: {resource_id!r} is not a {kind.split('/')[-1][:-1]} resource "
-                         "id; e.g. '/subscriptions/00000000-0000-0000-0000-000000000000/"
-                         "resourceGroups/ContosoRG/providers/Microsoft.Network/"
-                         "networkSecurityGroups/WebNsg'")
+    if rid is None or rid.type.lower() != f"microsoft.network/{kind.lower()}":
+        raise ValueError(f"{name}: {resource_id!r} is not a Microsoft.Network/{kind} id; e.g. "
+                         "'/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/"
+                         f"ContosoRG/providers/Microsoft.Network/{kind}/{example}'")
     return rid
 
 

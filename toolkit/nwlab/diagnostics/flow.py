@@ -153,8 +153,8 @@ class NextHopResult(_Result):
                  "destination_ip": self.meta.get("destination_ip")}]
 
     def __repr__(self) -> str:
-        return f"<NextHopResult {self.next_hop_type or 'Unknown'} {self.next_hop_ip or ''}>".replace(
-            " >", ">")
+        ip = f" {self.next_hop_ip}" if self.next_hop_ip else ""
+        return f"<NextHopResult {self.next_hop_type or 'Unknown'}{ip}>"
 
 
 def _endpoint(ip: Any, port: Any) -> str | None:

@@ -212,10 +212,10 @@ class NsgDiagnosticResult(Wire):
         queries = "; ".join(e.query.describe() for e in self.results if e.query)
         blocks = ", ".join(f"{n.matched_rule.rule_name if n.matched_rule else '?'} in "
                            f"{_name(n.nsg_id)}" for n in self.blocking())
-        text_ = f"NSG diagnostic: {self.access or 'Unknown'}"
+        line = f"NSG diagnostic: {self.access or 'Unknown'}"
         if queries:
-            text_ += f" for {queries}"
-        return text_ + (f"; denied by {blocks}" if blocks else "")
+            line += f" for {queries}"
+        return line + (f"; denied by {blocks}" if blocks else "")
 
     def rows(self) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
