@@ -225,6 +225,18 @@ def test_effective_state_is_a_nic_post_without_body_polled_at_its_location(
     assert len(fake_arm.seen("GET", "/virtualMachines/")) == 1
 
 
+def test_effective_routes_follow_next_link(fake_arm, connect):
+    _estate(fake_arm, {"value": []}, action="$^")
+    route = {"source": "Default", "state": "Active", "addressPrefix": ["10.0.0.0/8"],
+             "nextHopType": "None", "nextHopIpAddress": []}
+    fake_arm.on("POST", r"/effectiveRouteTable$", (200, {}, {
+        "value": [route], "nextLink": fake_arm.endpoint + NIC + "/effectiveRouteTable/page2"}))
+    fake_arm.on("GET", r"/effectiveRouteTable/page2$", (200, {}, {"value": [route, route]}))
+    r = connect().effective_routes(NIC)
+    assert len(r.routes) == 3 and r.next_link is None
+    assert len(fake_arm.seen("GET", "/page2$")) == 1
+
+
 def test_effective_routes_of_a_stopped_vm_is_refused_before_the_post(fake_arm, connect):
     _estate(fake_arm, {"value": []}, vm=_vm(power="deallocated"))
     with pytest.raises(PreflightError, match="VM MultiTierApp0 is deallocated; Azure computes "

@@ -285,7 +285,19 @@ def _nic_operation(client: Client, vm_or_nic: Any, resource_group: Any, action: 
     with deadline_scope(deadline):
         nic, vm = _nic_of(client, vm_or_nic, resource_group, what.lower())
     answer, op = run_diagnostic(client, f"{nic}/{action}", None, what=what, deadline=deadline)
+    with deadline_scope(deadline):
+        answer = _all_pages(client, answer)
     return answer, _meta(client, op, started, nic=nic, vm=vm)
+
+
+def _all_pages(client: Client, answer: dict[str, Any]) -> dict[str, Any]:
+    """Both NIC lists are pageable (`value[]`, `nextLink`): the pages after the first, appended.
+    Nothing is merged unless the service sent a nextLink."""
+    link = answer.get("nextLink")
+    if not isinstance(link, str) or not link:
+        return answer
+    rest = list(client.arm.list(link))  # ARM's list: GET the link, follow nextLink to the end
+    return {**answer, "value": [*(answer.get("value") or []), *rest], "nextLink": None}
 
 
 def effective_routes(client: Client, vm_or_nic: Any, *, resource_group: Any = None
