@@ -296,8 +296,10 @@ def _all_pages(client: Client, answer: dict[str, Any]) -> dict[str, Any]:
     link = answer.get("nextLink")
     if not isinstance(link, str) or not link:
         return answer
+    first = answer.get("value")
     rest = list(client.arm.list(link))  # ARM's list: GET the link, follow nextLink to the end
-    return {**answer, "value": [*(answer.get("value") or []), *rest], "nextLink": None}
+    return {**answer, "value": [*(first if isinstance(first, list) else []), *rest],
+            "nextLink": None}
 
 
 def effective_routes(client: Client, vm_or_nic: Any, *, resource_group: Any = None
