@@ -102,32 +102,47 @@ def _nic_addresses(client: Client, nic_id: str) -> list[str]:
     return addresses
 
 
-def _nic_and_address(client: Client, vm: VmFacts, nic: str | None, address: str | None,
-                     field_name: str) -> tuple[str | None, str]:
-    """The NIC to name in the request (None when the VM has one and none was asked) and the VM's
-    own address on it (the one given, checked against the NIC, or the NIC's primary)."""
-    chosen = nic or (vm.nic_ids[0] if vm.nic_ids else None)
-    if chosen is None:
-        raise PreflightError(f"VM {vm.name} has no network interface in its network profile.",
-                             fix="Attach a NIC to the VM, or check the VM id.")
-    if nic is not None and nic.lower() not in (n.lower() for n in vm.nic_ids):
-        raise PreflightError(f"nic: {nic} is not a network interface of VM {vm.name}.",
-                             fix=f"Use one of: {', '.join(vm.nic_ids)}.")
-    # Azure needs targetNicResourceId when a VM has several NICs (reference §3.1); with one it is
-    # left out, as the spec example does.
-    target = chosen if nic is not None or len(vm.nic_ids) > 1 else None
-    addresses = _nic_addresses(client, chosen)
-    if address is not None:
-        if address not in addresses:
+@dataclass(frozen=True)
+class _OnVm:
+    """Where a VM's diagnostic runs: its region's watcher, its NIC, and its own address there."""
+
+    watcher: str
+    nic: str
+    address: str
+    name_nic: bool  # whether targetNicResourceId goes into the request
+
+    def nic_field(self) -> dict[str, str]:
+        return {"targetNicResourceId": self.nic} if self.name_nic else {}
+
+
+def _on_vm(client: Client, vm_id: str, nic: str | None, address: str | None, field_name: str,
+           deadline: float) -> _OnVm:
+    """Read the VM (region, NICs) and the NIC (addresses), and find the watcher; `address` given
+    must be on the NIC, else the NIC's primary address is used."""
+    with deadline_scope(deadline):
+        vm = read_vm(client, vm_id)
+        chosen = nic or (vm.nic_ids[0] if vm.nic_ids else None)
+        if chosen is None:
+            raise PreflightError(f"VM {vm.name} has no network interface in its network profile.",
+                                 fix="Attach a NIC to the VM, or check the VM id.")
+        if nic is not None and nic.lower() not in (n.lower() for n in vm.nic_ids):
+            raise PreflightError(f"nic: {nic} is not a network interface of VM {vm.name}.",
+                                 fix=f"Use one of: {', '.join(vm.nic_ids)}.")
+        addresses = _nic_addresses(client, chosen)
+        nic_name = chosen.rsplit("/", 1)[-1]
+        if address is not None and address not in addresses:
             raise PreflightError(f"{field_name}: {address} is not an address of network interface "
-                                 f"{chosen.rsplit('/', 1)[-1]} ({', '.join(addresses) or 'none'}).",
+                                 f"{nic_name} ({', '.join(addresses) or 'none'}).",
                                  fix=f"Pass one of its addresses as {field_name}=, or leave it "
                                      "out to use the primary one.")
-        return target, address
-    if not addresses:
-        raise PreflightError(f"Network interface {chosen.rsplit('/', 1)[-1]} has no private IPv4 "
-                             "address.", fix=f"Pass {field_name}= explicitly.")
-    return target, addresses[0]
+        if address is None and not addresses:
+            raise PreflightError(f"Network interface {nic_name} has no private IPv4 address.",
+                                 fix=f"Pass {field_name}= explicitly.")
+        watcher = client.find_watcher(vm.location)
+    # Azure needs targetNicResourceId when a VM has several NICs (reference §3.1); with one it is
+    # left out, as the spec example does.
+    return _OnVm(watcher=watcher, nic=chosen, address=address or addresses[0],
+                 name_nic=nic is not None or len(vm.nic_ids) > 1)
 
 
 def run_diagnostic(client: Client, path: str, body: Any, *, what: str, deadline: float
@@ -173,24 +188,18 @@ def ip_flow_verify(client: Client, vm: Any, direction: Any, protocol: Any, local
     nic_id = inputs.nic_id(sub, nic, resource_group)
     started = time.monotonic()
     deadline = started + DEFAULT_TIMEOUT
-    with deadline_scope(deadline):
-        facts = read_vm(client, vm_id)
-        target_nic, body["localIPAddress"] = _nic_and_address(client, facts, nic_id, local,
-                                                              "local_ip")
-        watcher = client.find_watcher(facts.location)
-    if target_nic:
-        body["targetNicResourceId"] = target_nic
-    answer, op = run_diagnostic(client, f"{watcher}/ipFlowVerify", body, what="IP flow verify",
-                                deadline=deadline)
-    flow = (f"{body['direction']} {body['protocol']} {body['localIPAddress']}:{body['localPort']}"
+    on = _on_vm(client, vm_id, nic_id, local, "local_ip", deadline)
+    body.update(localIPAddress=on.address, **on.nic_field())
+    answer, op = run_diagnostic(client, f"{on.watcher}/ipFlowVerify", body,
+                                what="IP flow verify", deadline=deadline)
+    flow = (f"{body['direction']} {body['protocol']} {on.address}:{body['localPort']}"
             f" {'->' if body['direction'] == 'Outbound' else '<-'} "
             f"{body['remoteIPAddress']}:{body['remotePort']}")
     return IpFlowResult.from_dict(answer, meta=_meta(
-        client, op, started, vm=vm_id, nic=target_nic or (facts.nic_ids[0] if facts.nic_ids
-                                                          else None),
-        watcher=watcher, direction=body["direction"], protocol=body["protocol"],
-        local_ip=body["localIPAddress"], local_port=body["localPort"],
-        remote_ip=body["remoteIPAddress"], remote_port=body["remotePort"], flow=flow))
+        client, op, started, vm=vm_id, nic=on.nic, watcher=on.watcher,
+        direction=body["direction"], protocol=body["protocol"], local_ip=on.address,
+        local_port=body["localPort"], remote_ip=body["remoteIPAddress"],
+        remote_port=body["remotePort"], flow=flow))
 
 
 def next_hop(client: Client, vm: Any, destination_ip: Any, *, source_ip: Any = None,
@@ -203,20 +212,14 @@ def next_hop(client: Client, vm: Any, destination_ip: Any, *, source_ip: Any = N
     nic_id = inputs.nic_id(sub, nic, resource_group)
     started = time.monotonic()
     deadline = started + DEFAULT_TIMEOUT
-    with deadline_scope(deadline):
-        facts = read_vm(client, vm_id)
-        target_nic, source = _nic_and_address(client, facts, nic_id, source, "source_ip")
-        watcher = client.find_watcher(facts.location)
-    body = {"targetResourceId": vm_id, "sourceIPAddress": source,
-            "destinationIPAddress": destination}
-    if target_nic:
-        body["targetNicResourceId"] = target_nic
-    answer, op = run_diagnostic(client, f"{watcher}/nextHop", body, what="Next hop",
+    on = _on_vm(client, vm_id, nic_id, source, "source_ip", deadline)
+    body = {"targetResourceId": vm_id, "sourceIPAddress": on.address,
+            "destinationIPAddress": destination, **on.nic_field()}
+    answer, op = run_diagnostic(client, f"{on.watcher}/nextHop", body, what="Next hop",
                                 deadline=deadline)
     return NextHopResult.from_dict(answer, meta=_meta(
-        client, op, started, vm=vm_id, watcher=watcher, source_ip=source,
-        destination_ip=destination, nic=target_nic or (facts.nic_ids[0] if facts.nic_ids
-                                                       else None)))
+        client, op, started, vm=vm_id, nic=on.nic, watcher=on.watcher, source_ip=on.address,
+        destination_ip=destination))
 
 
 def nsg_diagnostic(client: Client, target: Any, *, direction: Any, protocol: Any, source: Any,
