@@ -14,6 +14,7 @@ from nwlab.diagnostics.fixes import (
     Fix,
     Flow,
     fixes_frame,
+    nsg_fixes,
     nsg_rule_fixes,
     route_fixes,
 )
@@ -218,3 +219,54 @@ def test_a_fix_carries_its_proof_and_fills_a_frame():
     assert list(frame["kind"]) == ["add-allow-rule", "narrow-deny-rule", "delete-deny-rule"]
     assert list(frame["proven"])[:1] == [True]
     assert proven.to_dict()["request"]["method"] == "PUT"
+
+
+def _nsg_get() -> dict[str, object]:
+    def rule(name: str, priority: int, direction: str, access: str, **fields: object) -> dict:
+        return {"name": name, "id": f"{NSG}/securityRules/{name}", "properties": {
+            "priority": priority, "direction": direction, "access": access, "protocol": "Tcp",
+            "sourcePortRange": "*", "sourceAddressPrefix": "*", "destinationAddressPrefix": "*",
+            **fields}}
+
+    return {"id": NSG, "name": "DbNsg", "properties": {"securityRules": [
+        rule("allow-ssh", 299, "Inbound", "Allow", destinationPortRange="22"),
+        rule("out-298", 298, "Outbound", "Allow", destinationPortRange="443"),
+        rule("DenyWeb", 300, "Inbound", "Deny", destinationPortRange="80")]}}
+
+
+@pytest.mark.parametrize("spelling", ["UserRule_DenyWeb", "securityRules/DenyWeb", "denyweb"])
+def test_fixes_for_a_rule_of_an_nsg_get_take_its_priorities_and_names(spelling):
+    fixes = nsg_fixes(_nsg_get(), spelling, FLOW)
+    allow = fixes[0]
+    # 299 is taken inbound; 298 only outbound, so it is free for an inbound rule.
+    assert allow.request.body["properties"]["priority"] == 298  # type: ignore[index]
+    assert [f.kind for f in fixes] == ["add-allow-rule", "narrow-deny-rule", "delete-deny-rule"]
+    assert fixes[2].request.url.endswith("/securityRules/DenyWeb?api-version=2024-05-01")
+
+
+def test_a_default_deny_the_get_leaves_out_is_azures_implied_one():
+    (allow,) = nsg_fixes(_nsg_get(), "DefaultRule_DenyAllInBound", FLOW)
+    assert allow.request.body["properties"]["priority"] == 4096  # type: ignore[index]
+    with pytest.raises(ValueError, match="rule_name: 'UserRule_Nope' is not a rule of NSG"):
+        nsg_fixes(_nsg_get(), "UserRule_Nope", FLOW)
+
+
+def test_a_blocking_route_from_the_effective_routes():
+    from nwlab.diagnostics import EffectiveRoutes
+
+    routes = EffectiveRoutes.from_dict({"value": [
+        {"name": "blackhole", "source": "User", "state": "Active",
+         "addressPrefix": ["10.2.0.0/16", "10.3.0.0/16"], "nextHopType": "None",
+         "nextHopIpAddress": []},
+        {"source": "Default", "state": "Active", "addressPrefix": ["10.0.0.0/8"],
+         "nextHopType": "None", "nextHopIpAddress": []}]})
+    user = routes.route_for("10.3.0.4")
+    assert user is not None
+    route = BlockingRoute.from_effective(user, RT, address="10.3.0.4")
+    assert (route.address_prefix, route.name, route.route_table_id) == ("10.3.0.0/16", "blackhole", RT)
+    kinds = [f.kind for f in route_fixes(route, "10.3.0.4", next_hop_type="VnetLocal")]
+    assert kinds == ["add-route", "change-route", "delete-route"]
+    system = routes.route_for("10.9.0.4")
+    assert system is not None
+    default = BlockingRoute.from_effective(system, RT)
+    assert default.route_table_id is None and default.name is None and default.source == "Default"

@@ -23,13 +23,15 @@ from typing import TYPE_CHECKING, Any
 from nwlab.arm.clouds import CLOUDS
 from nwlab.arm.ids import parse_resource_id
 from nwlab.arm.session import DEFAULT_API_VERSIONS
+from nwlab.diagnostics.flow import split_rule_name
 from nwlab.diagnostics.render import table_frame
+from nwlab.diagnostics.routes import EffectiveRoute
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 __all__ = ["BlockingRoute", "BlockingRule", "Fix", "FixRequest", "Flow", "fixes_frame",
-           "nsg_rule_fixes", "route_fixes"]
+           "nsg_fixes", "nsg_rule_fixes", "route_fixes"]
 
 ARM = CLOUDS["AzureCloud"].endpoint
 NETWORK_API = DEFAULT_API_VERSIONS["Microsoft.Network"]
@@ -39,6 +41,8 @@ ALL_PORTS = (0, 65535)
 _PROTOCOLS = {"tcp": "Tcp", "udp": "Udp", "icmp": "Icmp", "*": "*", "all": "*", "any": "*"}
 _NEXT_HOPS = {h.lower(): h for h in ("VirtualNetworkGateway", "VnetLocal", "Internet",
                                      "VirtualAppliance")}
+# Azure's default denies (NSG overview), for NSGs read without their defaultSecurityRules.
+_DEFAULT_DENIES = {"denyallinbound": (65500, "Inbound"), "denyalloutbound": (65500, "Outbound")}
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -142,6 +146,54 @@ class BlockingRoute:
     name: str | None = None
     source: str = "User"
     properties: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_effective(cls, route: EffectiveRoute, route_table_id: str | None = None,
+                       address: str | None = None) -> BlockingRoute:
+        """From the effective route that decides (EffectiveRoutes.route_for(ip)); a user route
+        needs its table's id (NextHopResult.user_route_table_id), a system route has none. The
+        prefix is the one holding `address` when the route lists several."""
+        held = route.prefix_for(address) if address is not None else None
+        prefix = str(held) if held is not None else next(iter(route.address_prefixes), "")
+        user = route.source.lower() == "user"
+        return cls(address_prefix=prefix, route_table_id=route_table_id if user else None,
+                   name=route.name if user else None, source=route.source or "Default",
+                   properties={"addressPrefix": prefix, "nextHopType": route.next_hop_type})
+
+
+def nsg_fixes(nsg: Mapping[str, Any], rule_name: str, flow: Flow, *, endpoint: str = ARM,
+              api_version: str = NETWORK_API) -> list[Fix]:
+    """The fixes for the rule `rule_name` of an NSG as ARM's GET returns it, in whichever
+    spelling the diagnostics use (`UserRule_x`, `securityRules/x`, `DefaultRule_x`, bare `x`):
+    the priorities and names taken in the rule's direction come from the same NSG."""
+    nsg_id = str(nsg.get("id") or "")
+    name, default = split_rule_name(rule_name)
+    props = nsg.get("properties") or {}
+    kinds = [("defaultSecurityRules", True), ("securityRules", False)]
+    for kind, is_default in kinds if default is None else [k for k in kinds if k[1] == default]:
+        for item in props.get(kind) or []:
+            if isinstance(item, Mapping) and str(item.get("name") or "").lower() == name.lower():
+                rule = BlockingRule.from_arm(nsg_id, item, default=is_default)
+                same_way = [r for r in props.get("securityRules") or [] if isinstance(r, Mapping)
+                            and str((r.get("properties") or {}).get("direction") or "").lower()
+                            == rule.direction.lower()]
+                return nsg_rule_fixes(
+                    rule, flow, endpoint=endpoint, api_version=api_version,
+                    taken_priorities=[int((r.get("properties") or {}).get("priority") or 0)
+                                      for r in same_way],
+                    taken_names=[str(r.get("name") or "") for r in props.get("securityRules") or []
+                                 if isinstance(r, Mapping)])
+    implied = _DEFAULT_DENIES.get(name.lower())
+    if implied is not None and default is not False:
+        # A GET that leaves the default rules out (a topology file): Azure's are implied.
+        priority, direction = implied
+        return nsg_fixes({**nsg, "properties": {**props, "defaultSecurityRules": [
+            {"name": name, "properties": {"priority": priority, "direction": direction,
+                                          "access": "Deny"}}]}}, f"DefaultRule_{name}", flow,
+            endpoint=endpoint, api_version=api_version)
+    raise ValueError(f"rule_name: {rule_name!r} is not a rule of NSG {nsg_id or '(no id)'}; pass "
+                     "the NSG as GET returns it (securityRules and defaultSecurityRules) and the "
+                     "rule named by the diagnostic, e.g. 'UserRule_DenyWeb'")
 
 
 def nsg_rule_fixes(rule: BlockingRule, flow: Flow, *, taken_priorities: Iterable[int] = (),
