@@ -20,6 +20,14 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from nwlab.batch import BatchResult
+    from nwlab.diagnostics import (
+        EffectiveRoutes,
+        EffectiveSecurityRules,
+        IpFlowResult,
+        NextHopResult,
+        NsgDiagnosticResult,
+    )
+    from nwlab.diagnostics.analyzer import ConnectionAnalyzerResult
 
 AGENT_PUBLISHER = "microsoft.azure.networkwatcher"
 AGENT_TYPES = frozenset({"networkwatcheragentwindows", "networkwatcheragentlinux"})
@@ -416,3 +424,59 @@ class NetworkWatcher:
 
         return take_snapshot(self, resource_group=resource_group, path=path,
                              keep_subscription=keep_subscription)
+
+    # -- the other diagnostics (request building and calling live in nwlab.diagnostics) -------
+
+    def ip_flow_verify(self, vm: Any, direction: Any, protocol: Any, local_port: Any,
+                       remote_ip: Any, remote_port: Any, *, local_ip: Any = None, nic: Any = None,
+                       resource_group: Any = None) -> IpFlowResult:
+        """Would the VM's NSGs allow this flow (TCP/UDP, one port each side), and by which rule?
+        `local_ip` defaults to the NIC's primary address, `nic` to the VM's primary NIC."""
+        from nwlab.diagnostics import operations
+
+        return operations.ip_flow_verify(self, vm, direction, protocol, local_port, remote_ip,
+                                         remote_port, local_ip=local_ip, nic=nic,
+                                         resource_group=resource_group)
+
+    def next_hop(self, vm: Any, destination_ip: Any, *, source_ip: Any = None, nic: Any = None,
+                 resource_group: Any = None) -> NextHopResult:
+        """The next hop the VM's routes pick for `destination_ip`, and the route table that did."""
+        from nwlab.diagnostics import operations
+
+        return operations.next_hop(self, vm, destination_ip, source_ip=source_ip, nic=nic,
+                                   resource_group=resource_group)
+
+    def nsg_diagnostic(self, target: Any, *, direction: Any, protocol: Any, source: Any,
+                       destination: Any, destination_port: Any) -> NsgDiagnosticResult:
+        """Every NSG layer (admin rules included) evaluated for one traffic profile at `target`
+        (a VM, NIC, scale-set NIC or application gateway id)."""
+        from nwlab.diagnostics import operations
+
+        return operations.nsg_diagnostic(self, target, direction=direction, protocol=protocol,
+                                         source=source, destination=destination,
+                                         destination_port=destination_port)
+
+    def effective_routes(self, vm_or_nic: Any, *, resource_group: Any = None) -> EffectiveRoutes:
+        """The routes a NIC (a VM's primary NIC) forwards with."""
+        from nwlab.diagnostics import operations
+
+        return operations.effective_routes(self, vm_or_nic, resource_group=resource_group)
+
+    def effective_security_rules(self, vm_or_nic: Any, *, resource_group: Any = None
+                                 ) -> EffectiveSecurityRules:
+        """Every NSG that applies to a NIC (a VM's primary NIC), rules with tags expanded."""
+        from nwlab.diagnostics import operations
+
+        return operations.effective_security_rules(self, vm_or_nic,
+                                                   resource_group=resource_group)
+
+    def analyze_connection(self, source: Any, destination: Any, port: Any = None, *,
+                           protocol: Any = "Tcp", operations: Any = None,
+                           resource_group: Any = None) -> ConnectionAnalyzerResult:
+        """Next hop, NSG, port scan and connectivity tests as one connectionAnalyzers run
+        (api-version 2026-01-01). Raises AnalyzerUnsupported where the service does not offer
+        it: run the tests one by one instead."""
+        from nwlab.diagnostics.analyzer_run import analyze_connection
+
+        return analyze_connection(self, source, destination, port, protocol=protocol,
+                                  operations=operations, resource_group=resource_group)
