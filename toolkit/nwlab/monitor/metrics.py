@@ -69,14 +69,14 @@ def parse_metrics(body: Any, *, url: str = "") -> tuple[list[MetricPoint], list[
         code = metric.get("errorCode")
         if code not in (None, "", "Success"):
             notes.append(f"{name}: {code} {metric.get('errorMessage') or ''}".strip())
-        series_list = metric.get("timeseries") or []
+        series_list = _list_or_empty(metric.get("timeseries"))
         if not isinstance(series_list, list):
             raise _shape(f"{name}: `timeseries` is not a list", url)
         for series in series_list:
             if not isinstance(series, dict):
                 raise _shape(f"{name}: a time series is not an object", url)
-            dims = _dimensions(series.get("metadatavalues") or [], name, url)
-            data = series.get("data") or []
+            dims = _dimensions(_list_or_empty(series.get("metadatavalues")), name, url)
+            data = _list_or_empty(series.get("data"))
             if not isinstance(data, list):
                 raise _shape(f"{name}: `data` is not a list", url)
             for item in data:
@@ -92,6 +92,11 @@ def parse_metrics(body: Any, *, url: str = "") -> tuple[list[MetricPoint], list[
                                           dims.get("source", ""), dims.get("destination", ""),
                                           dims.get("configuration", ""), name, float(value)))
     return points, notes
+
+
+def _list_or_empty(value: Any) -> Any:
+    """Absent (or null) lists are empty; any other value is returned to be type-checked."""
+    return [] if value is None else value
 
 
 def _dimensions(values: Any, metric: str, url: str) -> dict[str, str]:

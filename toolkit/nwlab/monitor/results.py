@@ -115,7 +115,7 @@ class MonitorResults:
         for column in ("checks_failed_percent", "round_trip_time_ms", "min_round_trip_time_ms",
                        "max_round_trip_time_ms", "jitter_ms"):
             frame[column] = frame[column].astype("Float64")
-        return frame
+        return _text_as_objects(frame)
 
     def paths_frame(self) -> pd.DataFrame:
         """NWConnectionMonitorPathResult rows (written when loss or RTT change): hops and issues
@@ -151,8 +151,8 @@ class MonitorResults:
         if missing:
             extra = pd.DataFrame(missing, columns=FRAME_COLUMNS).astype(frame.dtypes.to_dict())
             last = pd.concat([last, extra], ignore_index=True) if len(last) else extra
-        return last.sort_values(["region", "group", "source", "destination", "configuration"],
-                                ignore_index=True)
+        return _text_as_objects(last.sort_values(
+            ["region", "group", "source", "destination", "configuration"], ignore_index=True))
 
     def compare(self, batch: Any) -> pd.DataFrame:
         """Each check of an ad-hoc mesh (a BatchResult) beside what the monitor saw of it: the
@@ -193,7 +193,8 @@ class MonitorResults:
         out["port"] = out["port"].astype("Int64")
         out["checks_failed_percent"] = out["checks_failed_percent"].astype("Float64")
         out["agree"] = out["agree"].astype("boolean")
-        return out
+        return _text_as_objects(out, ("source", "destination", "protocol", "adhoc_verdict",
+                                      "adhoc_cause", "monitor_result"))
 
     # -- figures and display --------------------------------------------------------------
 
@@ -261,6 +262,18 @@ class MonitorResults:
         return (region, str(record.get("TestGroupName") or ""), str(record.get("SourceName") or ""),
                 str(record.get("DestinationName") or ""),
                 str(record.get("TestConfigurationName") or ""))
+
+
+def _text_as_objects(frame: pd.DataFrame, columns: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """Text columns hold None for missing, not NaN (as BatchResult.frame() does)."""
+    for column in columns or _TEXT_COLUMNS:
+        values = frame[column].astype(object)
+        frame[column] = values.where(values.notna(), None)
+    return frame
+
+
+_TEXT_COLUMNS = ("monitor", "region", "group", "source", "destination", "configuration",
+                 "protocol", "test_result")
 
 
 def _minute(stamp: str) -> str:
