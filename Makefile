@@ -8,7 +8,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Figures render as the plotly mimetype everywhere, so stored notebook outputs match CI (nbval).
 export PLOTLY_RENDERER := plotly_mimetype
 
-.PHONY: venv demo test lint typecheck pytest cassettes notebooks benchmark clean
+.PHONY: venv demo test lint typecheck pytest cassettes monitor-cassettes notebooks benchmark clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ pytest: venv
 # Regenerate the bundled cassettes from the documented exchanges (needs ../shared/reference).
 cassettes: venv
 	$(BIN)/python scripts/make_seed_cassettes.py ../shared/reference/seed-scenarios.json toolkit/nwlab/cassettes
+
+# The Connection Monitor cassettes (create, list, results, stop/start, delete) from documented shapes.
+monitor-cassettes: venv
+	$(BIN)/python scripts/make_monitor_cassettes.py toolkit/nwlab/cassettes
 
 # Rebuild the notebooks from scripts/build_notebooks.py and store their outputs (validated by nbval).
 notebooks: venv

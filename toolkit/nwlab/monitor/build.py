@@ -41,6 +41,7 @@ class MonitorTest:
     destination_value: str = ""
     protocol: str = ""
     port: int | None = None
+    frequency_s: int = 60
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -73,6 +74,7 @@ class _Config:
     body: dict[str, Any]
     protocol: str  # nwlab's word: Tcp, Http, Https, Icmp
     port: int | None
+    frequency_s: int
 
 
 def check_identity(spec: CheckSpec) -> tuple[str, str, str, int | None]:
@@ -118,8 +120,8 @@ def _plan(name: str, region: str, watcher_id: str, specs: list[CheckSpec], *,
                         destination=destination, configuration=config_name,
                         source_id=endpoints[names[source]]["resourceId"],
                         destination_value=target.get("resourceId") or target["address"],
-                        protocol=config.protocol,
-                        port=config.port))
+                        protocol=config.protocol, port=config.port,
+                        frequency_s=config.frequency_s))
     outputs = [] if workspace is None else [
         {"type": "Workspace", "workspaceSettings": {"workspaceResourceId": workspace}}]
     sources = {t.source for t in tests}
@@ -215,7 +217,7 @@ def _config(spec: CheckSpec, frequency_s: int, thresholds: Thresholds | None) ->
     if thresholds is not None:
         body["successThreshold"] = thresholds.to_body()
     body = {"name": name, **body}
-    return _Config(name, body, protocol, port)
+    return _Config(name, body, protocol, port, frequency_s)
 
 
 def _groups(triples: set[tuple[str, str, str]]) -> list[dict[str, Any]]:

@@ -297,7 +297,9 @@ def plan_from_body(name: str, region: str, watcher_id: str, body: Any) -> Monito
         for source in group.get("sources") or []:
             for destination in group.get("destinations") or []:
                 for config_name in group.get("testConfigurations") or []:
-                    protocol, port = _config_protocol(configs.get(config_name) or {})
+                    config = configs.get(config_name) or {}
+                    protocol, port = _config_protocol(config)
+                    frequency = config.get("testFrequencySec")
                     target = endpoints.get(destination) or {}
                     tests.append(MonitorTest(
                         monitor=name, region=region, group=str(group.get("name") or ""),
@@ -306,7 +308,8 @@ def plan_from_body(name: str, region: str, watcher_id: str, body: Any) -> Monito
                         source_id=str((endpoints.get(source) or {}).get("resourceId") or ""),
                         destination_value=str(target.get("resourceId") or target.get("address")
                                               or ""),
-                        protocol=protocol, port=port))
+                        protocol=protocol, port=port,
+                        frequency_s=frequency if isinstance(frequency, int) else 60))
     return MonitorPlan(name=name, region=region, watcher_id=watcher_id,
                        body=body if isinstance(body, dict) else {},
                        tests=sorted(tests, key=lambda t: t.key))

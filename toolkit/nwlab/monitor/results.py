@@ -38,7 +38,10 @@ EMPTY_REASON = ("No data in this window: a new monitor reports after about 5 min
                 "check that the source VMs run with the Network Watcher agent, the workspace is "
                 "the monitor's, and you may read its metrics and logs (an empty answer is also "
                 "what missing permission looks like).")
+_METRIC_FIELDS = {"ChecksFailedPercent": "checks_failed_percent",
+                  "RoundTripTimeMs": "round_trip_time_ms", "TestResult": "test_result_code"}
 _LA_FIELDS = {"ChecksTotal": "checks_total", "ChecksFailed": "checks_failed",
+              "AvgRoundTripTimeMs": "avg_round_trip_time_ms",
               "MinRoundTripTimeMs": "min_round_trip_time_ms",
               "MaxRoundTripTimeMs": "max_round_trip_time_ms", "JitterMs": "jitter_ms"}
 
@@ -74,41 +77,35 @@ class MonitorResults:
 
     def frame(self) -> pd.DataFrame:
         """One row per test and time bucket: result, checks failed %, RTT (metrics), and checks,
-        jitter and RTT range from Log Analytics when a workspace is set."""
+        jitter and RTT range from Log Analytics when a workspace is set.
+
+        A bucket is the test's frequency (at least the metrics' one minute), aligned to the
+        clock, so a log row written a little after its evaluation joins that evaluation's
+        metrics. Within a bucket, percentages and times are averaged, counts summed, the
+        worst result kept.
+        """
         import pandas as pd
 
-        rows: dict[tuple[_Key, str], dict[str, Any]] = {}
+        acc: dict[tuple[_Key, Any], dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))
         for region, points in self.metrics.items():
             for point in points:
                 key = (region, point.group, point.source, point.destination, point.configuration)
-                row = rows.setdefault((key, _minute(point.time)), self._row(key, point.time))
-                if point.metric == "ChecksFailedPercent":
-                    row["checks_failed_percent"] = point.value
-                elif point.metric == "RoundTripTimeMs":
-                    row["round_trip_time_ms"] = point.value
-                elif point.metric == "TestResult":
-                    row["test_result"] = TEST_RESULTS.get(round(point.value), "Indeterminate")
+                values = acc[(key, self._bucket(key, point.time))]
+                values[_METRIC_FIELDS[point.metric]].append(point.value)
         for record in self.test_rows:
+            if not record.get("TimeGenerated"):
+                continue  # a row that says not when is no point of a series
             key = self._record_key(record)
-            stamp = str(record.get("TimeGenerated") or "")
-            row = rows.setdefault((key, _minute(stamp)), self._row(key, stamp))
+            values = acc[(key, self._bucket(key, record.get("TimeGenerated")))]
             for column, name in _LA_FIELDS.items():
-                value = record.get(column)
-                if value is not None:
-                    row[name] = (row.get(name) or 0) + value if name.startswith("checks_") \
-                        else value
-            if row.get("test_result") is None and record.get("TestResult"):
-                row["test_result"] = str(record["TestResult"])
-            if row.get("round_trip_time_ms") is None:
-                row["round_trip_time_ms"] = record.get("AvgRoundTripTimeMs")
-        for row in rows.values():
-            total, failed = row.get("checks_total"), row.get("checks_failed")
-            if row.get("checks_failed_percent") is None and total:
-                row["checks_failed_percent"] = 100.0 * (failed or 0) / total
-        ordered = sorted(rows.values(), key=lambda r: (r["time"], r["region"], r["group"],
-                                                       r["source"], r["destination"],
-                                                       r["configuration"]))
-        frame = pd.DataFrame(ordered, columns=FRAME_COLUMNS)
+                if record.get(column) is not None:
+                    values[name].append(record[column])
+            if record.get("TestResult"):
+                values["log_result"].append(str(record["TestResult"]))
+        rows = [self._summarise(key, bucket, values) for (key, bucket), values in acc.items()]
+        rows.sort(key=lambda r: (r["time"], r["region"], r["group"], r["source"],
+                                 r["destination"], r["configuration"]))
+        frame = pd.DataFrame(rows, columns=FRAME_COLUMNS)
         frame["time"] = pd.to_datetime(frame["time"], utc=True)
         for column in ("port", "checks_total", "checks_failed"):
             frame[column] = frame[column].astype("Int64")
@@ -116,6 +113,37 @@ class MonitorResults:
                        "max_round_trip_time_ms", "jitter_ms"):
             frame[column] = frame[column].astype("Float64")
         return _text_as_objects(frame)
+
+    def _bucket(self, key: _Key, stamp: Any) -> Any:
+        import pandas as pd
+
+        test = self._tests_by_key.get(key)
+        seconds = max(60, test.frequency_s if test is not None else 60)
+        when = pd.Timestamp(str(stamp))
+        when = when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")
+        return when.floor(f"{seconds}s")
+
+    def _summarise(self, key: _Key, bucket: Any, values: dict[str, list[Any]]) -> dict[str, Any]:
+        row = self._row(key, bucket)
+        codes = values.get("test_result_code")
+        if codes:
+            row["test_result"] = TEST_RESULTS.get(round(max(codes)), "Indeterminate")
+        elif values.get("log_result"):
+            row["test_result"] = max(values["log_result"], key=_severity)
+        for name in ("checks_total", "checks_failed"):
+            if values.get(name):
+                row[name] = sum(values[name])
+        for name, pick in (("checks_failed_percent", _mean), ("round_trip_time_ms", _mean),
+                           ("min_round_trip_time_ms", min), ("max_round_trip_time_ms", max),
+                           ("jitter_ms", _mean)):
+            found = values.get(name) or (values.get("avg_round_trip_time_ms")
+                                         if name == "round_trip_time_ms" else None)
+            if found:
+                row[name] = pick(found)
+        if row.get("checks_failed_percent") is None and row.get("checks_total"):
+            row["checks_failed_percent"] = 100.0 * (row.get("checks_failed") or 0) \
+                / row["checks_total"]
+        return row
 
     def paths_frame(self) -> pd.DataFrame:
         """NWConnectionMonitorPathResult rows (written when loss or RTT change): hops and issues
@@ -247,9 +275,8 @@ class MonitorResults:
     def _tests_by_key(self) -> dict[_Key, MonitorTest]:
         return {(t.region, *t.key): t for t in self.tests}
 
-    def _row(self, key: _Key, stamp: str | None) -> dict[str, Any]:
+    def _row(self, key: _Key, bucket: Any) -> dict[str, Any]:
         test = self._tests_by_key.get(key)
-        bucket = f"{_minute(stamp).replace(' ', 'T')}:00Z" if stamp else None
         return {"time": bucket, "monitor": self.name, "region": key[0], "group": key[1],
                 "source": key[2], "destination": key[3], "configuration": key[4],
                 "protocol": test.protocol if test else None, "port": test.port if test else None,
@@ -276,10 +303,14 @@ _TEXT_COLUMNS = ("monitor", "region", "group", "source", "destination", "configu
                  "protocol", "test_result")
 
 
-def _minute(stamp: str) -> str:
-    """The one-minute bucket an ISO time falls in (metrics' grain), as comparable text."""
-    text = stamp.replace("T", " ").rstrip("Z")
-    return text[:16]
+def _mean(values: list[float]) -> float:
+    return float(sum(values)) / len(values)
+
+
+def _severity(result: str) -> int:
+    """Log Analytics' TestResult words, least to most severe (only "Fail" is verified)."""
+    order = ["Indeterminate", "Pass", "Warning", "Fail"]
+    return order.index(result) if result in order else 0
 
 
 def _agree(verdict: str | None, result: str | None) -> bool | None:
