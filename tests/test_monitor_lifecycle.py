@@ -227,3 +227,26 @@ def test_a_failed_put_is_a_typed_error(fake_arm, connect):
 def test_columns_of_the_fake_tables_are_the_documented_ones():
     names = [n for n, _ in TEST_COLUMNS]
     assert {"TestResult", "ChecksTotal", "ChecksFailed", "AvgRoundTripTimeMs"} <= set(names)
+
+
+def test_checks_may_come_as_a_dataframe(fake_arm, connect):
+    import pandas as pd
+
+    fake_arm.contoso(None)
+    install_monitor(fake_arm)
+    frame = pd.DataFrame([{**CHECKS[0], "protocol": None}, CHECKS[1]])  # an empty cell is NaN
+    m = connect().monitor(frame, "web-mesh")
+    assert sorted(t.port for t in m.tests) == [80, 443]
+
+
+def test_a_failure_in_a_later_region_says_what_was_already_created(fake_arm, connect):
+    fake_arm.contoso(None)
+    add_east_vm(fake_arm)
+    install_monitor(fake_arm)
+    fake_arm.on("PUT", r"NetworkWatcher_westcentralus/connectionMonitors/",
+                (400, {}, {"error": {"code": "InvalidTestFrequency", "message": "bad"}}))
+    with pytest.raises(nwlab.ArmError) as info:
+        connect().monitor([*CHECKS, {"source": EAST_VM, "destination": DB_VM, "port": 1433}],
+                          "web-mesh")
+    assert info.value.code == "InvalidTestFrequency"
+    assert "Created before this failure: web-mesh in eastus" in "\n".join(info.value.__notes__)

@@ -251,8 +251,17 @@ def create_monitor(nw: WatcherLike, checks_or_batch: Any, name: Any, *, workspac
         existing = [str(m.get("name") or "") for m in
                     nw.arm.list(f"{plan.watcher_id}/connectionMonitors")]
         check_region_count(plan.region, existing, plan.name)
-    for plan in plans:
-        put_and_wait(nw.arm, plan.id, plan.body, poll_interval=nw.poll_interval, timeout=timeout)
+    for number, plan in enumerate(plans):
+        try:
+            put_and_wait(nw.arm, plan.id, plan.body, poll_interval=nw.poll_interval,
+                         timeout=timeout)
+        except NwlabError as exc:
+            if number:  # the regions before this one hold a monitor now: say so, and how to undo
+                made = ", ".join(p.region for p in plans[:number])
+                exc.add_note(f"Created before this failure: {request.name} in {made}; "
+                             f"nwlab.monitor.Monitor.find(nw, {request.name!r}).delete() "
+                             "removes them.")
+            raise
     return Monitor(nw, request.name, plans, workspace=request.workspace,
                    thresholds=request.thresholds, warnings=warnings)
 

@@ -76,10 +76,16 @@ def check_name(value: Any) -> str:
 
 
 def check_dicts(checks_or_batch: Any) -> list[Mapping[str, Any]]:
-    """The check dicts of a list, or of a BatchResult (its entries' inputs)."""
+    """The check dicts of a list, of a DataFrame (a row per check, empty cells left out), or of
+    a BatchResult (its entries' inputs)."""
     entries = getattr(checks_or_batch, "entries", None)
     if entries is not None and not isinstance(checks_or_batch, Mapping):
         return [dict(e.inputs) for e in entries]
+    if type(checks_or_batch).__name__ == "DataFrame" and hasattr(checks_or_batch, "to_dict"):
+        import pandas as pd
+
+        return [{k: v for k, v in row.items() if not (pd.api.types.is_scalar(v) and pd.isna(v))}
+                for row in checks_or_batch.to_dict("records")]
     if isinstance(checks_or_batch, Mapping | str | bytes) or not isinstance(checks_or_batch,
                                                                             Iterable):
         raise TypeError(f"checks_or_batch: expected a list of check dicts or a BatchResult, got "
