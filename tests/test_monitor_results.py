@@ -245,3 +245,21 @@ def test_frames_survive_json():
     frame = _results().frame()
     assert json.loads(frame.to_json(orient="records", date_format="iso"))[0]["source"] \
         == "MultiTierApp0"
+
+
+def test_a_monitor_over_several_regions_names_the_region_in_each_line():
+    res = _results()
+    east = [type(p)(p.time, p.group, "WebEast0", p.destination, p.configuration, p.metric,
+                    p.value) for p in res.metrics["westcentralus"]]
+    res.metrics["eastus"] = east
+    res.tests = [*res.tests, _test(region="eastus", source="WebEast0")]
+    names = [t.name for t in res.rtt_figure().data]
+    assert names[:2] == ["WebEast0 \u2192 Database0 (tcp-80) [eastus]",
+                         "MultiTierApp0 \u2192 Database0 (tcp-80) [westcentralus]"]
+
+
+def test_an_empty_window_draws_a_figure_that_says_so():
+    res = _results()
+    res.metrics = {}
+    fig = res.failures_figure()
+    assert [a.text for a in fig.layout.annotations] == ["No data in this window"]
