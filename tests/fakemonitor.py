@@ -64,8 +64,10 @@ def metrics_body(series: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
 
 
 def install_monitor(fake: FakeArm, *, existing: dict[str, list[str]] | None = None,
-                    page_size: int | None = None, metrics: Any = None) -> dict[str, Any]:
-    """Routes for the monitor lifecycle; returns the stored bodies by monitor path (lower case)."""
+                    page_size: int | None = None, metrics: Any = None,
+                    async_put: bool = True) -> dict[str, Any]:
+    """Routes for the monitor lifecycle; returns the stored bodies by monitor path (lower case).
+    `async_put=False` answers the PUT 200 without an operation to poll (an update done at once)."""
     stored: dict[str, Any] = {}
     existing = existing or {}
 
@@ -98,6 +100,8 @@ def install_monitor(fake: FakeArm, *, existing: dict[str, list[str]] | None = No
                                    "resourceGuid": "00000000-0000-0000-0000-000000000001"}}
         stored[seen.path.lower()] = resource
         region = seen.body["location"]
+        if not async_put:
+            return 200, {}, resource
         return 201, {"Azure-AsyncOperation": "{endpoint}" + f"/subscriptions/{SUB}/providers/"
                      f"Microsoft.Network/locations/{region}/operations/op-{name}"
                      "?api-version=2024-05-01", "azure-asyncnotification": "Enabled"}, resource

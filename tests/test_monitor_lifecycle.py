@@ -250,3 +250,23 @@ def test_a_failure_in_a_later_region_says_what_was_already_created(fake_arm, con
                           "web-mesh")
     assert info.value.code == "InvalidTestFrequency"
     assert "Created before this failure: web-mesh in eastus" in "\n".join(info.value.__notes__)
+
+
+def test_a_put_that_is_done_at_once_is_read_without_polling(fake_arm, connect):
+    fake_arm.contoso(None)
+    stored = install_monitor(fake_arm, async_put=False)
+    connect().monitor(CHECKS[:1], "web-mesh")
+    assert not fake_arm.seen("GET", "/operations/")
+    assert fake_arm.seen("GET", "/connectionMonitors/web-mesh$") and stored
+
+
+def test_an_operation_that_never_ends_times_out(fake_arm, connect):
+    from nwlab.monitor.operations import put_and_wait
+
+    fake_arm.contoso(None)
+    install_monitor(fake_arm)
+    fake_arm.on("GET", r"/locations/[^/]+/operations/op-", (200, {}, {"status": "InProgress"}))
+    nw = connect()
+    with pytest.raises(nwlab.OperationTimeout):
+        put_and_wait(nw.arm, CM, {"location": "westcentralus", "properties": {}},
+                     poll_interval=0.01, timeout=0.2)

@@ -135,6 +135,13 @@ class LogAnalyticsClient:
                 pause = parse_retry_after(response.headers.get("Retry-After"))
                 self._wait(min(30.0, pause if pause is not None else 2.0 * tries))
                 continue
+            if 300 <= status < 400:
+                # Following would carry the token to wherever Location points.
+                raise ArmError(f"Log Analytics answered HTTP {status} (a redirect to "
+                               f"{origin_of(response.headers.get('Location') or '')}); nwlab does "
+                               "not follow redirects with its token.", status=status,
+                               code="Redirect", method="POST", url=url,
+                               fix="Check the Log Analytics endpoint (nw.log_analytics_endpoint).")
             if status >= 400:
                 fix = ("Ask for Reader (or Log Analytics Reader) on the workspace."
                        if status == 403 else None)
