@@ -87,16 +87,17 @@ class MonitorResults:
         import pandas as pd
 
         acc: dict[tuple[_Key, Any], dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))
+        seen: dict[tuple[int, str], Any] = {}  # tests share their time stamps: parse each once
         for region, points in self.metrics.items():
             for point in points:
                 key = (region, point.group, point.source, point.destination, point.configuration)
-                values = acc[(key, self._bucket(key, point.time))]
+                values = acc[(key, self._bucket(key, point.time, seen))]
                 values[_METRIC_FIELDS[point.metric]].append(point.value)
         for record in self.test_rows:
             if not record.get("TimeGenerated"):
                 continue  # a row that says not when is no point of a series
             key = self._record_key(record)
-            values = acc[(key, self._bucket(key, record.get("TimeGenerated")))]
+            values = acc[(key, self._bucket(key, record["TimeGenerated"], seen))]
             for column, name in _LA_FIELDS.items():
                 if record.get(column) is not None:
                     values[name].append(record[column])
@@ -114,14 +115,17 @@ class MonitorResults:
             frame[column] = frame[column].astype("Float64")
         return _text_as_objects(frame)
 
-    def _bucket(self, key: _Key, stamp: Any) -> Any:
-        import pandas as pd
-
+    def _bucket(self, key: _Key, stamp: Any, seen: dict[tuple[int, str], Any]) -> Any:
         test = self._tests_by_key.get(key)
         seconds = max(60, test.frequency_s if test is not None else 60)
-        when = pd.Timestamp(str(stamp))
-        when = when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")
-        return when.floor(f"{seconds}s")
+        found = seen.get((seconds, str(stamp)))
+        if found is None:
+            import pandas as pd
+
+            when = pd.Timestamp(str(stamp))
+            when = when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")
+            found = seen[(seconds, str(stamp))] = when.floor(f"{seconds}s")
+        return found
 
     def _summarise(self, key: _Key, bucket: Any, values: dict[str, list[Any]]) -> dict[str, Any]:
         row = self._row(key, bucket)
