@@ -16,9 +16,9 @@ from nwlab.model import ConnectivityResult
 from nwlab.monitor.build import MonitorTest
 from nwlab.monitor.logs import parse_tables
 from nwlab.monitor.metrics import parse_metrics
-from nwlab.monitor.monitor import timespan_of
 from nwlab.monitor.results import MonitorResults
 from nwlab.monitor.spec import Thresholds
+from nwlab.monitor.window import timespan_of
 
 SUB = "00000000-0000-0000-0000-000000000000"
 TEST = ("group-1", "MultiTierApp0", "Database0", "tcp-80")
@@ -60,6 +60,15 @@ def test_empty_metrics_are_empty_not_an_error():
     assert parse_metrics(metrics_body({"RoundTripTimeMs": [series]})) == ([], [])
 
 
+def test_a_metric_nwlab_did_not_ask_for_is_left_out_of_the_frame():
+    res = _results()
+    extra = res.metrics["westcentralus"][0]
+    res.metrics["westcentralus"].append(type(extra)(extra.time, extra.group, extra.source,
+                                                    extra.destination, extra.configuration,
+                                                    "ProbesFailedPercent", 50.0))
+    assert res.frame()["checks_failed_percent"].tolist() == [0, 0, 100]
+
+
 def test_a_metric_error_code_is_reported():
     body = metrics_body({})
     body["value"][0]["errorCode"] = "Throttled"
@@ -72,8 +81,10 @@ def test_a_metric_error_code_is_reported():
     {"value": [{"name": {"value": "X"}, "timeseries": {}}]},
     {"value": [{"name": {"value": "X"}, "timeseries": [{"metadatavalues": {}, "data": []}]}]},
     {"value": [{"name": {"value": "X"}, "timeseries": [{"data": [{"average": 1}]}]}]},
-    {"value": [{"name": {"value": "X"}, "timeseries": [{"data": [{"timeStamp": "t",
+    {"value": [{"name": {"value": "X"}, "timeseries": [{"data": [{"timeStamp": STAMPS[0],
                                                                   "average": "1"}]}]}]},
+    {"value": [{"name": {"value": "X"}, "timeseries": [{"data": [{"timeStamp": "yesterday",
+                                                                  "average": 1}]}]}]},
 ])
 def test_wrong_metric_shapes_are_typed_errors(body):
     with pytest.raises(nwlab.ArmError) as info:
@@ -118,6 +129,7 @@ def test_no_rows_and_partial_errors():
     {"tables": [{"columns": [{"name": "A", "type": "int"}], "rows": [[1, 2]]}]},
     {"tables": [{"columns": [{"name": "A", "type": "int"}], "rows": [["one"]]}]},
     {"tables": [{"columns": [{"name": "A", "type": "int"}], "rows": [5]}]},
+    {"tables": [{"columns": [{"name": "T", "type": "datetime"}], "rows": [["noon"]]}]},
 ])
 def test_wrong_table_shapes_are_typed_errors(body):
     with pytest.raises(nwlab.ArmError) as info:

@@ -25,6 +25,7 @@ from nwlab.arm.errors import ArmError, BackendUnavailable, NwlabError
 from nwlab.arm.headers import parse_retry_after
 from nwlab.arm.ids import GUID_RE
 from nwlab.monitor.client import ArmLike
+from nwlab.monitor.window import is_iso_time
 
 WORKSPACE_API_VERSION = "2022-10-01"
 # Per cloud: the query origin and the token scope (reference §7.3; the /.default forms of the
@@ -209,6 +210,8 @@ def _convert(value: Any, kind: str, url: str) -> Any:
             return value if isinstance(value, bool) else str(value).lower() == "true"
     except (TypeError, ValueError):
         raise _shape(f"{value!r} is not a {kind}", url) from None
+    if kind == "datetime" and not is_iso_time(value):
+        raise _shape(f"{value!r} is not an ISO 8601 datetime", url)
     if kind == "dynamic" and isinstance(value, str):
         try:
             return json.loads(value)

@@ -14,6 +14,7 @@ from typing import Any
 
 from nwlab.arm.errors import ArmError
 from nwlab.monitor.client import ArmLike
+from nwlab.monitor.window import is_iso_time
 
 API_VERSION = "2024-02-01"
 NAMESPACE = "Microsoft.Network/networkWatchers/connectionMonitors"
@@ -80,8 +81,8 @@ def parse_metrics(body: Any, *, url: str = "") -> tuple[list[MetricPoint], list[
             if not isinstance(data, list):
                 raise _shape(f"{name}: `data` is not a list", url)
             for item in data:
-                if not isinstance(item, dict) or not isinstance(item.get("timeStamp"), str):
-                    raise _shape(f"{name}: a data point has no timeStamp", url)
+                if not isinstance(item, dict) or not is_iso_time(item.get("timeStamp")):
+                    raise _shape(f"{name}: a data point has no ISO 8601 timeStamp", url)
                 value = item.get("average")
                 if value is None:
                     continue  # no sample in this bucket

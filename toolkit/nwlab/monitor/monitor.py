@@ -5,9 +5,7 @@ nw.monitor() calls; `list_monitors` what nw.list_monitors() calls."""
 from __future__ import annotations
 
 import html
-import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from nwlab.arm.errors import ArmError, NwlabError, PreflightError
@@ -20,6 +18,7 @@ from nwlab.monitor.metrics import read_metrics
 from nwlab.monitor.operations import put_and_wait, request_and_wait
 from nwlab.monitor.results import MonitorResults
 from nwlab.monitor.spec import Thresholds, check_name, validate_request
+from nwlab.monitor.window import timespan_of
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -27,11 +26,6 @@ if TYPE_CHECKING:  # pragma: no cover
 # POST /start exists up to api-version 2024-07-01 only (reference connection-monitor.md §1.2);
 # ARM keeps serving older versions, so start() asks in the last one that has it.
 LAST_START_VERSION = "2024-07-01"
-MAX_METRICS_WINDOW = timedelta(days=30)  # metrics are kept 30 days (§3.1)
-_SINCE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d|day)s?\s*$", re.IGNORECASE)
-_UNITS = {"s": "seconds", "sec": "seconds", "m": "minutes", "min": "minutes", "h": "hours",
-          "hr": "hours", "d": "days", "day": "days"}
-_SINCE_EXAMPLE = "e.g. since='1h', '30m', '2d', a timedelta, or (start, end) datetimes"
 TEST_KQL = """NWConnectionMonitorTestResult
 | where ConnectionMonitorResourceId in~ ({ids})
 | project TimeGenerated, ConnectionMonitorResourceId, TestGroupName, TestConfigurationName,
@@ -322,64 +316,6 @@ def plan_from_body(name: str, region: str, watcher_id: str, body: Any) -> Monito
     return MonitorPlan(name=name, region=region, watcher_id=watcher_id,
                        body=body if isinstance(body, dict) else {},
                        tests=sorted(tests, key=lambda t: t.key))
-
-
-def timespan_of(since: Any) -> str:
-    """`since` as the ISO 8601 timespan both APIs take: a duration back from now ("PT1H"), or
-    "start/end". A bare duration is what Azure's own query SDKs send for "the last hour"."""
-    if isinstance(since, tuple) and len(since) == 2:
-        start, end = (_instant(v) for v in since)
-        if not start < end:
-            raise ValueError(f"since: the start {start.isoformat()} is not before the end "
-                             f"{end.isoformat()}; {_SINCE_EXAMPLE}")
-        _window(end - start)
-        return f"{_iso(start)}/{_iso(end)}"
-    if isinstance(since, timedelta):
-        return _duration(_window(since))
-    if isinstance(since, str):
-        match = _SINCE.match(since)
-        if match:
-            number, unit = float(match.group(1)), _UNITS[match.group(2).lower()]
-            return _duration(_window(timedelta(**{unit: number})))
-    raise ValueError(f"since: {since!r} is not a time window; {_SINCE_EXAMPLE}")
-
-
-def _window(span: timedelta) -> timedelta:
-    if span <= timedelta(0):
-        raise ValueError(f"since: the window must be longer than 0; {_SINCE_EXAMPLE}")
-    if span > MAX_METRICS_WINDOW:
-        raise ValueError("since: Azure Monitor keeps connection monitor metrics for 30 days; ask "
-                         "for 30 days or less, e.g. since='30d'")
-    return span
-
-
-def _duration(span: timedelta) -> str:
-    seconds = int(span.total_seconds())
-    if seconds % 86400 == 0:
-        return f"P{seconds // 86400}D"
-    if seconds % 3600 == 0:
-        return f"PT{seconds // 3600}H"
-    if seconds % 60 == 0:
-        return f"PT{seconds // 60}M"
-    return f"PT{seconds}S"
-
-
-def _instant(value: Any) -> datetime:
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise ValueError(f"since: {value!r} is not an ISO time; {_SINCE_EXAMPLE}") from None
-    if not isinstance(value, datetime):
-        raise TypeError(f"since: expected datetimes, got {type(value).__name__}; {_SINCE_EXAMPLE}")
-    if value.tzinfo is None:
-        raise ValueError(f"since: {value.isoformat()} has no time zone; e.g. "
-                         "datetime(2026, 12, 1, 9, tzinfo=timezone.utc)")
-    return value
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _require_agent(status: Any) -> None:

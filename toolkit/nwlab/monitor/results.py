@@ -91,8 +91,10 @@ class MonitorResults:
         for region, points in self.metrics.items():
             for point in points:
                 key = (region, point.group, point.source, point.destination, point.configuration)
-                values = acc[(key, self._bucket(key, point.time, seen))]
-                values[_METRIC_FIELDS[point.metric]].append(point.value)
+                field_name = _METRIC_FIELDS.get(point.metric)
+                if field_name is not None:  # a metric nwlab did not ask for is left out
+                    acc[(key, self._bucket(key, point.time, seen))][field_name].append(
+                        point.value)
         for record in self.test_rows:
             if not record.get("TimeGenerated"):
                 continue  # a row that says not when is no point of a series
@@ -151,7 +153,7 @@ class MonitorResults:
 
     def paths_frame(self) -> pd.DataFrame:
         """NWConnectionMonitorPathResult rows (written when loss or RTT change): hops and issues
-        as the service sent them (JSON parsed)."""
+        as the service sent them (parsed when the column is typed `dynamic`, text otherwise)."""
         import pandas as pd
 
         rows = []
