@@ -270,3 +270,22 @@ def test_an_operation_that_never_ends_times_out(fake_arm, connect):
     with pytest.raises(nwlab.OperationTimeout):
         put_and_wait(nw.arm, CM, {"location": "westcentralus", "properties": {}},
                      poll_interval=0.01, timeout=0.2)
+
+
+def test_find_reads_monitors_nwlab_did_not_make(fake_arm, connect):
+    fake_arm.contoso(None)
+    body = {"name": "Portal(CM)", "properties": {
+        "endpoints": [{"name": "vm", "resourceId": VM_ID}, {"name": "web", "address": "bing.com"}],
+        "testConfigurations": [{"name": "https", "protocol": "Http", "testFrequencySec": 30,
+                                "httpConfiguration": {"port": 443, "preferHTTPS": True}}],
+        "testGroups": [{"name": "g", "sources": ["vm"], "destinations": ["web"],
+                        "testConfigurations": ["https"]}]}}
+    fake_arm.on("GET", r"/connectionMonitors/Portal\(CM\)$", (200, {}, body))
+    found = nwlab.monitor.Monitor.find(connect(), "Portal(CM)")
+    (test,) = found.tests
+    assert (test.protocol, test.port, test.frequency_s, test.destination_value) == \
+        ("Https", 443, 30, "bing.com")
+    with pytest.raises(ValueError, match="name: "):
+        nwlab.monitor.Monitor.find(connect(), "a/b")
+    with pytest.raises(nwlab.monitor.MonitorNotFound):
+        nwlab.monitor.Monitor.find(connect(), "missing")

@@ -186,8 +186,10 @@ class Monitor:
 
     @classmethod
     def find(cls, nw: WatcherLike, name: str) -> Monitor:
-        """The monitor named `name`, read from every region's watcher (e.g. for the CLI)."""
-        check_name(name)
+        """The monitor named `name`, read from every region's watcher (e.g. for the CLI). Any
+        existing name is accepted (the portal may have made it), not only the ones nwlab makes."""
+        if not isinstance(name, str) or not name.strip() or any(c in name for c in "/?#%"):
+            check_name(name)  # the error says what a name looks like
         plans = []
         workspace = None
         thresholds = None
