@@ -275,3 +275,15 @@ def test_an_empty_window_draws_a_figure_that_says_so():
     res.metrics = {}
     fig = res.failures_figure()
     assert [a.text for a in fig.layout.annotations] == ["No data in this window"]
+
+
+def test_monitor_and_status_html_escape_service_strings():
+    from nwlab.monitor import Monitor, MonitorPlan, MonitorStatus
+
+    evil = "<img src=x onerror=alert(1)>"
+    plan = MonitorPlan(name="web-mesh", region=evil, watcher_id="/w", body={},
+                       tests=[_test(destination=evil)])
+    page = Monitor(object(), "web-mesh", [plan], warnings=[evil])._repr_html_()
+    status = MonitorStatus("web-mesh", [{"region": "x", "provisioning_state": evil}])._repr_html_()
+    for text in (page, status):
+        assert "<img" not in text and "&lt;img" in text
