@@ -8,7 +8,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Figures render as the plotly mimetype everywhere, so stored notebook outputs match CI (nbval).
 export PLOTLY_RENDERER := plotly_mimetype
 
-.PHONY: venv demo test lint typecheck pytest cassettes diagnostic-cassettes notebooks benchmark clean
+.PHONY: venv demo test lint typecheck pytest cassettes diagnostic-cassettes monitor-cassettes notebooks benchmark clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,12 +33,16 @@ pytest: venv
 	$(BIN)/python -m pytest -q
 
 # Regenerate the bundled cassettes from the documented exchanges (needs ../shared/reference).
-cassettes: venv diagnostic-cassettes
+cassettes: venv diagnostic-cassettes monitor-cassettes
 	$(BIN)/python scripts/make_seed_cassettes.py ../shared/reference/seed-scenarios.json toolkit/nwlab/cassettes
 
 # The other diagnostics' cassettes, from the documented shapes copied into tests/data/diagnostics.
 diagnostic-cassettes: venv
 	$(BIN)/python scripts/make_diagnostic_cassettes.py tests/data/diagnostics/shapes.json toolkit/nwlab/cassettes
+
+# The Connection Monitor cassettes (create, list, results, stop/start, delete) from documented shapes.
+monitor-cassettes: venv
+	$(BIN)/python scripts/make_monitor_cassettes.py toolkit/nwlab/cassettes
 
 # Rebuild the notebooks from scripts/build_notebooks.py and store their outputs (validated by nbval).
 notebooks: venv

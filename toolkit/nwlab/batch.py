@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     import plotly.graph_objects as go
 
+    from nwlab.monitor import Monitor
     from nwlab.watcher import NetworkWatcher
 
 # Why 256: a check is a POST followed by sleeping between polls, so a thread per check in flight
@@ -395,6 +396,13 @@ class BatchResult:
         table = self.frame().to_html(index=False, na_rep="", border=0, escape=True)
         return (f'<div class="nwlab-batch"><div style="margin:4px 0"><strong>'
                 f"{len(self.entries)} {noun}</strong> {badges}</div>{table}</div>")
+
+    def to_monitor(self, name: str, nw: NetworkWatcher, *, workspace: str | None = None,
+                   frequency_s: int = 60, thresholds: Mapping[str, Any] | None = None) -> Monitor:
+        """Promote this batch's checks to Azure Connection Monitor through `nw` (the client the
+        monitor lives in): the same as nw.monitor(batch, name, ...)."""
+        return nw.monitor(self, name, workspace=workspace, frequency_s=frequency_s,
+                          thresholds=thresholds)
 
 
 FRAME_COLUMNS = ["source", "destination", "port", "protocol", "verdict", "status", "reachable",

@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
         NsgDiagnosticResult,
     )
     from nwlab.diagnostics.analyzer import ConnectionAnalyzerResult
+    from nwlab.monitor import Monitor
 
 AGENT_PUBLISHER = "microsoft.azure.networkwatcher"
 AGENT_TYPES = frozenset({"networkwatcheragentwindows", "networkwatcheragentlinux"})
@@ -480,3 +481,24 @@ class NetworkWatcher:
 
         return analyze_connection(self, source, destination, port, protocol=protocol,
                                   operations=operations, resource_group=resource_group)
+
+    # -- continuous monitoring (Connection Monitor) ------------------------------------------
+
+    # Where Log Analytics queries go when the ARM endpoint is not a cloud's own (an emulator, a
+    # stand-in); None means the cloud's Log Analytics origin (nwlab.monitor.logs.ORIGINS).
+    log_analytics_endpoint: str | None = None
+
+    def monitor(self, checks_or_batch: Any, name: Any, *, workspace: Any = None,
+                frequency_s: Any = 60, thresholds: Any = None) -> Monitor:
+        """Promote checks (check() dicts, or a BatchResult) to Azure Connection Monitor: one
+        resource per source region, validated against the documented limits, then PUT."""
+        from nwlab.monitor import create_monitor
+
+        return create_monitor(self, checks_or_batch, name, workspace=workspace,
+                              frequency_s=frequency_s, thresholds=thresholds)
+
+    def list_monitors(self) -> pd.DataFrame:
+        """Every connection monitor of the subscription (all regions, all pages)."""
+        from nwlab.monitor import list_monitors
+
+        return list_monitors(self)
