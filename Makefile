@@ -44,6 +44,7 @@ notebooks: venv
 benchmark: venv
 	$(BIN)/python benchmarks/batch.py
 	$(BIN)/python benchmarks/batch.py --big-n 0 --write-rate 100
+	$(BIN)/python benchmarks/twin.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info toolkit/*.egg-info

@@ -50,3 +50,34 @@ def test_cli_bad_topology_exits_2_naming_the_problem(
     bad.write_text('{"subscriptionId": "s", "resources": [{"id": "x"}]}')
     assert main(["--topology", str(bad)]) == 2
     assert "'type'" in capsys.readouterr().err
+
+
+def test_cli_says_how_many_assumptions_and_where(tmp_path: Path) -> None:
+    import json
+
+    from .factory import two_subnets
+
+    doc = two_subnets().document()
+    doc["resources"].append({"id": doc["resources"][0]["id"].replace(
+        "virtualNetworks/v", "azureFirewalls/fw"), "name": "fw",
+        "type": "Microsoft.Network/azureFirewalls", "location": "westus", "properties": {}})
+    path = tmp_path / "estate.json"
+    path.write_text(json.dumps(doc))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nwlab.emulator", "--topology", str(path), "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+    try:
+        assert proc.stdout is not None
+        lines = dict(proc.stdout.readline().strip().split(": ", 1) for _ in range(4))
+        count, where = lines["assumptions"].split(" ", 1)
+        assert count == "1"
+        url = where.strip("()").removeprefix("GET ")
+        resp = requests.get(f"{lines['endpoint']}{url}?api-version=2021-04-01",
+                            headers={"Authorization": f"Bearer {lines['token']}"}, timeout=5)
+        assert [a["code"] for a in resp.json()["value"]] == ["UNMODELLED_RESOURCE_TYPE"]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -1,7 +1,7 @@
 """Standalone emulator: ``python -m nwlab.emulator --topology FILE --port N``.
 
-Prints the endpoint, the subscription id and the bearer token a client must present, then
-serves until Ctrl-C or SIGTERM.
+Prints the endpoint, the subscription id, the bearer token a client must present and how many
+assumptions the topology loaded with, then serves until Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import sys
 import threading
 from types import FrameType
 
+from .facade import EXTENSION_NAMESPACE
 from .server import EmulatorServer
 from .topology import DEFAULT_TOPOLOGY_PATH, TopologyError, load_topology
 
@@ -54,7 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(f"endpoint: {server.endpoint}")
         print(f"subscription: {server.subscription_id}")
-        print(f"token: {server.token}", flush=True)
+        print(f"token: {server.token}")
+        # What the twin does not model loads anyway; say how much, and where the list is.
+        print(f"assumptions: {len(server.topology.assumptions)} (GET /subscriptions/"
+              f"{server.subscription_id}/providers/{EXTENSION_NAMESPACE}/assumptions)",
+              flush=True)
         while not stop.wait(0.5):
             pass
     finally:
