@@ -50,3 +50,33 @@ def test_cli_bad_topology_exits_2_naming_the_problem(
     bad.write_text('{"subscriptionId": "s", "resources": [{"id": "x"}]}')
     assert main(["--topology", str(bad)]) == 2
     assert "'type'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args,flag", [
+    (["--port", "70000"], "--port"), (["--port", "-1"], "--port"), (["--port", "http"], "--port"),
+    (["--probes", "0"], "--probes"), (["--check-seconds", "-1"], "--check-seconds"),
+    (["--retry-after", "nan"], "--retry-after"), (["--write-rate", "0"], "--write-rate"),
+])
+def test_cli_out_of_range_numbers_are_one_line_naming_the_flag(args: list[str], flag: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "nwlab", "emulator", *args], capture_output=True,
+                          text=True, timeout=60, env=_env())
+    assert done.returncode == 2 and done.stdout == ""
+    assert "Traceback" not in done.stderr
+    line = done.stderr.strip()
+    assert "\n" not in line and line.startswith(f"nwlab emulator: error: argument {flag}: ")
+    assert f"e.g. {flag} " in line
+
+
+def test_cli_stops_quietly_when_stdout_is_closed() -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # nobody will ever read what it prints
+    try:
+        done = subprocess.run([sys.executable, "-m", "nwlab", "emulator", "--port", "0"],
+                              stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60,
+                              env=_env())
+    finally:
+        os.close(write_end)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr
+    assert done.stderr.strip() == ("nwlab emulator: stdout was closed before the token was "
+                                   "printed; stopping")

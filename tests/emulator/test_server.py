@@ -404,3 +404,32 @@ def test_a_server_does_not_leak_writes_into_another() -> None:
         rule = f"{srv.endpoint}{NET}/networkSecurityGroups/AuditNsg/securityRules/Port80{API}"
         assert session.delete(rule, timeout=5).status_code == 200
     assert any(r.name == "Port80" for n in topo.nsgs.values() for r in n.rules)
+
+
+# -- writes without api-version (issue 9, item 19) ----------------------------------------------
+
+MISSING_API_VERSION = "The api-version query parameter (?api-version=) is required for all requests."
+
+
+@pytest.mark.parametrize("query", ["", "?api-version=", "?api-version=%20", "?$top=1"])
+def test_put_and_delete_without_api_version_are_arm_400s(contoso: Client, query: str) -> None:
+    rule = f"{NET}/networkSecurityGroups/AuditNsg/securityRules/Port80"
+    before = contoso.request("GET", f"{rule}{API}").json()
+    body = {"properties": {"protocol": "Tcp", "access": "Allow", "direction": "Inbound",
+                           "priority": 4000, "sourceAddressPrefix": "*", "sourcePortRange": "*",
+                           "destinationAddressPrefix": "*", "destinationPortRange": "22"}}
+    for method, path, payload in (("PUT", f"{NET}/networkSecurityGroups/DbNsg/securityRules/New",
+                                   body), ("DELETE", rule, None)):
+        resp = contoso.request(method, path + query, json=payload)
+        assert resp.status_code == 400, resp.text
+        assert resp.json() == {"error": {"code": "MissingApiVersionParameter",
+                                         "message": MISSING_API_VERSION}}
+    # nothing was written: the rule is still there, the new one was never created
+    assert contoso.request("GET", f"{rule}{API}").json() == before
+    missing = contoso.request("GET", f"{NET}/networkSecurityGroups/DbNsg/securityRules/New{API}")
+    assert missing.status_code == 404
+
+
+def test_writes_with_api_version_in_any_case_are_served(contoso: Client) -> None:
+    rule = f"{NET}/networkSecurityGroups/AuditNsg/securityRules/Port80"
+    assert contoso.request("DELETE", f"{rule}?API-Version=2024-05-01").status_code == 200

@@ -2,7 +2,8 @@
 
 No sockets here (server.py owns HTTP); this module decides what Azure Resource Manager would
 answer, so it can be read against the reference side by side. Paths are case-insensitive and
-any api-version is accepted, as a client may pin any version.
+any api-version value is accepted, as a client may pin any version; a write without one is
+refused, as ARM refuses it.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ from .topology import (
 )
 
 NO_BODY = object()  # a response without a body (204), as opposed to the JSON literal null
+# ARM's answer to a request without ?api-version= (its code and message, verbatim).
+MISSING_API_VERSION = ("MissingApiVersionParameter",
+                       "The api-version query parameter (?api-version=) is required for all requests.")
 
 # Child collections a client can list or address: (parent type, child segment) -> property.
 CHILD_FIELDS = {
@@ -106,6 +110,11 @@ class ArmApp:
     # -- entry point -----------------------------------------------------------------------------
     def handle(self, method: str, path: str, query: dict[str, str], body: bytes | None,
                ) -> Response:
+        # Only writes are held to it: the twin's own readers (and its tests) poll Location URLs
+        # that carry no api-version when the POST had none, and reads change nothing.
+        if method in ("PUT", "DELETE") and not any(
+                k.lower() == "api-version" and v.strip() for k, v in query.items()):
+            raise ArmError(400, *MISSING_API_VERSION)
         segs = [s for s in path.split("/") if s]
         low = [s.lower() for s in segs]
         if low == ["subscriptions"]:

@@ -8,9 +8,11 @@ client is never left hanging.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 import logging
 import math
+import re
 import secrets
 import socket
 import sys
@@ -33,6 +35,12 @@ log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024  # ARM refuses request bodies over 1 MiB
 DRAIN_LIMIT = 16 * MAX_BODY  # read (and drop) an oversized body up to this, so the 400 arrives
 WRITE_METHODS = frozenset({"POST", "PUT", "DELETE", "PATCH"})
+# Bounds on a JSON body: ARM request bodies nest a handful of levels and carry int32/int64
+# numbers. Deeper or longer is an attack, not a request (json's C parser recurses per level,
+# and int() of a 100,000-digit numeral is slow, then raises ValueError).
+MAX_JSON_DEPTH = 64
+MAX_INT_DIGITS = 20  # -9223372036854775808 is 19 digits
+_DIGITS = re.compile(r"[0-9]{1,20}")  # a Content-Length of more than 20 digits is no length
 
 
 class _HttpServer(ThreadingHTTPServer):
@@ -119,14 +127,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             self.close_connection = True
             raise ArmError(411, "LengthRequired", "Send the body with a Content-Length.")
-        text = self.headers.get("Content-Length")
-        if not text:
+        length = self._content_length()
+        if length is None:
             return None
-        try:
-            length = int(text)
-        except ValueError:
-            self.close_connection = True
-            raise ArmError(400, "InvalidRequestFormat", "Invalid Content-Length.") from None
         if length > MAX_BODY:
             if length <= DRAIN_LIMIT:
                 remaining = length
@@ -139,7 +142,25 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
             raise ArmError(400, "RequestBodyTooLarge", f"The request body is {length} bytes; "
                            f"the limit is {MAX_BODY} bytes.")
-        return self.rfile.read(length) if length else None
+        body = self.rfile.read(length) if length else None
+        if body:
+            check_json_bounds(body)
+        return body
+
+    def _content_length(self) -> int | None:
+        """The declared body length, or None. RFC 9110 allows only digits, and one value: int()
+        would take '-5' (rfile.read(-5) waits for the client to hang up), '+5', ' 5', '1_0' and
+        100,000 digits (slow, then ValueError); differing repeats are a request-smuggling tell."""
+        values = self.headers.get_all("Content-Length") or []
+        if not values:
+            return None
+        texts = {v.strip() for v in values}
+        text = texts.pop()
+        if texts or not _DIGITS.fullmatch(text):
+            self.close_connection = True  # the body's end is unknown: the stream is lost
+            raise ArmError(400, "InvalidRequestFormat", "Invalid Content-Length: it must be one "
+                           "non-negative whole number of bytes.")
+        return int(text)
 
     def _send(self, response: Response) -> None:
         if isinstance(response, Sabotage):  # chaos: late, partial or broken on purpose
@@ -167,13 +188,22 @@ class EmulatorServer:
     sent on 202s, ``probes`` overriding ``emulation.probes``, ``write_rate`` writes per second
     before 429 (None: unlimited), ``page_size`` items per list page before a nextLink,
     ``chaos`` a fault script (chaos.py; also settable as ``server.chaos`` while running).
+    ``host`` must be a loopback address unless ``allow_remote``: the token grants write access
+    to the twin, and it travels in plain http.
     """
 
     def __init__(self, topology: Any = None, *, host: str = "127.0.0.1", port: int = 0,
                  token: str | None = None, check_seconds: float = 2.0,
                  retry_after: float = 1.0, probes: int | None = None,
                  write_rate: float | None = None, page_size: int = 1000,
-                 chaos: Chaos | None = None) -> None:
+                 chaos: Chaos | None = None, allow_remote: bool = False) -> None:
+        if not allow_remote and not is_loopback_host(host):
+            raise ValueError(f"host: {host!r} is not a loopback address, so other machines could "
+                             "reach the twin, and its token grants write access to it; e.g. "
+                             "host='127.0.0.1', or allow_remote=True to serve beyond this machine")
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ValueError(f"port: {port!r} is not a TCP port (0-65535); e.g. port=8080, or "
+                             "port=0 for a free one")
         if check_seconds < 0 or retry_after < 0:
             raise ValueError("check_seconds and retry_after must be >= 0")
         if probes is not None and not 1 <= probes <= 100:
@@ -314,3 +344,74 @@ class EmulatorServer:
         if chaos is not None:
             response = chaos.after(self, method, parts.path, body, response, fault)
         return response
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether binding `host` listens on this machine only. Addresses are read by the OS's own
+    parser (AI_NUMERICHOST: 127.1 and 0x7f.0.0.1 are loopback too), '' and names other than
+    localhost are not loopback (a name can resolve anywhere; '' binds every interface)."""
+    if host.rstrip(".").lower() == "localhost":
+        return True
+    try:
+        found = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_NUMERICHOST)
+    except (OSError, UnicodeError, ValueError):
+        return False
+    for info in found:
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        if not address.is_loopback:
+            return False
+    return bool(found)
+
+
+def check_json_bounds(body: bytes) -> None:
+    """Refuse a body nested deeper than MAX_JSON_DEPTH or with integers longer than
+    MAX_INT_DIGITS, with ARM's 400, before the facade parses it. Bodies that are not JSON at all
+    pass: the facade answers those with its own InvalidRequestContent."""
+    def bounded_int(text: str) -> int:
+        if len(text.lstrip("-")) > MAX_INT_DIGITS:
+            raise _Unbounded(f"an integer of {len(text.lstrip('-'))} digits (the limit is "
+                             f"{MAX_INT_DIGITS})")
+        return int(text)
+
+    def no_constant(text: str) -> Any:
+        raise _Unbounded(f"{text}, which is not JSON")
+
+    try:
+        value = json.loads(body, parse_int=bounded_int, parse_constant=no_constant)
+    except _Unbounded as exc:
+        raise ArmError(400, "InvalidRequestContent", f"The request content was invalid and "
+                       f"could not be deserialized: it holds {exc}.") from None
+    except RecursionError:
+        value = None
+        depth = MAX_JSON_DEPTH + 1
+    except ValueError:  # not JSON (or not UTF-8): the facade's answer
+        return
+    else:
+        depth = _depth(value)
+    if depth > MAX_JSON_DEPTH:
+        raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could "
+                       f"not be deserialized: it is nested deeper than {MAX_JSON_DEPTH} levels.")
+
+
+class _Unbounded(ValueError):
+    """A JSON token beyond the bounds (raised from inside json.loads' hooks)."""
+
+
+def _depth(value: Any) -> int:
+    """How deep containers nest in `value` (a scalar is 0), without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            level += 1
+            deepest = max(deepest, level)
+            if level > MAX_JSON_DEPTH:
+                return level
+            stack.extend((child, level) for child in item if isinstance(child, dict | list))
+    return deepest
