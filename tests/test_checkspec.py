@@ -249,6 +249,16 @@ def test_list_vms_resource_group_type(fake_arm, connect):
     ("255.255.255.255", "broadcast", "'10.1.4.4'"),
     ("224.0.0.1", "multicast", "'10.1.4.4'"),
     ("240.0.0.1", "reserved", "'10.1.4.4'"),
+    ("127.1", "spells 127.0.0.1, which is a loopback address", "'10.1.4.4'"),
+    ("0x7f.0.0.1", "spells 127.0.0.1, which is a loopback address", "'10.1.4.4'"),
+    ("http://2130706433:8080/", "spells 127.0.0.1, which is a loopback address",
+     "'http://10.1.4.4/'"),
+    ("4294967295", "spells 255.255.255.255, which is the broadcast address", "'10.1.4.4'"),
+    ("10.1", "spells 10.0.0.1", "'10.0.0.1'"),
+    ("http://0x0a.1/", "spells 10.0.0.1", "'http://10.0.0.1/'"),
+    ("::ffff:7f00:1", "loopback", "'2001:db8::4'"),
+    ("http://bing%2ecom/", "percent-encoded", "'http://bing.com/'"),
+    ("bing.com\r\n", "control character U+000D at position 8", "destination='bing.com'"),
 ])
 def test_the_refusal_says_what_is_wrong_and_suggests_a_fix(destination, says, suggests):
     with pytest.raises(ValueError) as info:

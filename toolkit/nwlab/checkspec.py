@@ -25,17 +25,27 @@ WATCHER_EXAMPLE = ("/subscriptions/00000000-0000-0000-0000-000000000000/resource
 
 # Azure's naming rules: VM names 1-64 of letters, digits, '-', '_', '.'; resource groups 1-90 of
 # letters, digits, '-', '_', '.', '(' and ')', not ending in '.'.
-_VM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_RG_NAME = re.compile(r"^[-\w._()]{0,89}[-\w_()]$")
+# (fullmatch throughout: `$` also matches before a trailing newline.)
+_VM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_RG_NAME = re.compile(r"[-\w._()]{0,89}[-\w_()]")
 # Host labels: letters, digits and '-', plus '_' (service labels such as `_sip._tcp` and names in
 # private DNS zones use it); a label neither starts with '-' nor ends with '-' or '_'.
-_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<![-_])$")
-_DOTTED_NUMBERS = re.compile(r"^[\d.]+$")
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<![-_])")
+# A host label an OS resolver (inet_aton) or a browser (WHATWG URL) reads as a number: decimal,
+# octal (leading 0) or hex (0x). A host made only of such labels is an IPv4 address, however spelled.
+_NUMERIC_LABEL = re.compile(r"0[xX][0-9A-Fa-f]{0,32}|[0-9]{1,32}")
+# Names every VM resolves to itself (/etc/hosts on Linux images), besides *.localhost.
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
 # `http:/bing.com`, `https:bing.com`, `http//bing.com`: a scheme whose '://' is mistyped.
 _BROKEN_SCHEME = re.compile(r"^(https?)(?::?[/\\]+|:)(?=[^/\\:])", re.IGNORECASE)
 # RFC 9110 token: what a header name may be made of.
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # in a header value, TAB is allowed
+# Anywhere else: C0 (TAB, CR, LF, NUL...), DEL, C1 and the Unicode line breaks. urlsplit silently
+# drops TAB/CR/LF, so a URL that looks checked would still carry them to the service.
+_CONTROL_ANY = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Characters no ARM resource name may hold, and which would change what an id means in a URL.
+_ID_FORBIDDEN = re.compile(r"[\s?#%\\]")
 _THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")
 _RESERVED_V4 = ipaddress.ip_network("240.0.0.0/4")
 _BROADCAST = ipaddress.ip_address("255.255.255.255")
@@ -124,8 +134,8 @@ def build_check(subscription_id: str, source: Any, destination: Any, port: Any =
                              "out (the URL's port is used)")
     if proto == "Icmp":
         if port_value not in (None, 0):
-            raise ValueError(f"port: an Icmp check has no port, got {port_value}; drop port= or use "
-                             "protocol='Tcp', e.g. check(src, '10.1.4.4', 443)")
+            raise ValueError(f"port: an Icmp check has no port, got {port_value}; leave port out, "
+                             "or check a port with protocol='Tcp', e.g. protocol='Tcp'")
     elif port_value is None and dest.kind != "url":
         raise ValueError(f"port: a {proto or 'Tcp'} check to {_show(destination)} needs a destination "
                          f"port, e.g. port=443 (or protocol='Icmp' for a ping-style check)")
@@ -190,7 +200,8 @@ def _resource_group(value: Any) -> str | None:
     if not isinstance(value, str):
         raise TypeError(f"resource_group: expected a resource group name, got "
                         f"{type(value).__name__}; e.g. resource_group='ContosoRG'")
-    if not _RG_NAME.match(value):
+    _no_control("resource_group", value, "resource_group='ContosoRG'")
+    if not _RG_NAME.fullmatch(value):
         raise ValueError(f"resource_group: {value!r} is not a valid resource group name (1-90 "
                          "letters, digits, '-', '_', '.', '(' or ')'); e.g. resource_group='ContosoRG'")
     return value
@@ -200,16 +211,19 @@ def _source(subscription_id: str, value: Any, rg: str | None) -> str:
     if not isinstance(value, str):
         raise TypeError(f"source: expected a VM name or VM resource id, got {type(value).__name__}; "
                         "e.g. source='MultiTierApp0' with resource_group='ContosoRG'")
+    _no_control("source", value, "source='MultiTierApp0'")
     text = value.strip()
     if not text:
         raise ValueError("source: empty; give a VM name with resource_group, e.g. "
-                         "check('MultiTierApp0', ..., resource_group='ContosoRG'), or a VM resource id")
+                         "source='MultiTierApp0' with resource_group='ContosoRG', or a VM resource "
+                         "id")
     if _ip_literal(text) is not None:
         raise ValueError(f"source: {value!r} is an IP address, but connection troubleshoot runs "
                          "from a VM; give the VM name (with resource_group) or its resource id, "
                          f"e.g. source='MultiTierApp0' with resource_group='ContosoRG', or "
                          f"source='{VM_ID_EXAMPLE}'")
     if "/" in text:
+        _id_text("source", value, text, f"source='{VM_ID_EXAMPLE}'")
         rid = parse_resource_id(text)
         if rid is None:
             raise ValueError(f"source: {value!r} is not a resource id; e.g. source='{VM_ID_EXAMPLE}'")
@@ -218,13 +232,13 @@ def _source(subscription_id: str, value: Any, rg: str | None) -> str:
             raise ValueError(f"source: {value!r} is a {rid.type} id, but connection troubleshoot runs "
                              f"from a virtual machine; pass the VM's id, e.g. '{VM_ID_EXAMPLE}'")
         return str(rid)
-    if not _VM_NAME.match(text):
+    if not _VM_NAME.fullmatch(text):
         raise ValueError(f"source: {value!r} is not a valid VM name (letters, digits, '-', '_', '.'); "
                          "e.g. source='MultiTierApp0'")
     if rg is None:
         raise ValueError(f"resource_group: source {value!r} is a VM name, so the resource group is "
-                         f"needed, e.g. check({value!r}, ..., resource_group='ContosoRG'), or pass the "
-                         "VM resource id as source")
+                         "needed, e.g. resource_group='ContosoRG', or pass the VM resource id as "
+                         "source")
     return vm_id(subscription_id, rg, text)
 
 
@@ -233,6 +247,7 @@ def _destination(subscription_id: str, value: Any, rg: str | None) -> Destinatio
         raise TypeError(f"destination: expected a VM name or id, an IP address, a host name or a URL, "
                         f"got {type(value).__name__}; e.g. destination='10.1.4.4' or "
                         "'https://bing.com'")
+    _no_control("destination", value, "destination='bing.com'")
     text = value.strip()
     if not text:
         raise ValueError("destination: empty; e.g. destination='Database0' (a VM, with "
@@ -245,6 +260,7 @@ def _destination(subscription_id: str, value: Any, rg: str | None) -> Destinatio
         raise ValueError(f"destination: {value!r} is a malformed URL (the scheme is followed by "
                          f"'://'); e.g. {fixed!r}")
     if text.startswith("/") or text.lower().startswith("subscriptions/"):
+        _id_text("destination", value, text, f"destination='{VM_ID_EXAMPLE}'")
         rid = parse_resource_id(text)
         if rid is None or not is_vm_id(rid):
             kind = f"a {rid.type} id" if rid else "not a resource id"
@@ -258,18 +274,20 @@ def _destination(subscription_id: str, value: Any, rg: str | None) -> Destinatio
         return Destination("ip", str(address))
     if "/" in text:
         _not_a_prefix(value, text)
-    if _DOTTED_NUMBERS.match(text) or (":" in text and "/" not in text and "." not in text):
+    if _is_numeric_host(text):
+        _numeric_address(repr(value), text, repr)
+    if ":" in text and "/" not in text:  # no host name holds a colon
         raise ValueError(f"destination: {value!r} is not a valid IP address; e.g. '10.1.4.4' or "
                          "'2001:db8::4'")
     if "/" in text:
         raise ValueError(f"destination: {value!r} looks like a URL without a scheme; e.g. "
                          f"'https://{text}'")
     if "." not in text:
-        if text.lower() == "localhost":
+        if text.lower() in _LOOPBACK_NAMES:
             raise ValueError(f"destination: {value!r} is the VM's own loopback, not a network "
                              "path; e.g. '10.1.4.4' or 'Database0' (another VM)")
         # A single label is a VM name, the way az's --dest-resource takes one with -g.
-        if not _VM_NAME.match(text):
+        if not _VM_NAME.fullmatch(text):
             raise ValueError(f"destination: {value!r} is neither a VM name nor a host name; e.g. "
                              "'Database0' or 'bing.com'")
         if rg is None:
@@ -282,10 +300,10 @@ def _destination(subscription_id: str, value: Any, rg: str | None) -> Destinatio
 
 def _host(original: str, text: str) -> None:
     labels = text.rstrip(".").split(".")
-    if len(text) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
+    if len(text) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
         raise ValueError(f"destination: {original!r} is not a valid host name (labels of letters, "
                          "digits, '-' and '_', separated by dots); e.g. 'bing.com'")
-    if labels[-1].lower() == "localhost":
+    if labels[-1].lower() == "localhost" or text.rstrip(".").lower() in _LOOPBACK_NAMES:
         example = "'https://bing.com/'" if "://" in original else "'bing.com' or '10.1.4.4'"
         raise ValueError(f"destination: {original!r} names the VM's own loopback, not a network "
                          f"path; e.g. {example}")
@@ -312,8 +330,7 @@ def _literal_version(dest: Destination) -> int | None:
 def _unreachable(address: IPAddress) -> str | None:
     """Why no probe from a VM can reach `address` (None when one can). Link-local addresses stay
     allowed: 169.254.169.254 (IMDS) and 168.63.129.16 are real diagnostic targets."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    address = _embedded_ipv4(address)
     if address.is_unspecified:
         return "is the unspecified address, which names no host"
     if address == _BROADCAST:
@@ -361,6 +378,92 @@ def _not_a_prefix(original: str, text: str) -> None:
                      f"goes to one address, e.g. {example!r}")
 
 
+def _no_control(name: str, value: str, example: str) -> None:
+    """Refuse control characters anywhere in a text field (they cannot travel in a request)."""
+    found = _CONTROL_ANY.search(value)
+    if found:
+        raise ValueError(f"{name}: {value!r} holds the control character U+{ord(found.group()):04X} "
+                         f"at position {found.start()}; type it on one line without it, e.g. "
+                         f"{example}")
+
+
+def _id_text(name: str, original: str, text: str, example: str) -> None:
+    """Refuse an id whose text would mean another path once in a URL: whitespace, '?', '#', '%'
+    or a backslash, empty segments ('//', a trailing '/'), '.' or '..' segments. Checked before
+    parsing, because parse_resource_id skips empty segments."""
+    bad = _ID_FORBIDDEN.search(text)
+    if bad:
+        what = "whitespace" if bad.group().isspace() else repr(bad.group())
+        raise ValueError(f"{name}: {original!r} holds {what}, which no resource id holds; e.g. "
+                         f"{example}")
+    segments = text[1:].split("/") if text.startswith("/") else text.split("/")
+    if "" in segments:
+        raise ValueError(f"{name}: {original!r} has an empty segment ('//' or a trailing '/'); "
+                         f"e.g. {example}")
+    if "." in segments or ".." in segments:
+        raise ValueError(f"{name}: {original!r} has a '.' or '..' segment, which would change "
+                         f"the path it names; e.g. {example}")
+
+
+def _is_numeric_host(text: str) -> bool:
+    """Every label a number (decimal, octal or hex): what a resolver takes for an IPv4 address."""
+    labels = (text[:-1] if text.endswith(".") else text).split(".")
+    return all(_NUMERIC_LABEL.fullmatch(label) for label in labels)
+
+
+def _inet_aton(text: str) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an OS resolver (inet_aton) or a browser (WHATWG URL) reads in a numeric
+    host: 1-4 parts, the last filling the remaining bytes (127.1, 2130706433, 0x7f.0.0.1,
+    017700000001); None when they read none."""
+    labels = (text[:-1] if text.endswith(".") else text).split(".")
+    if not 1 <= len(labels) <= 4:
+        return None
+    values = []
+    for label in labels:
+        if label[:2].lower() == "0x":
+            values.append(int(label[2:] or "0", 16))
+        elif len(label) > 1 and label.startswith("0"):
+            if not set(label) <= set("01234567"):
+                return None
+            values.append(int(label, 8))
+        else:
+            values.append(int(label))
+    *head, last = values
+    if any(v > 255 for v in head) or last >= 256 ** (5 - len(values)):
+        return None
+    number = last
+    for position, value in enumerate(head):
+        number += value << (8 * (3 - position))
+    return ipaddress.IPv4Address(number)
+
+
+def _numeric_address(what: str, text: str, show: Callable[[str], str]) -> None:
+    """Refuse a numeric host that is not a plain dotted quad, naming the address it spells."""
+    address = _inet_aton(text)
+    if address is None:
+        raise ValueError(f"destination: {what} is not a valid IP address; e.g. {show('10.1.4.4')} "
+                         f"or {show('2001:db8::4')}")
+    reason = _unreachable(address)
+    if reason is not None:
+        raise ValueError(f"destination: {what} spells {address}, which {reason}; "
+                         f"e.g. {show('10.1.4.4')}")
+    raise ValueError(f"destination: {what} spells {address} in a form resolvers disagree on; "
+                     f"write the address as four decimal numbers, e.g. {show(str(address))}")
+
+
+def _embedded_ipv4(address: IPAddress) -> IPAddress:
+    """The IPv4 address an IPv6 one carries (::ffff:a.b.c.d mapped, ::ffff:0:a.b.c.d translated,
+    ::a.b.c.d compatible), so ::ffff:7f00:1 and ::127.0.0.1 are judged as 127.0.0.1."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return address
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    high, low = int(address) >> 32, int(address) & 0xFFFFFFFF
+    if high == 0xFFFF0000 or (high == 0 and int(address) > 1):
+        return ipaddress.IPv4Address(low)
+    return address
+
+
 def _subscription_guid(name: str, original: str, rid: ResourceId, example: str) -> None:
     if not GUID_RE.match(rid.subscription):
         raise ValueError(f"{name}: {original!r} has {rid.subscription!r} where the subscription id "
@@ -380,14 +483,27 @@ def _url(text: str) -> Destination:
     host = parts.hostname or ""
     if not host:
         raise ValueError(f"destination: the URL {text!r} has no host; e.g. 'https://bing.com/'")
-    address = _ip_literal(unquote(host))  # a zone id is written %25eth0 in a URL
-    if address is None:
-        _host(text, host)
-    else:
-        def in_url(a: str) -> str:
-            return repr(f"{scheme}://{f'[{a}]' if ':' in a else a}/")
+    # An HTTP client percent-decodes the host (a zone id is written %25eth0), so it is judged
+    # decoded: %31%32%37.0.0.1 is 127.0.0.1, %0d%0a a line break.
+    decoded = unquote(host)
+    if _CONTROL_ANY.search(decoded):
+        raise ValueError(f"destination: the host of the URL {text!r} decodes to {decoded!r}, "
+                         "which holds control characters; e.g. 'https://bing.com/'")
 
-        _reachable(address, f"the host of the URL {text!r} ({host})", in_url)
+    def in_url(a: str) -> str:
+        return repr(f"{scheme}://{f'[{a}]' if ':' in a else a}/")
+
+    address = _ip_literal(decoded)
+    where = f"the host of the URL {text!r} ({decoded})"
+    if address is not None:
+        _reachable(address, where, in_url)
+    elif _is_numeric_host(decoded):
+        _numeric_address(where, decoded, in_url)
+    else:
+        _host(text, decoded)
+        if "%" in host:
+            raise ValueError(f"destination: the host of the URL {text!r} is percent-encoded; type "
+                             f"it plainly, e.g. {in_url(decoded)}")
     try:
         explicit = parts.port
     except ValueError:
@@ -488,7 +604,7 @@ def _headers(headers: Any, example: str) -> list[dict[str, str]]:
     for name, val in pairs:
         if not isinstance(name, str) or not name.strip() or not isinstance(val, str):
             raise ValueError(f"http: header {name!r}: {val!r} must be two strings; {example}")
-        if not _HEADER_NAME.match(name.strip()):
+        if not _HEADER_NAME.fullmatch(name.strip()):
             raise ValueError(f"http: header name {name!r} is not valid (letters, digits and "
                              "!#$%&'*+-.^_`|~ only: no spaces, colons or control characters); "
                              f"{example}")
@@ -505,6 +621,8 @@ def _watcher(value: Any) -> str | None:
     if not isinstance(value, str):
         raise TypeError(f"watcher: expected a Network Watcher resource id, got {type(value).__name__}; "
                         f"e.g. watcher='{WATCHER_EXAMPLE}'")
+    _no_control("watcher", value, f"watcher='{WATCHER_EXAMPLE}'")
+    _id_text("watcher", value, value.strip(), f"watcher='{WATCHER_EXAMPLE}'")
     rid = parse_resource_id(value)
     if rid is None or rid.type.lower() != "microsoft.network/networkwatchers" or len(rid.names) != 1:
         raise ValueError(f"watcher: {value!r} is not a Network Watcher resource id; "
