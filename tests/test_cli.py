@@ -4,6 +4,7 @@ bad input and 1 for a failing backend; and a light import."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -85,13 +86,13 @@ def test_watcher_option_skips_discovery(capsys, seeds):
 
 
 @pytest.mark.parametrize("args,starts", [
-    (["--dest", "13.107.21.200", "--port", "70000"], "nwlab: error: port: 70000 is outside 0-65535"),
-    (["--dest", "13.107.21.200", "--port", "eighty"], "nwlab: error: port: expected an integer"),
-    (["--dest", "bing.com/health", "--port", "80"], "nwlab: error: destination: "),
-    (["--dest", "13.107.21.200", "--port", "80", "--protocol", "Udp"], "nwlab: error: protocol: "),
+    (["--dest", "13.107.21.200", "--port", "70000"], "nwlab: error: --port: 70000 is outside 0-65535"),
+    (["--dest", "13.107.21.200", "--port", "eighty"], "nwlab: error: --port: expected an integer"),
+    (["--dest", "bing.com/health", "--port", "80"], "nwlab: error: --dest: "),
+    (["--dest", "13.107.21.200", "--port", "80", "--protocol", "Udp"], "nwlab: error: --protocol: "),
     (["--dest", "13.107.21.200", "--port", "80", "--ip-version", "IPv5"],
-     "nwlab: error: ip_version: "),
-    (["--dest", "13.107.21.200"], "nwlab: error: port: "),
+     "nwlab: error: --ip-version: "),
+    (["--dest", "13.107.21.200"], "nwlab: error: --port: "),
 ])
 def test_bad_input_prints_one_line_and_exits_2(args, starts):
     done = run(*REPLAY, *args)
@@ -104,7 +105,7 @@ def test_bad_input_prints_one_line_and_exits_2(args, starts):
 def test_vm_name_without_resource_group_exits_2():
     done = run("check", "--replay", "--source", "MultiTierApp0", "--dest", "10.1.4.4", "--port", "80")
     assert done.returncode == 2
-    assert one_line(done.stderr).startswith("nwlab: error: resource_group: ")
+    assert one_line(done.stderr).startswith("nwlab: error: -g: ")
 
 
 @pytest.mark.parametrize("args", [
@@ -201,3 +202,119 @@ def test_help_lists_the_commands():
     done = run("--help")
     assert done.returncode == 0
     assert "check" in done.stdout and "emulator" in done.stdout
+
+
+# -- never a traceback (issue 9, item 16) ---------------------------------------------------------
+
+
+def test_version_is_one_value_everywhere():
+    import importlib.metadata
+    import tomllib
+
+    import nwlab._version
+
+    assert nwlab.__version__ == nwlab._version.__version__
+    assert importlib.metadata.version("nwlab") == nwlab._version.__version__
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert "version" in project["project"]["dynamic"] and "version" not in project["project"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {
+        "attr": "nwlab._version.__version__"}
+
+
+@pytest.mark.parametrize("command", [[sys.executable, "-m", "nwlab"], ["nwlab"]],
+                         ids=["python-m", "script"])
+def test_version_flag(command):
+    if command == ["nwlab"]:
+        script = Path(sys.executable).parent / "nwlab"
+        if not script.exists():
+            pytest.skip("the console script is not installed next to this interpreter")
+        command = [str(script)]
+    done = subprocess.run([*command, "--version"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stderr == ""
+    assert done.stdout == f"nwlab {nwlab.__version__}\n"
+
+
+def run_into_a_closed_pipe(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run with stdout a pipe nobody reads (`| head -0`): the read end is closed before it starts."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run([sys.executable, "-m", "nwlab", *args], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+
+
+@pytest.mark.parametrize("args,codes", [
+    ([*REPLAY, "--dest", "13.107.21.200", "--port", "80"], {141}),  # 128 + SIGPIPE, as a shell says
+    ([*REPLAY, "--dest", "13.107.21.200", "--port", "80", "--json"], {141}),
+    # argparse's own output fits the pipe's buffer and it exits 0 before anything notices
+    (["--help"], {0, 141}), (["--version"], {0, 141}), (["check", "--help"], {0, 141}),
+], ids=["check", "check-json", "help", "version", "check-help"])
+def test_a_closed_stdout_ends_quietly(args, codes):
+    done = run_into_a_closed_pipe(*args)
+    assert done.returncode in codes
+    assert done.stderr == ""  # no traceback, no "Exception ignored ... BrokenPipeError"
+
+
+@pytest.mark.parametrize("command", ["mesh", "snapshot"])
+@pytest.mark.parametrize("where", ["folder", "inside-a-file"])
+def test_an_unwritable_out_is_refused_before_anything_runs(tmp_path, command, where):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    out = tmp_path if where == "folder" else blocker / "results.jsonl"
+    args = (["mesh", "--sources", "MultiTierApp0", "--dests", "Database0", "--ports", "80"]
+            if command == "mesh" else ["snapshot"])
+    done = run(*args, "-g", "ContosoRG", "--replay", "--out", str(out))
+    assert done.returncode == 2 and done.stdout == ""
+    line = one_line(done.stderr)
+    assert line.startswith("nwlab: error: argument --out: ") and "e.g. --out " in line
+
+
+def test_mesh_keeps_its_results_when_out_fails_at_write_time(tmp_path, monkeypatch, capsys):
+    import tempfile
+
+    from nwlab.batch import BatchResult
+
+    target = tmp_path / "out.jsonl"
+    original = BatchResult.save
+
+    def disk_full(self: Any, path: Any) -> Any:
+        if Path(path) == target:
+            raise OSError(28, "No space left on device")
+        return original(self, path)
+
+    monkeypatch.setattr(BatchResult, "save", disk_full)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "spare"))
+    (tmp_path / "spare").mkdir()
+    code = main(["mesh", "--sources", "MultiTierApp0", "--dests", "Database0", "13.107.21.200",
+                 "--ports", "80", "-g", "ContosoRG", "--replay", "--out", str(target),
+                 "--no-progress"])
+    assert code == 1
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    line = one_line(captured.err)
+    assert line.startswith(f"nwlab: error: --out: cannot write {str(target)!r} (No space left on "
+                           "device); saved the 2 results to ")
+    spare = Path(line.rsplit(" to ", 1)[1].removesuffix(" instead"))
+    assert spare.parent == tmp_path / "spare"
+    assert [e.verdict for e in BatchResult.load(spare)] == ["unreachable", "unreachable"]
+
+
+@pytest.mark.parametrize("cassette", [
+    {"interactions": [{"request": {"method": "GET"}, "response": {"status": 200}}]},  # no url
+    {"interactions": [{"response": {"status": 200}}]},  # no request
+    {"interactions": [{"request": {"method": "GET", "url": "https://x/"},
+                       "response": {"status": "ok"}}]},  # status not a number
+    {"interactions": ["GET /"]},  # not an object
+    ["not", "a", "cassette"],
+], ids=["no-url", "no-request", "bad-status", "string-interaction", "list"])
+def test_a_cassette_missing_fields_is_one_line_naming_the_file(tmp_path, cassette):
+    folder = tmp_path / "cassettes"
+    folder.mkdir()
+    (folder / "broken.json").write_text(json.dumps(cassette))
+    done = run("check", "--replay", str(folder), "--source", "MultiTierApp0", "-g", "ContosoRG",
+               "--dest", "13.107.21.200", "--port", "80")
+    assert done.returncode == 2 and done.stdout == ""
+    line = one_line(done.stderr)
+    assert line.startswith("nwlab: error: --replay: ") and "broken.json" in line and "e.g." in line

@@ -1,9 +1,10 @@
 """A catalogue of bad inputs a user can type. Each is refused before any request with ValueError or
-TypeError naming the field and showing a valid example; the CLI prints the very same message on
-one line, without a traceback, and exits 2."""
+TypeError naming the field and showing a valid example; the CLI prints the same message in its own
+words (flags, not keyword arguments) on one line, without a traceback, and exits 2."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 
 from fakearm import VM_ID, WATCHER_ID
-from nwlab.cli import main
+from nwlab.cli import cli_message, main
 
 NIC_ID = VM_ID.replace("Microsoft.Compute/virtualMachines/MultiTierApp0",
                        "Microsoft.Network/networkInterfaces/appNic0")
@@ -294,31 +295,69 @@ def test_most_of_the_catalogue_can_be_typed_on_the_command_line():
     assert len(CLI_CASES) >= 35
 
 
+# What each field is called on the command line (written here independently of nwlab.cli).
+CLI_FLAG = {"source": "--source", "destination": "--dest", "port": "--port", "resource_group": "-g",
+            "protocol": "--protocol", "source_port": "--source-port", "ip_version": "--ip-version",
+            "watcher": "--watcher", "timeout": "--timeout"}
+PYTHON_WORDS = re.compile(r"(?<![\w-])(" + "|".join(CLI_FLAG) + r")=|\bcheck\(|resource_group|"
+                          r"source_port|ip_version")
+
+
+def assert_speaks_flags(line: str, field: str) -> None:
+    assert line.startswith(f"nwlab: error: {CLI_FLAG[field]}: "), line
+    assert not PYTHON_WORDS.search(line), line
+    assert "e.g." in line and "\n" not in line.rstrip("\n"), line
+
+
 @pytest.mark.parametrize("case,change,error,field", CLI_CASES, ids=[c[0] for c in CLI_CASES])
-def test_cli_prints_the_same_message_and_exits_2(fake_arm, connect, capsys, case, change, error,
-                                                 field):
+def test_cli_prints_the_message_in_flags_and_exits_2(fake_arm, connect, capsys, case, change, error,
+                                                     field):
     expected = str(refusal(connect(), change))
     argv = cli_args(change)
     assert argv is not None
     assert main(argv) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err == f"nwlab: error: {expected}\n"
+    assert captured.err == f"nwlab: error: {cli_message(expected)}\n"
+    assert_speaks_flags(captured.err, field)
 
 
 SAMPLE = ["port-too-big", "port-word", "source-nic-id", "ipv4-octet-256", "url-without-scheme",
           "protocol-udp", "ip-version-5", "destination-is-source-by-name", "source-name-without-group",
-          "timeout-negative", "ipv4-loopback", "url-one-slash"]
+          "timeout-negative", "ipv4-loopback", "url-one-slash", "loopback-spelled-hex",
+          "control-lf-after-host", "id-dotdot-source", "control-in-group"]
 
 
 @pytest.mark.parametrize("case", SAMPLE)
 def test_cli_in_a_real_process_has_no_traceback(fake_arm, connect, case):
-    change = next(c[1] for c in CATALOGUE if c[0] == case)
+    change, field = next((c[1], c[3]) for c in CATALOGUE if c[0] == case)
     expected = str(refusal(connect(), change))
     argv = cli_args(change)
     assert argv is not None
     done = subprocess.run([sys.executable, "-m", "nwlab", *argv], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 2
-    assert done.stderr == f"nwlab: error: {expected}\n"
+    assert done.stderr == f"nwlab: error: {cli_message(expected)}\n"
+    assert_speaks_flags(done.stderr, field)
     assert "Traceback" not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize("message,cli", [
+    ("port: 70000 is outside 0-65535; e.g. port=443", "--port: 70000 is outside 0-65535; e.g. --port 443"),
+    ("resource_group: source 'A' is a VM name, so the resource group is needed, e.g. "
+     "resource_group='ContosoRG', or pass the VM resource id as source",
+     "-g: source 'A' is a VM name, so the resource group is needed, e.g. -g ContosoRG, or pass "
+     "the VM resource id as source"),
+    ("source: empty; give a VM name with resource_group, e.g. source='My VM' with "
+     "resource_group='ContosoRG'", "--source: empty; give a VM name with -g, e.g. --source 'My VM' "
+     "with -g ContosoRG"),
+    ("checks[0]: ip_version: 'IPv5' is not IPv4 or IPv6; e.g. ip_version='IPv6'",
+     "--ip-version: 'IPv5' is not IPv4 or IPv6; e.g. --ip-version IPv6"),
+    ("port: an Icmp check has no port, got 80; leave port out, or check a port with "
+     "protocol='Tcp', e.g. protocol='Tcp'", "--port: an Icmp check has no port, got 80; leave port "
+     "out, or check a port with --protocol Tcp, e.g. --protocol Tcp"),
+    ("http: header 'x': 1 must be two strings; e.g. http={'method': 'Get'}",
+     "http: header 'x': 1 must be two strings; e.g. http={'method': 'Get'}"),  # no flag: unchanged
+])
+def test_library_messages_become_flag_messages(message, cli):
+    assert cli_message(message) == cli

@@ -9,11 +9,10 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 import atexit
 from typing import TYPE_CHECKING, Any
 
+from nwlab._version import __version__
 from nwlab.arm.auth import StaticTokenCredential, TokenCredential, default_credential
 from nwlab.arm.clouds import resolve_cloud
 from nwlab.arm.errors import (

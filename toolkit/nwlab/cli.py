@@ -1,18 +1,44 @@
-"""`python -m nwlab ...`: run a check, serve the emulator. Errors print one line, never a traceback."""
+"""`python -m nwlab ...`: run a check or a mesh, take a snapshot, serve the emulator.
+
+The one parser of the command line. Errors print one line naming the flag to change, never a
+traceback; a closed stdout (`| head -1`) ends the command quietly.
+"""
 
 from __future__ import annotations
 
 import argparse
+import ast
+import contextlib
 import json
+import math
 import os
+import re
+import shlex
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from nwlab._version import __version__
 from nwlab.arm.errors import NwlabError
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a reader that went away
+
+# The library's messages name check()'s keyword arguments (and connect()'s); on the command line
+# the same input is a flag. One table, so every message speaks the CLI's language.
+FLAGS = {"source": "--source", "destination": "--dest", "port": "--port", "resource_group": "-g",
+         "protocol": "--protocol", "source_port": "--source-port", "ip_version": "--ip-version",
+         "watcher": "--watcher", "timeout": "--timeout", "subscription_id": "--subscription",
+         "cloud": "--cloud", "arm_endpoint": "--arm-endpoint", "credential": "--token",
+         "cassettes": "--replay", "topology": "--emulate", "concurrency": "--concurrency",
+         "write_rate": "--write-rate"}
+MESH_FLAGS = {**FLAGS, "source": "--sources", "destination": "--dests", "port": "--ports"}
+_KEYWORD = re.compile(r"(?<![\w-])(?P<name>[a-z_]+)=(?P<value>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|"
+                      r"[\w.+-]+)?")
+_LEADING_FIELD = re.compile(r"^(?:checks\[\d+\]: )?(?P<name>[a-z_]+): ")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -28,6 +54,64 @@ def _int_or_text(value: str) -> int | str:
     and shows an example, so the CLI says exactly what the Python API says."""
     text = value.strip()
     return int(text) if text.lstrip("+-").isdigit() else value
+
+
+def cli_message(message: str, flags: dict[str, str] = FLAGS) -> str:
+    """A library message in the CLI's words: `port: ... e.g. port=443` becomes
+    `--port: ... e.g. --port 443`, `resource_group='ContosoRG'` becomes `-g ContosoRG`."""
+    lead = _LEADING_FIELD.match(message)
+    if lead and lead.group("name") in flags:
+        message = f"{flags[lead.group('name')]}: {message[lead.end():]}"
+
+    def keyword(match: re.Match[str]) -> str:
+        name, value = match.group("name"), match.group("value")
+        if name not in flags:
+            return match.group(0)
+        if value is None:
+            return flags[name]
+        if value[:1] in "'\"":
+            with contextlib.suppress(ValueError, SyntaxError):
+                value = shlex.quote(str(ast.literal_eval(value)))
+        return f"{flags[name]} {value}"
+
+    message = _KEYWORD.sub(keyword, message)
+    # Bare keyword names in prose ("a VM name with resource_group"); only those with an
+    # underscore, since "source" or "port" are also plain words.
+    for name, flag in flags.items():
+        if "_" in name:
+            message = re.sub(rf"(?<![\w-]){name}(?![\w=])", flag, message)
+    return message
+
+
+def _writable_out(text: str) -> str:
+    """An argparse type for --out: refuse, before anything runs, a path that cannot be written."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a folder; name a file in it, e.g. --out "
+                                         f"{shlex.quote(str(path / 'results.jsonl'))}")
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent  # missing folders are created on write
+    if not ancestor.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is inside {str(ancestor)!r}, which is a file, "
+                                         "not a folder; e.g. --out results.jsonl")
+    if not os.access(ancestor, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise argparse.ArgumentTypeError(f"{text!r} cannot be written here (permission denied); "
+                                         "e.g. --out results.jsonl in a folder of yours")
+    return text
+
+
+def _write_rate(text: str) -> float:
+    if text.strip().lower() in ("none", "inf", "unlimited"):
+        return math.inf
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of writes per second; e.g. "
+                                         "--write-rate 3.3 (or 'none' for no client budget)") from None
+    if not value > 0 or math.isnan(value):
+        raise argparse.ArgumentTypeError(f"{text!r}: the write rate must be positive; e.g. 3.3")
+    return value
 
 
 def _backend_args(parser: argparse.ArgumentParser) -> None:
@@ -49,6 +133,7 @@ def _backend_args(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="nwlab", description="Azure Network Watcher connection troubleshoot.")
+    parser.add_argument("--version", action="version", version=f"nwlab {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     check = sub.add_parser("check", help="run one connectivity check")
@@ -65,17 +150,33 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print the raw result as JSON")
     _backend_args(check)
 
-    try:
-        from nwlab.cli_mesh import add_mesh_parser
-    except ImportError:  # the mesh command lands with the batch module; until then it is absent
-        pass
-    else:
-        add_mesh_parser(sub)
+    mesh = sub.add_parser(
+        "mesh", help="run every source to every destination on every port",
+        description="Run a mesh of checks concurrently within the write budget and save them "
+                    "as JSON lines.")
+    mesh.add_argument("--sources", nargs="+", required=True, metavar="VM",
+                      help="source VM names (with -g) or VM resource ids")
+    mesh.add_argument("--dests", nargs="+", required=True, metavar="DEST",
+                      help="destinations: VM names or ids, IP addresses, host names or URLs")
+    mesh.add_argument("--ports", nargs="+", type=_int_or_text, metavar="PORT",
+                      help="destination ports (omit for URL destinations or Icmp)")
+    mesh.add_argument("-g", "--resource-group", help="resource group of VM names")
+    mesh.add_argument("--protocol", help="Tcp, Http, Https or Icmp")
+    mesh.add_argument("--timeout", type=float, default=600.0, help="seconds per check (default 600)")
+    mesh.add_argument("--concurrency", type=int, default=None,
+                      help="checks in flight at once (default 256)")
+    mesh.add_argument("--write-rate", type=_write_rate, default=None, metavar="R",
+                      help="client write budget in writes per second (default: Azure Network's "
+                           "1,000 per 5 minutes; 'none' for no client budget)")
+    mesh.add_argument("--out", metavar="FILE", type=_writable_out,
+                      help="write the results as JSON lines")
+    mesh.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _backend_args(mesh)
 
     snapshot = sub.add_parser("snapshot", help="write the network in scope as an emulator "
                                                "topology (for offline what-if)")
     snapshot.add_argument("-g", "--resource-group", help="limit to one resource group")
-    snapshot.add_argument("--out", required=True, help="topology file to write")
+    snapshot.add_argument("--out", required=True, type=_writable_out, help="topology file to write")
     snapshot.add_argument("--keep-subscription", action="store_true",
                           help="keep the real subscription id (default: zeros)")
     _backend_args(snapshot)
@@ -151,11 +252,29 @@ def run_check(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
-    if words[:1] == ["emulator"]:
-        from nwlab.emulator.cli import main as emulator_main
+    try:
+        if words[:1] == ["emulator"]:
+            from nwlab.emulator.cli import main as emulator_main
 
-        return emulator_main(words[1:])
+            return emulator_main(words[1:])
+        return _run(words)
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    except KeyboardInterrupt:
+        print("nwlab: stopped", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug of ours: still one line, the traceback only on request
+        if os.environ.get("NWLAB_DEBUG"):
+            raise
+        print(f"nwlab: internal error: {type(exc).__name__}: {exc} (run again with "
+              "NWLAB_DEBUG=1 for the traceback, and please report it)", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _run(words: list[str]) -> int:
     args = build_parser().parse_args(words)
+    flags = MESH_FLAGS if args.command == "mesh" else FLAGS
     try:
         if args.command == "snapshot":
             return run_snapshot(args)
@@ -165,11 +284,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_mesh(args, make_client)
         return run_check(args)
     except (ValueError, TypeError) as exc:
-        print(f"nwlab: error: {exc}", file=sys.stderr)
+        print(f"nwlab: error: {cli_message(str(exc), flags)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except NwlabError as exc:
-        print(f"nwlab: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"nwlab: {type(exc).__name__}: {cli_message(str(exc), flags)}", file=sys.stderr)
         return EXIT_FAILED
-    except KeyboardInterrupt:
-        print("nwlab: stopped", file=sys.stderr)
-        return 130
+    except OSError as exc:  # a file the command writes or reads (--out, --replay, --emulate)
+        if isinstance(exc, BrokenPipeError):
+            raise
+        print(f"nwlab: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _silence_stdout() -> None:
+    """After the reader of stdout went away: point stdout at /dev/null, so the interpreter's
+    final flush does not raise (and print) the BrokenPipeError again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a file (tests capture it): nothing to flush
+        pass
+    finally:
+        os.close(devnull)
+
+
+__all__ = ["FLAGS", "MESH_FLAGS", "build_parser", "cli_message", "main", "make_client"]

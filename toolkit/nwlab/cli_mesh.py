@@ -1,18 +1,23 @@
 """`python -m nwlab mesh`: every source to every destination on every port, as one batch.
+(Its flags are declared with the rest of the command line, in cli.py.)
 
     python -m nwlab mesh --sources MultiTierApp0 WebVM0 --dests Database0 10.1.4.4 \\
         --ports 80 443 -g ContosoRG --emulate --out results.jsonl
 
 Prints a summary table; exit status 0 when every check ran (reachable or not), 1 when any
-ended in an error, 2 for bad input, 130 when interrupted (what finished is still written).
+ended in an error or --out could not be written (the results are then saved elsewhere, and the
+message says where), 2 for bad input, 130 when interrupted (what finished is still written).
 """
 
 from __future__ import annotations
 
 import argparse
-import math
+import json
+import os
 import sys
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 EXIT_OK = 0
@@ -21,47 +26,6 @@ EXIT_INTERRUPTED = 130
 
 SUMMARY_COLUMNS = ["source", "destination", "port", "verdict", "status", "avg_latency_ms",
                    "probe_loss", "cause", "error"]
-
-
-def _write_rate(text: str) -> float:
-    if text.strip().lower() in ("none", "inf", "unlimited"):
-        return math.inf
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of writes per second; e.g. "
-                                         "--write-rate 3.3 (or 'none' for no client budget)") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: the write rate must be positive; e.g. 3.3")
-    return value
-
-
-def add_mesh_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register `mesh` on the top-level parser's subparsers."""
-    from nwlab.cli import _backend_args
-
-    mesh = subparsers.add_parser(
-        "mesh", help="run every source to every destination on every port",
-        description="Run a mesh of checks concurrently within the write budget and save them "
-                    "as JSON lines.")
-    mesh.add_argument("--sources", nargs="+", required=True, metavar="VM",
-                      help="source VM names (with -g) or VM resource ids")
-    mesh.add_argument("--dests", nargs="+", required=True, metavar="DEST",
-                      help="destinations: VM names or ids, IP addresses, host names or URLs")
-    mesh.add_argument("--ports", nargs="+", type=int, metavar="PORT",
-                      help="destination ports (omit for URL destinations or Icmp)")
-    mesh.add_argument("-g", "--resource-group", help="resource group of VM names")
-    mesh.add_argument("--protocol", help="Tcp, Http, Https or Icmp")
-    mesh.add_argument("--timeout", type=float, default=600.0, help="seconds per check (default 600)")
-    mesh.add_argument("--concurrency", type=int, default=None,
-                      help="checks in flight at once (default 256)")
-    mesh.add_argument("--write-rate", type=_write_rate, default=None, metavar="R",
-                      help="client write budget in writes per second (default: Azure Network's "
-                           "1,000 per 5 minutes; 'none' for no client budget)")
-    mesh.add_argument("--out", metavar="FILE", help="write the results as JSON lines")
-    mesh.add_argument("--no-progress", action="store_true", help="no progress bar")
-    _backend_args(mesh)
-    return mesh
 
 
 def build_checks(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -111,13 +75,37 @@ def run_mesh(args: argparse.Namespace, make_client: Callable[[argparse.Namespace
     print(f"{batch.summary()} in {stats.get('wall_s', 0):.1f} s "
           f"({stats.get('distinct', len(batch))} distinct, "
           f"{stats.get('throttled_responses', 0)} throttled responses)")
-    if args.out:
-        path = batch.save(args.out)
-        print(f"wrote {len(batch)} results to {path}")
+    saved = save_results(batch, args.out) if args.out else True
     if stats.get("interrupted"):
         print("nwlab: stopped; unfinished checks are recorded as cancelled", file=sys.stderr)
         return EXIT_INTERRUPTED
-    return EXIT_OK if batch.ok else EXIT_ERRORS
+    return EXIT_OK if batch.ok and saved else EXIT_ERRORS
 
 
-__all__ = ["add_mesh_parser", "build_checks", "run_mesh", "summary_table"]
+def save_results(batch: Any, out: str) -> bool:
+    """Write the batch to `out`; when that fails (a full disk, a folder removed meanwhile), keep
+    the results anyway: in a temporary file, or else on stdout. True when `out` was written."""
+    try:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        path = batch.save(out)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+    else:
+        print(f"wrote {len(batch)} results to {path}")
+        return True
+    try:
+        fd, spare = tempfile.mkstemp(prefix="nwlab-mesh-", suffix=".jsonl")
+        os.close(fd)
+        batch.save(spare)
+    except OSError:
+        print(f"nwlab: error: --out: cannot write {out!r} ({reason}), nor a temporary file; the "
+              "results follow as JSON lines", file=sys.stderr)
+        for entry in batch.entries:
+            print(json.dumps(entry.to_dict(), sort_keys=True, default=str))
+        return False
+    print(f"nwlab: error: --out: cannot write {out!r} ({reason}); saved the {len(batch)} results "
+          f"to {spare} instead", file=sys.stderr)
+    return False
+
+
+__all__ = ["build_checks", "run_mesh", "save_results", "summary_table"]

@@ -154,8 +154,15 @@ class Cassette:
 
     @classmethod
     def load(cls, path: str | Path) -> Cassette:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        return cls.from_dict(data, default_name=Path(path).stem)
+        """A cassette file; one that is not JSON or lacks a field is refused naming the file."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            return cls.from_dict(data, default_name=Path(path).stem)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            why = f"no {exc.args[0]!r} field" if isinstance(exc, KeyError) else str(exc)
+            raise ValueError(f"cassettes: {str(path)!r} is not a cassette nwlab can replay ({why}); "
+                             "e.g. record it again with nw.record(path), or replay the bundled "
+                             "ones with nwlab.replay()") from None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], default_name: str = "cassette") -> Cassette:
