@@ -353,9 +353,17 @@ def test_cli_in_a_real_process_has_no_traceback(fake_arm, connect, case):
      "with -g ContosoRG"),
     ("checks[0]: ip_version: 'IPv5' is not IPv4 or IPv6; e.g. ip_version='IPv6'",
      "--ip-version: 'IPv5' is not IPv4 or IPv6; e.g. --ip-version IPv6"),
-    ("port: an Icmp check has no port, got 80; leave port out, or check a port with "
-     "protocol='Tcp', e.g. protocol='Tcp'", "--port: an Icmp check has no port, got 80; leave port "
-     "out, or check a port with --protocol Tcp, e.g. --protocol Tcp"),
+    ("port: an Icmp check has no port, got 80; drop port=, or use protocol='Tcp' to check a port, "
+     "e.g. protocol='Tcp'", "--port: an Icmp check has no port, got 80; drop --port, or use "
+     "--protocol Tcp to check a port, e.g. --protocol Tcp"),
+    ("cassettes: 'x' is neither a folder nor a cassette file; e.g. "
+     "nwlab.replay('notebooks/cassettes') or nwlab.replay() for the bundled ones",
+     "--replay: 'x' is neither a folder nor a cassette file; e.g. --replay notebooks/cassettes or "
+     "--replay for the bundled ones"),
+    ("subscription_id: 'x' is not a subscription id (a GUID); e.g. "
+     "nwlab.connect('00000000-0000-0000-0000-000000000000')",
+     "--subscription: 'x' is not a subscription id (a GUID); e.g. "
+     "--subscription 00000000-0000-0000-0000-000000000000"),
     ("http: header 'x': 1 must be two strings; e.g. http={'method': 'Get'}",
      "http: header 'x': 1 must be two strings; e.g. http={'method': 'Get'}"),  # no flag: unchanged
 ])

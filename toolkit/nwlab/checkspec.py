@@ -134,8 +134,8 @@ def build_check(subscription_id: str, source: Any, destination: Any, port: Any =
                              "out (the URL's port is used)")
     if proto == "Icmp":
         if port_value not in (None, 0):
-            raise ValueError(f"port: an Icmp check has no port, got {port_value}; leave port out, "
-                             "or check a port with protocol='Tcp', e.g. protocol='Tcp'")
+            raise ValueError(f"port: an Icmp check has no port, got {port_value}; drop port=, or "
+                             "use protocol='Tcp' to check a port, e.g. protocol='Tcp'")
     elif port_value is None and dest.kind != "url":
         raise ValueError(f"port: a {proto or 'Tcp'} check to {_show(destination)} needs a destination "
                          f"port, e.g. port=443 (or protocol='Icmp' for a ping-style check)")

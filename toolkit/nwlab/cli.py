@@ -36,6 +36,10 @@ FLAGS = {"source": "--source", "destination": "--dest", "port": "--port", "resou
          "cassettes": "--replay", "topology": "--emulate", "concurrency": "--concurrency",
          "write_rate": "--write-rate"}
 MESH_FLAGS = {**FLAGS, "source": "--sources", "destination": "--dests", "port": "--ports"}
+# Calls a library message suggests, and the flag that does the same.
+CALL_FLAGS = {"nwlab.replay": "--replay", "nwlab.emulate": "--emulate",
+              "nwlab.connect": "--subscription"}
+_CALL = re.compile(r"(?P<call>nwlab\.(?:replay|emulate|connect))\((?P<arg>'[^']*'|\"[^\"]*\")?\)")
 _KEYWORD = re.compile(r"(?<![\w-])(?P<name>[a-z_]+)=(?P<value>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|"
                       r"[\w.+-]+)?")
 _LEADING_FIELD = re.compile(r"^(?:checks\[\d+\]: )?(?P<name>[a-z_]+): ")
@@ -74,7 +78,11 @@ def cli_message(message: str, flags: dict[str, str] = FLAGS) -> str:
                 value = shlex.quote(str(ast.literal_eval(value)))
         return f"{flags[name]} {value}"
 
-    message = _KEYWORD.sub(keyword, message)
+    def call(match: re.Match[str]) -> str:
+        flag, arg = CALL_FLAGS[match.group("call")], match.group("arg")
+        return f"{flag} {shlex.quote(str(ast.literal_eval(arg)))}" if arg else flag
+
+    message = _CALL.sub(call, _KEYWORD.sub(keyword, message))
     # Bare keyword names in prose ("a VM name with resource_group"); only those with an
     # underscore, since "source" or "port" are also plain words.
     for name, flag in flags.items():
