@@ -5,7 +5,10 @@
   starts nothing and does not echo the token;
 - it refuses oversized (> 1 MiB) and malformed bodies with ARM-shaped 400s and keeps serving;
 - a slow-loris or half-sent request does not block other clients (a thread per connection),
-  and a stuck connection times out (the handler's socket timeout; shortened here to 1 s).
+  and a stuck connection times out (the handler's socket timeout; shortened here to 1 s);
+- a negative, malformed, huge or repeated Content-Length, JSON nested past its bound, integers
+  past theirs, NaN/Infinity: an ARM-shaped 400 at once, no 500, no traceback (issue 9, item 17);
+- a host beyond loopback only with allow_remote/--allow-remote, which warns (issue 9, item 18).
 
 tests/emulator/test_server.py covers the same ground per endpoint (401 for each header form,
 the oversized body, garbage request lines); these tests state each property once, over raw
@@ -16,6 +19,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -27,7 +32,7 @@ import requests
 from nwlab.emulator import EmulatorServer
 from nwlab.emulator import server as server_module
 from nwlab.emulator.cli import build_parser
-from nwlab.emulator.server import MAX_BODY
+from nwlab.emulator.server import MAX_BODY, MAX_JSON_DEPTH, is_loopback_host
 
 SUB = "00000000-0000-0000-0000-000000000000"
 WATCHER = (f"/subscriptions/{SUB}/resourceGroups/NetworkWatcherRG/providers/Microsoft.Network/"
@@ -265,3 +270,148 @@ def test_a_stuck_connection_times_out(server: EmulatorServer,
     assert server.stats.get("checks", 0) == 0 and server.stats.get("errors", 0) == 0
     # The server is still fine.
     assert requests.get(server.endpoint + LIST_URL, headers=auth(server), timeout=5).ok
+
+
+# -- hostile framing and bodies (issue 9, item 17) ----------------------------------------------
+
+
+def framed(srv: EmulatorServer, length_headers: list[str], body: bytes = b"") -> bytes:
+    """A POST with the given Content-Length header lines (raw), then `body`."""
+    head = "".join(f"Content-Length: {value}\r\n" for value in length_headers)
+    return (f"POST {CHECK_URL} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {srv.token}\r\n"
+            f"{head}\r\n").encode() + body
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("lengths", [
+    ["-5"], ["-1"], ["+5"], ["0x10"], ["1_0"], ["5 5"], ["5,5"], ["1e3"], ["\u0665"],
+    ["9" * 60000],  # under the header-line limit, far over any length
+    ["5", "6"],  # two different lengths: which body ends where is unknowable
+], ids=["negative", "minus-one", "plus", "hex", "underscore", "two-numbers", "list", "exponent",
+        "arabic-digit", "60000-digits", "differing-repeats"])
+def test_malformed_content_length_is_an_arm_400_at_once(server: EmulatorServer,
+                                                        capfd: pytest.CaptureFixture[str],
+                                                        lengths: list[str]) -> None:
+    body = json.dumps(GOOD_BODY).encode()
+    # The socket timeout is the "never a hang" bound: the answer comes without the client
+    # closing its side, and the server closes the connection (the stream's framing is lost).
+    reply = raw_exchange(server, framed(server, lengths, body), timeout=10)
+    head, _, payload = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400"), reply[:200]
+    error = json.loads(payload)["error"]
+    assert error["code"] == "InvalidRequestFormat" and "Content-Length" in error["message"]
+    assert server.stats.get("checks", 0) == 0 and server.stats.get("errors", 0) == 0
+    assert "Traceback" not in capfd.readouterr().err
+    assert requests.get(server.endpoint + LIST_URL, headers=auth(server), timeout=5).ok
+
+
+def test_a_repeated_equal_content_length_is_one_length(server: EmulatorServer) -> None:
+    body = json.dumps(GOOD_BODY).encode()
+    reply = raw_exchange(server, framed(server, [str(len(body))] * 2, body)
+                         .replace(b"HTTP/1.1\r\n", b"HTTP/1.1\r\nConnection: close\r\n", 1))
+    assert reply.startswith(b"HTTP/1.1 202"), reply[:200]
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+HOSTILE_BODIES = {
+    # nested past the bound, but shallow enough that json itself copes: only a bound refuses it
+    "nested-100": json.dumps(GOOD_BODY)[:-1] + f', "extra": {nested(100)}}}',
+    # deep enough that json's C parser runs out of recursion (was a 500 with a traceback)
+    "nested-100000": nested(100_000),
+    "objects-nested-5000": '{"a":' * 5000 + "1" + "}" * 5000,
+    # a 100,000-digit integer: int() of it raises (or is slow), was a 500 with a traceback
+    "int-100000-digits": json.dumps(GOOD_BODY).replace("1433", "1" * 100_000),
+    "negative-int-5000-digits": json.dumps(GOOD_BODY).replace("1433", "-" + "9" * 5000),
+    "int-21-digits": json.dumps(GOOD_BODY).replace("1433", "1" * 21),
+    "nan": json.dumps(GOOD_BODY).replace("1433", "NaN"),
+    "infinity": json.dumps(GOOD_BODY).replace("1433", "-Infinity"),
+    "float-beyond-a-double": json.dumps(GOOD_BODY).replace("1433", "1e400"),
+}
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("name", sorted(HOSTILE_BODIES))
+def test_hostile_json_is_an_arm_400_without_a_traceback(server: EmulatorServer,
+                                                        capfd: pytest.CaptureFixture[str],
+                                                        name: str) -> None:
+    data = HOSTILE_BODIES[name].encode()
+    assert len(data) <= MAX_BODY
+    rule = (f"/subscriptions/{SUB}/resourceGroups/ContosoRG/providers/Microsoft.Network/"
+            "networkSecurityGroups/DbNsg/securityRules/Hostile?api-version=2024-05-01")
+    for method, url in (("POST", CHECK_URL), ("PUT", rule)):
+        resp = requests.request(method, server.endpoint + url, data=data, timeout=20,
+                                headers={**auth(server), "Content-Type": "application/json"})
+        message = arm_error(resp, 400, "InvalidRequestContent")["message"]
+        assert any(why in message for why in ("nested deeper", "digits", "not JSON", "double")), \
+            message
+    assert server.stats.get("checks", 0) == 0 and server.stats.get("errors", 0) == 0
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_json_within_the_bounds_is_served(server: EmulatorServer) -> None:
+    body = {**GOOD_BODY, "extra": json.loads(nested(MAX_JSON_DEPTH - 1)),
+            "big": 9223372036854775807, "small": -9223372036854775808, "float": 1.5e300}
+    resp = requests.post(server.endpoint + CHECK_URL, json=body, headers=auth(server), timeout=5)
+    assert resp.status_code == 202, resp.text
+
+
+# -- where it may listen (issue 9, item 18) ------------------------------------------------------
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "", "10.1.2.3", "192.0.2.1", "example.com",
+                                  "::ffff:10.0.0.1", "0"])
+def test_a_non_loopback_host_is_refused_unless_allowed(host: str) -> None:
+    assert not is_loopback_host(host)
+    with pytest.raises(ValueError, match=r"^host: .*not a loopback address.*allow_remote=True"):
+        EmulatorServer(host=host)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "127.1", "0x7f.0.0.1", "2130706433",
+                                  "::1", "[::1]", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1",
+                                  "localhost", "LocalHost."])
+def test_loopback_in_any_spelling_is_loopback(host: str) -> None:
+    assert is_loopback_host(host.strip("[]"))
+    EmulatorServer(host=host)  # constructed; nothing is bound until start()
+
+
+def test_allow_remote_constructs_without_binding() -> None:
+    srv = EmulatorServer(host="0.0.0.0", allow_remote=True)
+    assert srv._httpd is None  # never started here: tests listen on loopback only
+
+
+@pytest.mark.parametrize("port", [-1, 65536, 10**6, True, "80"])
+def test_a_port_out_of_range_is_refused_by_the_server(port: Any) -> None:
+    with pytest.raises(ValueError, match=r"^port: .*e\.g\. port=8080"):
+        EmulatorServer(port=port)
+
+
+def run_emulator(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "nwlab", "emulator", *args], capture_output=True,
+                          text=True, timeout=60)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.1"])
+def test_cli_refuses_a_non_loopback_host_without_allow_remote(host: str) -> None:
+    done = run_emulator("--host", host, "--port", "0")
+    assert done.returncode == 2 and done.stdout == ""
+    line = done.stderr.strip()
+    assert "\n" not in line and "Traceback" not in line
+    assert line.startswith(f"nwlab emulator: error: --host {host!r} is not a loopback address")
+    assert "--allow-remote" in line and "e.g. --host 127.0.0.1" in line
+
+
+@pytest.mark.timeout(60)
+def test_cli_with_allow_remote_warns_that_the_token_grants_write_access() -> None:
+    # 192.0.2.1 (TEST-NET-1) is no interface here: the warning comes first, then binding fails
+    # with one line, so the test never listens beyond this machine.
+    done = run_emulator("--host", "192.0.2.1", "--allow-remote", "--port", "0")
+    assert done.returncode == 1 and done.stdout == ""
+    warning, error = done.stderr.strip().splitlines()
+    assert warning.startswith("nwlab emulator: warning: serving on 192.0.2.1")
+    assert "token" in warning and "change the twin" in warning
+    assert error.startswith("nwlab emulator: error: cannot serve on 192.0.2.1:0")
+    assert "Traceback" not in done.stderr

@@ -77,13 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if not args.allow_remote and not is_loopback_host(args.host):
+    if not args.allow_remote and not is_loopback_host(args.host.strip("[]")):
         print(f"nwlab emulator: error: --host {args.host!r} is not a loopback address, so other "
               "machines could reach the twin, and its token grants write access to it; e.g. "
               "--host 127.0.0.1, or add --allow-remote to serve beyond this machine",
               file=sys.stderr)
         return EXIT_BAD_INPUT
-    if args.allow_remote and not is_loopback_host(args.host):
+    if args.allow_remote and not is_loopback_host(args.host.strip("[]")):
         print(REMOTE_WARNING.format(host=args.host), file=sys.stderr, flush=True)
     try:
         topology = load_topology(args.topology)

@@ -197,7 +197,7 @@ class EmulatorServer:
                  retry_after: float = 1.0, probes: int | None = None,
                  write_rate: float | None = None, page_size: int = 1000,
                  chaos: Chaos | None = None, allow_remote: bool = False) -> None:
-        if not allow_remote and not is_loopback_host(host):
+        if not allow_remote and not is_loopback_host(host.strip("[]")):
             raise ValueError(f"host: {host!r} is not a loopback address, so other machines could "
                              "reach the twin, and its token grants write access to it; e.g. "
                              "host='127.0.0.1', or allow_remote=True to serve beyond this machine")
@@ -213,7 +213,7 @@ class EmulatorServer:
         # load_topology copies a Topology too: PUTs here must not leak into the caller's object.
         self.app = ArmApp(load_topology(topology), check_seconds=check_seconds,
                           retry_after=retry_after, probes=probes, page_size=page_size)
-        self.host = host
+        self.host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
         self.port = port
         self._fixed_token = token
         self.token = token or ""
@@ -367,8 +367,9 @@ def is_loopback_host(host: str) -> bool:
 
 
 def check_json_bounds(body: bytes) -> None:
-    """Refuse a body nested deeper than MAX_JSON_DEPTH or with integers longer than
-    MAX_INT_DIGITS, with ARM's 400, before the facade parses it. Bodies that are not JSON at all
+    """Refuse a body nested deeper than MAX_JSON_DEPTH, with integers longer than
+    MAX_INT_DIGITS, NaN/Infinity or numbers beyond a double, with ARM's 400, before the facade
+    parses it. Bodies that are not JSON at all
     pass: the facade answers those with its own InvalidRequestContent."""
     def bounded_int(text: str) -> int:
         if len(text.lstrip("-")) > MAX_INT_DIGITS:
@@ -379,8 +380,15 @@ def check_json_bounds(body: bytes) -> None:
     def no_constant(text: str) -> Any:
         raise _Unbounded(f"{text}, which is not JSON")
 
+    def finite_float(text: str) -> float:
+        number = float(text)
+        if not math.isfinite(number):  # 1e400: beyond any double, float() makes it inf
+            raise _Unbounded(f"the number {text[:40]}, beyond the largest a double holds")
+        return number
+
     try:
-        value = json.loads(body, parse_int=bounded_int, parse_constant=no_constant)
+        value = json.loads(body, parse_int=bounded_int, parse_constant=no_constant,
+                           parse_float=finite_float)
     except _Unbounded as exc:
         raise ArmError(400, "InvalidRequestContent", f"The request content was invalid and "
                        f"could not be deserialized: it holds {exc}.") from None
