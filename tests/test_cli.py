@@ -318,3 +318,29 @@ def test_a_cassette_missing_fields_is_one_line_naming_the_file(tmp_path, cassett
     assert done.returncode == 2 and done.stdout == ""
     line = one_line(done.stderr)
     assert line.startswith("nwlab: error: --replay: ") and "broken.json" in line and "e.g." in line
+
+
+def test_snapshot_out_failing_at_write_time_is_one_line_naming_out(tmp_path, monkeypatch, capsys):
+    import nwlab.snapshot
+
+    def disk_full(target: Any, topology: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(nwlab.snapshot, "_write_atomically", disk_full)
+    out = tmp_path / "twin.json"
+    assert main(["snapshot", "--emulate", "-g", "ContosoRG", "--out", str(out)]) == 1
+    line = one_line(capsys.readouterr().err)
+    assert line == f"nwlab: error: --out: cannot write {str(out)!r} (No space left on device)"
+
+
+def test_an_unexpected_failure_is_still_one_line(monkeypatch, capsys):
+    import nwlab.cli
+
+    def bug(args: Any) -> int:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(nwlab.cli, "run_check", bug)
+    monkeypatch.delenv("NWLAB_DEBUG", raising=False)
+    assert main([*REPLAY, "--dest", "10.1.4.4", "--port", "80"]) == 1
+    line = one_line(capsys.readouterr().err)
+    assert line.startswith("nwlab: internal error: RuntimeError: boom (run again with NWLAB_DEBUG=1")

@@ -220,6 +220,8 @@ def run_snapshot(args: argparse.Namespace) -> int:
     try:
         topology = nw.snapshot(args.resource_group, path=args.out,
                                keep_subscription=args.keep_subscription)
+    except OSError as exc:  # written last: the disk filled, the folder went away meanwhile
+        raise OSError(f"--out: cannot write {args.out!r} ({exc.strerror or exc})") from None
     finally:
         nw.close()
     kinds: dict[str, int] = {}
