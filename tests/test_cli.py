@@ -88,6 +88,7 @@ def test_watcher_option_skips_discovery(capsys, seeds):
 @pytest.mark.parametrize("args,starts", [
     (["--dest", "13.107.21.200", "--port", "70000"], "nwlab: error: --port: 70000 is outside 0-65535"),
     (["--dest", "13.107.21.200", "--port", "eighty"], "nwlab: error: --port: expected an integer"),
+    (["--dest", "13.107.21.200", "--port", "9" * 5000], "nwlab: error: --port: expected an integer"),
     (["--dest", "bing.com/health", "--port", "80"], "nwlab: error: --dest: "),
     (["--dest", "13.107.21.200", "--port", "80", "--protocol", "Udp"], "nwlab: error: --protocol: "),
     (["--dest", "13.107.21.200", "--port", "80", "--ip-version", "IPv5"],

@@ -54,10 +54,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _int_or_text(value: str) -> int | str:
-    """Whole numbers become ints; anything else goes on to check(), whose refusal names the field
-    and shows an example, so the CLI says exactly what the Python API says."""
+    """Whole numbers become ints; anything else (a word, 5,000 digits int() would refuse) goes
+    on to check(), whose refusal names the field and shows an example, so the CLI says what the
+    Python API says, in flags (cli_message)."""
     text = value.strip()
-    return int(text) if text.lstrip("+-").isdigit() else value
+    return int(text) if text.lstrip("+-").isdigit() and len(text) <= 20 else value
 
 
 def cli_message(message: str, flags: dict[str, str] = FLAGS) -> str:
@@ -117,7 +118,7 @@ def _write_rate(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of writes per second; e.g. "
                                          "--write-rate 3.3 (or 'none' for no client budget)") from None
-    if not value > 0 or math.isnan(value):
+    if not value > 0:  # nan too
         raise argparse.ArgumentTypeError(f"{text!r}: the write rate must be positive; e.g. 3.3")
     return value
 
