@@ -25,7 +25,7 @@ from requests.compat import json as complexjson  # type: ignore[attr-defined]
 from requests.structures import CaseInsensitiveDict
 from requests.utils import check_header_validity
 
-from nwlab import __version__
+from nwlab._version import __version__
 from nwlab.arm.auth import TokenCache, TokenCredential
 from nwlab.arm.clouds import Cloud
 from nwlab.arm.errors import (
