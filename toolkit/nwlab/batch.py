@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from nwlab.arm.errors import CheckCancelled
+from nwlab.arm.errors import CheckCancelled, NwlabError
 from nwlab.arm.ids import parse_resource_id
 from nwlab.arm.session import CancelScope
 from nwlab.arm.throttle import AZURE_NETWORK_WINDOW_S, AZURE_NETWORK_WRITES, TokenBucket
@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import plotly.graph_objects as go
 
     from nwlab.monitor import Monitor
+    from nwlab.redact import Redactor
     from nwlab.watcher import NetworkWatcher
 
 # Why 256: a check is a POST followed by sleeping between polls, so a thread per check in flight
@@ -208,6 +209,42 @@ ProgressCallback = Callable[[BatchProgress], None]
 # -- the result -----------------------------------------------------------------------------
 
 
+class BatchFileError(NwlabError, ValueError):
+    """A file BatchResult.load() cannot read: `path` and `line` (1-based, None for the whole file)
+    say where. A ValueError (the file holds a bad value), and one of nwlab's own errors, so a form
+    or the command line shows it as one line with its fix."""
+
+    def __init__(self, path: str | Path, line: int | None, problem: str) -> None:
+        where = f"{path}: line {line}" if line is not None else str(path)
+        super().__init__(f"{where} {problem}.",
+                         fix="load a file written by BatchResult.save() (or nwlab mesh --out), "
+                             "one JSON object per line")
+        self.path = str(path)
+        self.line = line
+
+
+def _saved_check_problem(data: Any) -> str | None:
+    """What is wrong with one line of a saved batch, in words; None when it has save()'s shape."""
+    if not isinstance(data, dict):
+        return f"is JSON but not a saved check (a {type(data).__name__}, not an object)"
+    if not isinstance(data.get("inputs"), dict):
+        return "is not a saved check (no 'inputs' object)"
+    index = data.get("index")
+    if index is not None and (isinstance(index, bool) or not isinstance(index, int)):
+        return f"has an index that is not a whole number ({index!r})"
+    for key in ("result", "meta", "error"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            return f"has a '{key}' that is not an object"
+    error = data.get("error")
+    if error is not None and not all(isinstance(error.get(k), str | None) for k in
+                                     ("type", "message", "fix")):
+        return "has an 'error' whose type, message or fix is not text"
+    elapsed = data.get("elapsed_s")
+    if elapsed is not None and (isinstance(elapsed, bool) or not isinstance(elapsed, int | float)):
+        return f"has an elapsed_s that is not a number ({elapsed!r})"
+    return None
+
+
 @dataclass(eq=False)
 class BatchResult:
     """The checks of a batch in input order; `frame()`, figures, `save`/`load`, `compare`.
@@ -233,20 +270,18 @@ class BatchResult:
     def __repr__(self) -> str:
         return f"<BatchResult {self.summary()}>"
 
-    def redact(self, *, names: bool = False, addresses: bool = False) -> BatchResult:
-        """A copy safe to share: subscription and tenant ids (and optionally resource names and
-        IP addresses) become pseudonyms, the same one for the same value across every check."""
-        from nwlab.report import Redactor
+    def redact(self, *, names: bool = False, addresses: bool = False,
+               keep_rule_names: bool = False, redactor: Redactor | None = None) -> BatchResult:
+        """A copy safe to share, redacted as ConnectivityResult.redact() redacts (inputs, results,
+        meta and error messages): one redactor over the whole batch, so the same value gets the
+        same pseudonym in every check, and a name met in one check is hidden in all of them."""
+        from nwlab.redact import collector_paused, redactor_for
 
-        redactor = Redactor(names=names, addresses=addresses)
-        results = [redactor.result(e.result) if e.result is not None else None
-                   for e in self.entries]  # ids first, so bare names in inputs map the same way
-        entries = [BatchEntry(
-            index=e.index, inputs=redactor.inputs(e.inputs), result=result,
-            error=BatchError(e.error.type, redactor.text(e.error.message),
-                             redactor.text(e.error.fix) if e.error.fix else None)
-            if e.error is not None else None,
-            elapsed_s=e.elapsed_s) for e, result in zip(self.entries, results, strict=True)]
+        shared = redactor_for(redactor, names=names, addresses=addresses,
+                              keep_rule_names=keep_rule_names)
+        with collector_paused():  # JSON out and back in: trees, nothing for the collector
+            lines = shared.redact([entry.to_dict() for entry in self.entries])
+            entries = [BatchEntry.from_dict(line, n) for n, line in enumerate(lines)]
         return BatchResult(entries, stats=dict(self.stats))
 
     @property
@@ -345,31 +380,55 @@ class BatchResult:
     # -- files ----------------------------------------------------------------------------
 
     def save(self, path: str | Path) -> Path:
-        """Write JSON lines, one per check (inputs, REST-shaped result or error); returns the path."""
-        target = Path(path)
-        with target.open("w", encoding="utf-8", newline="\n") as handle:
+        """Write JSON lines, one per check (inputs, REST-shaped result or error); returns the path.
+
+        Atomic (nwlab.files): an interrupted save leaves the previous file whole, never a cut
+        line. Token-looking text and secret-valued keys are cut out (nwlab.redact.cut_tokens).
+        """
+        from nwlab.files import atomic_writer
+        from nwlab.redact import cut_tokens
+
+        if not self.entries:
+            raise ValueError("save: this batch has no checks, so there is nothing load() could "
+                             "read back; run check_many() with at least one check first")
+        with atomic_writer(path, newline="\n") as handle:
             for entry in self.entries:
-                handle.write(json.dumps(entry.to_dict(), sort_keys=True, default=_json_default))
+                handle.write(json.dumps(cut_tokens(entry.to_dict()), sort_keys=True,
+                                        default=_json_default))
                 handle.write("\n")
-        return target
+        return Path(path)
 
     @classmethod
     def load(cls, path: str | Path) -> BatchResult:
-        """Read what save() wrote; the entries compare equal to the saved ones."""
+        """Read what save() wrote; the entries compare equal to the saved ones.
+
+        A damaged file (empty, cut short, not JSON, or lines of another shape) raises
+        BatchFileError naming the file and the line.
+        """
+        raw = Path(path).read_bytes()
         entries: list[BatchEntry] = []
-        with Path(path).open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    data = json.loads(line)
-                except ValueError as exc:
-                    raise ValueError(f"{path}: line {number} is not JSON ({exc}); expected the "
-                                     "JSON lines BatchResult.save() writes") from None
-                if not isinstance(data, dict) or "inputs" not in data:
-                    raise ValueError(f"{path}: line {number} is not a saved check (no 'inputs'); "
-                                     "expected the JSON lines BatchResult.save() writes")
+        lines = raw.split(b"\n")
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            cut = number == len(lines) and not raw.endswith(b"\n")  # save() ends every line
+            try:
+                data = json.loads(line.decode("utf-8"))
+            except UnicodeDecodeError:
+                raise BatchFileError(path, number, "is not UTF-8 text") from None
+            except ValueError as exc:
+                raise BatchFileError(path, number, "is cut short (the file ends in the middle of "
+                                     "it: was the save interrupted?)" if cut else
+                                     f"is not JSON ({exc})") from None
+            problem = _saved_check_problem(data)
+            if problem:
+                raise BatchFileError(path, number, problem)
+            try:
                 entries.append(BatchEntry.from_dict(data, len(entries)))
+            except (TypeError, ValueError, OverflowError) as exc:
+                raise BatchFileError(path, number, f"cannot be read as a check ({exc})") from None
+        if not entries:
+            raise BatchFileError(path, None, "holds no checks (it is empty)")
         return cls(entries)
 
     # -- figures and display --------------------------------------------------------------

@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover - imported lazily at run time to keep `imp
     import plotly.graph_objects as go
 
     from nwlab.explain import Finding
+    from nwlab.redact import Redactor
 
 # The service answers "Reachable"/"Unreachable" although the spec enum says Connected/Disconnected/
 # Degraded/Unknown (reference §2.5); both families are accepted, the raw word is always kept.
@@ -437,12 +438,18 @@ class ConnectivityResult:
             lines.extend(f"       ! {i.severity} {i.describe()}" for i in hop.all_issues)
         return "\n".join(lines)
 
-    def redact(self, *, names: bool = False, addresses: bool = False) -> ConnectivityResult:
-        """A copy safe to share: subscription and tenant ids (and optionally resource names and IP
-        addresses) replaced by stable pseudonyms; verdict and structure unchanged."""
-        from nwlab.report import redact_result
+    def redact(self, *, names: bool = False, addresses: bool = False,
+               keep_rule_names: bool = False, redactor: Redactor | None = None) -> ConnectivityResult:
+        """A copy safe to share (see nwlab.redact.Redactor): ids, GUIDs, people and tags always,
+        resource and rule names with `names=True` (rule names kept with `keep_rule_names=True`),
+        IP addresses with `addresses=True`; verdict, hop types and structure unchanged. Pass one
+        `redactor` to several results so that they share their pseudonyms."""
+        from nwlab.redact import redactor_for
 
-        return redact_result(self, names=names, addresses=addresses)
+        shared = redactor_for(redactor, names=names, addresses=addresses,
+                              keep_rule_names=keep_rule_names)
+        data = shared.redact({"result": self.to_dict(), "meta": self.meta})
+        return ConnectivityResult.from_dict(data["result"], meta=data["meta"])
 
     # -- rendering (imported on first use) -------------------------------------------------
 

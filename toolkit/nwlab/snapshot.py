@@ -10,14 +10,12 @@ profile (admin names, custom data, secrets), no etags; the subscription id becom
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nwlab.arm.errors import ArmError
 from nwlab.arm.ids import ZERO_SUBSCRIPTION
+from nwlab.files import write_text
 from nwlab.watcher import AGENT_PUBLISHER
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -106,19 +104,7 @@ def take_snapshot(nw: NetworkWatcher, *, resource_group: str | None = None, path
     if not keep_subscription:
         topology = json.loads(json.dumps(topology).replace(sub, ZERO_SUBSCRIPTION))
     if path is not None:
-        _write_atomically(Path(path), topology)
+        write_text(path, json.dumps(topology, indent=1, sort_keys=True) + "\n")
     return topology
 
-
-def _write_atomically(target: Path, topology: dict[str, Any]) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(topology, handle, indent=1, sort_keys=True)
-            handle.write("\n")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
