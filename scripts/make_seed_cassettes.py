@@ -158,10 +158,11 @@ def tidy(path: Path, scenario: dict[str, Any] | None) -> None:
     for item in cassette.interactions:
         item.headers = {k: v for k, v in item.headers.items() if k.lower() not in LOCAL_HEADERS}
         if scenario is not None and item.method == "POST":
-            documented = dict(scenario["accepted"]["headers"])
-            op_id = item.headers["x-ms-request-id"]
-            documented["Location"] = documented["Location"].replace(documented["x-ms-request-id"], op_id)
-            documented["x-ms-request-id"] = op_id
+            # The documented headers in their order, with the values the recording scrubbed
+            # (request, correlation and operation ids as pseudonyms shared with the polls).
+            recorded = {k.lower(): v for k, v in item.headers.items()}
+            documented = {k: recorded.get(k.lower(), v)
+                          for k, v in scenario["accepted"]["headers"].items()}
             item.headers = {**documented, "Content-Type": "application/json; charset=utf-8"}
     cassette.save(path)
 

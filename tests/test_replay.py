@@ -11,6 +11,8 @@ import pytest
 
 import nwlab
 from fakearm import VM_ID, WATCHER_ID
+from nwlab.recording import Cassette
+from nwlab.redact import PSEUDONYM_GUID_PREFIX
 
 # (scenario, destination, port) exactly as the documents ask them.
 CHECKS = [
@@ -48,10 +50,20 @@ def test_documented_check_reproduces_the_documented_result(nw, seeds, name, dest
 
 
 def test_documented_request_ids_are_kept(nw, seeds):
+    """Replay reports the request ids its cassette holds. Recording gives every GUID a pseudonym
+    (the documented ones too), one per GUID, so the documented pairing survives: the POST's
+    request id is the operation id in its Location, and the polls carry the same ids."""
     r = nw.check("MultiTierApp0", "13.107.21.200", 80, resource_group="ContosoRG")
+    cassette = Cassette.load(Path(nwlab.__file__).parent / "cassettes" / "vm-to-ip-udr-blocked.json")
+    post = next(i for i in cassette.interactions if i.method == "POST")
     headers = seeds["vm-to-ip-udr-blocked"]["accepted"]["headers"]
-    assert r.meta["request_id"] == headers["x-ms-request-id"]
-    assert r.meta["correlation_id"] == headers["x-ms-correlation-request-id"]
+    assert headers["Location"].split("?")[0].endswith(headers["x-ms-request-id"])
+    assert r.meta["request_id"] == post.headers["x-ms-request-id"] != headers["x-ms-request-id"]
+    assert r.meta["request_id"].startswith(PSEUDONYM_GUID_PREFIX)
+    assert post.headers["Location"].split("?")[0].endswith("/" + r.meta["request_id"])
+    assert r.meta["correlation_id"] == post.headers["x-ms-correlation-request-id"]
+    polls = [i for i in cassette.interactions if "/operationResults/" in i.url]
+    assert {p.headers["x-ms-correlation-request-id"] for p in polls} == {r.meta["correlation_id"]}
 
 
 def test_replay_does_not_sleep_even_with_a_10s_retry_after(nw, monkeypatch):

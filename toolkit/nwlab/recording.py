@@ -2,9 +2,12 @@
 
 A cassette is one JSON file holding the exchanges of one check (method, URL, request body, status,
 headers, body). Replay mounts `ReplayAdapter` as the session's transport, so the client runs the
-same code as against Azure. Recording mounts `RecordingAdapter`, which scrubs before writing:
-no request headers at all (so no Authorization), only an allow-list of response headers, no token
-or secret-valued key, subscription and tenant ids replaced by zeros, token traffic not recorded.
+same code as against Azure. Recording mounts `RecordingAdapter`; what it keeps is scrubbed before
+it is written: no request headers at all (so no Authorization), only an allow-list of response
+headers, token traffic not recorded, and everything else through nwlab.redact's one redactor in
+its replay profile (every GUID, tenant and principal ids, people, tags, secret-valued keys and
+tokens; the subscription becomes the all-zero GUID replay connects with, so what replay matches
+on, paths with their names and POST bodies, still matches).
 """
 
 from __future__ import annotations
@@ -12,8 +15,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
-import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,23 +28,10 @@ from requests.adapters import BaseAdapter, HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
 from nwlab.arm.errors import ReplayMismatch
-from nwlab.arm.ids import ZERO_SUBSCRIPTION
+from nwlab.files import write_text
+from nwlab.redact import Redactor
 
 CASSETTE_FORMAT = 1
-_GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-# A subscription id in a path, also URL-encoded (nextLink skip tokens carry them that way).
-_SUBSCRIPTION_IN_PATH = re.compile(rf"((?:/|%2F)subscriptions(?:/|%2F)){_GUID}", re.IGNORECASE)
-_ID_FIELDS = re.compile(rf'("(?:subscriptionId|tenantId|homeTenantId)"\s*:\s*"){_GUID}"',
-                        re.IGNORECASE)
-_GUID_IN_ID_FIELD = re.compile(rf'"(?:subscriptionId|tenantId|homeTenantId)"\s*:\s*"({_GUID})"',
-                               re.IGNORECASE)
-_GUID_IN_PATH = re.compile(rf"(?:/|%2F)subscriptions(?:/|%2F)({_GUID})", re.IGNORECASE)
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
-_BEARER = re.compile(r"(?i)bearer\s+(?!<redacted>)[A-Za-z0-9._~+/=-]+")
-# JSON keys whose values are secrets wherever they appear (token answers, extension settings).
-_SECRET_KEYS = re.compile(r"(?i)^(password|adminPassword|secret|clientSecret|client_secret|"
-                          r"access_?token|refresh_?token|id_?token|protectedSettings|"
-                          r"connectionString|primaryKey|secondaryKey|sasToken|sig)$")
 # Response headers kept in a cassette: what replay needs and what support asks for. Every other
 # header (cookies, caller principal and tenant headers, WWW-Authenticate challenges naming the
 # tenant, a proxy's own headers) is dropped on every write, so no re-recording, and no re-save of
@@ -75,38 +63,9 @@ def is_token_request(url: str) -> bool:
         or any(p in parts.path.lower() for p in _TOKEN_PATHS)
 
 
-def secrets_in(text: str) -> set[str]:
-    """Subscription and tenant ids found in `text` (all-zero ones excepted), lower-cased."""
-    found = {m.lower() for m in _GUID_IN_PATH.findall(text)}
-    found |= {m.lower() for m in _GUID_IN_ID_FIELD.findall(text)}
-    found.discard(ZERO_SUBSCRIPTION)
-    return found
-
-
-def scrub_text(text: str, secrets: Any = ()) -> str:
-    """Replace subscription and tenant ids with zeros and cut out anything that looks like a token.
-
-    `secrets` are ids learnt elsewhere in the recording; they are zeroed wherever they appear.
-    """
-    for secret in secrets:
-        text = re.sub(re.escape(secret), ZERO_SUBSCRIPTION, text, flags=re.IGNORECASE)
-    text = _SUBSCRIPTION_IN_PATH.sub(rf"\g<1>{ZERO_SUBSCRIPTION}", text)
-    text = _ID_FIELDS.sub(rf'\g<1>{ZERO_SUBSCRIPTION}"', text)
-    text = _JWT.sub("<redacted-token>", text)
-    return _BEARER.sub("Bearer <redacted>", text)
-
-
-def _redact_keys(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: ("<redacted>" if isinstance(k, str) and _SECRET_KEYS.match(k) and v is not None
-                    else _redact_keys(v)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redact_keys(v) for v in value]
-    return value
-
-
-def _scrub_value(value: Any, secrets: Any = ()) -> Any:
-    return json.loads(scrub_text(json.dumps(_redact_keys(value)), secrets))
+def scrub_text(text: str) -> str:
+    """One string as a cassette would hold it (ids, GUIDs, people and tokens scrubbed)."""
+    return str(Redactor(for_replay=True).redact(text))
 
 
 @dataclass
@@ -128,14 +87,13 @@ class Interaction:
         return {"request": {"method": self.method, "url": self.url, "body": self.request_body},
                 "response": response}
 
-    def scrubbed(self, secrets: Any = ()) -> Interaction:
-        """This exchange as it may be written: kept headers only, no ids, no tokens, no secrets."""
-        return Interaction(
-            method=self.method, url=scrub_text(self.url, secrets),
-            request_body=_scrub_value(self.request_body, secrets), status=self.status,
-            headers={k: scrub_text(v, secrets) for k, v in self.headers.items() if header_kept(k)},
-            body=_scrub_value(self.body, secrets),
-            text=scrub_text(self.text, secrets) if self.text is not None else None)
+    def scrubbed(self, redactor: Redactor | None = None) -> Interaction:
+        """This exchange as it may be written: kept headers only, no ids, no tokens, no secrets.
+        Scrub the exchanges of one cassette with one redactor (Cassette.scrubbed does)."""
+        kept = Interaction(self.method, self.url, self.request_body, self.status,
+                           {k: v for k, v in self.headers.items() if header_kept(k)}, self.body,
+                           self.text)
+        return Interaction.from_dict((redactor or Redactor(for_replay=True)).redact(kept.to_dict()))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Interaction:
@@ -173,30 +131,22 @@ class Cassette:
         return {"format": CASSETTE_FORMAT, "name": self.name, "note": self.note,
                 "interactions": [i.to_dict() for i in self.interactions]}
 
-    def scrubbed(self, secrets: Any = ()) -> Cassette:
-        return Cassette(name=self.name, note=scrub_text(self.note, secrets),
-                        interactions=[i.scrubbed(secrets) for i in self.interactions])
+    def scrubbed(self) -> Cassette:
+        """The whole cassette through one redactor: a GUID gets one pseudonym in every exchange
+        (an operation's Location and the polls of that URL still match), and an id learnt in one
+        exchange is scrubbed wherever else it appears."""
+        redactor = Redactor(for_replay=True)
+        redactor.learn({"note": self.note, "interactions": [i.to_dict() for i in self.interactions]})
+        return Cassette(name=self.name, note=str(redactor.redact({"note": self.note})["note"]),
+                        interactions=[i.scrubbed(redactor) for i in self.interactions])
 
-    def save(self, path: str | Path, *, secrets: Any = ()) -> None:
+    def save(self, path: str | Path) -> None:
         """Write atomically: a crash leaves the old file or the new one, never half of one.
 
         Every write goes through the scrubber, so a cassette loaded from an older or hand-edited
         file and saved again never keeps a header, id or token the scrubber would remove.
         """
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(self.scrubbed(secrets).to_dict(), indent=1, sort_keys=False) + "\n"
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_text(path, json.dumps(self.scrubbed().to_dict(), indent=1, sort_keys=False) + "\n")
 
 
 def _canonical_body(body: Any) -> str:
@@ -311,15 +261,23 @@ def _build_response(request: requests.PreparedRequest, item: Interaction) -> req
 
 
 class RecordingAdapter(HTTPAdapter):
-    """A real transport that also keeps a scrubbed copy of every exchange (token traffic excepted)."""
+    """A real transport that also keeps every exchange (token traffic excepted), to be scrubbed
+    as one cassette when the recording ends (`interactions` is the scrubbed view)."""
 
     def __init__(self) -> None:
         super().__init__()
         self._lock = threading.Lock()
-        self.interactions: list[Interaction] = []
-        # Subscription and tenant ids seen anywhere in the traffic, zeroed everywhere on save.
-        self.secrets: set[str] = set()
+        self._raw: list[Interaction] = []
         self.skipped = 0
+
+    @property
+    def interactions(self) -> list[Interaction]:
+        return Cassette("recording", self.raw()).scrubbed().interactions
+
+    def raw(self) -> list[Interaction]:
+        """What was exchanged, unscrubbed (headers included): never write this anywhere."""
+        with self._lock:
+            return list(self._raw)
 
     def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: Any = None,
              verify: Any = True, cert: Any = None, proxies: Any = None) -> requests.Response:
@@ -331,13 +289,11 @@ class RecordingAdapter(HTTPAdapter):
                 self.skipped += 1
             return response
         body, text = _response_body(response)
-        raw = Interaction(method=str(request.method).upper(), url=url,
-                          request_body=_request_body(request), status=response.status_code,
-                          headers=dict(response.headers), body=body, text=text)
-        found = secrets_in(json.dumps(raw.to_dict()))
+        item = Interaction(method=str(request.method).upper(), url=url,
+                           request_body=_request_body(request), status=response.status_code,
+                           headers=dict(response.headers), body=body, text=text)
         with self._lock:
-            self.secrets |= found
-            self.interactions.append(raw.scrubbed(self.secrets))
+            self._raw.append(item)
         return response
 
 
@@ -361,13 +317,14 @@ def recording(session: requests.Session, path: str | Path, *, name: str | None =
     finally:
         for prefix, old in previous.items():
             session.mount(prefix, old)
-    items = adapter.interactions
+    items = adapter.raw()
     if rewrite_endpoint:
         old_ep, new_ep = rewrite_endpoint
         items = [Interaction.from_dict(json.loads(json.dumps(i.to_dict()).replace(old_ep, new_ep)))
                  for i in items]
-    cassette.interactions = [i.scrubbed(adapter.secrets) for i in items]
-    cassette.save(path, secrets=adapter.secrets)
+    scrubbed = Cassette(cassette.name, items, cassette.note).scrubbed()
+    cassette.interactions, cassette.note = scrubbed.interactions, scrubbed.note
+    cassette.save(path)
 
 
 def load_cassettes(source: Any = None) -> tuple[list[Cassette], str]:
