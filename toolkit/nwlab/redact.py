@@ -94,8 +94,11 @@ _AZURE_NAMES = frozenset({
     "azurefirewallmanagementsubnet", "azurebastionsubnet", "routeserversubnet",
     "azurenetworkwatcherextension", "networkwatcheragentwindows", "networkwatcheragentlinux",
     "allowvnetinbound", "allowazureloadbalancerinbound", "denyallinbound", "allowvnetoutbound",
-    "allowinternetoutbound", "denyalloutbound",
-    "internet", "virtualnetwork", "azureloadbalancer", "azurecloud"})
+    "allowinternetoutbound", "denyalloutbound"})
+# Words the service writes in free text and address fields (service tags, hop placeholders): in
+# text they keep their meaning even if someone named a resource so (its id still hides it).
+_SERVICE_WORDS = frozenset({"internet", "virtualnetwork", "azureloadbalancer", "azurecloud",
+                            "unknown", "none", "any"})
 _AZURE_NAME = re.compile(r"^networkwatcher_[a-z0-9]+$")
 # Types whose names are Azure's own (regions, operation ids are GUIDs and handled as such).
 _AZURE_NAMED_TYPES = frozenset({"locations", "operationresults", "operationstatuses", "operations",
@@ -437,7 +440,10 @@ class Redactor:
     def _word(self, text: str) -> str:
         """A bare word of free text: hidden if it is a name this redactor has met (a word not met
         yet marks its string to be done again once the whole tree is known)."""
-        entry = self._names.get(text.lower())
+        lowered = text.lower()
+        if lowered in _SERVICE_WORDS:
+            return text
+        entry = self._names.get(lowered)
         if entry is not None:
             if self.keep_rule_names and entry.rule:
                 self._word_unknown = True  # kept or not depends on where else it is met
