@@ -17,6 +17,7 @@ ZERO = "00000000-0000-0000-0000-000000000000"
 JWT = "eyJ" + "0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9" + "." + "eyJ" + "hdWQiOiJodHRwczovL21hbmFnZW1lbnQifQ" \
     + "." + "c2lnbmF0dXJlLXBhcnQ"
 SUBS = "/subscriptions" + "/"
+AT = "@"
 
 
 def kinds(text: str, file: str = "notes.md") -> list[str]:
@@ -52,6 +53,16 @@ def test_no_tracked_file_leaks_a_secret_or_a_machine_path():
     ("/Us" + "ers/bob/Downloads", "machine-path"),
     ("C:" + "\\Users\\bob\\nwlab", "machine-path"),
     ('"C:' + '\\\\Users\\\\bob\\\\nwlab"', "machine-path"),
+    # what recording scrubs since issue 9: ids without their slash, directory ids, people
+    ('"resourceId": "' + SUBS[1:] + GUID + '/resourceGroups/rg"', "subscription-id"),
+    ("id=" + SUBS[1:] + GUID.upper(), "subscription-id"),
+    ("/ten" + "ants/" + GUID + "/providers/x", "tenant-id"),
+    ('{"tenant' + 'Id": "' + GUID + '"}', "directory-id"),
+    ('{"principal' + 'Id":"' + GUID + '"}', "directory-id"),
+    ("objectId = '" + GUID + "'", "directory-id"),
+    ("owner: alice" + AT + "contoso.com", "email"),
+    ('"upn": "alice_contoso.com#EXT#' + AT + 'fabrikam.onmicrosoft.com"', "email"),
+    ("mailto:bob.smith" + AT + "fabrikam.com.", "email"),
 ])
 def test_each_kind_is_found(text, kind):
     assert kind in kinds(text)
@@ -72,6 +83,12 @@ def test_each_kind_is_found(text, kind):
     ("docs/wo" + "rk/plan.md and ../shared/reference", "notes.md"),
     ("PATTERN = r'(/ro" + "ot/|/wo" + "rk/)'", "x.py"),
     ("~/notebooks and $HOME/x", "notes.md"),
+    (SUBS[1:] + "00000000-0000-0000-0000-0000ab12cd34/resourceGroups/rg", "x.json"),  # pseudonym
+    ('{"tenant' + 'Id": "' + ZERO + '", "principal' + 'Id": "00000000-0000-0000-0000-000000000007"}',
+     "x.json"),
+    ("someone" + AT + "contoso.example, user1" + AT + "example.com, ci" + AT + "build.test", "x.md"),
+    ("https://user:pw" + AT + "bing.com/", "test.py"),  # userinfo in a URL, not an address
+    ("pip install nwlab" + AT + "git+https://x", "README.md"),
 ])
 def test_safe_text_is_not_a_leak(text, file):
     assert scan_text(text, file) == []
@@ -84,6 +101,11 @@ def test_leaks_name_file_line_and_kind_without_repeating_the_secret(tmp_path):
     assert leak == Leak(str(path), 3, "jwt", leak.excerpt)
     assert str(leak).startswith(f"{path}:3: jwt: ")
     assert JWT not in str(leak)
+
+
+def test_an_address_is_not_repeated_in_the_finding():
+    (leak,) = scan_text("write to carol.jones" + AT + "contoso.com")
+    assert leak.kind == "email" and "jones" not in str(leak) and "contoso" not in str(leak)
 
 
 def test_binary_and_missing_files_are_skipped(tmp_path):

@@ -33,6 +33,7 @@ from nwlab.redact import PSEUDONYM_GUID_PREFIX
 REAL_SUB = "3f2a1b4c-5d6e-4f70-8192-a3b4c5d6e7f8"
 TENANT = "9b1c2d3e-4f50-4617-a8b9-c0d1e2f3a4b5"
 ZERO = "00000000-0000-0000-0000-000000000000"
+PERSON = "alice" + "@" + "contoso.com"
 GUIDS = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 
 
@@ -79,7 +80,7 @@ def serve_real_looking(fake: FakeArm, seeds: dict[str, Any], *, extra_headers: b
                 "westcentralus/operationResults/op1?api-version=2024-05-01")
     noisy = {"Set-Cookie": "x-ms-gateway-slice=estsfd; path=/; secure",
              "x-ms-client-tenant-id": TENANT,
-             "x-ms-client-principal-name": "alice@contoso.com",
+             "x-ms-client-principal-name": PERSON,
              "WWW-Authenticate": f'Bearer authorization_uri="https://login.microsoftonline.com/{TENANT}"',
              "X-Debug-Echo": f"Bearer {JWT}",
              "x-ms-ratelimit-remaining-subscription-writes": "1199"} if extra_headers else {}
@@ -131,7 +132,7 @@ def test_recorded_cassette_holds_no_token_no_authorization_and_no_ids(fake_arm, 
     assert "authorization" not in lowered
     assert REAL_SUB not in lowered and TENANT not in lowered
     assert "%2fsubscriptions%2f" + ZERO in lowered  # the encoded skip token is zeroed too
-    assert "alice@contoso.com" not in text
+    assert PERSON not in text
     assert "P@ssw0rd" not in text and "secret-value" not in text
     assert "127.0.0.1" not in text and fake_arm.endpoint not in text
     hop_ids = set(GUIDS.findall(json.dumps(seeds["vm-to-vm-nsg-blocked"]["result"])))
@@ -165,6 +166,112 @@ def test_recorded_cassette_passes_the_leak_scan(fake_arm, seeds, tmp_path):
     path = tmp_path / "check.json"
     record(fake_arm, path)
     assert scan_paths([path]) == []
+
+
+# -- every GUID, people and tags: scrubbed, and replay still works -------------------------------
+
+OP = "0a1b2c3d-4e5f-4a6b-8c7d-8e9fa0b1c2d3"
+PRINCIPAL = "1234abcd-5678-4012-89ab-cdef01234567"
+PAGE = "5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b"
+UPN = "carol_fabrikam.com#EXT#" + "@" + "contoso.onmicrosoft.com"
+
+
+def serve_guid_heavy(fake: FakeArm, seeds: dict[str, Any]) -> None:
+    """GUIDs where ARM puts them: an operation id in Location and in the request id, a skip token
+    in a nextLink, principal and tenant ids, slashless ids; a person and tags."""
+    rg = subs(REAL_SUB) + "/resourceGroups/ContosoRG"
+    vm = {"id": rg + "/providers/Microsoft.Compute/virtualMachines/MultiTierApp0",
+          "name": "MultiTierApp0", "location": "westcentralus",
+          "identity": {"type": "SystemAssigned", "principalId": PRINCIPAL, "tenantId": TENANT},
+          "managedBy": (rg + "/providers/Microsoft.Compute/availabilitySets/as1").lstrip("/"),
+          "tags": {"owner": UPN, "costCenter": "HR-4411"},
+          "systemData": {"createdBy": PERSON, "createdByType": "User"},
+          "properties": {"osProfile": {"adminUsername": "carol-admin"},
+                         "instanceView": {"statuses": [{"code": "PowerState/running"}]}},
+          "resources": [{"properties": {"publisher": "Microsoft.Azure.NetworkWatcher",
+                                        "type": "NetworkWatcherAgentWindows"}}]}
+    watcher = (subs(REAL_SUB) + "/resourceGroups/NetworkWatcherRG/providers/Microsoft.Network"
+               "/networkWatchers/NetworkWatcher_westcentralus")
+    location = ("{endpoint}" + subs(REAL_SUB) + "/providers/Microsoft.Network/locations/"
+                f"westcentralus/operationResults/{OP}?api-version=2024-05-01")
+    result = live_result(seeds)
+    for hop in result["hops"]:
+        hop["resourceId"] = hop["resourceId"].lstrip("/")  # as the service sends them
+    fake.on("GET", "/virtualMachines/MultiTierApp0$", (200, {}, vm))
+
+    def watchers(seen: Any) -> tuple[int, dict[str, str], Any]:
+        if seen.query.get("$skiptoken"):
+            return 200, {}, {"value": [{"id": watcher, "location": "westcentralus"}]}
+        return 200, {}, {"value": [], "nextLink": fake.endpoint + subs(REAL_SUB) +
+                         "/providers/Microsoft.Network/networkWatchers?api-version=2024-05-01"
+                         f"&$skiptoken={PAGE}"}
+
+    fake.on("GET", "/networkWatchers$", watchers)
+    fake.on("POST", "/connectivityCheck$",
+            (202, {"Location": location, "Retry-After": "0", "x-ms-request-id": OP,
+                   "x-ms-correlation-request-id": PRINCIPAL}, None))
+    fake.on("GET", f"/operationResults/{OP}$",
+            (202, {"Location": location, "Retry-After": "0", "x-ms-request-id": OP}, None),
+            (200, {"x-ms-request-id": OP}, result))
+
+
+def test_every_guid_person_and_tag_is_scrubbed_and_the_cassette_still_replays(fake_arm, seeds,
+                                                                              tmp_path):
+    from nwlab.leaks import scan_text
+
+    serve_guid_heavy(fake_arm, seeds)
+    path = tmp_path / "check.json"
+    nw = nwlab.connect(REAL_SUB, credential=JwtCredential(), arm_endpoint=fake_arm.endpoint,
+                       poll_interval=0.01)
+    adapter: list[RecordingAdapter] = []
+    with recording(nw.arm.session, path,
+                   rewrite_endpoint=(fake_arm.endpoint, "https://management.azure.com")):
+        adapter.append(nw.arm.session.adapters["https://"])
+        live = nw.check("MultiTierApp0", "Database0", 80, resource_group="ContosoRG")
+    # What went over the wire holds all of it, and the leak scan sees it there...
+    raw = json.dumps([i.to_dict() for i in adapter[0].raw()], indent=1)
+    for secret in (OP, PAGE, PRINCIPAL, TENANT, UPN, PERSON, "carol-admin", "HR-4411"):
+        assert secret in raw, secret
+    assert {"subscription-id", "directory-id", "email"} <= {leak.kind for leak in scan_text(raw)}
+    # ...the cassette holds none of it, and the scan finds nothing.
+    text = path.read_text(encoding="utf-8")
+    for secret in (OP, PAGE, PRINCIPAL, TENANT, REAL_SUB, UPN, PERSON, "carol-admin", "HR-4411",
+                   "fabrikam", "contoso.onmicrosoft"):
+        assert secret.lower() not in text.lower(), secret
+    assert scan_text(text) == []
+    hop_ids = set(GUIDS.findall(json.dumps(seeds["vm-to-vm-nsg-blocked"]["result"])))
+    assert {g for g in GUIDS.findall(text) if not g.startswith(PSEUDONYM_GUID_PREFIX)} <= hop_ids
+    # The operation's Location, its polls and the request id share one pseudonym.
+    cassette = Cassette.load(path)
+    post = next(i for i in cassette.interactions if i.method == "POST")
+    op = post.headers["Location"].split("?")[0].rsplit("/", 1)[1]
+    assert op.startswith(PSEUDONYM_GUID_PREFIX) and post.headers["x-ms-request-id"] == op
+    assert [i.method for i in cassette.interactions if op in i.url] == ["GET", "GET"]
+    # Replay follows the same Location and the same nextLink, and gives the same answer.
+    replayed = nwlab.replay(str(path)).check("MultiTierApp0", "Database0", 80,
+                                             resource_group="ContosoRG")
+    expected = json.loads(json.dumps(live.to_dict()).replace(REAL_SUB, ZERO))
+    assert replayed.to_dict() == expected and replayed.meta["polls"] == live.meta["polls"]
+    assert replayed.meta["request_id"] == op
+
+
+def test_cassettes_recorded_apart_replay_together(fake_arm, seeds, tmp_path):
+    """Pseudonyms are drawn per recording, so two cassettes never share an operation URL."""
+    serve_guid_heavy(fake_arm, seeds)
+    paths = [tmp_path / "a.json", tmp_path / "b.json"]
+    nw = nwlab.connect(REAL_SUB, credential=JwtCredential(), arm_endpoint=fake_arm.endpoint,
+                       poll_interval=0.01)
+    for path in paths:
+        nw._watchers = None  # each cassette carries its own discovery reads
+        with recording(nw.arm.session, path,
+                       rewrite_endpoint=(fake_arm.endpoint, "https://management.azure.com")):
+            nw.check("MultiTierApp0", "Database0", 80, resource_group="ContosoRG")
+    urls = [{i.url for i in Cassette.load(p).interactions if "operationResults" in i.url}
+            for p in paths]
+    assert urls[0] and urls[1] and not urls[0] & urls[1]
+    both = nwlab.replay([str(p) for p in paths])
+    assert both.check("MultiTierApp0", "Database0", 80, resource_group="ContosoRG").status == \
+        "Unreachable"
 
 
 # -- the scrubber ------------------------------------------------------------------------------
@@ -342,7 +449,7 @@ def hand_edited(path: Path) -> None:
     data = json.loads(path.read_text())
     first = data["interactions"][0]["response"]
     first["headers"].update({"X-Debug-Host": "build-agent-7.corp.contoso.com",
-                             "x-ms-client-principal-name": "alice@contoso.com",
+                             "x-ms-client-principal-name": PERSON,
                              "Set-Cookie": "session=abc"})
     first["body"]["id"] = first["body"]["id"].replace(ZERO, REAL_SUB)
     path.write_text(json.dumps(data))

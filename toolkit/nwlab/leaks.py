@@ -1,5 +1,6 @@
-"""Find what must never be shared in a file: tokens, client secrets, real subscription ids and
-paths that name a machine or a person.
+"""Find what must never be shared in a file: tokens, client secrets, real subscription, tenant and
+object ids (in ids with or without their slash, or in id fields), e-mail addresses and UPNs, and
+paths that name a machine or a person: what recording scrubs (nwlab.redact) is what this finds.
 
 Used by the test suite on every git-tracked file (cassettes, notebooks, fixtures, docs), and from
 the command line: `python -m nwlab.leaks [FILE ...]` (default: `git ls-files`), exit 1 on a leak.
@@ -15,11 +16,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-_GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-# Subscription ids allowed anywhere: Azure's documentation placeholder (all zeros), which nwlab's
-# scrubber writes in place of real ids, and other hand-made ids such as 99999999-0000-... (see
-# `_synthetic`). Nothing else is allow-listed: no file, no line.
-ZERO_GUID = "00000000-0000-0000-0000-000000000000"
+from nwlab.redact import GUID as _GUID
+from nwlab.redact import placeholder_guid
+
+# Domains reserved for documentation and tests (RFC 2606, RFC 6761): an address there is no one's.
+_RESERVED_DOMAIN = re.compile(r"(?i)(?:^|\.)(?:example\.(?:com|net|org)|[^.]+\.(?:example|test|invalid|"
+                              r"localhost))$|^(?:example|test|invalid|localhost)$")
 
 
 @dataclass(frozen=True)
@@ -54,14 +56,21 @@ def _always(match: re.Match[str], path: str) -> bool:
     return True
 
 
-def _synthetic(guid: str) -> bool:
-    """A GUID whose every group repeats one character (99999999-0000-...): made up by hand for a
-    test or a doc, it cannot name a real subscription, whose ids are random (version 4) GUIDs."""
-    return all(len(set(group)) == 1 for group in guid.split("-"))
-
-
 def _nonzero(match: re.Match[str], path: str) -> bool:
-    return not _synthetic(match.group("guid").lower())
+    """GUIDs allowed anywhere (nwlab.redact.placeholder_guid): Azure's documentation placeholder
+    (all zeros), nwlab's pseudonyms (first four groups zero) and hand-made ids such as
+    99999999-0000-...: none can name a real subscription, tenant or object, whose ids are random
+    (version 4) GUIDs. Nothing else is allow-listed: no file, no line."""
+    return not placeholder_guid(match.group("guid"))
+
+
+def _personal(match: re.Match[str], path: str) -> bool:
+    """An e-mail address or UPN, unless its domain is reserved for examples. `user:pw@host` in a
+    URL is userinfo, not an address (the input checks refuse it; tests spell it on purpose)."""
+    before = match.string[:match.start()]
+    if before.endswith(":") and "://" in before.rsplit(None, 1)[-1]:
+        return False
+    return not _RESERVED_DOMAIN.search(match.group("domain"))
 
 
 def _secret(match: re.Match[str], path: str) -> bool:
@@ -87,8 +96,17 @@ RULES: list[_Rule] = [
     ("client-secret", re.compile(
         r"(?i)\b(?P<name>AZURE_CLIENT_SECRET|client_?secret)\b[\"']?\s*[:=]\s*"
         r"(?P<quote>[\"']?)(?P<value>[^\s\"',;)}\]]+)"), _secret),
-    ("subscription-id", re.compile(rf"(?i)(?:/|%2F)subscriptions(?:/|%2F)(?P<guid>{_GUID})"),
+    # In an id with or without its slash (the service sends hop ids without it), also encoded.
+    ("subscription-id", re.compile(
+        rf"(?i)(?:%2F|(?<![A-Za-z0-9_.-]))subscriptions(?:/|%2F)(?P<guid>{_GUID})"), _nonzero),
+    ("tenant-id", re.compile(rf"(?i)(?:%2F|(?<![A-Za-z0-9_.-]))tenants(?:/|%2F)(?P<guid>{_GUID})"),
      _nonzero),
+    ("directory-id", re.compile(
+        rf"(?i)[\"']?\b(?:tenantId|homeTenantId|principalId|objectId|clientId|appId|applicationId|"
+        rf"oid|tid)[\"']?\s*[:=]\s*[\"'](?P<guid>{_GUID})[\"']"), _nonzero),
+    ("email", re.compile(r"(?<![\w.%+#-])[\w.%+#-]+@(?P<domain>[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                         r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,})(?![\w-])"),
+     _personal),
     ("subscription-id", re.compile(rf"(?i)\"subscriptionId\"\s*:\s*\"(?P<guid>{_GUID})\""), _nonzero),
     ("subscription-id", re.compile(rf"(?i)\bAZURE_SUBSCRIPTION_ID\s*[:=]\s*[\"']?(?P<guid>{_GUID})"),
      _nonzero),
@@ -108,7 +126,8 @@ def scan_text(text: str, file: str = "<text>") -> list[Leak]:
         for kind, pattern, applies in RULES:
             for match in pattern.finditer(line):
                 if applies(match, file):
-                    found.append(Leak(file, number, kind, _mask(match.group(0), 24)))
+                    found.append(Leak(file, number, kind,
+                                      _mask(match.group(0), 2 if kind == "email" else 24)))
     return found
 
 
