@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 import nwlab
-from nwlab.batch import FRAME_COLUMNS, BatchEntry, BatchError, BatchResult, mesh
+from nwlab.arm.errors import NwlabError
+from nwlab.batch import FRAME_COLUMNS, BatchEntry, BatchError, BatchFileError, BatchResult, mesh
 from nwlab.model import ConnectivityResult
 
 RG = "ContosoRG"
@@ -84,6 +85,86 @@ def test_load_refuses_other_files(tmp_path: Path) -> None:
     path.write_text('{"hello": 1}\n', encoding="utf-8")
     with pytest.raises(ValueError, match="line 1 is not a saved check"):
         BatchResult.load(path)
+
+
+@pytest.mark.parametrize("content,line,words", [
+    (b"", None, "holds no checks"),
+    (b"\n\n", None, "holds no checks"),
+    (b'{"inputs": {}}\n{"inputs": {"source": "a"}, "res', 2, "is cut short"),
+    (b'{"inputs": {}}\n[1, 2]\n', 2, "not an object"),
+    (b'"just a string"\n', 1, "not an object"),
+    (b'{"inputs": "MultiTierApp0"}\n', 1, "no 'inputs' object"),
+    (b'{"inputs": {}, "index": "first"}\n', 1, "index that is not a whole number"),
+    (b'{"inputs": {}, "result": [1]}\n', 1, "'result' that is not an object"),
+    (b'{"inputs": {}, "meta": "x", "result": {}}\n', 1, "'meta' that is not an object"),
+    (b'{"inputs": {}, "error": {"type": 1, "message": "m"}}\n', 1, "type, message or fix"),
+    (b'{"inputs": {}, "elapsed_s": "slow"}\n', 1, "elapsed_s that is not a number"),
+    (b'{"inputs": {}}\n{"inputs": {}}\n\xff\xfe\n', 3, "not UTF-8"),
+    (b'{"inputs": {}}\n{"inputs": {}, "index": 1e999}\n', 2, "index that is not a whole"),
+])
+def test_load_of_a_damaged_file_names_the_file_and_the_line(tmp_path: Path, content: bytes,
+                                                           line: int | None, words: str) -> None:
+    path = tmp_path / "damaged.jsonl"
+    path.write_bytes(content)
+    with pytest.raises(BatchFileError) as caught:
+        BatchResult.load(path)
+    error = caught.value
+    assert isinstance(error, ValueError) and isinstance(error, NwlabError)
+    assert error.path == str(path) and error.line == line
+    where = f"{path}: line {line} " if line is not None else f"{path} "
+    assert str(error).startswith(where) and words in str(error), str(error)
+    assert "BatchResult.save()" in str(error)  # what to load instead
+
+
+def test_a_save_cut_short_is_reported_as_such(mixed: BatchResult, tmp_path: Path) -> None:
+    path = mixed.save(tmp_path / "mesh.jsonl")
+    whole = path.read_bytes()
+    path.write_bytes(whole[: len(whole) - 40])
+    with pytest.raises(BatchFileError, match=rf"line {len(mixed)} is cut short"):
+        BatchResult.load(path)
+
+
+def test_save_is_atomic(mixed: BatchResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = mixed.save(tmp_path / "mesh.jsonl")
+    before = path.read_bytes()
+    small = BatchResult(mixed.entries[:1])
+    for target in ("os.replace", "os.fsync"):
+        def crash(*args: Any, name: str = target, **kwargs: Any) -> Any:
+            raise OSError(f"simulated crash in {name}")
+
+        monkeypatch.setattr(target, crash)
+        with pytest.raises(OSError, match="simulated crash"):
+            small.save(path)
+        monkeypatch.undo()
+        assert path.read_bytes() == before
+        assert [p.name for p in tmp_path.iterdir()] == ["mesh.jsonl"]  # no temporary file left
+    # A save interrupted half way (Ctrl-C while writing) leaves the old file whole too.
+    calls = {"n": 0}
+    real_dumps = json.dumps
+
+    def interrupted(*args: Any, **kwargs: Any) -> str:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real_dumps(*args, **kwargs)
+
+    monkeypatch.setattr("nwlab.batch.json.dumps", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        mixed.save(path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before and BatchResult.load(path) == mixed
+    assert [p.name for p in tmp_path.iterdir()] == ["mesh.jsonl"]
+
+
+def test_save_keeps_no_token_and_refuses_an_empty_batch(tmp_path: Path) -> None:
+    token = "eyJ" + "a" * 20 + "." + "b" * 20 + "." + "c" * 10
+    batch = BatchResult([BatchEntry(0, {"source": "a", "destination": "b"},
+                                    error=BatchError("ArmError", f"HTTP 401 for Bearer {token}"))])
+    text = batch.save(tmp_path / "t.jsonl").read_text(encoding="utf-8")
+    assert token not in text and "Bearer <redacted>" in text
+    with pytest.raises(ValueError, match="no checks"):
+        BatchResult([]).save(tmp_path / "empty.jsonl")
+    assert not (tmp_path / "empty.jsonl").exists()
 
 
 def test_compare_finds_the_verdict_a_rule_change_flips() -> None:
