@@ -364,7 +364,9 @@ class NetworkWatcher:
                 "destination_kind": spec.destination.kind, "port": spec.port,
                 "protocol": spec.protocol, "watcher": watcher_id, "request_id": op.request_id,
                 "correlation_id": op.correlation_id, "polls": op.polls,
-                "elapsed_s": round(time.monotonic() - started, 3), "backend": self.backend}
+                "elapsed_s": round(time.monotonic() - started, 3), "backend": self.backend,
+                # When the answer came (UTC), so that a report can say when its checks ran.
+                "checked_at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())}
         try:
             return ConnectivityResult.from_dict(op.body, meta=meta)
         except (ValueError, TypeError, AttributeError, KeyError, IndexError, OverflowError,
