@@ -20,7 +20,7 @@ import hashlib
 import ipaddress
 import re
 import secrets
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -172,19 +172,17 @@ class Redactor:
     all-zero GUID replay connects with, hop ids that appear only in a result's hop graph are kept
     (they are minted by the service for that one answer, and replay then gives back exactly what
     the service answered), and GUID pseudonyms are drawn at random, so cassettes recorded apart do
-    not share an operation URL when they are replayed together. `zeroed` adds GUIDs known to be
-    the subscription's or the tenant's.
+    not share an operation URL when they are replayed together.
     """
 
     def __init__(self, *, names: bool = False, addresses: bool = False,
-                 keep_rule_names: bool = False, for_replay: bool = False,
-                 zeroed: Iterable[str] = ()) -> None:
+                 keep_rule_names: bool = False, for_replay: bool = False) -> None:
         self.names = names
         self.addresses = addresses
         self.keep_rule_names = keep_rule_names
         self.for_replay = for_replay
         self._salt = secrets.token_bytes(16) if for_replay else b""
-        self._zeroed = {z.lower() for z in zeroed}  # GUIDs that become the all-zero GUID
+        self._zeroed: set[str] = set()  # GUIDs that become the all-zero GUID (for_replay)
         self._guids: dict[str, str] = {}
         self._guids_taken: set[str] = set()  # pseudonym-looking GUIDs the data already holds
         self._outside_hops: set[str] = set()  # GUIDs met anywhere but a hop graph
