@@ -7,6 +7,7 @@ which the convenience methods at the bottom import only when asked.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -26,22 +27,75 @@ REACHABLE_STATUSES = frozenset({"reachable", "connected"})
 _NON_RESOURCE_IDS = frozenset({"", "unknown", "internet"})
 
 
+# Figures beyond int64 are not figures the service can have sent (the spec types them int32/int64,
+# and the frames hold them as Int64): they parse as "not reported" rather than overflow later.
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+
+
 def _as_int(value: Any) -> int | None:
-    """Latency, RTT and probe figures arrive as ints, sometimes as strings; absent means None."""
-    if value is None or value == "":
+    """Latency, RTT and probe figures arrive as ints, sometimes as strings; absent, unreadable,
+    non-finite (NaN, inf) or beyond int64 means None. Booleans are not figures."""
+    if isinstance(value, bool) or value is None:
         return None
-    try:
-        return int(float(value))
-    except (TypeError, ValueError):
+    number: int | float
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        number = int(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            number = int(text)
+        except ValueError:  # "7.9", "1e3", junk, or more digits than Python converts
+            try:
+                as_float = float(text)
+            except ValueError:
+                return None
+            if not math.isfinite(as_float):
+                return None
+            number = int(as_float)
+    else:
         return None
+    return number if _INT_MIN <= number <= _INT_MAX else None
+
+
+def _as_text(value: Any, default: str = "") -> str:
+    """A string field: strings as sent, numbers in their JSON spelling, anything else (objects,
+    lists, booleans, null, figures too large to print) the default."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or value is None:
+        return default
+    if isinstance(value, int):
+        return str(value) if _INT_MIN <= value <= _INT_MAX else default
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else default
+    return default
+
+
+def _as_list(value: Any) -> list[Any]:
+    """A list field: a list as sent, a lone object as a list of one, anything else empty."""
+    if isinstance(value, list | tuple):
+        return list(value)
+    if isinstance(value, Mapping):
+        return [value]
+    return []
 
 
 def _as_str_list(value: Any) -> list[str]:
-    if not value:
-        return []
     if isinstance(value, list | tuple):
-        return [str(v) for v in value if v is not None]
-    return [str(value)]  # a lone id where a list was expected
+        # Strings are kept as sent (even empty ones, so to_dict gives them back); other entries
+        # become their JSON spelling, or are dropped when they have none (null, objects).
+        return [v if isinstance(v, str) else _as_text(v) for v in value
+                if isinstance(v, str) or _as_text(v)]
+    text = _as_text(value)  # a lone id where a list was expected
+    return [text] if text else []
+
+
+# What json.loads can return (tuples stand in for lists, as Python callers build them).
+_JSON_TYPES = (type(None), bool, int, float, str, list, tuple, Mapping)
 
 
 def _normalize_resource_id(raw: str) -> str | None:
@@ -77,19 +131,19 @@ class Issue:
         if isinstance(raw_context, Mapping):
             # The 2026-01-01 spec models context as a plain string map.
             shape = "dict"
-            context = {str(k): "" if v is None else str(v) for k, v in raw_context.items()}
+            context = {_as_text(k): _as_text(v) for k, v in raw_context.items()}
         elif isinstance(raw_context, list):
             for item in raw_context:
                 if not isinstance(item, Mapping):
                     continue
                 if "key" in item:
-                    context[str(item["key"])] = "" if item.get("value") is None else str(item["value"])
+                    context[_as_text(item["key"])] = _as_text(item.get("value"))
                 else:  # a list of single-entry maps, as some SDK dumps print it
-                    context.update({str(k): str(v) for k, v in item.items()})
+                    context.update({_as_text(k): _as_text(v) for k, v in item.items()})
         return cls(
-            origin=str(data.get("origin") or ""),
-            severity=str(data.get("severity") or ""),
-            type=str(data.get("type") or "Unknown"),
+            origin=_as_text(data.get("origin")),
+            severity=_as_text(data.get("severity")),
+            type=_as_text(data.get("type")) or "Unknown",
             context=context,
             hop_id=hop_id,
             hop_address=hop_address,
@@ -146,21 +200,22 @@ class HopLink:
     def from_dict(cls, data: Mapping[str, Any], *, hop_id: str | None = None,
                   hop_address: str | None = None) -> HopLink:
         props = data.get("properties")
+        # The Jan 2019 trace sent an undocumented `type` where later ones send `linkType`.
+        link_type = data.get("linkType") if data.get("linkType") is not None else data.get("type")
         # On the wire RTTs sit under `properties`; `az` flattens them onto the link (reference §2.6).
         source: Mapping[str, Any] = props if isinstance(props, Mapping) and props else data
-        next_hop_id = str(data.get("nextHopId") or "")
+        next_hop_id = _as_text(data.get("nextHopId"))
         return cls(
             next_hop_id=next_hop_id,
-            # The Jan 2019 trace sent an undocumented `type` where later ones send `linkType`.
-            link_type=data.get("linkType") if data.get("linkType") is not None else data.get("type"),
+            link_type=_as_text(link_type) if link_type is not None else None,
             rtt_min_ms=_as_int(source.get("roundTripTimeMin")),
             rtt_avg_ms=_as_int(source.get("roundTripTimeAvg")),
             rtt_max_ms=_as_int(source.get("roundTripTimeMax")),
             issues=tuple(
                 Issue.from_dict(i, hop_id=hop_id, hop_address=hop_address, link_next_hop_id=next_hop_id)
-                for i in data.get("issues") or [] if isinstance(i, Mapping)
+                for i in _as_list(data.get("issues")) if isinstance(i, Mapping)
             ),
-            resource_id=str(data.get("resourceId") or ""),
+            resource_id=_as_text(data.get("resourceId")),
             context=data.get("context") if data.get("context") is not None else {},
             _present=frozenset(k for k in _LINK_KEYS if k in data),
         )
@@ -205,28 +260,26 @@ class Hop:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], index: int = 0) -> Hop:
-        hop_id = str(data.get("id") or f"hop-{index}")
-        address = data.get("address")
-        address = str(address) if address not in (None, "") else None
-        raw_rid = data.get("resourceId")
-        raw_rid = None if raw_rid is None else str(raw_rid)
+        hop_id = _as_text(data.get("id")) or f"hop-{index}"
+        address = _as_text(data.get("address")) or None
+        raw_rid = None if data.get("resourceId") is None else _as_text(data.get("resourceId"))
         next_ids = _as_str_list(data.get("nextHopIds"))
         links = tuple(HopLink.from_dict(x, hop_id=hop_id, hop_address=address)
-                      for x in data.get("links") or [] if isinstance(x, Mapping))
+                      for x in _as_list(data.get("links")) if isinstance(x, Mapping))
         if not next_ids and links:
             next_ids = [link.next_hop_id for link in links if link.next_hop_id]
         return cls(
             id=hop_id,
-            type=str(data.get("type") or "Unknown"),
+            type=_as_text(data.get("type")) or "Unknown",
             address=address,
             resource_id=_normalize_resource_id(raw_rid) if raw_rid is not None else None,
             next_hop_ids=tuple(next_ids),
             previous_hop_ids=tuple(_as_str_list(data.get("previousHopIds"))),
             links=links,
-            previous_links=tuple(HopLink.from_dict(x) for x in data.get("previousLinks") or []
+            previous_links=tuple(HopLink.from_dict(x) for x in _as_list(data.get("previousLinks"))
                                  if isinstance(x, Mapping)),
             issues=tuple(Issue.from_dict(i, hop_id=hop_id, hop_address=address)
-                         for i in data.get("issues") or [] if isinstance(i, Mapping)),
+                         for i in _as_list(data.get("issues")) if isinstance(i, Mapping)),
             raw_resource_id=raw_rid,
             _present=frozenset(k for k in ("previousHopIds", "links", "previousLinks") if k in data),
         )
@@ -289,19 +342,33 @@ class ConnectivityResult:
     # How the check was asked and answered (inputs, watcher, request ids, timing); not part of
     # the REST shape, so it is neither compared nor written by to_dict().
     meta: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # The value from_dict was given when it was not a JSON object (a list, a string, a number),
+    # kept as received so nothing is lost; None otherwise. Neither compared nor written.
+    raw: Any = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None, *, meta: Mapping[str, Any] | None = None
-                  ) -> ConnectivityResult:
-        """Parse any ConnectivityInformation shape; a missing or null body is an Unknown result."""
-        # Anything but a JSON object (null, a list, a string) carries no result: Unknown.
-        data = data if isinstance(data, Mapping) else {}
-        if "properties" in data and isinstance(data["properties"], Mapping) and "hops" not in data:
-            data = data["properties"]  # some SDK dumps wrap the result
-        hops = tuple(Hop.from_dict(h, i) for i, h in enumerate(data.get("hops") or [])
+    def from_dict(cls, data: Any, *, meta: Mapping[str, Any] | None = None) -> ConnectivityResult:
+        """Parse any ConnectivityInformation shape. Total over JSON: every value `json.loads` can
+        return gives a result, never an exception; a null body, or anything but an object (kept
+        in `raw`), is an Unknown result, and fields of the wrong type read as absent.
+
+        Raises ValueError only for a value that is not JSON at all (bytes, a set, a Response...),
+        which is a mistake in the calling code, not an answer from the service.
+        """
+        if not isinstance(data, _JSON_TYPES):
+            raise ValueError(
+                f"ConnectivityResult.from_dict takes parsed JSON (a dict, as json.loads or "
+                f"response.json() returns it), not {type(data).__name__}; e.g. "
+                f"ConnectivityResult.from_dict(json.loads(text))")
+        raw = None if data is None or isinstance(data, Mapping) else data
+        body: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
+        if isinstance(body.get("properties"), Mapping) and "hops" not in body:
+            body = body["properties"]  # some SDK dumps wrap the result
+        hops = tuple(Hop.from_dict(h, i) for i, h in enumerate(_as_list(body.get("hops")))
                      if isinstance(h, Mapping))
+        data = body
         return cls(
-            status=str(data.get("connectionStatus") or "Unknown"),
+            status=_as_text(data.get("connectionStatus")) or "Unknown",
             hops=hops,
             avg_latency_ms=_as_int(data.get("avgLatencyInMs")),
             min_latency_ms=_as_int(data.get("minLatencyInMs")),
@@ -309,6 +376,7 @@ class ConnectivityResult:
             probes_sent=_as_int(data.get("probesSent")),
             probes_failed=_as_int(data.get("probesFailed")),
             meta=dict(meta or {}),
+            raw=raw,
         )
 
     def to_dict(self) -> dict[str, Any]:
