@@ -28,15 +28,27 @@ def load(name: str) -> ConnectivityResult:
 
 
 def nodes(fig: Any) -> dict[str, dict[str, Any]]:
-    """Address -> {trace, colour, symbol, x, y, hover} for every hop marker."""
+    """Address -> {trace, label, colour, symbol, x, y, hover} for every hop marker (a hop's label
+    is its name over its address: the address is the label's last line)."""
     out = {}
     for trace in fig.data:
-        if trace.name == "links":
+        if trace.name == "links" or trace.name.startswith("edges:"):
             continue
         for i, text in enumerate(trace.text):
-            out[text] = {"trace": trace.name, "colour": trace.marker.color,
-                         "symbol": trace.marker.symbol, "x": trace.x[i], "y": trace.y[i],
-                         "hover": trace.hovertext[i]}
+            out[text.split("<br>")[-1]] = {
+                "trace": trace.name, "label": text, "colour": trace.marker.color,
+                "symbol": trace.marker.symbol, "x": trace.x[i], "y": trace.y[i],
+                "hover": trace.hovertext[i]}
+    return out
+
+
+def arrows(fig: Any) -> list[tuple[float, float, float, float]]:
+    """(x0, y0, x1, y1) of every drawn edge: the edge traces hold (start, end, gap) triples."""
+    out = []
+    for trace in fig.data:
+        if trace.name.startswith("edges:"):
+            for k in range(0, len(trace.x), 3):
+                out.append((trace.x[k], trace.y[k], trace.x[k + 1], trace.y[k + 1]))
     return out
 
 
@@ -69,8 +81,7 @@ def test_path_figure_nodes_edges_labels_and_determinism(name: str) -> None:
     fig = path_figure(r)
     found = nodes(fig)
     assert set(found) == {h.address for h in r.hops}
-    edges = [a for a in fig.layout.annotations if a.showarrow]
-    assert len(edges) == len(r.edges())
+    assert len(arrows(fig)) == len(r.edges())
     xs = [found[h.address]["x"] for h in r.hops if h.address]
     assert xs == sorted(xs) and len(set(xs)) == len(xs)  # a chain runs left to right
     for hop in r.hops:
@@ -78,6 +89,8 @@ def test_path_figure_nodes_edges_labels_and_determinism(name: str) -> None:
         assert hop.type in node["hover"] and (hop.address or "") in node["hover"]
         if hop.all_issues:
             assert node["colour"] == ISSUE and node["symbol"] == "x"
+        elif not r.reachable and hop is r.hops[-1]:  # beyond the block, or never answered
+            assert node["colour"] != HOP_COLOURS[hop.type] and node["symbol"] == "circle-open"
         else:
             assert node["colour"] == HOP_COLOURS[hop.type] and node["symbol"] == "circle"
     assert fig.layout.paper_bgcolor == "rgba(0,0,0,0)"

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypedDict
+from urllib.parse import urlsplit
+
+from nwlab.viz.palette import ISSUE, NEUTRAL, OK, WARN
 
 if TYPE_CHECKING:  # pragma: no cover
     from nwlab.model import ConnectivityResult, Hop, Issue
@@ -18,17 +22,22 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "CATALOGUE",
     "Finding",
+    "Findings",
     "IssueInfo",
     "RouteRef",
     "RuleRef",
     "blocking_cause",
+    "blocking_issue",
+    "drops_traffic",
     "error_html",
     "error_text",
     "explain_issue",
     "explain_result",
+    "findings_html",
     "issue_info",
     "parse_route",
     "parse_rule_name",
+    "requested_host",
     "short_cause",
     "verdict_sentence",
 ]
@@ -305,6 +314,52 @@ class Finding:
             f"  Read:          {self.docs_url}",
         ])
 
+    def _repr_html_(self) -> str:
+        return findings_html([self])
+
+
+class Findings(list[Finding]):
+    """What `result.explain()` returns: a plain list of Finding (index it, iterate it) that shows
+    itself as findings, as text in a REPL and as HTML in a notebook, instead of a list repr."""
+
+    def __str__(self) -> str:
+        return "\n\n".join(str(f) for f in self) if self else "No findings."
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        return findings_html(self)
+
+
+_SEVERITY_MARK = {  # icon and colour per finding severity (the word is always printed too)
+    "error": ("&#x2716;", ISSUE),
+    "warning": ("&#x26A0;", WARN),
+    "info": ("&#x2714;", OK),
+}
+
+
+def findings_html(findings: Iterable[Finding]) -> str:
+    """Each finding: severity icon and word, title, meaning, cause, fix and a docs link; every
+    word from the service escaped (inline styles only, so it reads in light and dark themes)."""
+    esc = html.escape
+    items = []
+    for f in findings:
+        icon, colour = _SEVERITY_MARK.get(f.severity.lower(), ("&#x2022;", NEUTRAL))
+        items.append(
+            f'<li style="margin:6px 0;padding-left:8px;border-left:3px solid {colour};'
+            f'list-style:none">'
+            f'<div><span style="color:{colour};font-weight:600">{icon} {esc(f.severity)}</span> '
+            f"<strong>{esc(f.title)}</strong></div>"
+            f"<div>{esc(f.meaning)}</div>"
+            f"<div><em>Likely cause:</em> {esc(f.cause)}</div>"
+            f"<div><em>Fix:</em> {esc(f.fix)}</div>"
+            f'<div><a href="{esc(f.docs_url, quote=True)}" target="_blank" '
+            f'rel="noopener noreferrer" style="color:inherit;text-decoration:underline">'
+            f"Read: {esc(f.docs_url)}</a></div>"
+            "</li>")
+    return f'<ul class="nwlab-findings" style="padding-left:0;margin:4px 0">{"".join(items)}</ul>'
+
 
 def _at(address: str | None) -> str:
     return f" at {address}" if address else ""
@@ -413,8 +468,29 @@ def _endpoint(hop: Hop | None, fallback: str) -> str:
     return hop.address or hop.name or fallback
 
 
+def requested_host(result: ConnectivityResult) -> str | None:
+    """The host name the check was asked for (`bing.com` for `https://bing.com/x`), None for a
+    VM or IP destination or a result without inputs: the service answers with the address only."""
+    kind = result.meta.get("destination_kind")
+    requested = result.meta.get("destination")
+    if kind not in ("url", "host") or not isinstance(requested, str) or not requested:
+        return None
+    if kind == "url":
+        try:
+            return urlsplit(requested).hostname or requested
+        except ValueError:  # not a URL after all (the check validated it, a saved one may not be)
+            return requested
+    return requested
+
+
 def _dest_name(result: ConnectivityResult) -> str:
+    """`bing.com (204.79.197.200)` for a name the service resolved, else the address or name."""
     dest = result.destination
+    host = requested_host(result)
+    if host and dest is not None and dest.address and dest.address.lower() != host.lower():
+        return f"{host} ({dest.address})"
+    if host:
+        return host
     if dest is not None and dest.address:
         return dest.address
     requested = result.meta.get("destination")
@@ -436,10 +512,18 @@ def _latency(result: ConnectivityResult) -> str | None:
     return text
 
 
-def _blocking_issue(result: ConnectivityResult) -> Issue | None:
+def drops_traffic(issue: Issue) -> bool:
+    """An Error issue drops the traffic; so does one without severity (the service's older
+    answers leave it out). Warnings (CPU, Memory...) only describe the hop."""
+    return issue.severity.lower() in ("error", "")
+
+
+def blocking_issue(result: ConnectivityResult) -> Issue | None:
+    """The issue that stops the traffic: the first that drops it, else the first issue; None
+    when the service reported none."""
     issues = result.issues
     for issue in issues:
-        if issue.severity.lower() in ("error", ""):
+        if drops_traffic(issue):
             return issue
     return issues[0] if issues else None
 
@@ -456,10 +540,10 @@ def _located_at(hop: Hop | None) -> _HopFields:
             "hop_type": hop.type if hop else None}
 
 
-def explain_result(result: ConnectivityResult) -> list[Finding]:
+def explain_result(result: ConnectivityResult) -> Findings:
     """One finding per issue; with none, one on why it failed, on probe loss, or that it works."""
     by_id = {hop.id: hop for hop in result.hops}
-    findings = [explain_issue(i, by_id.get(i.hop_id or "")) for i in result.issues]
+    findings = Findings(explain_issue(i, by_id.get(i.hop_id or "")) for i in result.issues)
     dest = result.destination
     dest_name = _dest_name(result)
     loss = result.probe_loss
@@ -537,7 +621,7 @@ def blocking_cause(result: ConnectivityResult) -> str | None:
     """Short words for tables: what stops the traffic and where; None when reachable."""
     if result.reachable:
         return None
-    issue = _blocking_issue(result)
+    issue = blocking_issue(result)
     if issue is not None:
         return short_cause(issue)
     if _ends_at_appliance(result):
@@ -585,7 +669,7 @@ def verdict_sentence(result: ConnectivityResult) -> str:
         return (f"The check from {src} to {dest} ended with status '{result.status}': "
                 f"{_probes(result)}.")
     verb = "cannot reach" if status != "degraded" else "reaches with degraded connectivity"
-    issue = _blocking_issue(result)
+    issue = blocking_issue(result)
     if issue is None and _ends_at_appliance(result):
         return (f"{src} {verb} {dest}: the probes reach the virtual appliance "
                 f"{result.hops[-1].address} and go no further ({_probes(result)}); the appliance "

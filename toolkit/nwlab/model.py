@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover - imported lazily at run time to keep `imp
     import pandas as pd
     import plotly.graph_objects as go
 
-    from nwlab.explain import Finding
+    from nwlab.explain import Findings
     from nwlab.redact import Redactor
 
 # The service answers "Reachable"/"Unreachable" although the spec enum says Connected/Disconnected/
@@ -521,8 +521,9 @@ class ConnectivityResult:
 
     # -- rendering (imported on first use) -------------------------------------------------
 
-    def explain(self) -> list[Finding]:
-        """Plain-language findings: what each issue means, its likely cause and the fix."""
+    def explain(self) -> Findings:
+        """Plain-language findings: what each issue means, its likely cause and the fix; a list
+        that shows itself as findings in a notebook and a REPL."""
         from nwlab.explain import explain_result
 
         return explain_result(self)

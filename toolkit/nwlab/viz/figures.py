@@ -7,16 +7,24 @@ themes; the "none" template keeps the JSON independent of plotly's default theme
 
 from __future__ import annotations
 
-import html
-import textwrap
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import plotly.graph_objects as go
 
-from nwlab.explain import Finding, blocking_cause, explain_issue, short_cause, verdict_sentence
-from nwlab.viz._graph import forward_edges, layers, positions
+from nwlab.explain import (
+    Finding,
+    blocking_cause,
+    blocking_issue,
+    drops_traffic,
+    explain_issue,
+    requested_host,
+    short_cause,
+    verdict_sentence,
+)
+from nwlab.viz._graph import Layout, layout
 from nwlab.viz.palette import ISSUE, LOST, NEUTRAL, hop_colour, rgba
+from nwlab.viz.text import plotly_text, wrapped
 
 if TYPE_CHECKING:  # pragma: no cover
     from nwlab.model import ConnectivityResult, Hop, HopLink, Issue
@@ -25,11 +33,6 @@ __all__ = ["path_figure", "rtt_label", "sankey_figure"]
 
 _FONT = {"color": NEUTRAL, "family": "Helvetica, Arial, sans-serif", "size": 12}
 _TRANSPARENT = "rgba(0,0,0,0)"
-
-
-def _wrap(text: str, width: int = 72) -> str:
-    """Escape for Plotly's pseudo-HTML and break long lines with <br>."""
-    return "<br>".join(html.escape(line) for line in textwrap.wrap(text, width) or [""])
 
 
 def rtt_label(link: HopLink | None) -> str | None:
@@ -48,113 +51,222 @@ def rtt_label(link: HopLink | None) -> str | None:
     return f"{min(values)}-{max(values)} ms"
 
 
-def _link(result: ConnectivityResult, a: str, b: str) -> HopLink | None:
+def _link(hops: tuple[Hop, ...], a: int, b: int) -> HopLink | None:
     """The measured link a->b: from a's links, else from b's previousLinks (which point back)."""
-    hop_a, hop_b = result.hop(a), result.hop(b)
-    link = hop_a.link_to(b) if hop_a else None
-    if link is None and hop_b is not None:
-        link = next((x for x in hop_b.previous_links if x.next_hop_id == a), None)
+    link = hops[a].link_to(hops[b].id)
+    if link is None:
+        link = next((x for x in hops[b].previous_links if x.next_hop_id == hops[a].id), None)
     return link
 
 
-def _label(hop: Hop) -> str:
+def _short_label(hop: Hop) -> str:
+    """One word for a hop where space is short (Sankey nodes, edge hover): address, else name."""
     return hop.address or hop.name or hop.type
 
 
-def _hover(hop: Hop, findings: list[Finding]) -> str:
-    lines = [f"<b>{html.escape(hop.type)}</b>", f"Address: {html.escape(hop.address or '-')}"]
+def _node_label(hop: Hop, name: str | None) -> str:
+    """Name over address (escaped), so a hop is known by what it is, not only by its IP."""
+    lines = [x for x in (name or hop.name, hop.address) if x]
+    if len(lines) == 2 and lines[0] == lines[1]:
+        lines = lines[:1]
+    return "<br>".join(plotly_text(x) for x in lines or [hop.type])
+
+
+def _hover(hop: Hop, findings: list[Finding], reached: bool) -> str:
+    lines = [f"<b>{plotly_text(hop.type)}</b>", f"Address: {plotly_text(hop.address or '-')}"]
     if hop.name:
-        lines.append(f"Resource: {html.escape(hop.name)}")
+        lines.append(f"Resource: {plotly_text(hop.name)}")
+    if not reached:
+        lines.append("<i>Not reached: the traffic stops before this hop</i>")
     for finding in findings:
         issue = finding.issue
-        lines.append(f"<b>{html.escape(finding.severity)}: {_wrap(finding.title)}</b>")
+        lines.append(f"<b>{plotly_text(finding.severity)}: {wrapped(finding.title)}</b>")
         if issue is not None:
             for key, value in issue.context.items():
-                lines.append(f"{html.escape(key)}: {_wrap(value)}")
-        lines.append(_wrap(finding.meaning))
-        lines.append(f"Likely cause: {_wrap(finding.cause)}")
-        lines.append(f"Fix: {_wrap(finding.fix)}")
+                lines.append(f"{plotly_text(key)}: {wrapped(value)}")
+        lines.append(wrapped(finding.meaning))
+        lines.append(f"Likely cause: {wrapped(finding.cause)}")
+        lines.append(f"Fix: {wrapped(finding.fix)}")
     return "<br>".join(lines)
 
 
-def path_figure(result: ConnectivityResult) -> go.Figure:
-    """The hop graph left to right: one column per layer, arrows labelled with RTT, issues in X."""
-    pos = positions(result)
-    hop_findings: dict[str, list[Finding]] = {}
-    for hop in result.hops:
-        for issue in hop.all_issues:
-            hop_findings.setdefault(hop.id, []).append(explain_issue(issue, hop))
+def reached_hops(result: ConnectivityResult, lay: Layout) -> list[bool]:
+    """Whether traffic got to each hop. All of them when the check succeeded (or was degraded:
+    some probes arrived). Otherwise the hops that drop it (an Error issue, else the hop of the
+    first issue) are reached but what lies only beyond them is not; with no issue at all the
+    destination is the one not reached (it never answered)."""
+    n = len(result.hops)
+    if result.reachable or result.status.lower() == "degraded" or n == 0:
+        return [True] * n
+    blocks = {i for i, hop in enumerate(result.hops) if any(map(drops_traffic, hop.all_issues))}
+    if not blocks:
+        first = blocking_issue(result)
+        blocks = {i for i, hop in enumerate(result.hops)
+                  if any(x is first for x in hop.all_issues)}
+    if not blocks:
+        reached = [True] * n
+        reached[n - 1] = False
+        return reached
+    out: list[list[int]] = [[] for _ in range(n)]
+    for a, b in lay.edges:
+        out[a].append(b)
 
-    fig = go.Figure()
-    groups: dict[str, list[Hop]] = {}
-    for hop in result.hops:
-        groups.setdefault("Issue" if hop.id in hop_findings else hop.type, []).append(hop)
-    for name, hops in groups.items():
-        flagged = name == "Issue"
-        fig.add_trace(go.Scatter(
-            name="Issue found here" if flagged else name,
-            x=[pos[h.id][0] for h in hops], y=[pos[h.id][1] for h in hops],
-            mode="markers+text",
-            text=[html.escape(_label(h)) for h in hops],
-            textposition="bottom center",
-            textfont={"color": NEUTRAL, "size": 12},
-            hovertext=[_hover(h, hop_findings.get(h.id, [])) for h in hops],
-            hoverinfo="text",
-            marker={
-                "size": 26 if flagged else 22,
-                "color": ISSUE if flagged else hop_colour(name),
-                "symbol": "x" if flagged else "circle",
-                "line": {"color": NEUTRAL, "width": 1},
-            },
-            customdata=[h.id for h in hops],
-        ))
+    def walk(starts: list[int], through_blocks: bool) -> set[int]:
+        seen = set(starts)
+        todo = list(starts)
+        while todo:
+            node = todo.pop()
+            if node in blocks and not through_blocks:
+                continue
+            for child in out[node]:
+                if child not in seen:
+                    seen.add(child)
+                    todo.append(child)
+        return seen
 
+    before = walk([0], through_blocks=False)
+    beyond = walk(sorted(blocks), through_blocks=True) - blocks
+    return [not (i in beyond and i not in before) for i in range(n)]
+
+
+# Edge styles: (colour, width, dash); one trace each, so the figure grows linearly with the path.
+_EDGE_STYLES = {
+    "ok": (NEUTRAL, 1.5, "solid"),
+    "issue": (ISSUE, 2.5, "solid"),
+    "not reached": (LOST, 1.5, "dot"),
+}
+
+
+def _edge_traces(result: ConnectivityResult, lay: Layout, reached: list[bool]
+                 ) -> tuple[list[go.Scatter], list[dict[str, Any]]]:
+    """Edge lines with arrowheads grouped by style, one invisible hover point per edge, and the
+    RTT labels (as annotations, built in one list: adding them one by one is quadratic)."""
+    hops = result.hops
+    lines: dict[str, tuple[list[float | None], list[float | None]]] = {k: ([], []) for k in _EDGE_STYLES}
     mid_x: list[float] = []
     mid_y: list[float] = []
     mid_text: list[str] = []
-    for a, b in forward_edges(result):
-        (x0, y0), (x1, y1) = pos[a], pos[b]
-        link = _link(result, a, b)
+    labels: list[dict[str, Any]] = []
+    for a, b in lay.edges:
+        (x0, y0), (x1, y1) = lay.point(a), lay.point(b)
+        link = _link(hops, a, b)
         bad = link is not None and bool(link.issues)
-        fig.add_annotation(
-            x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x", ayref="y", text="",
-            showarrow=True, arrowhead=3, arrowsize=1.2, arrowwidth=2 if bad else 1.5,
-            arrowcolor=ISSUE if bad else NEUTRAL, standoff=15, startstandoff=15,
-        )
+        # What leaves a hop that drops the traffic, or a hop never reached, carries nothing.
+        dropped_here = not reached[b] or not reached[a]
+        style = "issue" if bad else "not reached" if dropped_here else "ok"
+        xs, ys = lines[style]
+        xs.extend((x0, x1, None))
+        ys.extend((y0, y1, None))
         label = rtt_label(link)
-        if bad and link is not None:
+        if bad:
             label = f"✖ {label}" if label else "✖ issue"
         if label:
-            fig.add_annotation(x=(x0 + x1) / 2, y=(y0 + y1) / 2, xref="x", yref="y", text=label,
-                               showarrow=False, yshift=10,
-                               font={"color": ISSUE if bad else NEUTRAL, "size": 11})
-        hop_a, hop_b = result.hop(a), result.hop(b)
-        hover = f"{html.escape(_label(hop_a) if hop_a else a)} → " \
-                f"{html.escape(_label(hop_b) if hop_b else b)}"
+            colour = ISSUE if bad else NEUTRAL
+            labels.append({"x": (x0 + x1) / 2, "y": (y0 + y1) / 2, "xref": "x", "yref": "y",
+                           "text": label, "showarrow": False, "yshift": 10,
+                           "font": {"color": colour, "size": 11}})
+        hover = f"{plotly_text(_short_label(hops[a]))} → {plotly_text(_short_label(hops[b]))}"
+        if style == "not reached":
+            hover += "<br>not reached"
         if link is not None and rtt_label(link):
             hover += (f"<br>RTT min/avg/max: {_ms(link.rtt_min_ms)} / {_ms(link.rtt_avg_ms)} / "
                       f"{_ms(link.rtt_max_ms)}")
         if link is not None:
             for issue in link.issues:
-                hover += f"<br>{html.escape(short_cause(issue))}"
+                hover += f"<br>{plotly_text(short_cause(issue))}"
         mid_x.append((x0 + x1) / 2)
         mid_y.append((y0 + y1) / 2)
         mid_text.append(hover)
+    traces = []
+    for style, (xs, ys) in lines.items():
+        if not xs:
+            continue
+        colour, width, dash = _EDGE_STYLES[style]
+        count = len(xs) // 3
+        traces.append(go.Scatter(
+            name=f"edges: {style}", x=xs, y=ys, mode="lines+markers", hoverinfo="skip",
+            showlegend=False, line={"color": colour, "width": width, "dash": dash},
+            # An arrowhead at each edge's end, turned along the edge and stopped at the node.
+            marker={"symbol": "arrow", "angleref": "previous", "standoff": 13,
+                    "size": [0, 11, 0] * count, "color": colour},
+        ))
     if mid_x:
-        fig.add_trace(go.Scatter(
+        traces.append(go.Scatter(
             name="links", x=mid_x, y=mid_y, mode="markers", hovertext=mid_text,
             hoverinfo="text", showlegend=False,
             marker={"size": 12, "color": NEUTRAL, "opacity": 0},
         ))
+    return traces, labels
 
-    xs = [p[0] for p in pos.values()] or [0.0]
-    ys = [p[1] for p in pos.values()] or [0.0]
-    per_column: dict[float, int] = {}
-    for x, _ in pos.values():
-        per_column[x] = per_column.get(x, 0) + 1
+
+def _block_mark(result: ConnectivityResult, lay: Layout) -> dict[str, Any] | None:
+    """The rule or route that stops the traffic, written on the figure above the hop it is on."""
+    if result.reachable:
+        return None
+    issue = blocking_issue(result)
+    if issue is None:
+        return None
+    at = next((i for i, hop in enumerate(result.hops) if any(x is issue for x in hop.all_issues)),
+              None)
+    if at is None:
+        return None
+    x, y = lay.point(at)
+    return {"x": x, "y": y, "xref": "x", "yref": "y", "showarrow": False, "yshift": 30,
+            "text": f"<b>✖ {plotly_text(short_cause(issue))}</b>", "name": "blocked here",
+            "font": {"color": ISSUE, "size": 12}, "bgcolor": "rgba(213,94,0,0.08)"}
+
+
+def path_figure(result: ConnectivityResult) -> go.Figure:
+    """The hop graph left to right: one column per layer, hops labelled by name and address,
+    arrows labelled with RTT, issues as X with the blocking rule written beside it, and what lies
+    beyond a block (or a destination that never answered) drawn as not reached."""
+    hops = result.hops
+    lay = layout(result)
+    reached = reached_hops(result, lay)
+    findings: dict[int, list[Finding]] = {}
+    for i, hop in enumerate(hops):
+        for issue in hop.all_issues:
+            findings.setdefault(i, []).append(explain_issue(issue, hop))
+    host = requested_host(result)
+
+    traces, annotations = _edge_traces(result, lay, reached)
+    groups: dict[str, list[int]] = {}
+    for i, hop in enumerate(hops):
+        group = "Issue found here" if i in findings else "Not reached" if not reached[i] else hop.type
+        groups.setdefault(group, []).append(i)
+    for name, members in groups.items():
+        flagged, unreached = name == "Issue found here", name == "Not reached"
+        colour = ISSUE if flagged else LOST if unreached else hop_colour(name)
+        traces.append(go.Scatter(
+            name=plotly_text(name),
+            x=[lay.column[i] for i in members], y=[lay.y[i] for i in members],
+            mode="markers+text",
+            text=[_node_label(hops[i], host if i == len(hops) - 1 else None) for i in members],
+            textposition="bottom center",
+            textfont={"color": NEUTRAL, "size": 12},
+            hovertext=[_hover(hops[i], findings.get(i, []), reached[i]) for i in members],
+            hoverinfo="text",
+            marker={
+                "size": 26 if flagged else 22,
+                "color": colour,  # an open circle is drawn in this colour: grey, never green
+                "symbol": "x" if flagged else "circle-open" if unreached else "circle",
+                "line": {"color": LOST if unreached else NEUTRAL, "width": 2 if unreached else 1},
+            },
+            customdata=[hops[i].id for i in members],
+        ))
+    mark = _block_mark(result, lay)
+    if mark is not None:
+        annotations.append(mark)
+
+    fig = go.Figure(traces)
+    xs = [float(c) for c in lay.column] or [0.0]
+    ys = lay.y or [0.0]
+    per_column: dict[int, int] = {}
+    for c in lay.column:
+        per_column[c] = per_column.get(c, 0) + 1
     tallest = max(per_column.values(), default=1)
     fig.update_layout(
-        title={"text": _wrap(verdict_sentence(result), 110), "x": 0.01, "xanchor": "left",
+        title={"text": wrapped(verdict_sentence(result), 110), "x": 0.01, "xanchor": "left",
                "font": {"size": 14, "color": NEUTRAL}},
         template="none",
         paper_bgcolor=_TRANSPARENT, plot_bgcolor=_TRANSPARENT, font=_FONT,
@@ -162,10 +274,11 @@ def path_figure(result: ConnectivityResult) -> go.Figure:
         legend={"orientation": "h", "x": 0, "y": -0.05, "yanchor": "top",
                 "bgcolor": _TRANSPARENT, "font": {"color": NEUTRAL}},
         xaxis={"visible": False, "range": [min(xs) - 0.5, max(xs) + 0.5], "fixedrange": True},
-        yaxis={"visible": False, "range": [min(ys) - 0.8, max(ys) + 0.6], "fixedrange": True},
+        yaxis={"visible": False, "range": [min(ys) - 0.8, max(ys) + 0.7], "fixedrange": True},
         height=240 + 90 * tallest,
         margin={"l": 20, "r": 20, "t": 70, "b": 40},
         hoverlabel={"align": "left"},
+        annotations=annotations,
     )
     return fig
 
@@ -186,23 +299,21 @@ class _Flow:
     y: list[float] | None = None
 
 
-def _place(result: ConnectivityResult, flow: _Flow, hop_index: dict[str, int]) -> None:
+def _place(lay: Layout, flow: _Flow, hop_count: int) -> None:
     """Fix node positions when probes leave the path: hops by layer, drop/lost nodes in a last
-    column of their own, so a long cause label never overlaps the label of the hop before it."""
-    ends = [i for i in range(len(flow.labels)) if i not in hop_index.values()]
+    column of their own, so a long cause label never overlaps the label of the hop before it.
+    Hops are the first `hop_count` nodes, in hop order."""
+    ends = range(hop_count, len(flow.labels))
     if not ends:
         return
-    pos = positions(result)
-    columns = max((x for x, _ in pos.values()), default=0.0) + 1
-    ys = [y for _, y in pos.values()] or [0.0]
-    top, bottom = max(ys), min(ys)
+    columns = max(lay.column, default=0) + 1
+    top, bottom = max(lay.y, default=0.0), min(lay.y, default=0.0)
     span = (top - bottom) or 1.0
     x = [0.0] * len(flow.labels)
     y = [0.0] * len(flow.labels)
-    for hop_id, i in hop_index.items():
-        px, py = pos.get(hop_id, (0.0, 0.0))
-        x[i] = max(px / columns, 0.001)
-        y[i] = 0.1 + 0.4 * ((top - py) / span if top != bottom else 0.5)
+    for i in range(hop_count):
+        x[i] = max(lay.column[i] / columns, 0.001)
+        y[i] = 0.1 + 0.4 * ((top - lay.y[i]) / span if top != bottom else 0.5)
     for k, i in enumerate(ends):
         x[i] = 0.999
         y[i] = 0.55 + 0.35 * (k / max(len(ends) - 1, 1))
@@ -212,7 +323,7 @@ def _place(result: ConnectivityResult, flow: _Flow, hop_index: dict[str, int]) -
 def _drop_issue(hop: Hop, reachable: bool, any_errors: bool) -> Issue | None:
     """The issue that drops probes at this hop: an Error one, or any one if nothing is an Error."""
     for issue in hop.all_issues:
-        if issue.severity.lower() in ("error", ""):
+        if drops_traffic(issue):
             return issue
     if not any_errors and not reachable and hop.all_issues:
         return hop.all_issues[0]
@@ -228,7 +339,7 @@ def _flows(result: ConnectivityResult) -> tuple[_Flow, float, float, bool]:
     else:
         failed = 0.0 if result.reachable else 1.0
     flow = _Flow([], [], [], [], [], [])
-    node: dict[str, int] = {}
+    node: dict[str, int] = {}  # drop and lost nodes by label; hop i is node i
 
     def node_of(key: str, label: str, colour: str) -> int:
         if key not in node:
@@ -244,45 +355,45 @@ def _flows(result: ConnectivityResult) -> tuple[_Flow, float, float, bool]:
             flow.value.append(round(value, 6))
             flow.link_colours.append(colour)
 
-    if not result.hops:
+    hops = result.hops
+    if not hops:
         return flow, total, failed, known
-    for hop in result.hops:
-        node_of(hop.id, f"{hop.type} {_label(hop)}", hop_colour(hop.type))
-    layer = layers(result)
-    order = {hop.id: i for i, hop in enumerate(result.hops)}
-    children: dict[str, list[str]] = {}
-    for a, b in forward_edges(result):
-        if layer[b] > layer[a]:
-            children.setdefault(a, []).append(b)
-    any_errors = any(i.severity.lower() in ("error", "") for i in result.issues)
-    source = result.hops[0]
-    dest = result.hops[-1]
-    inflow: dict[str, float] = {source.id: total}
+    for hop in hops:
+        flow.labels.append(f"{hop.type} {_short_label(hop)}")
+        flow.colours.append(hop_colour(hop.type))
+    lay = layout(result)
+    children: list[list[int]] = [[] for _ in hops]
+    for a, b in lay.edges:
+        if lay.column[b] > lay.column[a]:
+            children[a].append(b)
+    any_errors = any(drops_traffic(i) for i in result.issues)
+    dest = len(hops) - 1
+    inflow = [0.0] * len(hops)
+    inflow[0] = total
     remaining = failed
     into_dest: list[tuple[int, float]] = []  # (link index, value) of links entering the destination
-    for hop in sorted(result.hops, key=lambda h: (layer[h.id], order[h.id])):
-        amount = inflow.get(hop.id, 0.0)
+    for i in sorted(range(len(hops)), key=lambda k: (lay.column[k], k)):
+        amount = inflow[i]
         if amount <= 0:
             continue
-        issue = _drop_issue(hop, result.reachable, any_errors)
+        issue = _drop_issue(hops[i], result.reachable, any_errors)
         if issue is not None and remaining > 0:
             dropped = min(amount, remaining)
             remaining -= dropped
             amount -= dropped
             label = f"Dropped: {short_cause(issue)}"
-            add(node[hop.id], node_of("drop:" + label, label, ISSUE), dropped, rgba(ISSUE, 0.55))
-        kids = children.get(hop.id, [])
+            add(i, node_of("drop:" + label, label, ISSUE), dropped, rgba(ISSUE, 0.55))
+        kids = children[i]
         if not kids or amount <= 0:
             continue
         share = amount / len(kids)
         for kid in kids:
-            inflow[kid] = inflow.get(kid, 0.0) + share
-            if kid == dest.id:
+            inflow[kid] += share
+            if kid == dest:
                 into_dest.append((len(flow.value), share))
-            add(node[hop.id], node[kid], share, rgba(hop_colour(hop.type), 0.35))
+            add(i, kid, share, rgba(hop_colour(hops[i].type), 0.35))
     if remaining > 1e-9:
-        dest_name = dest.address or dest.name or "the destination"
-        lost_label = f"Lost: no answer from {dest_name}"
+        lost_label = f"Lost: no answer from {_short_label(hops[dest])}"
         lost = node_of("lost", lost_label, LOST)
         arriving = sum(v for _, v in into_dest)
         if arriving > 0:
@@ -291,8 +402,8 @@ def _flows(result: ConnectivityResult) -> tuple[_Flow, float, float, bool]:
                 flow.value[index] = round(flow.value[index] - take, 6)
                 add(flow.source[index], lost, take, rgba(LOST, 0.5))
         else:
-            add(node[source.id], lost, remaining, rgba(LOST, 0.5))
-    _place(result, flow, {hop.id: node[hop.id] for hop in result.hops})
+            add(0, lost, remaining, rgba(LOST, 0.5))
+    _place(lay, flow, len(hops))
     keep = [i for i, v in enumerate(flow.value) if v > 1e-9]
     flow.source = [flow.source[i] for i in keep]
     flow.target = [flow.target[i] for i in keep]
@@ -316,8 +427,8 @@ def sankey_figure(result: ConnectivityResult) -> go.Figure:
     flow, total, failed, known = _flows(result)
     src = result.source
     dest = result.destination
-    src_name = (src.address or src.name) if src else "the source"
-    dest_name = (dest.address or dest.name) if dest else "the destination"
+    src_name = plotly_text(_short_label(src)) if src else "the source"
+    dest_name = plotly_text(_short_label(dest)) if dest else "the destination"
     if known:
         title = (f"{total:.0f} probes from {src_name}: {total - failed:.0f} delivered to "
                  f"{dest_name}, {failed:.0f} failed")
@@ -326,10 +437,10 @@ def sankey_figure(result: ConnectivityResult) -> go.Figure:
                  f"({'delivered' if result.reachable else 'not delivered'})")
     cause = blocking_cause(result)
     if cause:
-        title += f"<br>{html.escape(cause)}"
+        title += f"<br>{plotly_text(cause)}"
     unit = "probes" if known else "unit"
     node: dict[str, Any] = {
-        "label": [html.escape(x) for x in flow.labels], "color": flow.colours,
+        "label": [plotly_text(x) for x in flow.labels], "color": flow.colours,
         "pad": 24, "thickness": 18, "line": {"color": NEUTRAL, "width": 0.5},
         "hovertemplate": "%{label}: %{value}<extra></extra>"}
     if flow.x is not None and flow.y is not None:

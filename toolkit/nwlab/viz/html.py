@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING
 
-from nwlab.explain import Finding, explain_result, verdict_sentence
+from nwlab.explain import explain_result, findings_html, verdict_sentence
 from nwlab.viz.palette import BADGE, ISSUE, NEUTRAL
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -19,12 +19,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["badge_html", "findings_html", "hops_table_html", "result_html"]
 
 _esc = html.escape
-
-_SEVERITY = {  # icon and colour per finding severity (the word is always printed too)
-    "error": ("&#x2716;", ISSUE),
-    "warning": ("&#x26A0;", "#E69F00"),
-    "info": ("&#x2714;", "#009E73"),
-}
 
 _CELL = f"padding:3px 8px;border-bottom:1px solid {NEUTRAL}55;text-align:left;vertical-align:top"
 
@@ -57,26 +51,6 @@ def _figures(result: ConnectivityResult) -> str:
         parts.append("no probe figures")
     parts.append(f"{len(result.hops)} hop{'s' if len(result.hops) != 1 else ''}")
     return " &middot; ".join(_esc(p) for p in parts)
-
-
-def findings_html(findings: list[Finding]) -> str:
-    """Each finding: severity icon and word, title, meaning, cause, fix and a docs link."""
-    items = []
-    for f in findings:
-        icon, colour = _SEVERITY.get(f.severity.lower(), ("&#x2022;", NEUTRAL))
-        items.append(
-            f'<li style="margin:6px 0;padding-left:8px;border-left:3px solid {colour};'
-            f'list-style:none">'
-            f'<div><span style="color:{colour};font-weight:600">{icon} {_esc(f.severity)}</span> '
-            f"<strong>{_esc(f.title)}</strong></div>"
-            f"<div>{_esc(f.meaning)}</div>"
-            f"<div><em>Likely cause:</em> {_esc(f.cause)}</div>"
-            f"<div><em>Fix:</em> {_esc(f.fix)}</div>"
-            f'<div><a href="{_esc(f.docs_url, quote=True)}" target="_blank" '
-            f'rel="noopener noreferrer" style="color:inherit;text-decoration:underline">'
-            f"Read: {_esc(f.docs_url)}</a></div>"
-            "</li>")
-    return f'<ul style="padding-left:0;margin:4px 0">{"".join(items)}</ul>'
 
 
 def _rtt(result: ConnectivityResult, index: int) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 NEUTRAL = "#888888"  # text, axes and edges: readable on white and on near-black
 ISSUE = "#D55E00"  # Okabe-Ito vermillion: hops and links with an issue, dropped probes
 OK = "#009E73"  # Okabe-Ito bluish green
+WARN = "#E69F00"  # Okabe-Ito orange: warnings
 LOST = "#999999"
 
 HOP_COLOURS: dict[str, str] = {
