@@ -227,3 +227,41 @@ def test_a_path_that_ends_at_an_appliance_is_explained_as_such():
     assert "stopped or deallocated" not in finding.cause
     assert blocking_cause(result) == "Path ends at appliance 10.0.3.4"
     assert "go no further" in verdict_sentence(result)
+
+
+def test_explain_renders_as_findings_in_a_repl_and_a_notebook_and_stays_a_list() -> None:
+    findings = load("vm-to-vm-nsg-blocked").explain()
+    assert isinstance(findings, list) and len(findings) == 1
+    assert findings[0] is next(iter(findings)) and findings == [findings[0]]
+    text = repr(findings)
+    assert text == str(findings) and not text.startswith("[Finding(")
+    assert text.startswith("[Error] Outbound NSG rule UserRule_Port80 blocks the path at 10.1.3.4")
+    assert "Fix:" in text and "Likely cause:" in text
+    markup = findings._repr_html_()
+    assert markup.startswith('<ul class="nwlab-findings"') and "UserRule_Port80" in markup
+    assert "Fix:" in markup and findings[0]._repr_html_().count("<li") == 1
+    several = load("vm-to-website-reachable").explain() + findings  # list operations still work
+    assert len(several) == 2
+    assert str(explain_result(ConnectivityResult.from_dict({"connectionStatus": "Reachable"})))
+
+
+def test_findings_html_escapes_what_the_service_sent() -> None:
+    r = ConnectivityResult.from_dict({"connectionStatus": "Unreachable", "hops": [
+        {"type": "<b>Source</b>", "id": "a", "address": "<img src=x>", "nextHopIds": [],
+         "issues": [{"origin": "Outbound", "severity": "<i>Error</i>",
+                     "type": "<script>alert(1)</script>",
+                     "context": [{"key": "RuleName", "value": "UserRule_<b>x</b>"}]}]}]})
+    markup = r.explain()._repr_html_()
+    for tag in ("<b>", "<img", "<i>", "<script"):
+        assert tag not in markup, tag
+    assert "&lt;script&gt;" in markup
+
+
+@pytest.mark.parametrize("kind,requested", [("url", "https://bing.com/"), ("host", "bing.com")])
+def test_the_verdict_names_the_host_a_check_was_asked_for(kind: str, requested: str) -> None:
+    r = ConnectivityResult.from_dict(json.loads((DATA / "vm-to-website-reachable.json").read_text()),
+                                     meta={"destination": requested, "destination_kind": kind})
+    assert verdict_sentence(r).startswith("10.1.1.4 reaches bing.com (204.79.197.200):")
+    assert "bing.com (204.79.197.200) is reachable" in r.explain()[0].title
+    vm = r.with_meta(destination="/subscriptions/x/vm", destination_kind="vm")
+    assert verdict_sentence(vm).startswith("10.1.1.4 reaches 204.79.197.200:")

@@ -63,3 +63,21 @@ def test_html_module_does_not_import_plotly() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": str(Path(__file__).parents[1] / "toolkit")})
     assert out.stdout.strip() == "False"
+
+
+def test_markup_in_any_service_string_shows_as_text() -> None:
+    hostile = "<script>alert(1)</script><b>b</b><img src=x onerror=alert(1)>"
+    d = json.loads((DATA / "vm-to-vm-nsg-blocked.json").read_text())
+    d["connectionStatus"] = "Unreachable" + hostile
+    for hop in d["hops"]:
+        hop["type"] += hostile
+        hop["address"] += hostile
+        hop["resourceId"] += hostile
+    d["hops"][2]["issues"][0]["type"] = hostile
+    d["hops"][2]["issues"][0]["origin"] = hostile
+    d["hops"][2]["issues"][0]["context"].append({"key": hostile, "value": hostile})
+    r = ConnectivityResult.from_dict(d, meta={"destination": hostile, "destination_kind": "host"})
+    for markup in (r._repr_html_(), r.explain()._repr_html_()):
+        for tag in ("<script", "<b>", "<img"):
+            assert tag not in markup, tag
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in markup

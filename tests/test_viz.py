@@ -209,3 +209,185 @@ def test_result_methods_return_figures() -> None:
     r = load("vm-to-vm-nsg-blocked")
     assert r.path_figure().to_json() == path_figure(r).to_json()
     assert r.sankey_figure().data[0].type == "sankey"
+
+
+# -- labels, the block and what lies beyond it (issue 12, face item 9) ---------------------------
+
+
+def edge_styles(fig: Any) -> dict[tuple[float, float], str]:
+    """Start x of each edge -> the style of the trace that draws it."""
+    out = {}
+    for trace in fig.data:
+        if trace.name.startswith("edges:"):
+            for k in range(0, len(trace.x), 3):
+                out[(trace.x[k], trace.x[k + 1])] = trace.name.removeprefix("edges: ")
+    return out
+
+
+def test_hops_are_labelled_with_name_and_address() -> None:
+    found = nodes(path_figure(load("vm-to-vm-nsg-blocked")))
+    assert found["10.1.1.4"]["label"] == "appNic0<br>10.1.1.4"
+    assert found["10.1.3.4"]["label"] == "auNic<br>10.1.3.4"
+    assert found["10.1.4.4"]["label"] == "dbNic0<br>10.1.4.4"
+    # A hop with neither name nor address is still labelled, by its type.
+    d = raw("vm-to-vm-nsg-blocked")
+    d["hops"][1].pop("address")
+    d["hops"][1].pop("resourceId")
+    labels = [t for tr in path_figure(ConnectivityResult.from_dict(d)).data
+              if not tr.name.startswith("edges:") and tr.name != "links" for t in tr.text]
+    assert "VirtualAppliance" in labels
+
+
+@pytest.mark.parametrize("name,rule,at", [
+    ("vm-to-vm-nsg-blocked", "NSG rule UserRule_Port80 (outbound) at 10.1.3.4", 2),
+    ("vm-to-ip-udr-blocked", "User route to None at 10.1.1.4", 0),
+])
+def test_the_blocking_rule_is_written_on_the_figure_at_its_hop(name: str, rule: str, at: int) -> None:
+    fig = path_figure(load(name))
+    (mark,) = [a for a in fig.layout.annotations if a.name == "blocked here"]
+    assert rule in mark.text and mark.x == at and mark.font.color == ISSUE
+    reachable = path_figure(load("vm-to-website-reachable"))
+    assert not [a for a in reachable.layout.annotations if a.name == "blocked here"]
+
+
+@pytest.mark.parametrize("name,blocked_from", [("vm-to-vm-nsg-blocked", 2),
+                                               ("vm-to-ip-udr-blocked", 0)])
+def test_what_lies_beyond_a_block_is_drawn_as_not_reached(name: str, blocked_from: int) -> None:
+    r = load(name)
+    fig = path_figure(r)
+    styles = edge_styles(fig)
+    for (x0, _), style in styles.items():
+        assert style == ("not reached" if x0 >= blocked_from else "ok"), (x0, style)
+    dotted = next(t for t in fig.data if t.name == "edges: not reached")
+    assert dotted.line.dash == "dot"
+    dest = nodes(fig)[r.hops[-1].address or ""]
+    assert dest["trace"] == "Not reached" and dest["symbol"] == "circle-open"
+    assert "Not reached" in dest["hover"]
+
+
+def test_an_unreachable_destination_without_issue_is_not_reached() -> None:
+    d = raw("vm-to-vm-nsg-blocked")
+    for hop in d["hops"]:
+        hop["issues"] = []
+    fig = path_figure(ConnectivityResult.from_dict(d))
+    found = nodes(fig)
+    assert found["10.1.4.4"]["trace"] == "Not reached"
+    assert all(found[a]["trace"] != "Not reached" for a in ("10.1.1.4", "10.1.2.4", "10.1.3.4"))
+    assert edge_styles(fig)[(2.0, 3.0)] == "not reached"
+
+
+@pytest.mark.parametrize("status", ["Unreachable", "Disconnected", "Unknown", "SomethingNew"])
+def test_a_destination_not_reached_is_never_drawn_green(status: str) -> None:
+    for name in SEEDS:
+        d = raw(name)
+        d["connectionStatus"] = status
+        fig = path_figure(ConnectivityResult.from_dict(d))
+        dest = nodes(fig)[d["hops"][-1]["address"]]
+        assert dest["colour"] not in (HOP_COLOURS["VirtualMachine"], HOP_COLOURS["Destination"],
+                                      HOP_COLOURS["Internet"]), (name, status)
+
+
+def test_a_blocked_ecmp_branch_leaves_the_destination_reached_by_the_other() -> None:
+    d = branching().to_dict()
+    d["connectionStatus"] = "Unreachable"
+    d["hops"][1]["issues"] = [{"origin": "Outbound", "severity": "Error",
+                               "type": "NetworkSecurityRule",
+                               "context": [{"key": "RuleName", "value": "UserRule_Deny"}]}]
+    found = nodes(path_figure(ConnectivityResult.from_dict(d)))
+    assert found["10.0.1.4"]["trace"] == "Issue found here"
+    assert found["10.0.2.4"]["trace"] != "Not reached"  # the other appliance still forwards
+
+
+@pytest.mark.parametrize("kind,requested", [("url", "https://bing.com/search?q=x"),
+                                            ("host", "bing.com")])
+def test_a_url_or_host_check_names_the_host(kind: str, requested: str) -> None:
+    r = ConnectivityResult.from_dict(raw("vm-to-website-reachable"),
+                                     meta={"destination": requested, "destination_kind": kind})
+    fig = path_figure(r)
+    assert nodes(fig)["204.79.197.200"]["label"] == "bing.com<br>204.79.197.200"
+    assert "reaches bing.com (204.79.197.200)" in fig.layout.title.text
+    plain = path_figure(load("vm-to-website-reachable"))  # no inputs known: the address only
+    assert "bing.com" not in plain.to_json()
+
+
+# -- hostile ids and long paths (issue 9, items 11 and 13) -----------------------------------------
+
+
+def test_duplicate_hop_ids_are_drawn_as_distinct_hops() -> None:
+    d = raw("vm-to-vm-nsg-blocked")
+    for hop in d["hops"]:
+        hop["id"] = "same"
+        hop["nextHopIds"] = ["same", "dangling"]
+    r = ConnectivityResult.from_dict(d)
+    found = nodes(path_figure(r))
+    assert len(found) == 4 and len({(n["x"], n["y"]) for n in found.values()}) == 4
+    sankey_figure(r)
+
+
+def chain(n: int) -> ConnectivityResult:
+    """n hops listed last to first, each pointing at the next: the worst order for relaxation."""
+    hops = [{"type": "VirtualAppliance", "id": f"h{i}", "address": f"10.0.{i // 256}.{i % 256}",
+             "nextHopIds": [f"h{i + 1}"] if i < n - 1 else [], "issues": [],
+             "links": [{"nextHopId": f"h{i + 1}", "properties": {"roundTripTimeAvg": 1}}]
+             if i < n - 1 else []}
+            for i in range(n)]
+    return ConnectivityResult.from_dict({"connectionStatus": "Reachable", "hops": hops[::-1]})
+
+
+def test_a_long_path_is_laid_out_in_order_with_a_fixed_number_of_traces() -> None:
+    r = chain(3000)  # deeper than Python's recursion limit, in reverse order
+    column = layers(r)
+    assert [column[f"h{i}"] for i in range(3000)] == list(range(3000))
+    fig = path_figure(r)
+    # Edges are grouped by style (not one shape or annotation each): the figure's size grows
+    # with the data arrays only. The annotations left are the RTT labels.
+    assert len(fig.data) <= 6
+    assert len(arrows(fig)) == 2999
+    assert all(not a.showarrow for a in fig.layout.annotations)
+    assert len(fig.layout.annotations) == 2999
+
+
+def test_a_cycle_is_broken_where_it_closes() -> None:
+    d = raw("vm-to-vm-nsg-blocked")
+    d["hops"][3]["nextHopIds"] = [d["hops"][1]["id"]]  # the destination points back
+    r = ConnectivityResult.from_dict(d)
+    assert list(layers(r).values()) == [0, 1, 2, 3]
+
+
+# -- every service string is text, not markup (issue 9, item 12) --------------------------------
+
+HOSTILE = "<script>alert(1)</script><b>bold</b><img src=x onerror=alert(1)>&amp;"
+
+
+def all_strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in all_strings(v)]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in all_strings(v)]
+    return []
+
+
+def hostile_result() -> ConnectivityResult:
+    d = raw("vm-to-vm-nsg-blocked")
+    for hop in d["hops"]:
+        hop["type"] = f"Type{HOSTILE}"
+        hop["address"] = f"{hop['address']}{HOSTILE}"
+        hop["resourceId"] = hop["resourceId"].replace("Nic", f"Nic{HOSTILE}")
+    d["hops"][2]["issues"][0]["context"][0]["value"] = f"UserRule_{HOSTILE}"
+    d["hops"][2]["issues"][0]["type"] = f"Kind{HOSTILE}"
+    d["connectionStatus"] = f"Unreachable{HOSTILE}"
+    return ConnectivityResult.from_dict(d)
+
+
+@pytest.mark.parametrize("render", [path_figure, sankey_figure])
+def test_service_strings_are_escaped_in_labels_legend_hover_and_titles(render: Any) -> None:
+    fig = render(hostile_result())
+    texts = all_strings(fig.to_plotly_json())
+    for tag in ("<script", "<b>bold", "<img"):
+        assert not any(tag in t for t in texts), tag
+    joined = "\n".join(texts)
+    assert "&lt;script&gt;" in joined and "&lt;b&gt;bold&lt;/b&gt;" in joined
+    assert "&quot;" not in joined  # Plotly shows &quot; literally: quotes are left as they are
+    assert "&amp;amp;" in joined  # an entity in the service's text shows as typed
