@@ -239,11 +239,12 @@ def test_figures_are_deterministic_and_not_colour_alone(mixed: BatchResult,
     assert heat.to_json() == mixed.heatmap_figure().to_json()
     trace = heat.data[0]
     assert list(trace.y) == ["Firewall0", "MultiTierApp0"]
-    assert list(trace.x) == ["10.1.5.4:1433", "10.1.5.4:80", "Database0:1433", "Database0:80"]
+    # Ports in numeric order (80 before 1433), not as text.
+    assert list(trace.x) == ["10.1.5.4:80", "10.1.5.4:1433", "Database0:80", "Database0:1433"]
     marks = [list(row) for row in trace.text]
     assert marks[0] == ["!"] * 4
-    assert marks[1][3] == "\u2716" and marks[1][2] == "\u2714"
-    assert "UserRule_Port80" in trace.hovertext[1][3]
+    assert marks[1][2] == "\u2716" and marks[1][3] == "\u2714"
+    assert "UserRule_Port80" in trace.hovertext[1][2]
     assert "PreflightError" in trace.hovertext[0][0]
     # A loaded batch draws the same figures.
     path = mixed.save(tmp_path / "m.jsonl")

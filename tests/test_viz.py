@@ -391,3 +391,44 @@ def test_service_strings_are_escaped_in_labels_legend_hover_and_titles(render: A
     assert "&lt;script&gt;" in joined and "&lt;b&gt;bold&lt;/b&gt;" in joined
     assert "&quot;" not in joined  # Plotly shows &quot; literally: quotes are left as they are
     assert "&amp;amp;" in joined  # an entity in the service's text shows as typed
+
+
+# -- the mesh heatmap's labels (issue 12, face item 2; drawn by a browser in test_viz_browser) ----
+
+
+def heatmap_batch(sources: list[str], ports: list[int], destination: str = "Database0") -> Any:
+    from nwlab.batch import BatchEntry, BatchResult
+
+    body = raw("vm-to-website-reachable")
+    return BatchResult([BatchEntry(i, {"source": s, "destination": destination, "port": p},
+                                   ConnectivityResult.from_dict(body))
+                        for i, (s, p) in enumerate((s, p) for s in sources for p in ports)])
+
+
+def test_heatmap_orders_ports_as_numbers() -> None:
+    fig = heatmap_batch(["vm1"], [3389, 80, 1433, 22, 443]).heatmap_figure()
+    assert list(fig.data[0].x) == [f"Database0:{p}" for p in (22, 80, 443, 1433, 3389)]
+
+
+@pytest.mark.parametrize("source", ["p0", "ContosoWebFrontEndScaleSetInstance0",
+                                    "a-very-long-source-virtual-machine-name-in-westeurope-0"])
+def test_heatmap_margins_hold_the_longest_labels_and_the_title(source: str) -> None:
+    destination = "sqlserver-prod-westeurope.database.windows.net"
+    fig = heatmap_batch([source, "vm1"], [80, 1433], destination).heatmap_figure()
+    layout = fig.layout
+    assert layout.xaxis.automargin and layout.yaxis.automargin
+    # At least ~0.6 em per character of the longest row label, so it is never cut on the left.
+    assert layout.margin.l >= 0.6 * 12 * len(source)
+    # The top margin holds the title and the slanted column labels (sin 30 deg of their length).
+    longest = len(f"{destination}:1433")
+    assert layout.xaxis.tickangle == -30
+    assert layout.margin.t >= 14 + 0.5 * 0.6 * 12 * longest
+    assert layout.title.yref == "container" and layout.title.y == 1
+    assert layout.title.yanchor == "top"
+
+
+def test_heatmap_labels_are_escaped() -> None:
+    fig = heatmap_batch(["<b>vm</b>"], [80], destination="<img src=x>").heatmap_figure()
+    texts = all_strings(fig.to_plotly_json())
+    assert not any("<b>vm" in t or "<img" in t for t in texts)
+    assert "&lt;b&gt;vm&lt;/b&gt;" in list(fig.data[0].y)

@@ -8,12 +8,13 @@ verdict carries its word (Sankey) or a text mark in the cell (heatmap).
 
 from __future__ import annotations
 
-import html
+import math
 from typing import TYPE_CHECKING, Any
 
 import plotly.graph_objects as go
 
 from nwlab.viz.palette import ISSUE, LOST, NEUTRAL, OK, rgba
+from nwlab.viz.text import plotly_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from nwlab.batch import BatchResult
@@ -88,6 +89,41 @@ def _dest_label(row: dict[str, Any]) -> str:
     return label
 
 
+def _dest_order(row: dict[str, Any]) -> tuple[str, int, str, str]:
+    """Columns by destination, then port as a number (80 before 1433), then protocol."""
+    port = row.get("port")
+    try:
+        number = int(port) if port is not None else -1
+    except (TypeError, ValueError):
+        number = 1 << 20  # not a number: after every real port
+    return (str(row["destination"]).lower(), number, str(row.get("protocol") or ""),
+            _dest_label(row))
+
+
+# Label geometry for margins: Plotly grows margins to fit labels only where the renderer runs
+# its auto-margin pass, so the margins are also computed up front from the longest label
+# (about 0.62 em per character in Helvetica/Arial: a wide estimate, so labels are never cut).
+_CHAR_EM = 0.62
+_TICK_FONT = 12
+_TICK_ANGLE = 30
+_TITLE_SIZE = 14
+
+
+def _text_px(text: str, size: int = _TICK_FONT) -> float:
+    return len(text) * size * _CHAR_EM
+
+
+def _heatmap_margins(xs: list[str], ys: list[str]) -> dict[str, int]:
+    """Left margin for the row labels, top margin for the title plus the slanted column labels."""
+    longest_y = max((_text_px(y) for y in ys), default=0.0)
+    longest_x = max((_text_px(x) for x in xs), default=0.0)
+    slant = math.radians(_TICK_ANGLE)
+    column_labels = longest_x * math.sin(slant) + _TICK_FONT * math.cos(slant)
+    title = _TITLE_SIZE * 1.2 + 16  # one line plus padding above and below
+    return {"l": int(20 + longest_y), "r": 20, "t": int(title + column_labels + 12), "b": 20,
+            "pad": 4}
+
+
 def batch_sankey_figure(batch: BatchResult) -> go.Figure:
     """Sources (left) -> verdict and cause (middle) -> destinations (right); widths count checks."""
     rows = _rows(batch)
@@ -122,7 +158,7 @@ def batch_sankey_figure(batch: BatchResult) -> go.Figure:
     dx, dy = column(len(dests), 0.999)
     fig = go.Figure(go.Sankey(
         arrangement="fixed",
-        node={"label": [html.escape(label) for label in labels], "color": colours,
+        node={"label": [plotly_text(label) for label in labels], "color": colours,
               "pad": 12, "thickness": 14, "line": {"color": NEUTRAL, "width": 0.5},
               "x": sx + mx + dx, "y": sy + my + dy,
               "hovertemplate": "%{label}<br>%{value} check(s)<extra></extra>"},
@@ -143,7 +179,8 @@ def batch_heatmap_figure(batch: BatchResult) -> go.Figure:
     (or error) on hover. A cell with several checks (e.g. protocols) shows the worst verdict."""
     rows = _rows(batch)
     ys = sorted({str(r["source"]) for r in rows}, key=str.lower)
-    xs = sorted({_dest_label(r) for r in rows}, key=lambda s: (s.lower(), s))
+    order = {_dest_label(r): _dest_order(r) for r in rows}
+    xs = sorted(order, key=order.__getitem__)
     cell: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in rows:
         cell.setdefault((str(r["source"]), _dest_label(r)), []).append(r)
@@ -161,20 +198,20 @@ def batch_heatmap_figure(batch: BatchResult) -> go.Figure:
             if not found:
                 z_row.append(None)
                 t_row.append("")
-                h_row.append(f"{html.escape(y)} \u2192 {html.escape(x)}<br>not checked")
+                h_row.append(f"{plotly_text(y)} \u2192 {plotly_text(x)}<br>not checked")
                 continue
             worst = min(found, key=lambda r: rank[r["verdict"]])
             z_row.append(float(_ORDER.index(worst["verdict"])))
             t_row.append(VERDICT_STYLE[worst["verdict"]][1])
-            lines = [f"<b>{html.escape(y)} \u2192 {html.escape(x)}</b>"]
+            lines = [f"<b>{plotly_text(y)} \u2192 {plotly_text(x)}</b>"]
             for r in found:
                 _, mark, words = VERDICT_STYLE[r["verdict"]]
                 line = f"{mark} {words}"
                 if r.get("status") and r["verdict"] != "reachable":
-                    line += f" ({html.escape(str(r['status']))})"
+                    line += f" ({plotly_text(str(r['status']))})"
                 lines.append(line)
                 if r["verdict"] != "reachable":
-                    lines.append(html.escape(_short(_reason(r), 120)))
+                    lines.append(plotly_text(_short(_reason(r), 120)))
                 elif r.get("avg_latency_ms") is not None:
                     lines.append(f"latency avg {int(r['avg_latency_ms'])} ms")
             h_row.append("<br>".join(lines))
@@ -188,16 +225,27 @@ def batch_heatmap_figure(batch: BatchResult) -> go.Figure:
         scale.append([round(i / n, 6), colour])
         scale.append([round((i + 1) / n, 6), colour])
     fig = go.Figure(go.Heatmap(
-        z=z, x=xs, y=ys, text=text, texttemplate="%{text}",
+        z=z, x=[plotly_text(x) for x in xs], y=[plotly_text(y) for y in ys], text=text,
+        texttemplate="%{text}",
         textfont={"size": 16, "color": "#FFFFFF"}, hovertext=hover, hoverinfo="text",
         colorscale=scale, zmin=-0.5, zmax=n - 0.5, xgap=2, ygap=2,
         colorbar={"tickvals": list(range(n)),
                   "ticktext": [f"{m} {w}" for _, m, w in VERDICT_STYLE.values()],
                   "title": {"text": "verdict"}, "outlinewidth": 0},
     ))
-    fig.update_xaxes(side="top", tickangle=-30, showgrid=False, type="category")
-    fig.update_yaxes(autorange="reversed", showgrid=False, type="category")
+    tick = {"size": _TICK_FONT, "color": NEUTRAL}
+    fig.update_xaxes(side="top", tickangle=-_TICK_ANGLE, showgrid=False, type="category",
+                     automargin=True, tickfont=tick)
+    fig.update_yaxes(autorange="reversed", showgrid=False, type="category", automargin=True,
+                     tickfont=tick)
+    margin = _heatmap_margins(xs, ys)
     _layout(fig, "Reachability by source and destination",
-            max(260, 120 + 34 * len(ys)))
+            max(260, 100 + 34 * len(ys)) + margin["t"])
+    # The title sits at the very top of the figure, above the margin that holds the slanted
+    # column labels, so the two never overlap.
+    fig.update_layout(margin=margin,
+                      title={"y": 1, "yref": "container", "yanchor": "top", "x": 0.01,
+                             "xanchor": "left", "pad": {"t": 10, "l": 0},
+                             "font": {"size": _TITLE_SIZE}})
     return fig
 
