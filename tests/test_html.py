@@ -81,3 +81,20 @@ def test_markup_in_any_service_string_shows_as_text() -> None:
         for tag in ("<script", "<b>", "<img"):
             assert tag not in markup, tag
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in markup
+
+
+def test_a_report_shows_service_markup_as_text(tmp_path: Path) -> None:
+    """The report embeds the rich repr and the figures' JSON: neither lets a service string out
+    as markup (hop ids go into the figure data too)."""
+    from nwlab.report import export_html
+
+    hostile = "</script><script>alert(1)</script><b>x</b>"
+    d = json.loads((DATA / "vm-to-vm-nsg-blocked.json").read_text())
+    for hop in d["hops"]:
+        hop["id"] += hostile
+        hop["type"] += hostile
+        hop["nextHopIds"] = [n + hostile for n in hop["nextHopIds"]]
+    d["hops"][2]["issues"][0]["context"][0]["value"] = "UserRule_" + hostile
+    page = export_html(ConnectivityResult.from_dict(d), tmp_path / "r.html", redact=False)
+    text = page.read_text()
+    assert "<script>alert" not in text and "<b>x" not in text
