@@ -306,6 +306,7 @@ def test_a_url_or_host_check_names_the_host(kind: str, requested: str) -> None:
     fig = path_figure(r)
     assert nodes(fig)["204.79.197.200"]["label"] == "bing.com<br>204.79.197.200"
     assert "reaches bing.com (204.79.197.200)" in fig.layout.title.text
+    assert "delivered to bing.com (204.79.197.200)" in sankey_figure(r).layout.title.text
     plain = path_figure(load("vm-to-website-reachable"))  # no inputs known: the address only
     assert "bing.com" not in plain.to_json()
 

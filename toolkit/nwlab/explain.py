@@ -28,6 +28,7 @@ __all__ = [
     "RuleRef",
     "blocking_cause",
     "blocking_issue",
+    "destination_name",
     "drops_traffic",
     "error_html",
     "error_text",
@@ -483,8 +484,9 @@ def requested_host(result: ConnectivityResult) -> str | None:
     return requested
 
 
-def _dest_name(result: ConnectivityResult) -> str:
-    """`bing.com (204.79.197.200)` for a name the service resolved, else the address or name."""
+def destination_name(result: ConnectivityResult) -> str:
+    """The destination in words: `bing.com (204.79.197.200)` for a host or URL check (the service
+    answers with the resolved address only), else its address, name or what was asked."""
     dest = result.destination
     host = requested_host(result)
     if host and dest is not None and dest.address and dest.address.lower() != host.lower():
@@ -545,7 +547,7 @@ def explain_result(result: ConnectivityResult) -> Findings:
     by_id = {hop.id: hop for hop in result.hops}
     findings = Findings(explain_issue(i, by_id.get(i.hop_id or "")) for i in result.issues)
     dest = result.destination
-    dest_name = _dest_name(result)
+    dest_name = destination_name(result)
     loss = result.probe_loss
     unsure = result.status.lower() not in ("unreachable", "disconnected", "degraded")
     if not result.reachable and not findings and unsure:
@@ -626,7 +628,7 @@ def blocking_cause(result: ConnectivityResult) -> str | None:
         return short_cause(issue)
     if _ends_at_appliance(result):
         return f"Path ends at appliance {result.hops[-1].address}"
-    return f"No answer from {_dest_name(result)}"
+    return f"No answer from {destination_name(result)}"
 
 
 def _ends_at_appliance(result: ConnectivityResult) -> bool:
@@ -656,7 +658,7 @@ def _verdict_phrase(issue: Issue) -> str:
 def verdict_sentence(result: ConnectivityResult) -> str:
     """The verdict in one sentence: who reaches whom, what blocks it and where, probe figures."""
     src = _endpoint(result.source, "the source")
-    dest = _dest_name(result)
+    dest = destination_name(result)
     status = result.status.lower()
     if result.reachable:
         latency = _latency(result)

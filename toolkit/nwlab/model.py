@@ -76,12 +76,8 @@ def _as_text(value: Any, default: str = "") -> str:
 
 
 def _as_list(value: Any) -> list[Any]:
-    """A list field: a list as sent, a lone object as a list of one, anything else empty."""
-    if isinstance(value, list | tuple):
-        return list(value)
-    if isinstance(value, Mapping):
-        return [value]
-    return []
+    """A list field: a list as sent; anything else (an object, a string, a number) is absent."""
+    return list(value) if isinstance(value, list | tuple) else []
 
 
 def _as_str_list(value: Any) -> list[str]:

@@ -16,6 +16,7 @@ from nwlab.explain import (
     Finding,
     blocking_cause,
     blocking_issue,
+    destination_name,
     drops_traffic,
     explain_issue,
     requested_host,
@@ -77,7 +78,7 @@ def _hover(hop: Hop, findings: list[Finding], reached: bool) -> str:
     if hop.name:
         lines.append(f"Resource: {plotly_text(hop.name)}")
     if not reached:
-        lines.append("<i>Not reached: the traffic stops before this hop</i>")
+        lines.append("Not reached: the traffic stops before this hop")
     for finding in findings:
         issue = finding.issue
         lines.append(f"<b>{plotly_text(finding.severity)}: {wrapped(finding.title)}</b>")
@@ -90,7 +91,7 @@ def _hover(hop: Hop, findings: list[Finding], reached: bool) -> str:
     return "<br>".join(lines)
 
 
-def reached_hops(result: ConnectivityResult, lay: Layout) -> list[bool]:
+def _reached_hops(result: ConnectivityResult, lay: Layout) -> list[bool]:
     """Whether traffic got to each hop. All of them when the check succeeded (or was degraded:
     some probes arrived). Otherwise the hops that drop it (an Error issue, else the hop of the
     first issue) are reached but what lies only beyond them is not; with no issue at all the
@@ -222,7 +223,7 @@ def path_figure(result: ConnectivityResult) -> go.Figure:
     beyond a block (or a destination that never answered) drawn as not reached."""
     hops = result.hops
     lay = layout(result)
-    reached = reached_hops(result, lay)
+    reached = _reached_hops(result, lay)
     findings: dict[int, list[Finding]] = {}
     for i, hop in enumerate(hops):
         for issue in hop.all_issues:
@@ -426,9 +427,8 @@ def sankey_figure(result: ConnectivityResult) -> go.Figure:
     """Probes entering at the source, flowing along the path; drops leave to a node saying why."""
     flow, total, failed, known = _flows(result)
     src = result.source
-    dest = result.destination
     src_name = plotly_text(_short_label(src)) if src else "the source"
-    dest_name = plotly_text(_short_label(dest)) if dest else "the destination"
+    dest_name = plotly_text(destination_name(result))
     if known:
         title = (f"{total:.0f} probes from {src_name}: {total - failed:.0f} delivered to "
                  f"{dest_name}, {failed:.0f} failed")
