@@ -395,3 +395,58 @@ def test_links_round_trip_exactly_with_only_the_keys_received():
                            "nextHopIds": [], "issues": []}],
             "connectionStatus": "Reachable", "probesSent": 3, "probesFailed": 0}
     assert ConnectivityResult.from_dict(data).to_dict() == data
+
+
+# -- total over JSON (issue 9, item 11; the property tests in test_model_properties.py) ----------
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan"), 1e308 * 10, 2**63,
+                                   -(2**63) - 1, "1e400", pytest.param("9" * 5000, id="5000-digits"),
+                                   pytest.param(10**5000, id="5000-digit-int"), True, False, [3],
+                                   {"v": 3}])
+def test_figures_that_cannot_be_figures_read_as_not_reported(value: Any) -> None:
+    r = ConnectivityResult.from_dict({"connectionStatus": "Reachable", "avgLatencyInMs": value,
+                                      "probesSent": value, "hops": [hop(links=[
+                                          {"nextHopId": "h2", "properties": {"roundTripTimeAvg": value}}])]})
+    assert (r.avg_latency_ms, r.probes_sent, r.hops[0].links[0].rtt_avg_ms) == (None, None, None)
+    assert json.loads(json.dumps(r.to_dict(), allow_nan=False))
+    r.hops_frame()
+
+
+def test_the_int64_bounds_are_figures() -> None:
+    r = ConnectivityResult.from_dict({"probesSent": 2**63 - 1, "probesFailed": -(2**63)})
+    assert (r.probes_sent, r.probes_failed) == (2**63 - 1, -(2**63))
+
+
+@pytest.mark.parametrize("hops", [5, "abc", {"id": "a"}, True, 1.5])
+def test_hops_of_the_wrong_type_are_absent(hops: Any) -> None:
+    r = ConnectivityResult.from_dict({"connectionStatus": "Unreachable", "hops": hops})
+    assert r.hops == () and r.status == "Unreachable"
+
+
+@pytest.mark.parametrize("field,value", [("links", 7), ("issues", "x"), ("previousLinks", 2.5),
+                                         ("links", {"nextHopId": "h2"})])
+def test_hop_lists_of_the_wrong_type_are_absent(field: str, value: Any) -> None:
+    h = Hop.from_dict(hop(**{field: value}))
+    assert (h.links, h.issues, h.previous_links) == ((), (), ())
+
+
+@pytest.mark.parametrize("value,text", [({"a": 1}, ""), ([1], ""), (True, ""), (7, "7"),
+                                        (2.5, "2.5"), pytest.param(10**5000, "", id="5000-digits"),
+                                        (float("nan"), "")])
+def test_string_fields_of_the_wrong_type(value: Any, text: str) -> None:
+    h = Hop.from_dict(hop(type=value, address=value, id=value), index=2)
+    assert h.type == (text or "Unknown") and h.address == (text or None)
+    assert h.id == (text or "hop-2")
+    issue = Issue.from_dict({"type": value, "context": {"RuleName": value}})
+    assert issue.type == (text or "Unknown") and issue.context == {"RuleName": text}
+
+
+def test_a_non_object_body_is_kept_raw_and_a_non_json_value_is_a_value_error() -> None:
+    body = ["Reachable", {"hops": []}]
+    r = ConnectivityResult.from_dict(body)
+    assert r.status == "Unknown" and r.raw is body
+    assert ConnectivityResult.from_dict({"connectionStatus": "Reachable"}).raw is None
+    for value in (b"{}", {1, 2}, object()):
+        with pytest.raises(ValueError, match="takes parsed JSON"):
+            ConnectivityResult.from_dict(value)
