@@ -229,6 +229,8 @@ def test_hops_are_labelled_with_name_and_address() -> None:
     assert found["10.1.1.4"]["label"] == "appNic0<br>10.1.1.4"
     assert found["10.1.3.4"]["label"] == "auNic<br>10.1.3.4"
     assert found["10.1.4.4"]["label"] == "dbNic0<br>10.1.4.4"
+    # resourceId "Unknown" is the service's placeholder, not a name.
+    assert nodes(path_figure(load("vm-to-ip-udr-blocked")))["13.107.21.200"]["label"] == "13.107.21.200"
     # A hop with neither name nor address is still labelled, by its type.
     d = raw("vm-to-vm-nsg-blocked")
     d["hops"][1].pop("address")

@@ -66,8 +66,9 @@ def _short_label(hop: Hop) -> str:
 
 
 def _node_label(hop: Hop, name: str | None) -> str:
-    """Name over address (escaped), so a hop is known by what it is, not only by its IP."""
-    lines = [x for x in (name or hop.name, hop.address) if x]
+    """Name over address (escaped), so a hop is known by what it is, not only by its IP. The
+    service's placeholders ("Unknown", "Internet") are not names: such a hop shows its address."""
+    lines = [x for x in (name or (hop.name if hop.resource_id else None), hop.address) if x]
     if len(lines) == 2 and lines[0] == lines[1]:
         lines = lines[:1]
     return "<br>".join(plotly_text(x) for x in lines or [hop.type])
