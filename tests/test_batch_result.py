@@ -255,7 +255,7 @@ def test_html_repr_counts_and_table(mixed: BatchResult) -> None:
     markup = mixed._repr_html_()
     assert markup == mixed._repr_html_()
     assert "9 checks" in markup
-    assert "\u2716 3 unreachable" in markup and "! 4 error" in markup
+    assert "\u2716 3 unreachable" in markup and "! 4 errors" in markup
     assert "<table" in markup and "UserRule_Port80" in markup
     evil = BatchResult([BatchEntry(0, {"source": "<b>x</b>", "destination": "y"},
                                    error=BatchError("ArmError", "<script>alert(1)</script>"))])
@@ -263,7 +263,7 @@ def test_html_repr_counts_and_table(mixed: BatchResult) -> None:
 
 
 def test_summary_and_counts(mixed: BatchResult) -> None:
-    assert mixed.summary() == "9 checks: 2 reachable, 3 unreachable, 4 error"
+    assert mixed.summary() == "9 checks: 2 reachable, 3 unreachable, 4 errors"
     assert list(mixed.counts()) == ["reachable", "degraded", "unreachable", "unknown", "error",
                                     "cancelled"]
     assert "9 checks" in repr(mixed)

@@ -306,8 +306,8 @@ class BatchResult:
         return counts
 
     def summary(self) -> str:
-        """E.g. `200 checks: 150 reachable, 40 unreachable, 10 error`."""
-        parts = [f"{n} {verdict}" for verdict, n in self.counts().items() if n]
+        """E.g. `200 checks: 150 reachable, 40 unreachable, 10 errors`."""
+        parts = [count_text(verdict, n) for verdict, n in self.counts().items() if n]
         noun = "check" if len(self.entries) == 1 else "checks"
         return f"{len(self.entries)} {noun}" + (": " + ", ".join(parts) if parts else "")
 
@@ -449,9 +449,11 @@ class BatchResult:
         counts = self.counts()
         badges = " ".join(
             f'<span style="display:inline-block;padding:1px 8px;margin-right:4px;'
-            f'border:1px solid #88888888;border-radius:10px">{_MARKS[v]} {n} {v}</span>'
+            f'border:1px solid #88888888;border-radius:10px">{_MARKS[v]} {count_text(v, n)}</span>'
             for v, n in counts.items() if n)
         noun = "check" if len(self.entries) == 1 else "checks"
+        # to_html never cuts a cell (pandas' 50-character display limit applies to the notebook
+        # repr only), so causes and rule names are shown whole.
         table = self.frame().to_html(index=False, na_rep="", border=0, escape=True)
         return (f'<div class="nwlab-batch"><div style="margin:4px 0"><strong>'
                 f"{len(self.entries)} {noun}</strong> {badges}</div>{table}</div>")
@@ -464,15 +466,21 @@ class BatchResult:
                           thresholds=thresholds)
 
 
-FRAME_COLUMNS = ["source", "destination", "port", "protocol", "verdict", "status", "reachable",
-                 "avg_latency_ms", "min_latency_ms", "max_latency_ms", "probes_sent",
-                 "probes_failed", "probe_loss", "cause", "error", "elapsed_s"]
+# Verdict and cause first: what a reader looks for, visible without scrolling a wide table.
+FRAME_COLUMNS = ["verdict", "cause", "source", "destination", "port", "protocol", "status",
+                 "reachable", "avg_latency_ms", "min_latency_ms", "max_latency_ms", "probes_sent",
+                 "probes_failed", "probe_loss", "error", "elapsed_s"]
 COMPARE_COLUMNS = ["source", "destination", "port", "protocol", "change", "verdict_before",
                    "verdict_after", "cause_before", "cause_after", "status_before",
                    "status_after", "inputs"]
 # A text mark per verdict, so a verdict never rests on colour alone.
 _MARKS = {"reachable": "\u2714", "degraded": "\u25d1", "unreachable": "\u2716", "unknown": "?",
           "error": "!", "cancelled": "\u2013"}
+
+
+def count_text(verdict: str, n: int) -> str:
+    """`3 unreachable`, `1 error`, `4 errors` (the other verdicts are adjectives)."""
+    return f"{n} {verdict}{'s' if verdict == 'error' and n != 1 else ''}"
 
 
 def _with_none(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:

@@ -243,8 +243,40 @@ class ReplayAdapter(BaseAdapter):
                 f"{names}. Check the inputs, or record the exchange against Azure with "
                 "nwlab.recording.recording(nw.arm.session, path).")
 
+    def recorded_checks(self) -> list[dict[str, Any]]:
+        """The connection checks these cassettes can answer (see `recorded_checks`)."""
+        return recorded_checks(self.cassettes)
+
     def close(self) -> None:
         pass
+
+
+def recorded_checks(cassettes: list[Cassette]) -> list[dict[str, Any]]:
+    """Each recorded connectivityCheck POST as `check()` keyword arguments, in cassette order.
+
+    Read from the request bodies (what replay matches on): source and destination as resource id
+    or address, port None where the request sent none (0), and the options the body carried.
+    """
+    checks: list[dict[str, Any]] = []
+    for cassette in cassettes:
+        for item in cassette.interactions:
+            body = item.request_body
+            if item.method != "POST" or not urlsplit(item.url).path.endswith("/connectivityCheck") \
+                    or not isinstance(body, dict):
+                continue
+            source = body.get("source") if isinstance(body.get("source"), dict) else {}
+            target = body.get("destination") if isinstance(body.get("destination"), dict) else {}
+            port = target.get("port")
+            checks.append({
+                "source": source.get("resourceId"),
+                "destination": target.get("resourceId") or target.get("address"),
+                "port": port if isinstance(port, int) and port else None,
+                "protocol": body.get("protocol"),
+                "source_port": source.get("port") or None,
+                "ip_version": body.get("preferredIPVersion"),
+                "http": body.get("protocolConfiguration"),
+            })
+    return checks
 
 
 def _build_response(request: requests.PreparedRequest, item: Interaction) -> requests.Response:

@@ -295,6 +295,13 @@ class NetworkWatcher:
                     f"{status.name} --publisher Microsoft.Azure.NetworkWatcher --name {agent}")
         return self.find_watcher(status.location)
 
+    def recorded_checks(self) -> list[dict[str, Any]] | None:
+        """What a replay client can answer: each recorded check as `check()` keyword arguments.
+        None when the backend answers any check (Azure, the emulator)."""
+        adapter = self.arm.session.get_adapter(self.arm.endpoint)
+        recorded = getattr(adapter, "recorded_checks", None)
+        return recorded() if callable(recorded) else None
+
     # -- checks ----------------------------------------------------------------------------
 
     def check(self, source: Any, destination: Any, port: Any = None, *, protocol: Any = None,

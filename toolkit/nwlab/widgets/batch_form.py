@@ -9,6 +9,7 @@ still ends with every check recorded.
 from __future__ import annotations
 
 import html
+import math
 import re
 import threading
 import time
@@ -23,6 +24,10 @@ __all__ = ["BatchForm"]
 
 PROTOCOLS = ["Auto", "Tcp", "Http", "Https", "Icmp"]
 _SPLIT = re.compile(r"[,\s]+")
+PAGE_ROWS = 20  # rows per page of the results table: a 200-check mesh stays readable
+# The table's columns: verdict and cause first, then the check, then its figures.
+TABLE_COLUMNS = ["verdict", "cause", "source", "destination", "port", "protocol", "status",
+                 "avg_latency_ms", "probe_loss", "error"]
 
 
 class BatchForm(FormBase):
@@ -30,7 +35,13 @@ class BatchForm(FormBase):
 
     `runner`, when given, is called instead of `nw.check_many(checks, on_progress=, cancel=)`
     (tests and demos). `form.result` / `form.error` hold the last outcome; `form.wait()` joins.
+    The results table shows PAGE_ROWS checks at a time, with Previous/Next under it.
     """
+
+    title = "Mesh of connection checks"
+    labels = {"source": "Sources", "sources": "Sources", "destination": "Destinations",
+              "destinations": "Destinations", "port": "Ports", "ports": "Ports",
+              "protocol": "Protocol", "resource_group": "Resource group"}
 
     def __init__(self, nw: Any, *, runner: Callable[..., Any] | None = None) -> None:
         super().__init__()
@@ -38,6 +49,7 @@ class BatchForm(FormBase):
         self.runner = runner
         self.figures: list[Any] = []
         self.last_checks: list[dict[str, Any]] | None = None
+        self.page = 0
 
         label = {"description_width": "120px"}
         wide = w.Layout(width="520px")
@@ -58,13 +70,20 @@ class BatchForm(FormBase):
         self.progress = w.HTML()
         self.status = w.HTML()
         self.out = w.Output(layout=w.Layout(width="auto"))
+        self.previous = w.Button(description="Previous", icon="arrow-left", disabled=True)
+        self.next = w.Button(description="Next", icon="arrow-right", disabled=True)
+        self.page_info = w.HTML()
+        self.pager = w.HBox([self.previous, self.page_info, self.next],
+                            layout=w.Layout(display="none"))
         self.widget = w.VBox([
-            w.HTML("<b>Mesh of connection checks</b>"),
+            w.HTML(f"<b>{self.title}</b>"),
             self.resource_group, self.sources, self.destinations,
             w.HBox([self.ports, self.protocol]),
             w.HBox([self.run, self.stop]),
-            w.HBox([self.bar, self.progress]), self.status, self.out,
+            w.HBox([self.bar, self.progress]), self.status, self.pager, self.out,
         ])
+        self.previous.on_click(lambda _b: self.show_page(self.page - 1))
+        self.next.on_click(lambda _b: self.show_page(self.page + 1))
         self._load_vms()
         self.run.on_click(self._on_run)
         self.stop.on_click(self._on_stop)
@@ -102,7 +121,7 @@ class BatchForm(FormBase):
                           for label, value in self.sources.options})
             missing = [s for s in sources if s.lower() not in known]
             if missing:
-                raise ValueError(f"sources: {', '.join(map(repr, missing))} not among the VMs "
+                raise ValueError(f"Sources: {', '.join(map(repr, missing))} not among the VMs "
                                  "listed; pick from form.sources.options")
             self.sources.value = tuple(known[s.lower()] for s in sources)
         if destinations is not None:
@@ -142,12 +161,19 @@ class BatchForm(FormBase):
 
     # -- running -------------------------------------------------------------------------
 
+    def fields(self) -> list[tuple[str, str]]:
+        return [("Resource group", self.resource_group.value),
+                ("Sources", ", ".join(label.split(" ")[0] for label, value in self.sources.options
+                                      if value in self.sources.value)),
+                ("Destinations", ", ".join(_SPLIT.split(self.destinations.value.strip()))),
+                ("Ports", self.ports.value), ("Protocol", self.protocol.value)]
+
     def _on_run(self, _button: Any = None) -> None:
         checks = self._prepare(self.checks)
+        self.pager.layout.display = "none"
         if checks is None:
             return
         self.last_checks = checks
-        self.out.outputs = ()
         self.bar.max = max(len(checks), 1)
         self.bar.value = 0
         self.bar.bar_style = "info"
@@ -176,11 +202,38 @@ class BatchForm(FormBase):
     def _render(self, batch: Any) -> None:
         sankey, heatmap = batch.sankey_figure(), batch.heatmap_figure()
         self.figures = [sankey, heatmap]
+        self._frame = batch.frame()[TABLE_COLUMNS]
         self.out.outputs = (
-            html_bundle(batch._repr_html_(), batch.summary()),
+            html_bundle("", batch.summary()),  # the table's page, filled by show_page
             plotly_bundle(heatmap, f"<heatmap: {batch.summary()}>"),
             plotly_bundle(sankey, f"<Sankey: {batch.summary()}>"),
         )
+        self.show_page(0)
+
+    @property
+    def pages(self) -> int:
+        frame = getattr(self, "_frame", None)
+        return max(1, math.ceil(len(frame) / PAGE_ROWS)) if frame is not None else 0
+
+    def show_page(self, page: int) -> None:
+        """Show the results table's page `page` (0-based, clamped) in place of the shown one."""
+        import pandas as pd
+
+        if not self.pages or not self.out.outputs:
+            return
+        self.page = min(max(page, 0), self.pages - 1)
+        rows = self._frame.iloc[self.page * PAGE_ROWS:(self.page + 1) * PAGE_ROWS].copy()
+        rows["probe_loss"] = ["" if pd.isna(v) else f"{v:.0%}" for v in rows["probe_loss"]]
+        table = rows.to_html(index=False, na_rep="", border=0, escape=True)
+        first, last = self.page * PAGE_ROWS + 1, self.page * PAGE_ROWS + len(rows)
+        caption = f"checks {first}-{last} of {len(self._frame)}"
+        markup = (f'<div class="nwlab-batch-table" style="overflow-x:auto">'
+                  f'<div style="margin:4px 0">{html.escape(caption)}</div>{table}</div>')
+        self.out.outputs = (html_bundle(markup, caption), *self.out.outputs[1:])
+        self.page_info.value = html.escape(f"page {self.page + 1} of {self.pages}")
+        self.previous.disabled = self.page == 0
+        self.next.disabled = self.page >= self.pages - 1
+        self.pager.layout.display = "flex" if self.pages > 1 else "none"
 
     def _on_progress(self, p: Any) -> None:
         self.bar.value = int(getattr(p, "done", 0))

@@ -17,13 +17,13 @@ from typing import Any
 
 import ipywidgets as w
 
-from nwlab.widgets._base import FormBase, html_bundle, plotly_bundle
+from nwlab.widgets._base import OUT_OF_RECORDINGS, FormBase, html_bundle, plotly_bundle
+from nwlab.widgets._replay import DEST_KINDS, RecordedScope, destination_kind
 
 __all__ = ["CheckForm"]
 
 PROTOCOLS = ["Auto", "Tcp", "Http", "Https", "Icmp"]
 IP_VERSIONS = ["Any", "IPv4", "IPv6"]
-DEST_KINDS = ["VM", "IP", "Host", "URL"]
 _PLACEHOLDERS = {"VM": "VM name or resource id, e.g. Database0", "IP": "e.g. 10.1.4.4",
                  "Host": "e.g. bing.com", "URL": "e.g. https://bing.com"}
 
@@ -51,7 +51,17 @@ class CheckForm(FormBase):
 
     `runner`, when given, is called instead of `nw.check` with the same keyword arguments (tests
     and demos). `form.result` / `form.error` hold the last outcome; `form.wait()` joins the run.
+    Against a replay client the lists offer only what the recordings hold, and any other check
+    is refused with one line before a request is sent.
     """
+
+    title = "Connection troubleshoot"
+    # check()'s arguments as the form labels them, so that an error names the field shown.
+    labels = {"source": "Source VM", "resource_group": "Resource group",
+              "destination": "Destination", "port": "Port", "protocol": "Protocol",
+              "source_port": "Source port", "http": "Headers / Valid codes",
+              "headers": "Headers", "valid_status_codes": "Valid codes",
+              "ip_version": "IP version", "timeout": "Timeout"}
 
     def __init__(self, nw: Any, *, runner: Callable[..., Any] | None = None,
                  timeout: float = 600) -> None:
@@ -64,6 +74,7 @@ class CheckForm(FormBase):
         self._key = _client_key(nw)
         self._vm_rows: dict[str, dict[str, Any]] = {}
         self._restoring = False
+        self.scope = RecordedScope.of(nw)
 
         full = w.Layout(width="auto")
         label = {"description_width": "120px"}
@@ -77,8 +88,10 @@ class CheckForm(FormBase):
         self.destination = w.Combobox(description="Value", placeholder=_PLACEHOLDERS["VM"],
                                       options=[], ensure_option=False, style=label,
                                       layout=w.Layout(width="520px"))
-        self.port = w.Text(description="Port", placeholder="e.g. 80 (blank for URL or Icmp)",
-                           style=label, layout=w.Layout(width="320px"))
+        # A combobox: free text, with the recorded ports offered in replay.
+        self.port = w.Combobox(description="Port", placeholder="e.g. 80 (blank for URL or Icmp)",
+                               options=[], ensure_option=False, style=label,
+                               layout=w.Layout(width="320px"))
         self.protocol = w.Dropdown(description="Protocol", options=PROTOCOLS, value="Auto",
                                    style=label, layout=w.Layout(width="320px"))
         self.source_port = w.Text(description="Source port", placeholder="blank: any",
@@ -116,6 +129,7 @@ class CheckForm(FormBase):
         self.resource_group.observe(self._on_group, names="value")
         self.vm.observe(self._on_vm, names="value")
         self.dest_kind.observe(self._on_kind, names="value")
+        self.destination.observe(self._on_destination, names="value")
         self._restore()
         self._fill_vms()
         for name in _SAVED:
@@ -131,6 +145,8 @@ class CheckForm(FormBase):
         except Exception as exc:  # shown inline: the form stays usable with typed values
             self._show_error(exc)
             groups = []
+        if self.scope is not None:
+            groups = [g for g in groups if g.lower() in self.scope.groups()]
         self.resource_group.options = groups
         self.resource_group.value = groups[0] if groups else None
 
@@ -143,6 +159,9 @@ class CheckForm(FormBase):
             try:
                 frame = self.nw.list_vms(resource_group=rg)
                 rows = {str(r["name"]): dict(r) for r in frame.to_dict("records")}
+                if self.scope is not None:
+                    recorded = self.scope.sources(rg)
+                    rows = {n: r for n, r in rows.items() if n.lower() in recorded}
             except Exception as exc:
                 self._show_error(exc)
         self._vm_rows = rows
@@ -153,7 +172,6 @@ class CheckForm(FormBase):
                  and str(r.get("power_state") or "").lower() == "running"]
         choices: list[str | None] = [*ready, *names, None]
         self.vm.value = keep if keep in rows else choices[0]
-        self.destination.options = names if self.dest_kind.value == "VM" else []
         self._on_vm()
 
     @staticmethod
@@ -169,6 +187,13 @@ class CheckForm(FormBase):
             self._fill_vms()
 
     def _on_vm(self, _change: Any = None) -> None:
+        if self.scope is not None:
+            kinds = self.scope.kinds(self.vm.value) or list(DEST_KINDS)
+            if list(self.dest_kind.options) != kinds:
+                keep = self.dest_kind.value
+                self.dest_kind.options = kinds
+                self.dest_kind.value = keep if keep in kinds else kinds[0]
+        self._on_kind()
         row = self._vm_rows.get(self.vm.value or "")
         if row is None:
             self.source_info.value = ""
@@ -185,8 +210,20 @@ class CheckForm(FormBase):
 
     def _on_kind(self, _change: Any = None) -> None:
         kind = self.dest_kind.value
-        self.destination.placeholder = _PLACEHOLDERS.get(kind, "")
-        self.destination.options = list(self._vm_rows) if kind == "VM" else []
+        if self.scope is not None:
+            self.destination.options = self.scope.destinations(self.vm.value, kind)
+            shown = ", ".join(self.destination.options[:2])
+            self.destination.placeholder = f"recorded: {shown}" if shown else \
+                _PLACEHOLDERS.get(kind, "")
+        else:
+            self.destination.placeholder = _PLACEHOLDERS.get(kind, "")
+            self.destination.options = list(self._vm_rows) if kind == "VM" else []
+        self._on_destination()
+
+    def _on_destination(self, _change: Any = None) -> None:
+        """In replay, offer the ports recorded for this source and destination."""
+        if self.scope is not None:
+            self.port.options = self.scope.ports(self.vm.value, self.destination.value or "")
 
     # -- remembered values ---------------------------------------------------------------
 
@@ -234,6 +271,8 @@ class CheckForm(FormBase):
             self.vm.value = values["vm"]
         if "destination" in values and "dest_kind" not in values:
             values["dest_kind"] = self._kind_of(str(values["destination"]))
+            if values["dest_kind"] not in self.dest_kind.options:
+                values.pop("dest_kind")  # replay offers only recorded kinds; the run refuses
         for name in ("dest_kind", "destination", "port", "protocol", "source_port", "ip_version",
                      "headers", "valid_status_codes", "http_method"):
             if name in values:
@@ -243,26 +282,12 @@ class CheckForm(FormBase):
         return self
 
     def _kind_of(self, destination: str) -> str:
-        import ipaddress
-
         text = destination.strip()
-        if "://" in text:
-            return "URL"
-        try:
-            ipaddress.ip_address(text)
-            return "IP"
-        except ValueError:
-            pass
-        if text in self._vm_rows or text.startswith("/subscriptions/") or "." not in text:
+        if text in self._vm_rows:
             return "VM"
-        return "IP" if text.replace(".", "").isdigit() else "Host"
-
-    @property
-    def status_text(self) -> str:
-        """The message the form shows (an error with its fix), as plain text."""
-        from nwlab.explain import error_text
-
-        return error_text(self.error) if self.error is not None else ""
+        kind = destination_kind(text)
+        # A mistyped address (10.1.1.300) is still meant as an IP: checkspec says what is wrong.
+        return "IP" if kind == "Host" and text.replace(".", "").isdigit() else kind
 
     # -- building the call ---------------------------------------------------------------
 
@@ -286,7 +311,7 @@ class CheckForm(FormBase):
                                  and self.destination.value.strip().lower().startswith("https")
                                  else ("Http" if kind == "URL" else None))
         if effective not in ("Http", "Https"):
-            raise ValueError("headers / valid status codes: HTTP options need protocol Http or "
+            raise ValueError("Headers / Valid codes: HTTP options need protocol Http or "
                              "Https (or a URL destination); choose the protocol, e.g. Https")
         http: dict[str, Any] = {"method": self.http_method.value}
         headers: dict[str, str] = {}
@@ -295,7 +320,7 @@ class CheckForm(FormBase):
                 continue
             name, sep, value = line.partition(":")
             if not sep or not name.strip():
-                raise ValueError(f"headers: line {number} ({line.strip()!r}) is not "
+                raise ValueError(f"Headers: line {number} ({line.strip()!r}) is not "
                                  "'Name: value'; write one header per line, e.g. "
                                  "'accept: application/json'")
             headers[name.strip()] = value.strip()
@@ -309,7 +334,7 @@ class CheckForm(FormBase):
                 if not part:
                     continue
                 if not part.isdigit():
-                    raise ValueError(f"valid status codes: {part!r} is not a number; type HTTP "
+                    raise ValueError(f"Valid codes: {part!r} is not a number; type HTTP "
                                      "codes separated by commas, e.g. 200, 204")
                 codes.append(int(part))
             http["valid_status_codes"] = codes
@@ -319,22 +344,22 @@ class CheckForm(FormBase):
         """The keyword arguments of `nw.check` from the current field values (ValueError if bad)."""
         source = self.vm.value
         if not source:
-            raise ValueError("source: choose a resource group and a source VM; the list is filled "
-                             "from nw.list_vms(), e.g. ContosoRG / MultiTierApp0")
+            raise ValueError("Source VM: choose a resource group and a source VM; the list is "
+                             "filled from nw.list_vms(), e.g. ContosoRG / MultiTierApp0")
         row = self._vm_rows.get(source, {})
         destination = self.destination.value.strip()
         if not destination:
-            raise ValueError(f"destination: type a {self.dest_kind.value} value, "
+            raise ValueError(f"Destination: type a {self.dest_kind.value} value, "
                              f"{_PLACEHOLDERS[self.dest_kind.value]}")
         protocol = None if self.protocol.value == "Auto" else self.protocol.value
         rg = row.get("resource_group") or self.resource_group.value
         return {
             "source": source,
             "destination": destination,
-            "port": self._int_or_none("port", self.port.value, "443"),
+            "port": self._int_or_none("Port", self.port.value, "443"),
             "protocol": protocol,
             "resource_group": rg if isinstance(rg, str) and rg else None,
-            "source_port": self._int_or_none("source_port", self.source_port.value, "50000"),
+            "source_port": self._int_or_none("Source port", self.source_port.value, "50000"),
             "http": self._http(protocol),
             "ip_version": None if self.ip_version.value == "Any" else self.ip_version.value,
             "timeout": self.timeout,
@@ -342,8 +367,21 @@ class CheckForm(FormBase):
 
     # -- running -------------------------------------------------------------------------
 
+    def _answerable_kwargs(self) -> dict[str, Any]:
+        """check_kwargs(), refused in one line when a replay client holds no recording of it."""
+        kwargs = self.check_kwargs()
+        if self.scope is not None and not self.scope.covers(kwargs):
+            raise ValueError(OUT_OF_RECORDINGS)
+        return kwargs
+
+    def fields(self) -> list[tuple[str, str]]:
+        return [("Resource group", str(self.resource_group.value or "")),
+                ("Source VM", str(self.vm.value or "")),
+                (f"Destination ({self.dest_kind.value})", self.destination.value),
+                ("Port", self.port.value), ("Protocol", self.protocol.value)]
+
     def _on_run(self, _button: Any = None) -> None:
-        kwargs = self._prepare(self.check_kwargs)
+        kwargs = self._prepare(self._answerable_kwargs)
         if kwargs is None:
             return
         self.last_kwargs = dict(kwargs)
