@@ -127,3 +127,78 @@ def test_inventory_failure_keeps_the_form_usable() -> None:
 
     form = BatchForm(Broken(), runner=fake_runner([]))
     assert form.sources.options == () and "no inventory" in form.status.value
+
+
+def cause_runner(n_causes: int) -> Any:
+    """Every check unreachable with a long cause, so the table has something to cut."""
+    from nwlab.model import ConnectivityResult
+
+    def run(checks: list[dict[str, Any]], *, on_progress: Any, cancel: Any) -> BatchResult:
+        entries = []
+        for i, check in enumerate(checks):
+            rule = f"UserRule_DenyEverythingFromTheWebTier{i % n_causes}"
+            result = ConnectivityResult.from_dict({
+                "connectionStatus": "Unreachable", "probesSent": 100, "probesFailed": 100,
+                "hops": [{"id": "h1", "type": "Source", "address": "10.1.1.4", "nextHopIds": [],
+                          "issues": [{"origin": "Outbound", "severity": "Error",
+                                      "type": "NetworkSecurityRule",
+                                      "context": [{"key": "RuleName", "value": rule}]}]}]})
+            entries.append(BatchEntry(i, check, result=result))
+        return BatchResult(entries)
+
+    return run
+
+
+def test_table_leads_with_verdict_and_cause_uncut_and_pages() -> None:
+    from nwlab.widgets.batch_form import PAGE_ROWS
+
+    form = BatchForm(FakeWatcher(), runner=cause_runner(3))
+    ports = list(range(1000, 1000 + PAGE_ROWS + 5))  # 2 sources x 25 ports: 50 checks, 3 pages
+    form.fill(sources=["MultiTierApp0", "WebVM0"], destinations="Database0", ports=ports)
+    form._on_run()
+    batch = form.wait(10)
+    assert len(batch) == 50 and form.pages == 3
+    page = form.out.outputs[0]["data"]["text/html"]
+    headers = [h.split(">")[-1] for h in page.split("</th>")[:-1]]
+    assert headers[:2] == ["verdict", "cause"]
+    assert page.count("<tr>") == PAGE_ROWS and "checks 1-20 of 50" in page
+    assert "UserRule_DenyEverythingFromTheWebTier0" in page  # a 60-character cause, whole
+    assert "..." not in page and "None" not in page and "&lt;NA&gt;" not in page
+    assert form.pager.layout.display != "none" and form.previous.disabled
+    form.next.click()
+    form.next.click()
+    last = form.out.outputs[0]["data"]["text/html"]
+    assert "checks 41-50 of 50" in last and last.count("<tr>") == 10 and form.next.disabled
+    assert len(form.out.outputs) == 3  # the figures stay under the table
+    form.previous.click()
+    assert "checks 21-40 of 50" in form.out.outputs[0]["data"]["text/html"]
+
+
+def test_small_mesh_has_no_pager() -> None:
+    form = BatchForm(FakeWatcher(), runner=cause_runner(1)).fill(
+        sources=["WebVM0"], destinations="Database0", ports="80")
+    form._on_run()
+    form.wait(10)
+    assert form.pages == 1 and form.pager.layout.display == "none"
+
+
+def test_a_refusal_clears_the_previous_table() -> None:
+    calls: list[Any] = []
+    form = BatchForm(FakeWatcher(), runner=fake_runner(calls)).fill(
+        sources=["WebVM0"], destinations="Database0", ports="80")
+    form._on_run()
+    assert form.wait(10) is not None and form.out.outputs and form.progress.value
+    form.fill(ports="80, http")
+    form._on_run()
+    assert len(calls) == 1 and form.result is None
+    assert form.out.outputs == () and form.progress.value == ""
+    assert "Ports: " in form.status.value
+
+
+def test_the_form_displays_as_html_where_widgets_cannot_render() -> None:
+    form = BatchForm(FakeWatcher(), runner=fake_runner([])).fill(
+        sources=["WebVM0"], destinations="Database0, bing.com", ports="80")
+    bundle = form._repr_mimebundle_()
+    assert "VBox" not in bundle["text/plain"]
+    page = bundle["text/html"]
+    assert "WebVM0" in page and "Database0, bing.com" in page and "Run mesh" in page

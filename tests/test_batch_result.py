@@ -272,3 +272,21 @@ def test_summary_and_counts(mixed: BatchResult) -> None:
 
 def test_lazy_export() -> None:
     assert nwlab.BatchResult is BatchResult
+
+
+def test_html_table_leads_with_verdict_and_cause_and_shows_no_placeholders(mixed: BatchResult
+                                                                           ) -> None:
+    """Issue 12 face 5: the cause is visible first and whole; a reachable row shows a blank."""
+    markup = mixed._repr_html_()
+    headers = [h.split(">")[-1] for h in markup.split("</th>")[:-1]]
+    assert headers[:2] == ["verdict", "cause"]
+    assert "None" not in markup and "&lt;NA&gt;" not in markup and "NaN" not in markup
+    long_cause = max((e.cause or "" for e in mixed), key=len)
+    assert len(long_cause) > 40 and long_cause in markup
+
+
+def test_one_error_and_many_errors() -> None:
+    one = BatchResult([BatchEntry(0, {"source": "a", "destination": "b"},
+                                  error=BatchError("ArmError", "x"))])
+    assert one.summary() == "1 check: 1 error"
+    assert BatchResult(one.entries * 2).summary() == "2 checks: 2 errors"

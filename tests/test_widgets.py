@@ -252,3 +252,163 @@ def test_form_displays_itself() -> None:
     form = CheckForm(FakeWatcher())
     bundle = form._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
+
+
+# -- replay: the form offers what the recordings hold (issue 12, face 3) ----------------------
+
+
+class CountingReplay:
+    """nwlab.replay() with every request counted, so a refusal is seen to send none."""
+
+    def __init__(self) -> None:
+        import nwlab
+
+        self.nw = nwlab.replay()
+        self.sent = 0
+        adapter = self.nw.arm.session.get_adapter(self.nw.arm.endpoint)
+        send = adapter.send
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.sent += 1
+            return send(*args, **kwargs)
+
+        adapter.send = counted  # type: ignore[method-assign]
+
+
+def test_replay_form_offers_only_recorded_choices() -> None:
+    nw = CountingReplay().nw
+    recorded = nw.recorded_checks()
+    assert recorded is not None and len(recorded) == 5
+    form = CheckForm(nw)
+    assert form.resource_group.options == ("ContosoRG",)  # groups without recorded sources go
+    assert [value for _, value in form.vm.options] == ["MultiTierApp0"]
+    assert form.dest_kind.options == ("VM", "IP", "URL")  # no recorded host-name check
+    assert form.destination.options == ("Database0",)
+    form.destination.value = "Database0"
+    assert form.port.options == ("80",)
+    form.dest_kind.value = "IP"
+    assert form.destination.options == ("13.107.21.200",)
+    form.dest_kind.value = "URL"
+    assert set(form.destination.options) == {"https://bing.com",
+                                             "https://build2017nwdiag360.blob.core.windows.net/"}
+
+
+def test_other_backends_offer_everything() -> None:
+    form = CheckForm(FakeWatcher())  # no recorded_checks(): answers anything
+    assert form.scope is None and form.dest_kind.options == ("VM", "IP", "Host", "URL")
+    import nwlab
+
+    with nwlab.emulate(check_seconds=0.05, retry_after=0.01) as nw:
+        assert nw.recorded_checks() is None
+        assert CheckForm(nw).scope is None
+
+
+@pytest.mark.parametrize("fill", [
+    {"destination": "13.107.21.200", "port": 443},            # a recorded address, another port
+    {"destination": "10.1.4.4", "port": 80},                  # an address nothing recorded
+    {"destination": "Database0", "port": 1433},               # a recorded VM, another port
+    {"destination": "https://bing.com", "port": 8443},        # a recorded URL with a port
+    {"destination": "13.107.21.200", "port": 80, "protocol": "Tcp"},  # options the body lacks
+    {"destination": "https://bing.com", "source_port": "50000"},
+])
+def test_replay_refuses_unrecorded_checks_in_one_line_before_any_request(fill: dict[str, Any]
+                                                                          ) -> None:
+    replay = CountingReplay()
+    form = CheckForm(replay.nw)
+    before = replay.sent
+    form.fill(**fill)
+    form.run.click()
+    assert form.wait(5) is None and replay.sent == before
+    text = form.status_text
+    assert "nwlab.emulate()" in text and "four documented" in text
+    assert "\n" not in text and "{" not in text and "/subscriptions/" not in text
+
+
+@pytest.mark.parametrize("fill, status", [
+    ({"destination": "13.107.21.200", "port": 80}, "Unreachable"),
+    ({"destination": "https://bing.com", "port": ""}, "Reachable"),
+    ({"destination": "Database0", "port": 80}, "Unreachable"),
+])
+def test_replay_runs_what_was_recorded(fill: dict[str, Any], status: str) -> None:
+    form = CheckForm(CountingReplay().nw)
+    form.fill(**fill)
+    form.run.click()
+    result = form.wait(10)
+    assert result is not None and result.status == status, form.status_text
+
+
+def test_a_replay_mismatch_is_one_line_not_the_request() -> None:
+    from nwlab.arm.errors import ReplayMismatch
+
+    body = "{" + ", ".join(f'"k{i}": "{"x" * 40}"' for i in range(30)) + "}"
+    calls, run = recorder(error=ReplayMismatch(f"Replay has no recorded answer for POST /x with "
+                                               f"body {body}. Cassettes searched: a, b."))
+    form = CheckForm(FakeWatcher(), runner=run)
+    form.fill(destination="Database0", port=80)
+    form.run.click()
+    form.wait(5)
+    assert len(calls) == 1 and "nwlab.emulate()" in form.status_text
+    assert body not in form.status.value and "xxxx" not in form.status.value
+
+
+# -- stale state and field names (issue 12, face 6) -------------------------------------------
+
+
+def test_a_refusal_clears_the_previous_result() -> None:
+    calls, run = recorder()
+    form = CheckForm(FakeWatcher(), runner=run)
+    form.fill(destination="Database0", port=80)
+    form.run.click()
+    assert form.wait(5) is not None and len(form.out.outputs) == 3 and form.progress.value
+    form.fill(port="eighty")
+    form.run.click()
+    assert len(calls) == 1 and form.result is None
+    assert form.out.outputs == () and form.progress.value == "" and "Port: " in form.status.value
+
+
+@pytest.mark.parametrize("fill, label", [
+    ({"destination": "10.1.1.300", "port": 80}, "Destination: "),       # checkspec's message
+    ({"destination": "10.1.4.4", "port": "70000"}, "Port: "),
+    ({"destination": "10.1.4.4", "port": 80, "source_port": "99999"}, "Source port: "),
+    ({"destination": "10.1.4.4", "port": "x"}, "Port: "),
+    ({"destination": "bing.com", "port": 80, "ip_version": "IPv6", "dest_kind": "IP"}, None),
+])
+def test_input_errors_name_the_field_as_labelled(fill: dict[str, Any], label: str | None
+                                                 ) -> None:
+    calls, run = recorder()
+    form = CheckForm(FakeWatcher(), runner=run)
+    form.fill(**fill)
+    form.run.click()
+    form.wait(5)
+    text = form.status_text
+    for argument in ("destination:", "port:", "source_port:", "resource_group:", "checks["):
+        assert not text.startswith(f"Invalid input: {argument}"), text
+    if label is not None:
+        assert text.startswith(f"Invalid input: {label}"), text
+        assert calls == []
+
+
+def test_field_error_wording_maps_api_arguments_to_labels() -> None:
+    from nwlab.widgets._base import as_field_error
+
+    labels = CheckForm.labels
+    assert str(as_field_error(ValueError("checks[12]: resource_group: needed"), labels)) == \
+        "Resource group: needed"
+    assert str(as_field_error(ValueError("http.headers: bad"), labels)) == \
+        "Headers / Valid codes: bad"
+    worded = as_field_error(TypeError("ip_version: expected a string"), labels)
+    assert isinstance(worded, TypeError) and str(worded) == "IP version: expected a string"
+    untouched = RuntimeError("port: boom")
+    assert as_field_error(untouched, labels) is untouched
+
+
+# -- what a page without widgets shows (issue 12, face 7) -------------------------------------
+
+
+def test_the_form_displays_as_html_where_widgets_cannot_render() -> None:
+    form = CheckForm(FakeWatcher()).fill(destination="10.1.4.4", port=443)
+    bundle = form._repr_mimebundle_()
+    assert "VBox" not in bundle["text/plain"] and "Connection troubleshoot" in bundle["text/plain"]
+    page = bundle["text/html"]
+    assert "Connection troubleshoot" in page and "10.1.4.4" in page and "443" in page
+    assert "Run check" in page and "<script" not in page

@@ -452,9 +452,7 @@ class BatchResult:
             f'border:1px solid #88888888;border-radius:10px">{_MARKS[v]} {count_text(v, n)}</span>'
             for v, n in counts.items() if n)
         noun = "check" if len(self.entries) == 1 else "checks"
-        # to_html never cuts a cell (pandas' 50-character display limit applies to the notebook
-        # repr only), so causes and rule names are shown whole.
-        table = self.frame().to_html(index=False, na_rep="", border=0, escape=True)
+        table = frame_html(self.frame())
         return (f'<div class="nwlab-batch"><div style="margin:4px 0"><strong>'
                 f"{len(self.entries)} {noun}</strong> {badges}</div>{table}</div>")
 
@@ -476,6 +474,13 @@ COMPARE_COLUMNS = ["source", "destination", "port", "protocol", "change", "verdi
 # A text mark per verdict, so a verdict never rests on colour alone.
 _MARKS = {"reachable": "\u2714", "degraded": "\u25d1", "unreachable": "\u2716", "unknown": "?",
           "error": "!", "cancelled": "\u2013"}
+
+
+def frame_html(frame: pd.DataFrame) -> str:
+    """A frame as an HTML table, blank where a value is missing (not None or <NA>), no cell cut:
+    to_html never applies pandas' 50-character display limit, so causes and rule names are whole."""
+    shown = frame.astype(object).where(frame.notna(), "")
+    return str(shown.to_html(index=False, border=0, escape=True))
 
 
 def count_text(verdict: str, n: int) -> str:

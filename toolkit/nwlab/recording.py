@@ -264,8 +264,9 @@ def recorded_checks(cassettes: list[Cassette]) -> list[dict[str, Any]]:
             if item.method != "POST" or not urlsplit(item.url).path.endswith("/connectivityCheck") \
                     or not isinstance(body, dict):
                 continue
-            source = body.get("source") if isinstance(body.get("source"), dict) else {}
-            target = body.get("destination") if isinstance(body.get("destination"), dict) else {}
+            source: dict[str, Any] = body["source"] if isinstance(body.get("source"), dict) else {}
+            target: dict[str, Any] = (body["destination"] if isinstance(body.get("destination"), dict)
+                                      else {})
             port = target.get("port")
             checks.append({
                 "source": source.get("resourceId"),

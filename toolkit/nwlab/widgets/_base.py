@@ -9,7 +9,7 @@ import json
 import re
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import ipywidgets as w
 
@@ -64,8 +64,8 @@ class FormBase:
     status: w.HTML
     progress: w.HTML
     out: w.Output
-    title: str = "nwlab form"
-    labels: Mapping[str, str] = {}
+    title: ClassVar[str] = "nwlab form"
+    labels: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self) -> None:
         self.result: Any = None

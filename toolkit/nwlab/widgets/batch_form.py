@@ -13,11 +13,12 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 import ipywidgets as w
 
+from nwlab.batch import frame_html
 from nwlab.widgets._base import FormBase, html_bundle, plotly_bundle
 
 __all__ = ["BatchForm"]
@@ -38,10 +39,11 @@ class BatchForm(FormBase):
     The results table shows PAGE_ROWS checks at a time, with Previous/Next under it.
     """
 
-    title = "Mesh of connection checks"
-    labels = {"source": "Sources", "sources": "Sources", "destination": "Destinations",
-              "destinations": "Destinations", "port": "Ports", "ports": "Ports",
-              "protocol": "Protocol", "resource_group": "Resource group"}
+    title: ClassVar[str] = "Mesh of connection checks"
+    labels: ClassVar[Mapping[str, str]] = {
+        "source": "Sources", "sources": "Sources", "destination": "Destinations",
+        "destinations": "Destinations", "port": "Ports", "ports": "Ports",
+        "protocol": "Protocol", "resource_group": "Resource group"}
 
     def __init__(self, nw: Any, *, runner: Callable[..., Any] | None = None) -> None:
         super().__init__()
@@ -224,7 +226,7 @@ class BatchForm(FormBase):
         self.page = min(max(page, 0), self.pages - 1)
         rows = self._frame.iloc[self.page * PAGE_ROWS:(self.page + 1) * PAGE_ROWS].copy()
         rows["probe_loss"] = ["" if pd.isna(v) else f"{v:.0%}" for v in rows["probe_loss"]]
-        table = rows.to_html(index=False, na_rep="", border=0, escape=True)
+        table = frame_html(rows)
         first, last = self.page * PAGE_ROWS + 1, self.page * PAGE_ROWS + len(rows)
         caption = f"checks {first}-{last} of {len(self._frame)}"
         markup = (f'<div class="nwlab-batch-table" style="overflow-x:auto">'

@@ -12,8 +12,8 @@ from __future__ import annotations
 import html
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 import ipywidgets as w
 
@@ -55,13 +55,13 @@ class CheckForm(FormBase):
     is refused with one line before a request is sent.
     """
 
-    title = "Connection troubleshoot"
+    title: ClassVar[str] = "Connection troubleshoot"
     # check()'s arguments as the form labels them, so that an error names the field shown.
-    labels = {"source": "Source VM", "resource_group": "Resource group",
-              "destination": "Destination", "port": "Port", "protocol": "Protocol",
-              "source_port": "Source port", "http": "Headers / Valid codes",
-              "headers": "Headers", "valid_status_codes": "Valid codes",
-              "ip_version": "IP version", "timeout": "Timeout"}
+    labels: ClassVar[Mapping[str, str]] = {
+        "source": "Source VM", "resource_group": "Resource group", "destination": "Destination",
+        "port": "Port", "protocol": "Protocol", "source_port": "Source port",
+        "http": "Headers / Valid codes", "headers": "Headers", "valid_status_codes": "Valid codes",
+        "ip_version": "IP version", "timeout": "Timeout"}
 
     def __init__(self, nw: Any, *, runner: Callable[..., Any] | None = None,
                  timeout: float = 600) -> None:
@@ -368,8 +368,16 @@ class CheckForm(FormBase):
     # -- running -------------------------------------------------------------------------
 
     def _answerable_kwargs(self) -> dict[str, Any]:
-        """check_kwargs(), refused in one line when a replay client holds no recording of it."""
+        """check_kwargs(), validated as check() validates them (so a mistake is named at once,
+        without starting a run), then refused in one line when a replay client holds no
+        recording of it."""
+        from nwlab.arm.ids import ZERO_SUBSCRIPTION
+        from nwlab.checkspec import build_check
+
         kwargs = self.check_kwargs()
+        subscription = getattr(self.nw, "subscription_id", None)
+        build_check(subscription if isinstance(subscription, str) else ZERO_SUBSCRIPTION,
+                    **kwargs)
         if self.scope is not None and not self.scope.covers(kwargs):
             raise ValueError(OUT_OF_RECORDINGS)
         return kwargs
