@@ -81,6 +81,9 @@ blocked.path_figure()
 blocked.sankey_figure()
 """),
     code("""
+import pandas as pd
+
+pd.set_option("display.max_colwidth", None)  # pandas cuts cells at 50 characters: show issues whole
 blocked.hops_frame()[["hop", "type", "address", "name", "next_hops", "issues"]]
 """),
     md("""
@@ -96,7 +99,7 @@ typed `Destination` with resource id `Unknown`: the service never reached it.
     code("""
 routed = nw.check("MultiTierApp0", "13.107.21.200", 80, resource_group="ContosoRG")
 print(routed)
-routed.issues_frame()
+routed.issues_frame()[["hop", "hop_type", "hop_address", "origin", "type", "route_type"]]
 """),
     md("""
 ## 3. VM to a website: latency
@@ -111,7 +114,7 @@ otherwise.
     code("""
 website = nw.check("MultiTierApp0", "https://bing.com", resource_group="ContosoRG")
 print(website.summary())
-website.hops_frame()[["hop", "type", "address", "name", "rtt_avg_ms"]]
+website.hops_frame()[["hop", "type", "address", "name"]]
 """),
     md("""
 ## 4. VM to a storage endpoint
@@ -159,8 +162,9 @@ form = CheckForm(nw)
 form
 """),
     md("""
-A mistake is explained in the form, with what to type instead, never as a traceback. Below, the
-form is filled from code (what typing into it does) with an address that cannot exist:
+A mistake is explained in the form, with what to type instead and the field named as the form
+labels it, never as a traceback. Below, the form is filled from code (what typing into it does)
+with an address that cannot exist:
 """),
     code("""
 form.fill(resource_group="ContosoRG", vm="MultiTierApp0", destination="10.1.1.300", port=80)
@@ -171,15 +175,20 @@ print(form.status_text)
     md("""
 Corrected, the check runs in the background; `form.wait()` is only needed in a script, a user just
 watches the progress line. The verdict, the findings, both figures and the hop table appear inside
-the form above; the result is also a normal Python object:
+the form above (the refusal is gone: a form never shows an old message beside a new result); the
+result is also a normal Python object:
 """),
     code("""
 form.fill(destination="13.107.21.200", port=80)
 form.run.click()
 result = form.wait()
-result
+print(result.summary())
 """),
     md("""
+Replay answers only what was recorded, so the lists offer exactly that: the source, the
+destinations and the ports of the recorded checks. Anything else is refused in one line before a
+request is sent; `nwlab.emulate()` answers any check, with the same form.
+
 The form keeps what was typed when its cell is run again (values are remembered per client), so
 re-running the notebook does not lose a half-filled check.
 """),
@@ -351,12 +360,12 @@ len(checks)
     md("""
 ## Before
 
-Each row is one check: inputs, verdict, latency, probe loss and, when it fails, the cause in words.
+Each row is one check: the verdict and, when it fails, the cause in words first, then the inputs,
+latency and probe loss. `before.frame()` holds the same as a DataFrame, one row per check.
 """),
     code("""
 before = nw.check_many(checks)
-print(before.summary())
-before.frame()[["source", "destination", "port", "status", "cause"]]
+before
 """),
     code("""
 before.heatmap_figure()
@@ -409,10 +418,11 @@ form
 form.fill(sources=["MultiTierApp0", "WebVM0"], destinations=["Database0"], ports=[1433, 3389],
           resource_group="ContosoRG")
 form.run.click()
-form.wait().frame()[["source", "destination", "port", "status", "cause"]]
+print(form.wait().summary())
 """),
-    code("""
-nw.close()
+    md("""
+The form stays live: change a field above and press **Run mesh** again. The emulator stops when
+the kernel does (`nw.close()` would stop it now, and the form with it).
 """),
 ]
 

@@ -452,7 +452,7 @@ class BatchResult:
             f'border:1px solid #88888888;border-radius:10px">{_MARKS[v]} {count_text(v, n)}</span>'
             for v, n in counts.items() if n)
         noun = "check" if len(self.entries) == 1 else "checks"
-        table = frame_html(self.frame())
+        table = frame_html(self.frame()[TABLE_COLUMNS])
         return (f'<div class="nwlab-batch"><div style="margin:4px 0"><strong>'
                 f"{len(self.entries)} {noun}</strong> {badges}</div>{table}</div>")
 
@@ -468,6 +468,9 @@ class BatchResult:
 FRAME_COLUMNS = ["verdict", "cause", "source", "destination", "port", "protocol", "status",
                  "reachable", "avg_latency_ms", "min_latency_ms", "max_latency_ms", "probes_sent",
                  "probes_failed", "probe_loss", "error", "elapsed_s"]
+# What a batch's HTML table shows (the frame has every column): the verdict, why, which check.
+TABLE_COLUMNS = ["verdict", "cause", "source", "destination", "port", "protocol", "status",
+                 "avg_latency_ms", "probe_loss", "error"]
 COMPARE_COLUMNS = ["source", "destination", "port", "protocol", "change", "verdict_before",
                    "verdict_after", "cause_before", "cause_after", "status_before",
                    "status_after", "inputs"]
@@ -480,6 +483,9 @@ def frame_html(frame: pd.DataFrame) -> str:
     """A frame as an HTML table, blank where a value is missing (not None or <NA>), no cell cut:
     to_html never applies pandas' 50-character display limit, so causes and rule names are whole."""
     shown = frame.astype(object).where(frame.notna(), "")
+    if "probe_loss" in shown:
+        shown["probe_loss"] = [f"{v:.0%}" if isinstance(v, float) else v
+                               for v in shown["probe_loss"]]
     return str(shown.to_html(index=False, border=0, escape=True))
 
 

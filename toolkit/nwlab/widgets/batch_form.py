@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import ipywidgets as w
 
-from nwlab.batch import frame_html
+from nwlab.batch import TABLE_COLUMNS, frame_html
 from nwlab.widgets._base import FormBase, html_bundle, plotly_bundle
 
 __all__ = ["BatchForm"]
@@ -26,9 +26,6 @@ __all__ = ["BatchForm"]
 PROTOCOLS = ["Auto", "Tcp", "Http", "Https", "Icmp"]
 _SPLIT = re.compile(r"[,\s]+")
 PAGE_ROWS = 20  # rows per page of the results table: a 200-check mesh stays readable
-# The table's columns: verdict and cause first, then the check, then its figures.
-TABLE_COLUMNS = ["verdict", "cause", "source", "destination", "port", "protocol", "status",
-                 "avg_latency_ms", "probe_loss", "error"]
 
 
 class BatchForm(FormBase):
@@ -219,13 +216,10 @@ class BatchForm(FormBase):
 
     def show_page(self, page: int) -> None:
         """Show the results table's page `page` (0-based, clamped) in place of the shown one."""
-        import pandas as pd
-
         if not self.pages or not self.out.outputs:
             return
         self.page = min(max(page, 0), self.pages - 1)
         rows = self._frame.iloc[self.page * PAGE_ROWS:(self.page + 1) * PAGE_ROWS].copy()
-        rows["probe_loss"] = ["" if pd.isna(v) else f"{v:.0%}" for v in rows["probe_loss"]]
         table = frame_html(rows)
         first, last = self.page * PAGE_ROWS + 1, self.page * PAGE_ROWS + len(rows)
         caption = f"checks {first}-{last} of {len(self._frame)}"
