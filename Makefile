@@ -8,7 +8,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Figures render as the plotly mimetype everywhere, so stored notebook outputs match CI (nbval).
 export PLOTLY_RENDERER := plotly_mimetype
 
-.PHONY: venv demo test lint typecheck pytest cassettes diagnostic-cassettes monitor-cassettes notebooks benchmark clean
+.PHONY: venv demo app test lint typecheck pytest cassettes diagnostic-cassettes monitor-cassettes notebooks screenshot dist benchmark clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,8 +18,13 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP)
 
+# JupyterLab on 127.0.0.1 over a working copy of the notebooks (the tracked ones stay clean).
 demo: venv
 	$(BIN)/python scripts/lab.py
+
+# The form notebook as a Voilà app, code hidden, offline: for someone who does not code.
+app: venv
+	$(BIN)/python scripts/lab.py --app
 
 test: venv lint typecheck pytest
 
@@ -48,6 +53,19 @@ monitor-cassettes: venv
 notebooks: venv
 	$(BIN)/python scripts/build_notebooks.py
 
+# The README's screenshot: the browser test drives the form and saves it; docs/ keeps a copy.
+screenshot: venv
+	$(BIN)/python -m pytest -q tests/test_browser.py -k demo
+	mkdir -p docs
+	cp test-output/browser/form-with-result.png docs/form-with-result.png
+
+# Wheel and sdist in dist/ (an isolated build, as pip does), checked by twine.
+dist: venv
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/python scripts/check_dist.py dist
+	$(BIN)/twine check --strict dist/*
+
 # Both goals of issue 5: without a client budget, and with one that binds (ideal 2.25 s).
 benchmark: venv
 	$(BIN)/python benchmarks/batch.py
@@ -55,4 +73,4 @@ benchmark: venv
 	$(BIN)/python benchmarks/diagnostics.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info toolkit/*.egg-info
+	rm -rf $(VENV) build dist *.egg-info toolkit/*.egg-info

@@ -89,7 +89,7 @@ class CheckForm(FormBase):
                                       options=[], ensure_option=False, style=label,
                                       layout=w.Layout(width="520px"))
         # A combobox: free text, with the recorded ports offered in replay.
-        self.port = w.Combobox(description="Port", placeholder="e.g. 80 (blank for URL or Icmp)",
+        self.port = w.Combobox(description="Port", placeholder="e.g. 80, or blank",
                                options=[], ensure_option=False, style=label,
                                layout=w.Layout(width="320px"))
         self.protocol = w.Dropdown(description="Protocol", options=PROTOCOLS, value="Auto",
