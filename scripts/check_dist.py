@@ -36,10 +36,9 @@ def problems_in(folder: Path) -> list[str]:
             found.append("wheel METADATA has no 'License-Expression: MIT'")
         if not any(n.endswith(".dist-info/licenses/LICENSE") for n in names):
             found.append("wheel lacks the LICENSE file")
-        for name in names:
-            if name.endswith((".py", ".json", ".txt", ".md")) or name.endswith("METADATA"):
-                if scan_text(wheel.read(name).decode("utf-8", errors="replace"), name):
-                    found.append(f"wheel: {name} holds a machine path or a secret")
+        texts = [n for n in names if n.endswith((".py", ".json", ".txt", ".md", "METADATA"))]
+        found += [f"wheel: {name} holds a machine path or a secret" for name in texts
+                  if scan_text(wheel.read(name).decode("utf-8", errors="replace"), name)]
     with tarfile.open(sdists[0]) as sdist:
         root = sdist.getnames()[0].split("/")[0]
         members = set(sdist.getnames())
