@@ -6,6 +6,7 @@ by saying what it teaches, holds no error output and no machine-specific path.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 
@@ -99,8 +100,6 @@ def test_the_close_rule_sees_a_close_after_a_form():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_tables_show_cells_whole(path):
     """pandas cuts a displayed cell at 50 characters ("UserRu..."); no stored table may."""
-    import re
-
     cut = re.compile(r"<td>[^<]*\.\.\.</td>")
     for cell in nbformat.read(path, as_version=4).cells:
         for output in cell.get("outputs", []):
@@ -140,6 +139,9 @@ def test_forms_are_stored_so_an_unrun_notebook_shows_them(path):
     for view in views:
         data = view["data"]
         assert missing(data[WIDGET_VIEW]["model_id"], set()) == [], f"{path.name}: state incomplete"
+        shown = str(data.get("text/plain", ""))
+        assert not re.match(r"\w+\((children|value|layout)=", shown), \
+            f"{path.name}: a widget falls back to its raw repr {shown[:60]!r}"
         if "run the notebook" in str(data.get("text/plain", "")):
             forms += 1
             assert "<table" in str(data.get("text/html", "")), f"{path.name}: no HTML view"

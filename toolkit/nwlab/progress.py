@@ -87,7 +87,10 @@ class WidgetProgress:
         if display:
             from IPython.display import display as show
 
-            show(self.box)
+            # A page that cannot render widgets (GitHub, an untrusted notebook) shows the text,
+            # not `HBox(children=(IntProgress(...`.
+            show({**self.box._repr_mimebundle_(), "text/plain": f"progress bar: {total} {desc}"},
+                 raw=True)
 
     def __call__(self, progress: BatchProgress) -> None:
         with self._lock:
