@@ -290,3 +290,16 @@ def test_one_error_and_many_errors() -> None:
                                   error=BatchError("ArmError", "x"))])
     assert one.summary() == "1 check: 1 error"
     assert BatchResult(one.entries * 2).summary() == "2 checks: 2 errors"
+
+
+def test_html_table_leaves_out_columns_blank_in_every_row(mixed: BatchResult) -> None:
+    """A table that fits: no empty protocol or error column, cells left-aligned."""
+    from nwlab.batch import frame_html
+
+    ok_only = BatchResult([e for e in mixed if e.verdict == "reachable"])
+    markup = ok_only._repr_html_()
+    headers = [h.split(">")[-1] for h in markup.split("</th>")[:-1]]
+    assert headers[:2] == ["verdict", "cause"]  # kept even when blank: the reader looks there
+    assert "error" not in headers and "protocol" not in headers
+    assert "error" in [h.split(">")[-1] for h in mixed._repr_html_().split("</th>")[:-1]]
+    assert "<td>" not in frame_html(mixed.frame()) and "<th>" not in frame_html(mixed.frame())

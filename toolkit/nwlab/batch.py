@@ -479,14 +479,20 @@ _MARKS = {"reachable": "\u2714", "degraded": "\u25d1", "unreachable": "\u2716", 
           "error": "!", "cancelled": "\u2013"}
 
 
-def frame_html(frame: pd.DataFrame) -> str:
+def frame_html(frame: pd.DataFrame, keep: Iterable[str] = ("verdict", "cause")) -> str:
     """A frame as an HTML table, blank where a value is missing (not None or <NA>), no cell cut:
-    to_html never applies pandas' 50-character display limit, so causes and rule names are whole."""
+    to_html never applies pandas' 50-character display limit, so causes and rule names are whole.
+    Columns blank in every row are left out (except `keep`), so the table fits the page; text is
+    left-aligned (notebook styles right-align cells, which breaks a wrapped cause apart)."""
     shown = frame.astype(object).where(frame.notna(), "")
     if "probe_loss" in shown:
         shown["probe_loss"] = [f"{v:.0%}" if isinstance(v, float) else v
                                for v in shown["probe_loss"]]
-    return str(shown.to_html(index=False, border=0, escape=True))
+    kept = set(keep)
+    shown = shown[[c for c in shown.columns if c in kept or (shown[c] != "").any()]]
+    table = str(shown.to_html(index=False, border=0, escape=True, justify="left"))
+    return table.replace("<td>", '<td style="text-align:left">').replace(
+        "<th>", '<th style="text-align:left">')
 
 
 def count_text(verdict: str, n: int) -> str:
