@@ -202,3 +202,20 @@ def test_the_form_displays_as_html_where_widgets_cannot_render() -> None:
     assert "VBox" not in bundle["text/plain"]
     page = bundle["text/html"]
     assert "WebVM0" in page and "Database0, bing.com" in page and "Run mesh" in page
+
+
+def test_replay_batch_form_offers_recorded_sources_and_refuses_the_rest() -> None:
+    """Issue 12 face 3 for the mesh form: recorded sources only; a mesh reaching past the
+    recordings is refused in one line before any check runs."""
+    import nwlab
+
+    calls: list[Any] = []
+    form = BatchForm(nwlab.replay(), runner=fake_runner(calls))
+    assert [label.split(" ")[0] for label, _ in form.sources.options] == ["MultiTierApp0"]
+    form.fill(sources=["MultiTierApp0"], destinations="Database0, 13.107.21.200", ports="80",
+              resource_group="ContosoRG")
+    assert form.scope is not None and all(form.scope.covers(c) for c in form.checks())
+    form.fill(ports="80, 443")
+    form._on_run()
+    assert calls == [] and "nwlab.emulate()" in form.status_text
+    assert "\n" not in form.status_text and "{" not in form.status_text

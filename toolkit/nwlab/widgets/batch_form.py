@@ -19,7 +19,8 @@ from typing import Any, ClassVar
 import ipywidgets as w
 
 from nwlab.batch import TABLE_COLUMNS, frame_html
-from nwlab.widgets._base import FormBase, html_bundle, plotly_bundle
+from nwlab.widgets._base import OUT_OF_RECORDINGS, FormBase, html_bundle, plotly_bundle
+from nwlab.widgets._replay import RecordedScope
 
 __all__ = ["BatchForm"]
 
@@ -49,6 +50,7 @@ class BatchForm(FormBase):
         self.figures: list[Any] = []
         self.last_checks: list[dict[str, Any]] | None = None
         self.page = 0
+        self.scope = RecordedScope.of(nw)
 
         label = {"description_width": "120px"}
         wide = w.Layout(width="520px")
@@ -97,6 +99,9 @@ class BatchForm(FormBase):
             self._show_error(exc)
             return
         rows = frame.to_dict("records") if hasattr(frame, "to_dict") else list(frame)
+        if self.scope is not None:  # replay: only the sources of recorded checks
+            recorded = self.scope.sources(None)
+            rows = [r for r in rows if str(r.get("name", "")).lower() in recorded]
         ready = [r for r in rows if r.get("agent") and r.get("power_state") in (None, "running")]
         others = [r for r in rows if r not in ready]
         self.sources.options = [(f"{r['name']} ({r['resource_group']})"
@@ -156,7 +161,10 @@ class BatchForm(FormBase):
             common["resource_group"] = self.resource_group.value.strip()
         if self.protocol.value != "Auto":
             common["protocol"] = self.protocol.value
-        return mesh(sources, destinations, ports, **common)
+        checks = mesh(sources, destinations, ports, **common)
+        if self.scope is not None and not all(self.scope.covers(c) for c in checks):
+            raise ValueError(OUT_OF_RECORDINGS)
+        return checks
 
     # -- running -------------------------------------------------------------------------
 
