@@ -23,13 +23,15 @@ import ipaddress
 import json
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import nsg, routing
+from . import assumptions, nsg, peering, routing
+from .assumptions import Assumption
 from .errors import ArmError, not_found
 from .topology import (
+    UNMODELLED_HOP_TYPES,
     IpConfig,
     Latency,
     Nic,
@@ -214,6 +216,14 @@ class Walk:
     delivered_to: tuple[Nic, IpConfig] | None = None  # destination NIC reached
     internet: bool = False  # left for the Internet
     egress: tuple[Nic, IpConfig] | None = None  # the NIC that sent it to the Internet
+    public_ingress: bool = False  # reached a VM through its public IP
+    # What the path touched that the twin assumed (twin-semantics §15), and resource keys
+    # whose load-time assumptions concern this path.
+    assumptions: list[Assumption] = field(default_factory=list)
+    touched: list[str] = field(default_factory=list)
+
+    def touch(self, *resource_ids: str | None) -> None:
+        self.touched.extend(key(r) for r in resource_ids if r)
 
 
 def nsg_issue(direction: str, rule_name: str) -> dict[str, Any]:
@@ -231,10 +241,12 @@ def endpoint_issue(kind: str) -> dict[str, Any]:
     return {"origin": "Inbound", "severity": "Error", "type": kind, "context": []}
 
 
-def _block(topo: Topology, hop: Hop, nic: Nic, cfg: IpConfig, direction: str,
+def _block(topo: Topology, walk: Walk, hop: Hop, nic: Nic, cfg: IpConfig, direction: str,
            packet: nsg.Packet) -> bool:
-    """Evaluate NSGs at a hop; record a deny as the service does. True when blocked."""
+    """Evaluate admin rules and NSGs at a hop; record a deny as the service does."""
     verdict = nsg.evaluate(topo, nic, cfg, direction, packet)
+    walk.assumptions.extend(verdict.assumptions)
+    walk.touch(nic.id, cfg.id, cfg.subnet_id, topo.subnet_of(cfg).vnet_id, verdict.nsg_id)
     if verdict.allowed or verdict.rule is None:
         return False
     hop.issues.append(nsg_issue(direction, verdict.rule.reported_name))
@@ -254,9 +266,93 @@ def _nic_near(topo: Topology, cfg: IpConfig, address: ipaddress.IPv4Address,
     return None
 
 
+def _cross(topo: Topology, walk: Walk | None, cfg: IpConfig, found: tuple[Nic, IpConfig],
+           source: ipaddress.IPv4Address) -> bool:
+    """Peering flags between the sending NIC's VNet and the receiving one (peering.py)."""
+    sender, receiver = topo.vnet_of(cfg).id, topo.vnet_of(found[1]).id
+    allowed, notes = peering.crossing(topo, sender, receiver, source)
+    if walk is not None:
+        walk.assumptions.extend(notes)
+        link = topo.link(sender, receiver)
+        walk.touch(link.id if link else None)
+    return allowed
+
+
 def _running(topo: Topology, nic: Nic) -> bool:
     vm = topo.vms.get(key(nic.vm_id)) if nic.vm_id else None
     return vm is not None and vm.running
+
+
+def _route(topo: Topology, walk: Walk, cfg: IpConfig,
+           dest: ipaddress.IPv4Address) -> routing.Route | None:
+    """The route lookup at a hop; the route table's assumptions join the walk's."""
+    subnet = topo.subnet_of(cfg)
+    route = routing.lookup(topo, subnet, dest)
+    if subnet.route_table_id is not None:
+        walk.touch(subnet.route_table_id)
+        for route_id in (r.id for r in topo.route_tables[key(subnet.route_table_id)].routes):
+            for note in topo.assumptions_at.get(key(route_id), ()):
+                if note.code == "UNRESOLVED_SERVICE_TAG":
+                    # Every service tag is public Azure space: it could hold a public
+                    # destination, never a private one.
+                    walk.assumptions.append(note.sensitive(dest.is_global))
+    if route is not None and route.id:
+        sensitive = route.next_hop_type in UNMODELLED_HOP_TYPES
+        walk.assumptions.extend(n.sensitive(sensitive)
+                                for n in topo.assumptions_at.get(key(route.id), ()))
+    return route
+
+
+def _egress_address(topo: Topology, cfg: IpConfig) -> ipaddress.IPv4Address | None:
+    """The public address a NIC's Internet traffic leaves with, when the topology says."""
+    if cfg.public_ip_id is None:
+        return None
+    for address, (_, owner, _) in topo.public_ip_index.items():
+        if owner.id == cfg.id:
+            return address
+    return None
+
+
+def _to_public_ip(topo: Topology, walk: Walk, packet: nsg.Packet,
+                  target: tuple[Nic, IpConfig, str]) -> None:
+    """A VM's public IP as destination (twin-semantics §5.2): translated to the VM's private
+    address, then its inbound admin rules and NSGs see source = the sender's public egress
+    address (Internet, never VirtualNetwork)."""
+    nic, cfg, sku = target
+    assert walk.egress is not None
+    sender = walk.egress[1]
+    public = packet.destination
+    walk.hops.append(Hop("Internet", str(public), "Internet", link_type="Internet"))
+    hop = Hop("VnetLocal", str(cfg.address), cfg.id, link_type="Internet")
+    walk.hops.append(hop)
+    walk.public_ingress = True
+    walk.delivered_to = (nic, cfg)
+    walk.assumptions.append(Assumption(
+        "ASSUME_PUBLIC_IP_PATH", cfg.id, f"{public} is the public IP of {cfg.id}: drawn as "
+        "Source, Internet, the VM"))
+    egress = _egress_address(topo, sender)
+    if egress is None:
+        walk.assumptions.append(Assumption(
+            "ASSUME_EGRESS_ADDRESS_UNKNOWN", sender.id, "the sender has no instance public "
+            "IP: its egress address is an Internet address no CIDR, tag or ASG names",
+            alternatives=("a rule naming the real egress address matches",),
+            verdict_sensitive=True))
+    inbound = nsg.Packet(packet.protocol, egress or packet.source, packet.source_port,
+                         cfg.address, packet.destination_port, packet.via_appliance,
+                         source_unknown_public=egress is None)
+    subnet = topo.subnet_of(cfg)
+    if nic.nsg_id is None and subnet.nsg_id is None and sku.lower() == "standard" \
+            and not topo.admin_rules.get(key(subnet.vnet_id)):
+        # doc public-ip-addresses, SKU table: Standard is closed to inbound unless an NSG
+        # allows it; assumed to hold with no NSG at all.
+        walk.assumptions.append(Assumption(
+            "ASSUME_PUBLIC_IP_CLOSED", cfg.public_ip_id or cfg.id, "a Standard public IP "
+            "without an NSG is closed to inbound traffic", alternatives=("open",),
+            verdict_sensitive=True))
+        walk.touch(nic.id, cfg.id, cfg.subnet_id, subnet.vnet_id)
+        walk.blocked = True
+        return
+    walk.blocked |= _block(topo, walk, hop, nic, cfg, "Inbound", inbound)
 
 
 def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet) -> Walk:
@@ -267,16 +363,16 @@ def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet) -> Walk:
     visited = {key(nic.id)}
     for _ in range(MAX_HOPS):
         here = walk.hops[-1]
-        walk.blocked |= _block(topo, here, nic, cfg, "Outbound", packet)
-        route = routing.lookup(topo, topo.subnet_of(cfg), dest)
+        walk.blocked |= _block(topo, walk, here, nic, cfg, "Outbound", packet)
+        route = _route(topo, walk, cfg, dest)
         hop_type = route.next_hop_type if route else "None"
         if route is not None and hop_type == "None":
             here.issues.append(route_issue(route))
         if hop_type == "VirtualAppliance":
             assert route is not None and route.next_hop_ip is not None
             found = _nic_near(topo, cfg, route.next_hop_ip)
-            if found is None:
-                break  # the appliance does not exist: dropped, reported as a dead end
+            if found is None or not _cross(topo, walk, cfg, found, packet.source):
+                break  # no such appliance, or the peering drops it: a dead end
             anic, acfg = found
             if key(anic.id) in visited:
                 walk.blocked = True  # routing loop: the probe never arrives
@@ -284,28 +380,35 @@ def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet) -> Walk:
             visited.add(key(anic.id))
             hop = Hop("VirtualAppliance", str(acfg.address), acfg.id)
             walk.hops.append(hop)
-            walk.blocked |= _block(topo, hop, anic, acfg, "Inbound", packet)
+            walk.blocked |= _block(topo, walk, hop, anic, acfg, "Inbound", packet)
             if not anic.ip_forwarding or not _running(topo, anic):
                 walk.blocked = True  # Azure drops packets not addressed to a non-forwarding NIC
                 return walk
             nic, cfg = anic, acfg
+            packet = replace(packet, via_appliance=True)
             continue
         if hop_type in ("VnetLocal", "VNetPeering"):
             found = _nic_near(topo, cfg, dest, peering_only=hop_type == "VNetPeering")
-            if found is None:
+            if found is None or not _cross(topo, walk, cfg, found, packet.source):
                 break
             dnic, dcfg = found
             hop = Hop("VnetLocal", str(dcfg.address), dcfg.id)
             walk.hops.append(hop)
-            walk.blocked |= _block(topo, hop, dnic, dcfg, "Inbound", packet)
+            walk.blocked |= _block(topo, walk, hop, dnic, dcfg, "Inbound", packet)
             walk.delivered_to = found
             return walk
         if hop_type == "Internet" and dest.is_global:
+            walk.egress = (nic, cfg)
+            target = topo.public_ip_index.get(dest)
+            if target is not None:
+                _to_public_ip(topo, walk, packet, target)
+                return walk
             walk.hops.append(Hop("Internet", str(dest), "Internet", link_type="Internet"))
             walk.internet = True
-            walk.egress = (nic, cfg)
             return walk
-        break  # None route, gateway (not modelled), private address sent to the Internet
+        # None route, private address sent to the Internet, or a next hop the twin does not
+        # model (its route's assumption, verdict-sensitive, is already on the walk).
+        break
     else:
         walk.blocked = True  # MAX_HOPS exceeded
         return walk
@@ -318,25 +421,39 @@ def reply_routes_back(topo: Topology, spec: CheckSpec, walk: Walk) -> bool:
     """Probes are real: the reply must route from the far end back to the source NIC.
 
     Replies are not NSG-filtered (stateful NSGs), but they are routed, through appliances that
-    need IP forwarding. Traffic that left for the Internet comes back to the NIC that sent it
-    (the platform or the appliance NATed it).
+    need IP forwarding, and they cross peerings under the same flags. Traffic that left for the
+    Internet comes back to the NIC that sent it (the platform or the appliance NATed it); a VM
+    reached on its public IP answers through its own subnet's route to the Internet (a 0/0 to
+    an appliance breaks that, doc virtual-networks-udr-overview, "0.0.0.0/0").
     """
-    start = walk.egress if walk.internet else walk.delivered_to
+    if walk.public_ingress:
+        assert walk.delivered_to is not None
+        far = walk.delivered_to[1]
+        egress = _egress_address(topo, walk.egress[1]) if walk.egress else None
+        # An unknown egress address is some public address: 0.0.0.0 meets only the 0/0 route.
+        route = _route(topo, walk, far, egress or ipaddress.IPv4Address("0.0.0.0"))
+        if route is None or route.next_hop_type != "Internet":
+            return False
+    start = walk.egress if (walk.internet or walk.public_ingress) else walk.delivered_to
     if start is None:
         return False
     nic, cfg = start
     target = spec.source_cfg.address
+    reply_source = spec.address  # the far end answers from the address it was asked on
+    assert reply_source is not None
     visited = {key(nic.id)}
     for _ in range(MAX_HOPS):
         if key(nic.id) == key(spec.source_nic.id):
             return True
-        route = routing.lookup(topo, topo.subnet_of(cfg), target)
+        route = _route(topo, walk, cfg, target)
         if route is None:
             return False
         if route.next_hop_type == "VirtualAppliance":
             assert route.next_hop_ip is not None
             found = _nic_near(topo, cfg, route.next_hop_ip)
             if found is None or key(found[0].id) in visited:
+                return False
+            if not _cross(topo, walk, cfg, found, reply_source):
                 return False
             nic, cfg = found
             visited.add(key(nic.id))
@@ -346,7 +463,9 @@ def reply_routes_back(topo: Topology, spec: CheckSpec, walk: Walk) -> bool:
         if route.next_hop_type in ("VnetLocal", "VNetPeering"):
             found = _nic_near(topo, cfg, target,
                               peering_only=route.next_hop_type == "VNetPeering")
-            return found is not None and key(found[0].id) == key(spec.source_nic.id)
+            if found is None or key(found[0].id) != key(spec.source_nic.id):
+                return False
+            return _cross(topo, walk, cfg, found, reply_source)
         return False
     return False
 
@@ -407,7 +526,30 @@ def run_check(topo: Topology, spec: CheckSpec, probes: int | None = None) -> dic
         result.update(avgLatencyInMs=latency.avg, minLatencyInMs=latency.min,
                       maxLatencyInMs=latency.max)
     result.update(probesSent=probes_sent, probesFailed=0 if reachable else probes_sent)
+    touched = path_assumptions(topo, walk)
+    if touched:
+        result[EXTENSION] = extension(touched, reachable)
     return result
+
+
+EXTENSION = "nwlab"  # the extension field: never part of Azure's ConnectivityInformation
+
+
+def path_assumptions(topo: Topology, walk: Walk) -> list[Assumption]:
+    """What the walk assumed, plus the load-time assumptions of the resources it touched."""
+    found = list(walk.assumptions)
+    for resource in dict.fromkeys(walk.touched):
+        found.extend(n for n in topo.assumptions_at.get(resource, ())
+                     if n.code != "UNRESOLVED_SERVICE_TAG")  # those count only where matched
+    return assumptions.unique(found)
+
+
+def extension(items: list[Assumption], reachable: bool) -> dict[str, Any]:
+    """The twin's own outcome (reached / notReached / undetermined, twin-semantics §15.3) and
+    the assumptions of this path; connectionStatus keeps the service's vocabulary."""
+    undetermined = any(a.verdict_sensitive for a in items)
+    outcome = "undetermined" if undetermined else ("reached" if reachable else "notReached")
+    return {"outcome": outcome, "assumptions": [a.to_json() for a in items]}
 
 
 def _render_hops(spec: CheckSpec, hops: list[Hop], latency: Latency | None,

@@ -1,8 +1,14 @@
-"""Network security group evaluation: Azure's default rules, service tags, first match wins.
+"""Security filtering: Virtual Network Manager admin rules, then NSGs (Azure's order).
 
 Order (Azure's NSG article): outbound traffic meets the NIC's NSG then the subnet's; inbound
-traffic meets the subnet's NSG then the NIC's; both must allow, a missing NSG allows. NSGs are
-stateful, so callers evaluate only the direction a flow is opened in and never the reply.
+traffic meets the subnet's NSG then the NIC's; both must allow, a missing NSG allows. Security
+admin rules of the NIC's VNet come first in each direction (doc virtual-network-manager/
+concept-security-admins): Deny drops, AlwaysAllow accepts without the NSGs, Allow hands over
+to the NSGs. NSGs (and, assumed, admin rules) are stateful, so callers evaluate only the
+direction a flow is opened in and never the reply.
+
+Rules are compiled once per NSG and direction (address sides merged into prefix sets, service
+tags resolved for the NSG's region, ASG ids ready) and cached on the topology.
 """
 
 from __future__ import annotations
@@ -10,10 +16,22 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from .assumptions import Assumption
+from .peering import peering_open
+from .prefixset import EMPTY, PrefixSet
 from .routing import user_route_prefixes
-from .topology import IpConfig, Nic, Nsg, PortRange, Prefix, SecurityRule, Topology, key
+from .topology import (
+    IpConfig,
+    Nic,
+    PortRange,
+    Prefix,
+    SecurityRule,
+    ServiceTag,
+    Topology,
+    key,
+)
 
-AZURE_LOAD_BALANCER = ipaddress.IPv4Network("168.63.129.16/32")
+AZURE_LOAD_BALANCER = ipaddress.IPv4Address("168.63.129.16")
 ANY_PORT = (PortRange(0, 65535),)
 
 
@@ -46,48 +64,166 @@ class Packet:
     source_port: int | None
     destination: ipaddress.IPv4Address
     destination_port: int | None
+    via_appliance: bool = False  # relayed by an appliance on the way (ASG match by IP)
+    # The source is an Internet address the twin does not know (a VM's public egress address
+    # without an instance public IP): it is in Internet and matches no CIDR, tag or ASG.
+    source_unknown_public: bool = False
 
 
 @dataclass(frozen=True)
 class Verdict:
     allowed: bool
-    rule: SecurityRule | None  # None when no NSG applies
-    nsg_id: str | None
+    rule: SecurityRule | None  # None when no NSG or admin rule applies
+    nsg_id: str | None  # the NSG, or the admin rules' pseudo-resource, that decided
+    assumptions: tuple[Assumption, ...] = ()
 
 
-def virtual_network_tag(topo: Topology, cfg: IpConfig) -> tuple[ipaddress.IPv4Network, ...]:
-    """What the VirtualNetwork tag means for this NIC: its VNet, peered VNets, and the prefixes
-    of the user routes on its subnet (a 0.0.0.0/0 user route widens it to everything, as Azure
-    does)."""
-    vnet = topo.vnet_of(cfg)
+@dataclass(frozen=True)
+class Side:
+    """One address side of a rule, compiled: what kinds of address it names."""
+
+    any: bool
+    vnet: bool
+    internet: bool
+    load_balancer: bool
+    prefixes: PrefixSet  # CIDRs and resolved service tags, merged
+    asgs: tuple[str, ...]  # lower-cased ASG ids
+    unresolved: bool  # names a service tag without prefixes: cannot say it does not match
+
+
+@dataclass(frozen=True)
+class Compiled:
+    rule: SecurityRule
+    source: Side
+    destination: Side
+    notes: tuple[Assumption, ...]  # recorded at load about this rule
+
+
+@dataclass(frozen=True)
+class Context:
+    """Where a rule is evaluated: the NIC configuration and what its tags mean there."""
+
+    cfg: IpConfig
+    vnet_key: str
+    vnet_tag: PrefixSet
+
+
+def virtual_network_tag(topo: Topology, cfg: IpConfig) -> PrefixSet:
+    """What the VirtualNetwork tag means for this NIC: its VNet, peered VNets it may reach
+    (a peering with allowVirtualNetworkAccess off leaves the tag, doc virtual-network-manage-
+    peering), and the CIDR prefixes of the user routes on its subnet (a 0.0.0.0/0 user route
+    widens it to everything, as Azure does; tag routes assumed not to join)."""
+    subnet = topo.subnet_of(cfg)
+    cache_key = ("vnet-tag", key(subnet.id))
+    cached = topo.cache.get(cache_key)
+    if cached is not None:
+        return cached
+    vnet = topo.vnets[key(subnet.vnet_id)]
     nets = list(vnet.spaces)
-    for peer in vnet.peered_vnet_ids:
-        nets.extend(topo.vnets[key(peer)].spaces)
-    nets.extend(user_route_prefixes(topo, topo.subnet_of(cfg)))
-    return tuple(nets)
+    for link in vnet.peerings:
+        if peering_open(topo, vnet.id, link.remote_vnet_id):
+            nets.extend(topo.vnets[key(link.remote_vnet_id)].spaces)
+    nets.extend(user_route_prefixes(topo, subnet))
+    result = PrefixSet(nets)
+    topo.cache[cache_key] = result
+    return result
 
 
-def _prefix_matches(prefix: Prefix, addr: ipaddress.IPv4Address,
-                    vnet_tag: tuple[ipaddress.IPv4Network, ...]) -> bool:
-    if prefix == "*":
-        return True
-    if prefix == "VirtualNetwork":
-        return any(addr in net for net in vnet_tag)
-    if prefix == "Internet":
-        # DESIGN.md: public address space outside what VirtualNetwork means here.
-        return addr.is_global and not any(addr in net for net in vnet_tag)
-    if prefix == "AzureLoadBalancer":
-        return addr in AZURE_LOAD_BALANCER
-    assert isinstance(prefix, ipaddress.IPv4Network)
-    return addr in prefix
+def _compile_side(topo: Topology, prefixes: tuple[Prefix, ...], asgs: tuple[str, ...],
+                  region: str) -> Side:
+    nets: list[ipaddress.IPv4Network] = []
+    unresolved = False
+    flags = {"*": False, "VirtualNetwork": False, "Internet": False, "AzureLoadBalancer": False}
+    for prefix in prefixes:
+        if isinstance(prefix, ipaddress.IPv4Network):
+            nets.append(prefix)
+        elif isinstance(prefix, ServiceTag):
+            data, _ = topo.service_tags.lookup(prefix.name, region)
+            if data is None:
+                unresolved = True
+            else:
+                nets.extend(data.prefixes.networks)
+        elif isinstance(prefix, str):
+            flags[prefix] = True
+        # IPv6 networks never match an IPv4 packet (recorded as UNMODELLED_VALUE at load).
+    return Side(flags["*"], flags["VirtualNetwork"], flags["Internet"],
+                flags["AzureLoadBalancer"], PrefixSet(nets) if nets else EMPTY,
+                tuple(key(a) for a in asgs), unresolved)
+
+
+def _compile(topo: Topology, rules: tuple[SecurityRule, ...], region: str) -> tuple[Compiled, ...]:
+    return tuple(Compiled(r, _compile_side(topo, r.source_prefixes, r.source_asgs, region),
+                          _compile_side(topo, r.destination_prefixes, r.destination_asgs, region),
+                          tuple(topo.assumptions_at.get(key(r.id), ())) if r.id else ())
+                 for r in rules)
+
+
+def compiled_nsg(topo: Topology, nsg_id: str, direction: str) -> tuple[Compiled, ...]:
+    cache_key = ("nsg", key(nsg_id), direction)
+    cached = topo.cache.get(cache_key)
+    if cached is None:
+        nsg = topo.nsgs[key(nsg_id)]
+        rules = sorted((r for r in nsg.rules + DEFAULT_RULES if r.direction == direction),
+                       key=lambda r: r.priority)
+        cached = topo.cache[cache_key] = _compile(topo, tuple(rules), nsg.location)
+    return cached
+
+
+def compiled_admin(topo: Topology, vnet_key: str, direction: str) -> tuple[Compiled, ...]:
+    cache_key = ("admin", vnet_key, direction)
+    cached = topo.cache.get(cache_key)
+    if cached is None:
+        rules = topo.admin_rules.get(vnet_key, {}).get(direction, ())
+        cached = topo.cache[cache_key] = _compile(topo, rules, topo.vnets[vnet_key].location)
+    return cached
 
 
 def _ports_match(ranges: tuple[PortRange, ...], port: int | None) -> bool:
     return port is None or any(port in r for r in ranges)
 
 
-def rule_matches(rule: SecurityRule, packet: Packet,
-                 vnet_tag: tuple[ipaddress.IPv4Network, ...]) -> bool:
+def _side_matches(topo: Topology, side: Side, addr: ipaddress.IPv4Address, local: bool,
+                  unknown_public: bool, ctx: Context, packet: Packet,
+                  notes: list[Assumption], rule: SecurityRule) -> bool | None:
+    """True/False, or None when only an unresolved service tag could make it match."""
+    if side.any:
+        return True
+    if unknown_public:  # an Internet address nobody named (see Packet)
+        return side.internet
+    if side.vnet and addr in ctx.vnet_tag:
+        return True
+    if side.internet and addr.is_global and addr not in ctx.vnet_tag:
+        return True  # DESIGN.md: public address space outside what VirtualNetwork means here
+    if side.load_balancer and addr == AZURE_LOAD_BALANCER:
+        return True
+    if side.prefixes and addr in side.prefixes:
+        return True
+    for asg in side.asgs:
+        if local:
+            if asg in ctx.cfg.asg_ids:  # membership is per ipConfiguration
+                return True
+            continue
+        if addr not in topo.asg_members.get(asg, ()):
+            continue
+        if topo.asg_vnet.get(asg) != ctx.vnet_key:
+            notes.append(Assumption(
+                "ASSUME_ASG_OTHER_VNET_NO_MATCH", rule.id or topo.asgs[asg],
+                f"{addr} is a member of {topo.asgs[asg]}, whose members are in another "
+                "virtual network: the rule does not match here", alternatives=(
+                    "the rule matches",), verdict_sensitive=True))
+            continue
+        if packet.via_appliance:
+            notes.append(Assumption(
+                "ASSUME_ASG_MATCH_BY_IP", rule.id or topo.asgs[asg],
+                f"{addr} matched {topo.asgs[asg]} by IP after passing an appliance",
+                alternatives=("ASG membership follows the NIC that sent the packet",)))
+        return True
+    return None if side.unresolved else False
+
+
+def rule_matches(topo: Topology, item: Compiled, packet: Packet, ctx: Context, direction: str,
+                 notes: list[Assumption]) -> bool | None:
+    rule = item.rule
     if rule.protocol != "*" and rule.protocol != packet.protocol:
         return False
     # ICMP has no ports, so a rule's port ranges do not narrow it (Tcp/Udp rules never match).
@@ -95,33 +231,78 @@ def rule_matches(rule: SecurityRule, packet: Packet,
             _ports_match(rule.source_ports, packet.source_port)
             and _ports_match(rule.destination_ports, packet.destination_port)):
         return False
-    return (any(_prefix_matches(p, packet.source, vnet_tag) for p in rule.source_prefixes)
-            and any(_prefix_matches(p, packet.destination, vnet_tag)
-                    for p in rule.destination_prefixes))
+    outbound = direction == "Outbound"
+    src = _side_matches(topo, item.source, packet.source, outbound,
+                        packet.source_unknown_public, ctx, packet, notes, rule)
+    if src is False:
+        return False
+    dst = _side_matches(topo, item.destination, packet.destination, not outbound, False, ctx,
+                        packet, notes, rule)
+    if dst is False:
+        return False
+    return True if src and dst else None
 
 
-def first_match(nsg: Nsg, direction: str, packet: Packet,
-                vnet_tag: tuple[ipaddress.IPv4Network, ...]) -> SecurityRule:
-    """The rule that decides: lowest priority number first; the defaults always match last."""
-    rules = sorted((r for r in nsg.rules + DEFAULT_RULES if r.direction == direction),
-                   key=lambda r: r.priority)
-    for rule in rules:
-        if rule_matches(rule, packet, vnet_tag):
-            return rule
-    raise AssertionError("the DenyAll default rule matches every packet")
+def first_match(topo: Topology, rules: tuple[Compiled, ...], direction: str, packet: Packet,
+                ctx: Context, notes: list[Assumption]) -> SecurityRule | None:
+    """The rule that decides, lowest priority number first; None when none matches (admin
+    rules; an NSG always ends with DenyAll). A rule that depends on an unresolved service tag
+    is taken as not matching; its assumption is verdict-sensitive when its access differs
+    from the access of the rule that decides."""
+    unsure: list[Compiled] = []
+    for item in rules:
+        matched = rule_matches(topo, item, packet, ctx, direction, notes)
+        if matched is False:
+            if item.notes:  # evaluated: its load-time notes (IPv6, region) concern this path
+                notes.extend(n for n in item.notes if n.code != "UNRESOLVED_SERVICE_TAG")
+            continue
+        if matched is None:
+            unsure.append(item)
+            continue
+        notes.extend(item.notes)
+        for other in unsure:
+            notes.extend(n.sensitive(other.rule.access != item.rule.access)
+                         for n in other.notes if n.code == "UNRESOLVED_SERVICE_TAG")
+        return item.rule
+    for other in unsure:  # nothing decided (admin rules): an unresolved match would
+        notes.extend(n.sensitive() for n in other.notes if n.code == "UNRESOLVED_SERVICE_TAG")
+    return None
+
+
+def context(topo: Topology, cfg: IpConfig) -> Context:
+    return Context(cfg, key(topo.subnet_of(cfg).vnet_id), virtual_network_tag(topo, cfg))
 
 
 def evaluate(topo: Topology, nic: Nic, cfg: IpConfig, direction: str, packet: Packet) -> Verdict:
-    """Apply the NIC's and its subnet's NSGs in Azure's order; the first Deny decides."""
+    """Admin rules of the NIC's VNet, then the NIC's and its subnet's NSGs in Azure's order;
+    the first Deny decides."""
+    ctx = context(topo, cfg)
+    notes: list[Assumption] = []
+    admin = compiled_admin(topo, ctx.vnet_key, direction) if topo.admin_rules else ()
+    if admin:
+        rule = first_match(topo, admin, direction, packet, ctx, notes)
+        if rule is not None:
+            notes.append(Assumption(
+                "ASSUME_ADMIN_RULES_STATEFUL", rule.id, f"admin rule {rule.name!r} decided "
+                "the flow; its replies are assumed not filtered"))
+            if rule.access != "Allow":
+                if rule.access == "Deny":
+                    notes.append(Assumption(
+                        "ASSUME_ADMIN_RULE_ISSUE", rule.id, "the block is reported as "
+                        f"NetworkSecurityRule with RuleName {rule.name!r} on this hop"))
+                return Verdict(rule.access == "AlwaysAllow", rule,
+                               topo.vnets[ctx.vnet_key].id + "/effectiveSecurityAdminRules",
+                               tuple(notes))
     subnet_nsg = topo.subnet_of(cfg).nsg_id
     order = [nic.nsg_id, subnet_nsg] if direction == "Outbound" else [subnet_nsg, nic.nsg_id]
-    vnet_tag = virtual_network_tag(topo, cfg)
-    last = Verdict(True, None, None)
+    last = Verdict(True, None, None, tuple(notes))
     for nsg_id in order:
         if nsg_id is None:
             continue
-        rule = first_match(topo.nsgs[key(nsg_id)], direction, packet, vnet_tag)
-        last = Verdict(rule.access == "Allow", rule, nsg_id)
+        decided = first_match(topo, compiled_nsg(topo, nsg_id, direction), direction, packet,
+                              ctx, notes)
+        assert decided is not None, "the DenyAll default rule matches every packet"
+        last = Verdict(decided.access == "Allow", decided, nsg_id, tuple(notes))
         if not last.allowed:
             return last
     return last

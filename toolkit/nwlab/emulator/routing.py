@@ -1,20 +1,35 @@
-"""Effective routes of a subnet and the route a destination takes (Azure's routing article).
+"""Effective routes of a subnet and the route a destination takes (Azure's routing article,
+doc virtual-network/virtual-networks-udr-overview).
 
-System routes: the VNet's spaces (VnetLocal), peered VNets (VNetPeering), 0.0.0.0/0 (Internet)
-and the None routes for 10/8, 172.16/12, 192.168/16 and 100.64/10. A 0.0.0.0/0 user route
-removes those None routes. Longest prefix wins; on equal prefixes a user route beats a system
-route.
+System routes: the VNet's spaces (VnetLocal), Connected peerings' peered spaces (VNetPeering),
+0.0.0.0/0 (Internet) and the None routes for 10/8, 172.16/12, 192.168/16 and 100.64/10. A None
+route is removed when one of the VNet's own ranges equals or contains it, and from a subnet whose
+route table has a 0.0.0.0/0 user route. User routes may name a service tag: one candidate per
+tag prefix. Longest prefix wins; on equal prefixes a user route beats a system route, an
+explicit CIDR route beats a tag route, and tag routes rank regional > top-level >
+AzureCloud.<region> > AzureCloud.
+
+Each subnet's table is built once per topology (on first use) into a longest-prefix index:
+prefix length -> network -> route, so a lookup is at most 33 dict probes whatever the size of
+the service tags it expands.
 """
 
 from __future__ import annotations
 
 import ipaddress
 
+from .servicetags import route_tag_rank
 from .topology import Route, Subnet, Topology, key
 
 NONE_PREFIXES = tuple(ipaddress.IPv4Network(p) for p in
                       ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"))
 EVERYTHING = ipaddress.IPv4Network("0.0.0.0/0")
+# Equal-prefix order among system routes. A peered range equal to a reserved prefix: the
+# reference assumes the peering route is added and the None route kept (twin-semantics §5.4);
+# the peering route is taken, as the VNet-local route is for the VNet's own range.
+SYSTEM_ORDER = {"VnetLocal": 3, "VNetPeering": 2, "Internet": 1, "None": 0}
+
+RouteIndex = tuple[tuple[int, dict[int, Route]], ...]  # (prefix length, network -> route)
 
 
 def user_routes(topo: Topology, subnet: Subnet) -> tuple[Route, ...]:
@@ -24,35 +39,80 @@ def user_routes(topo: Topology, subnet: Subnet) -> tuple[Route, ...]:
 
 
 def user_route_prefixes(topo: Topology, subnet: Subnet) -> list[ipaddress.IPv4Network]:
-    return [r.prefix for r in user_routes(topo, subnet)]
+    """The CIDR (not tag, not IPv6) prefixes of the subnet's user routes."""
+    return [r.prefix for r in user_routes(topo, subnet)
+            if isinstance(r.prefix, ipaddress.IPv4Network)]
 
 
 def system_routes(topo: Topology, subnet: Subnet) -> list[Route]:
     vnet = topo.vnets[key(subnet.vnet_id)]
     routes = [Route("VnetLocal", space, "VnetLocal", None, None) for space in vnet.spaces]
-    for peer_id in vnet.peered_vnet_ids:
+    for link in vnet.peerings:
         routes += [Route("VNetPeering", space, "VNetPeering", None, None)
-                   for space in topo.vnets[key(peer_id)].spaces]
+                   for space in link.routed_spaces]
     routes.append(Route("Internet", EVERYTHING, "Internet", None, None))
-    covered = {r.prefix for r in routes}
     if not any(r.prefix == EVERYTHING for r in user_routes(topo, subnet)):
-        # A VNet that uses one of these ranges exactly keeps its VnetLocal route instead.
+        # doc "Default": a VNet range equal to a reserved prefix turns its route into
+        # VnetLocal, one containing it removes it; a user 0/0 removes them all.
         routes += [Route("None", p, "None", None, None) for p in NONE_PREFIXES
-                   if p not in covered]
+                   if not any(p.subnet_of(space) for space in vnet.spaces)]
     return routes
 
 
-def effective_routes(topo: Topology, subnet: Subnet) -> list[Route]:
-    return system_routes(topo, subnet) + list(user_routes(topo, subnet))
+def expanded_user_routes(topo: Topology, subnet: Subnet) -> list[tuple[ipaddress.IPv4Network,
+                                                                         Route]]:
+    """(prefix, route) per candidate: a tag route once per IPv4 prefix of its tag."""
+    if subnet.route_table_id is None:
+        return []
+    table = topo.route_tables[key(subnet.route_table_id)]
+    out: list[tuple[ipaddress.IPv4Network, Route]] = []
+    for route in table.routes:
+        if isinstance(route.prefix, ipaddress.IPv4Network):
+            out.append((route.prefix, route))
+        elif route.tag is not None:
+            data, _ = topo.service_tags.lookup(route.tag, table.location)
+            if data is None:
+                continue  # UNRESOLVED_SERVICE_TAG, recorded at load
+            ranked = Route(route.name, None, route.next_hop_type, route.next_hop_ip,
+                           route.route_table_id, route.tag, route.id, route_tag_rank(data))
+            out.extend((net, ranked) for net in data.prefixes.networks)
+    return out
+
+
+def _rank(route: Route) -> tuple[int, int]:
+    if route.route_table_id is not None:
+        return (1, route.rank)
+    return (0, SYSTEM_ORDER.get(route.next_hop_type, 0))
+
+
+def route_index(topo: Topology, subnet: Subnet) -> RouteIndex:
+    cache_key = ("routes", key(subnet.id))
+    cached = topo.cache.get(cache_key)
+    if cached is not None:
+        return cached
+    by_length: dict[int, dict[int, Route]] = {}
+    candidates = [(r.prefix, r) for r in system_routes(topo, subnet)]
+    candidates += expanded_user_routes(topo, subnet)
+    for prefix, route in candidates:
+        assert isinstance(prefix, ipaddress.IPv4Network)
+        slot = by_length.setdefault(prefix.prefixlen, {})
+        net = int(prefix.network_address)
+        best = slot.get(net)
+        if best is None or _rank(route) > _rank(best):
+            slot[net] = route
+    index = tuple(sorted(by_length.items(), reverse=True))
+    topo.cache[cache_key] = index
+    return index
+
+
+MASKS = tuple((0xFFFFFFFF << (32 - n)) & 0xFFFFFFFF for n in range(33))
 
 
 def lookup(topo: Topology, subnet: Subnet, destination: ipaddress.IPv4Address) -> Route | None:
     """The route a packet from this subnet to ``destination`` takes (None: no route at all)."""
-    best: Route | None = None
-    for route in effective_routes(topo, subnet):
-        if destination not in route.prefix:
-            continue
-        rank = (route.prefix.prefixlen, route.route_table_id is not None)
-        if best is None or rank > (best.prefix.prefixlen, best.route_table_id is not None):
-            best = route
-    return best
+    value = int(destination)
+    for length, slot in route_index(topo, subnet):
+        route = slot.get(value & MASKS[length])
+        if route is not None:
+            return route
+    return None

@@ -13,17 +13,33 @@ from __future__ import annotations
 
 import copy
 import ipaddress
+import itertools
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .assumptions import Assumption
+from .servicetags import T_SERVICE_TAGS, ServiceTagIndex
+
 DEFAULT_TOPOLOGY_PATH = Path(__file__).with_name("contoso.json")
 
 JSON = dict[str, Any]
-Prefix = ipaddress.IPv4Network | str  # a network, or one of SERVICE_TAGS / "*"
+
+
+@dataclass(frozen=True)
+class ServiceTag:
+    """A service tag other than the three computed ones, resolved per region when matched."""
+
+    name: str
+
+
+# A network (IPv6 ones never match: the twin checks IPv4), one of SERVICE_TAGS / "*", or a
+# service tag resolved from the stored Service Tags data.
+Prefix = ipaddress.IPv4Network | ipaddress.IPv6Network | str | ServiceTag
 
 # Lower-cased ARM types; ARM ids and types are case-insensitive.
 T_VM = "microsoft.compute/virtualmachines"
@@ -34,6 +50,10 @@ T_NSG = "microsoft.network/networksecuritygroups"
 T_RT = "microsoft.network/routetables"
 T_PIP = "microsoft.network/publicipaddresses"
 T_NW = "microsoft.network/networkwatchers"
+T_ASG = "microsoft.network/applicationsecuritygroups"
+T_ADMIN = "microsoft.network/virtualnetworks/effectivesecurityadminrules"
+MODELLED_TYPES = frozenset({T_VM, T_EXT, T_VNET, T_NIC, T_NSG, T_RT, T_PIP, T_NW, T_ASG, T_ADMIN,
+                            T_SERVICE_TAGS})
 
 AGENT_PUBLISHER = "microsoft.azure.networkwatcher"
 AGENT_TYPES = frozenset({"networkwatcheragentwindows", "networkwatcheragentlinux"})
@@ -44,7 +64,14 @@ RULE_PROTOCOLS = {"tcp": "Tcp", "udp": "Udp", "icmp": "Icmp", "esp": "Esp", "ah"
                   "*": "*", "any": "*", "all": "*"}
 ROUTE_HOP_TYPES = {"virtualappliance": "VirtualAppliance", "vnetlocal": "VnetLocal",
                    "internet": "Internet", "none": "None",
-                   "virtualnetworkgateway": "VirtualNetworkGateway"}
+                   "virtualnetworkgateway": "VirtualNetworkGateway",
+                   "virtualapplianceecmp": "VirtualApplianceEcmp"}
+# Next hops Azure accepts that the walk does not follow (gateways: issue 11; ECMP sets).
+UNMODELLED_HOP_TYPES = frozenset({"VirtualNetworkGateway", "VirtualApplianceEcmp"})
+ADMIN_ACCESS = {"allow": "Allow", "deny": "Deny", "alwaysallow": "AlwaysAllow"}
+# A service tag's name as the Discovery API spells them (Storage, Sql.WestEurope,
+# AzureCloud.westeurope, AzureFrontDoor.Backend...).
+TAG_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[.\-][A-Za-z0-9]+)*")
 DEFAULT_LATENCY = (0, 1, 7)  # min, avg, max ms: the figures of the documented reachable checks
 DEFAULT_PROBES = 100
 
@@ -79,32 +106,43 @@ class PortRange:
 
 @dataclass(frozen=True)
 class SecurityRule:
-    """One NSG rule, user-defined or one of Azure's implied default rules."""
+    """One NSG rule, user-defined or one of Azure's implied default rules, or an effective
+    Virtual Network Manager security admin rule (``admin``: access may be AlwaysAllow)."""
 
     name: str
     priority: int
     direction: str  # Inbound | Outbound
-    access: str  # Allow | Deny
+    access: str  # Allow | Deny (| AlwaysAllow for admin rules)
     protocol: str  # Tcp | Udp | Icmp | Esp | Ah | *
     source_prefixes: tuple[Prefix, ...]
     source_ports: tuple[PortRange, ...]
     destination_prefixes: tuple[Prefix, ...]
     destination_ports: tuple[PortRange, ...]
     default: bool = False
+    id: str = ""
+    source_asgs: tuple[str, ...] = ()  # application security group ids (OR-ed)
+    destination_asgs: tuple[str, ...] = ()
+    admin: bool = False
 
     @property
     def reported_name(self) -> str:
-        """The name as connectivityCheck reports it (seed scenario 1: UserRule_Port80)."""
+        """The name as connectivityCheck reports it (seed scenario 1: UserRule_Port80); an admin
+        rule by its bare name, as NSG diagnostics names it (twin-semantics §3.3)."""
+        if self.admin:
+            return self.name
         return ("DefaultRule_" if self.default else "UserRule_") + self.name
 
 
 @dataclass(frozen=True)
 class Route:
     name: str
-    prefix: ipaddress.IPv4Network
+    prefix: ipaddress.IPv4Network | ipaddress.IPv6Network | None  # None: a service-tag route
     next_hop_type: str
     next_hop_ip: ipaddress.IPv4Address | None
     route_table_id: str | None  # None for a system route
+    tag: str | None = None  # the service tag named as addressPrefix
+    id: str = ""
+    rank: int = 4  # equal-prefix order among user routes: CIDR 4, tag routes 0-3
 
 
 @dataclass(frozen=True)
@@ -118,13 +156,25 @@ class Subnet:
 
 
 @dataclass(frozen=True)
+class Peering:
+    """One side of a VNet peering (twin-semantics §4): this VNet's link to ``remote_vnet_id``."""
+
+    id: str
+    remote_vnet_id: str
+    allow_access: bool  # allowVirtualNetworkAccess (default true)
+    allow_forwarded: bool  # allowForwardedTraffic (default false)
+    routed_spaces: tuple[ipaddress.IPv4Network, ...]  # what the VNetPeering routes cover
+
+
+@dataclass(frozen=True)
 class VirtualNetwork:
     id: str
     name: str
     location: str
     spaces: tuple[ipaddress.IPv4Network, ...]
     subnet_ids: tuple[str, ...]
-    peered_vnet_ids: tuple[str, ...]  # peerings declared on this side and not disconnected
+    peered_vnet_ids: tuple[str, ...]  # peerings declared on this side and Connected
+    peerings: tuple[Peering, ...] = ()  # the same links with their flags
 
 
 @dataclass(frozen=True)
@@ -134,6 +184,8 @@ class IpConfig:
     address: ipaddress.IPv4Address
     subnet_id: str
     primary: bool
+    asg_ids: tuple[str, ...] = ()  # application security groups (lower-cased ids)
+    public_ip_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -169,6 +221,7 @@ class Nsg:
     id: str
     name: str
     rules: tuple[SecurityRule, ...]
+    location: str = ""
 
 
 @dataclass(frozen=True)
@@ -176,6 +229,7 @@ class RouteTable:
     id: str
     name: str
     routes: tuple[Route, ...]
+    location: str = ""
 
 
 @dataclass(frozen=True)
@@ -202,6 +256,9 @@ class Emulation:
     probes: int
     latency: Latency
     latency_overrides: Mapping[str, Latency]  # lower-cased IP / host / VM id -> figures
+    # Which side's allowForwardedTraffic governs a forwarded packet (twin-semantics §4.4):
+    # receiver (the portal's reading, default), sender, both, or ignore.
+    forwarded_traffic: str = "receiver"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -228,15 +285,21 @@ def _ref(obj: Any) -> str | None:
     return None
 
 
-def parse_network(text: Any, rid: str, field: str) -> ipaddress.IPv4Network:
+def parse_any_network(text: Any, rid: str, field: str,
+                      ) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """A CIDR of either family (Azure accepts IPv6 prefixes; the twin models IPv4 only)."""
     if not isinstance(text, str):
         raise TopologyError(rid, f"expected a CIDR string, got {text!r}", field=field,
                             code="InvalidAddressPrefixFormat")
     try:
-        net = ipaddress.ip_network(text.strip(), strict=True)
+        return ipaddress.ip_network(text.strip(), strict=True)
     except ValueError as exc:
         raise TopologyError(rid, f"{text!r} is not a valid CIDR prefix ({exc})", field=field,
                             code="InvalidAddressPrefixFormat") from None
+
+
+def parse_network(text: Any, rid: str, field: str) -> ipaddress.IPv4Network:
+    net = parse_any_network(text, rid, field)
     if not isinstance(net, ipaddress.IPv4Network):
         raise TopologyError(rid, f"{text!r}: the emulator models IPv4 only", field=field,
                             code="InvalidAddressPrefixFormat")
@@ -280,19 +343,29 @@ def _parse_prefix(value: Any, rid: str, field: str) -> Prefix:
         return "*"
     if text.lower() in SERVICE_TAGS:
         return SERVICE_TAGS[text.lower()]
-    if "/" not in text and not text[0].isdigit():
-        raise TopologyError(rid, f"service tag {text!r} is not modelled by the emulator (use "
-                            "VirtualNetwork, Internet, AzureLoadBalancer, '*' or a CIDR)",
-                            field=field, code="SecurityRuleInvalidAddressPrefix")
+    if "/" not in text and not text[0].isdigit() and ":" not in text:
+        if not TAG_NAME.fullmatch(text):
+            raise TopologyError(rid, f"{text!r} is not a CIDR, an IP address or a service tag "
+                                "name (letters, digits and dots, e.g. Storage.WestEurope)",
+                                field=field, code="SecurityRuleInvalidAddressPrefix")
+        # Resolved against the stored Service Tags data when matched; a tag without data is
+        # an assumption (UNRESOLVED_SERVICE_TAG), never a refusal.
+        return ServiceTag(text)
     try:
-        net = ipaddress.ip_network(text, strict=False)
+        return ipaddress.ip_network(text, strict=False)
     except ValueError:
         raise TopologyError(rid, f"{text!r} is not a CIDR, an IP address or a service tag",
                             field=field, code="SecurityRuleInvalidAddressPrefix") from None
-    if not isinstance(net, ipaddress.IPv4Network):
-        raise TopologyError(rid, f"{text!r}: the emulator models IPv4 only", field=field,
-                            code="SecurityRuleInvalidAddressPrefix")
-    return net
+
+
+def _asg_ids(props: Mapping[str, Any], field: str, rid: str) -> tuple[str, ...]:
+    refs = props.get(field)
+    if refs in (None, []):
+        return ()
+    if not isinstance(refs, list) or not all(_ref(r) for r in refs):
+        raise TopologyError(rid, "expected a list of {\"id\": <application security group "
+                            "id>}", field=field, code="InvalidRequestFormat")
+    return tuple(str(_ref(r)) for r in refs)
 
 
 def _one_or_many(props: Mapping[str, Any], single: str, plural: str, rid: str) -> list[Any]:
@@ -316,10 +389,8 @@ def parse_security_rule(raw: Mapping[str, Any], rid: str) -> SecurityRule:
         raise TopologyError(rid, "a security rule needs a 'properties' object",
                             field="properties", code="InvalidRequestFormat")
     name = str(raw.get("name") or rid.rstrip("/").split("/")[-1])
-    if props.get("sourceApplicationSecurityGroups") or props.get(
-            "destinationApplicationSecurityGroups"):
-        raise TopologyError(rid, "application security groups are not modelled by the emulator",
-                            field="sourceApplicationSecurityGroups", code="InvalidRequestFormat")
+    asgs = {side: _asg_ids(props, f"{side}ApplicationSecurityGroups", rid)
+            for side in ("source", "destination")}
     priority = props.get("priority")
     if isinstance(priority, bool) or not isinstance(priority, int) or \
             not 100 <= priority <= 4096:
@@ -349,6 +420,17 @@ def parse_security_rule(raw: Mapping[str, Any], rid: str) -> SecurityRule:
     prefixes: dict[str, tuple[Prefix, ...]] = {}
     for side in ("source", "destination"):
         single, plural = f"{side}AddressPrefix", f"{side}AddressPrefixes"
+        given = props.get(plural) not in (None, []) or props.get(single) not in (None, "")
+        if asgs[side]:
+            # One side names either addresses or application security groups (the portal
+            # offers one choice per side; the NSG article's augmented rules).
+            if given:
+                raise TopologyError(rid, f"give either {single}/{plural} or "
+                                    f"{side}ApplicationSecurityGroups, not both",
+                                    field=f"{side}ApplicationSecurityGroups",
+                                    code="SecurityRuleInvalidAddressPrefix")
+            prefixes[side] = ()
+            continue
         values = _one_or_many(props, single, plural, rid)
         field = plural if props.get(plural) else single
         prefixes[side] = tuple(_parse_prefix(v, rid, field) for v in values)
@@ -356,7 +438,8 @@ def parse_security_rule(raw: Mapping[str, Any], rid: str) -> SecurityRule:
                         protocol=protocol, source_prefixes=prefixes["source"],
                         source_ports=ports["source"],
                         destination_prefixes=prefixes["destination"],
-                        destination_ports=ports["destination"])
+                        destination_ports=ports["destination"], id=rid,
+                        source_asgs=asgs["source"], destination_asgs=asgs["destination"])
 
 
 def parse_route(raw: Mapping[str, Any], rid: str, route_table_id: str) -> Route:
@@ -366,7 +449,13 @@ def parse_route(raw: Mapping[str, Any], rid: str, route_table_id: str) -> Route:
         raise TopologyError(rid, "a route needs a 'properties' object", field="properties",
                             code="InvalidRequestFormat")
     name = str(raw.get("name") or rid.rstrip("/").split("/")[-1])
-    prefix = parse_network(props.get("addressPrefix"), rid, "addressPrefix")
+    text = props.get("addressPrefix")
+    prefix: ipaddress.IPv4Network | ipaddress.IPv6Network | None = None
+    tag = None
+    if isinstance(text, str) and TAG_NAME.fullmatch(text.strip()) and not text[:1].isdigit():
+        tag = text.strip()  # doc virtual-networks-udr-overview: "Service Tags for UDRs"
+    else:
+        prefix = parse_any_network(text, rid, "addressPrefix")
     hop_type = ROUTE_HOP_TYPES.get(str(props.get("nextHopType", "")).lower())
     if hop_type is None:
         raise TopologyError(rid, f"nextHopType must be one of {sorted(ROUTE_HOP_TYPES.values())}"
@@ -381,7 +470,108 @@ def parse_route(raw: Mapping[str, Any], rid: str, route_table_id: str) -> Route:
                             f"{hop_type}", field="nextHopIpAddress",
                             code="InvalidRouteNextHopIpAddress")
     return Route(name=name, prefix=prefix, next_hop_type=hop_type, next_hop_ip=next_ip,
-                 route_table_id=route_table_id)
+                 route_table_id=route_table_id, tag=tag, id=rid)
+
+
+def _admin_side(entries: Any, rid: str, field: str) -> tuple[Prefix, ...]:
+    """AVNM sources/destinations: [{addressPrefix, addressPrefixType: IPPrefix|ServiceTag}]."""
+    if entries in (None, []):
+        return ("*",)  # assumed: a rule without addresses on a side applies to any address
+    if not isinstance(entries, list):
+        raise TopologyError(rid, "expected a list of {addressPrefix, addressPrefixType}",
+                            field=field)
+    out: list[Prefix] = []
+    for entry in entries:
+        text = entry.get("addressPrefix") if isinstance(entry, Mapping) else None
+        kind = str(entry.get("addressPrefixType", "IPPrefix")).lower() \
+            if isinstance(entry, Mapping) else ""
+        prefix = _parse_prefix(text, rid, field)
+        if kind == "ipprefix" and isinstance(prefix, (str, ServiceTag)) and prefix != "*":
+            raise TopologyError(rid, f"{text!r} is marked IPPrefix but is a service tag; use "
+                                "addressPrefixType ServiceTag", field=field,
+                                code="InvalidAddressPrefixFormat")
+        out.append(prefix)
+    return tuple(out)
+
+
+def parse_admin_rule(raw: Any, rid: str, index: int) -> SecurityRule:
+    """One effective security admin rule (twin-semantics §3.1), as a SecurityRule(admin=True)."""
+    where = f"value[{index}]"
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("properties"), Mapping):
+        raise TopologyError(rid, "each admin rule needs 'properties'", field=where)
+    props = raw["properties"]
+    rule_id = str(raw.get("id") or f"{rid}/{where}")
+    name = rule_id.rstrip("/").split("/")[-1]
+    priority = props.get("priority")
+    # The preview article says 0-99, the spec 1-4096: accept 0-4096 (twin-semantics §3.4).
+    if isinstance(priority, bool) or not isinstance(priority, int) or \
+            not 0 <= priority <= 4096:
+        raise TopologyError(rule_id, f"priority must be an integer 0-4096, got {priority!r}",
+                            field="priority")
+    direction = str(props.get("direction", "")).capitalize()
+    if direction not in ("Inbound", "Outbound"):
+        raise TopologyError(rule_id, f"direction must be Inbound or Outbound, got "
+                            f"{props.get('direction')!r}", field="direction")
+    access = ADMIN_ACCESS.get(str(props.get("access", "")).lower())
+    if access is None:
+        raise TopologyError(rule_id, f"access must be Allow, Deny or AlwaysAllow, got "
+                            f"{props.get('access')!r}", field="access")
+    protocol = RULE_PROTOCOLS.get(str(props.get("protocol", "Any")).lower())
+    if protocol is None:
+        raise TopologyError(rule_id, f"protocol must be Tcp, Udp, Icmp, Esp, Ah or Any, got "
+                            f"{props.get('protocol')!r}", field="protocol")
+    ports = {}
+    for side in ("source", "destination"):
+        field = f"{side}PortRanges"
+        values = props.get(field) or ["*"]
+        if not isinstance(values, list):
+            raise TopologyError(rule_id, "expected a list of port ranges", field=field)
+        ports[side] = tuple(parse_port_range(v, rule_id, field) for v in values)
+    return SecurityRule(name=name, priority=priority, direction=direction, access=access,
+                        protocol=protocol,
+                        source_prefixes=_admin_side(props.get("sources"), rule_id, "sources"),
+                        source_ports=ports["source"],
+                        destination_prefixes=_admin_side(props.get("destinations"), rule_id,
+                                                         "destinations"),
+                        destination_ports=ports["destination"], id=rule_id, admin=True)
+
+
+FORWARDED_TRAFFIC_MODES = ("receiver", "sender", "both", "ignore")
+
+# Fields Azure sets that the twin does not model yet, per kind: path -> (the value that means
+# "not used", what the twin assumes). Each one that is set becomes an UNMODELLED_FIELD.
+UNMODELLED_FIELDS: dict[str, dict[str, tuple[Any, str]]] = {
+    "virtualNetwork": {
+        "dhcpOptions.dnsServers": ([], "custom DNS servers are not consulted; names resolve "
+                                   "through emulation.dns"),
+    },
+    "subnet": {
+        "natGateway": (None, "NAT gateway ignored: Internet egress treated as allowed"),
+        "serviceEndpoints": ([], "service endpoints add no routes; service traffic follows "
+                             "the other routes"),
+        "serviceEndpointPolicies": ([], "service endpoint policies are not applied"),
+        "defaultOutboundAccess": (True, "defaultOutboundAccess=false ignored: Internet egress "
+                                  "treated as allowed"),
+    },
+    "routeTable": {
+        "disablePeeringRoute": ("None", "peering routes are kept in subnets of this table"),
+    },
+    "peering": {
+        "useRemoteGateways": (False, "the remote VNet's gateway routes are not added"),
+        "allowGatewayTransit": (False, "no gateway routes are offered to the peer"),
+        "peerCompleteVnets": (True, "subnet peering: the whole remote space is routed"),
+    },
+    "networkInterface": {
+        "dnsSettings.dnsServers": ([], "custom DNS servers are not consulted"),
+        "privateEndpoint": (None, "private endpoint NIC treated as a plain NIC"),
+    },
+    "ipConfiguration": {
+        "loadBalancerBackendAddressPools": ([], "load balancer membership ignored"),
+        "loadBalancerInboundNatRules": ([], "inbound NAT rules ignored"),
+        "applicationGatewayBackendAddressPools": ([], "application gateway membership ignored"),
+        "gatewayLoadBalancer": (None, "gateway load balancer chaining ignored"),
+    },
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -389,7 +579,13 @@ def parse_route(raw: Mapping[str, Any], rid: str, route_table_id: str) -> Route:
 # ---------------------------------------------------------------------------------------------
 
 class Topology:
-    """A validated topology: the raw ARM documents (served by GET) plus parsed indexes."""
+    """A validated topology: the raw ARM documents (served by GET) plus parsed indexes.
+
+    What the twin does not model is kept and recorded in ``assumptions`` (also indexed by
+    resource in ``assumptions_at``), never refused. Derived indexes that cost time (effective
+    routes and the VirtualNetwork tag per subnet, compiled NSGs) live in ``cache`` and are
+    built on first use, so a write that rebuilds the topology pays only for what is asked.
+    """
 
     def __init__(self, document: Mapping[str, Any]) -> None:
         doc = copy.deepcopy(dict(document))
@@ -413,9 +609,26 @@ class Topology:
         self.public_ips: dict[str, JSON] = {}
         self.extensions: dict[str, list[JSON]] = {}  # VM key -> extension resources
         self.ip_index: dict[tuple[str, ipaddress.IPv4Address], tuple[Nic, IpConfig]] = {}
+        # Public IP address -> (NIC, ipConfiguration, SKU name) for public-IP destinations.
+        self.public_ip_index: dict[ipaddress.IPv4Address, tuple[Nic, IpConfig, str]] = {}
+        self.asgs: dict[str, str] = {}  # ASG key -> id
+        self.asg_vnet: dict[str, str] = {}  # ASG key -> VNet key of its members
+        self.asg_members: dict[str, set[ipaddress.IPv4Address]] = {}  # ASG key -> member IPs
+        # VNet key -> direction -> effective admin rules by priority.
+        self.admin_rules: dict[str, dict[str, tuple[SecurityRule, ...]]] = {}
+        self.service_tags = ServiceTagIndex()
+        self.links: dict[tuple[str, str], Peering] = {}  # (VNet key, remote VNet key) -> link
+        self.assumptions: list[Assumption] = []
+        self.assumptions_at: dict[str, list[Assumption]] = {}
+        self.cache: dict[Any, Any] = {}
         self._index(resources)
         self._parse()
         self.emulation = self._parse_emulation(doc.get("emulation") or {})
+
+    def note(self, assumption: Assumption) -> None:
+        """Record what the twin assumes about one resource (loading never refuses for it)."""
+        self.assumptions.append(assumption)
+        self.assumptions_at.setdefault(key(assumption.resource_id), []).append(assumption)
 
     # -- indexing ----------------------------------------------------------------------------
     def _index(self, resources: list[Any]) -> None:
@@ -428,15 +641,22 @@ class Topology:
                     raise TopologyError(str(res.get("id") or f"resources[{i}]"),
                                         f"'{field}' (a string) is required", field=field)
             rid = res["id"]
-            if not key(rid).startswith(prefix):
+            rtype = res["type"].lower()
+            # The Service Tags answer is subscription-scoped (.../locations/<r>/serviceTags).
+            scope = f"/subscriptions/{self.subscription_id}/".lower() \
+                if rtype == T_SERVICE_TAGS else prefix
+            if not key(rid).startswith(scope):
                 raise TopologyError(rid, "ids must start with /subscriptions/"
                                     f"{self.subscription_id}/resourceGroups/ (the topology's "
                                     "subscription)", field="id")
             if not isinstance(res.setdefault("properties", {}), dict):
                 raise TopologyError(rid, "'properties' must be an object", field="properties")
             self._add(res)
-            rtype = res["type"].lower()
             props = res["properties"]
+            if rtype not in MODELLED_TYPES:
+                self.note(Assumption("UNMODELLED_RESOURCE_TYPE", rid,
+                                     f"{res['type']} is not modelled: kept for GET, no part in "
+                                     "routing or filtering"))
             if rtype == T_VNET:
                 self._children(res, props, "subnets", "subnets", "virtualNetworks/subnets")
                 self._children(res, props, "virtualNetworkPeerings", "virtualNetworkPeerings",
@@ -500,28 +720,34 @@ class Topology:
                                 "topology", field=field, code="InvalidResourceReference")
         return str(res["id"])
 
+    def _unmodelled_fields(self, rid: str, props: Mapping[str, Any], kind: str) -> None:
+        """Record each field of UNMODELLED_FIELDS[kind] that is set on this resource."""
+        for path, (unset, assumed) in UNMODELLED_FIELDS[kind].items():
+            value: Any = props
+            for part in path.split("."):
+                value = value.get(part) if isinstance(value, Mapping) else None
+            if value is not None and value != unset and value != []:
+                self.note(Assumption("UNMODELLED_FIELD", rid, assumed, field=path))
+
     # -- parsing -----------------------------------------------------------------------------
     def _of_type(self, rtype: str) -> list[JSON]:
         return [r for r in self.raw.values() if str(r.get("type", "")).lower() == rtype]
 
     def _parse(self) -> None:
+        for res in self._of_type(T_ASG):
+            self.asgs[key(res["id"])] = res["id"]
+            self.asg_members[key(res["id"])] = set()
+        for res in self._of_type(T_SERVICE_TAGS):
+            rid = res["id"]
+
+            def problem(field: str, text: str, rid: str = rid) -> None:
+                raise TopologyError(rid, text, field=field)
+
+            self.service_tags.add(res, problem)
         for res in self._of_type(T_NSG):
             self._parse_nsg(res)
         for res in self._of_type(T_RT):
-            rid = res["id"]
-            routes = []
-            seen: set[str] = set()
-            for child in res["properties"]["routes"]:
-                route = parse_route(child, child["id"], rid)
-                if route.name.lower() in seen:
-                    raise TopologyError(child["id"], "duplicate route name", field="name")
-                if str(route.prefix) in seen:
-                    raise TopologyError(child["id"], f"another route in this table already has "
-                                        f"addressPrefix {route.prefix}", field="addressPrefix",
-                                        code="RouteConflict")
-                seen.update((route.name.lower(), str(route.prefix)))
-                routes.append(route)
-            self.route_tables[key(rid)] = RouteTable(rid, res["name"], tuple(routes))
+            self._parse_route_table(res)
         for res in self._of_type(T_PIP):
             self.public_ips[key(res["id"])] = res
         for res in self._of_type(T_VNET):
@@ -537,14 +763,43 @@ class Topology:
                 raise TopologyError(res["id"], "a network watcher needs a 'location'",
                                     field="location")
             self.watchers[key(res["id"])] = Watcher(res["id"], res["name"], loc)
+        for res in self._of_type(T_ADMIN):
+            self._parse_admin_rules(res)
+        for nsg in self.nsgs.values():
+            self._check_asg_pairs(nsg)
         for vm_key in self.extensions:
             if vm_key not in self.vms:
                 raise TopologyError(self.extensions[vm_key][0]["id"], "extension of a virtual "
                                     "machine that is not in the topology", field="id",
                                     code="InvalidResourceReference")
 
+    def _note_rule_prefixes(self, rule: SecurityRule, region: str) -> None:
+        """Assumptions a rule's address sides carry: tags without data, IPv6 prefixes."""
+        for side in ("source", "destination"):
+            values = rule.source_prefixes if side == "source" else rule.destination_prefixes
+            field = f"{side}AddressPrefix"
+            for value in values:
+                if isinstance(value, ServiceTag):
+                    data, other = self.service_tags.lookup(value.name, region)
+                    if data is None:
+                        self.note(Assumption(
+                            "UNRESOLVED_SERVICE_TAG", rule.id,
+                            f"service tag {value.name!r} has no prefixes in the topology: the "
+                            "rule is treated as not matching", field=field,
+                            alternatives=("the rule matches",)))
+                    elif other is not None:
+                        self.note(Assumption(
+                            "ASSUME_SERVICE_TAG_OTHER_REGION", rule.id,
+                            f"{value.name!r} read from region {other!r} (none stored for "
+                            f"{region!r})", field=field))
+                elif isinstance(value, ipaddress.IPv6Network):
+                    self.note(Assumption("UNMODELLED_VALUE", rule.id,
+                                         f"IPv6 prefix {value} never matches (IPv4 only)",
+                                         field=field))
+
     def _parse_nsg(self, res: JSON) -> None:
         rules: list[SecurityRule] = []
+        location = str(res.get("location", ""))
         for child in res["properties"]["securityRules"]:
             rule = parse_security_rule(child, child["id"])
             for other in rules:
@@ -555,8 +810,79 @@ class Topology:
                                         f"by {other.direction.lower()} rule '{other.name}'; "
                                         "priorities must be unique per direction",
                                         field="priority", code="SecurityRuleInvalidPriority")
+            for side, ids in (("source", rule.source_asgs),
+                              ("destination", rule.destination_asgs)):
+                for asg in ids:
+                    self._lookup(asg, T_ASG, child["id"], f"{side}ApplicationSecurityGroups")
+            self._note_rule_prefixes(rule, location)
             rules.append(rule)
-        self.nsgs[key(res["id"])] = Nsg(res["id"], res["name"], tuple(rules))
+        self.nsgs[key(res["id"])] = Nsg(res["id"], res["name"], tuple(rules), location)
+
+    def _check_asg_pairs(self, nsg: Nsg) -> None:
+        """A rule with ASGs on both sides needs them in one VNet (doc application-security-
+        groups: "all ASGs in a rule ... must be in the same virtual network")."""
+        for rule in nsg.rules:
+            vnets = {self.asg_vnet[key(a)] for a in rule.source_asgs + rule.destination_asgs
+                     if key(a) in self.asg_vnet}
+            if len(vnets) > 1:
+                raise TopologyError(rule.id, "the application security groups of this rule "
+                                    "have members in different virtual networks "
+                                    f"({', '.join(sorted(self.vnets[v].name for v in vnets))}); "
+                                    "Azure requires them in one", field=
+                                    "sourceApplicationSecurityGroups",
+                                    code="ApplicationSecurityGroupsNotInSameVnet")
+
+    def _parse_route_table(self, res: JSON) -> None:
+        rid = res["id"]
+        location = str(res.get("location", ""))
+        routes = []
+        seen: set[str] = set()
+        for child in res["properties"]["routes"]:
+            route = parse_route(child, child["id"], rid)
+            target = str(route.prefix) if route.prefix is not None else str(route.tag).lower()
+            if route.name.lower() in seen:
+                raise TopologyError(child["id"], "duplicate route name", field="name")
+            if target in seen:
+                raise TopologyError(child["id"], f"another route in this table already has "
+                                    f"addressPrefix {route.prefix or route.tag}",
+                                    field="addressPrefix", code="RouteConflict")
+            seen.update((route.name.lower(), target))
+            if route.tag is not None:
+                data, _ = self.service_tags.lookup(route.tag, location)
+                if data is None:
+                    self.note(Assumption(
+                        "UNRESOLVED_SERVICE_TAG", route.id, f"service tag {route.tag!r} has no "
+                        "prefixes in the topology: the route is skipped", field="addressPrefix",
+                        alternatives=("the route applies to the tag's prefixes",)))
+            elif isinstance(route.prefix, ipaddress.IPv6Network):
+                self.note(Assumption("UNMODELLED_VALUE", route.id, f"IPv6 route {route.prefix} "
+                                     "is skipped (IPv4 only)", field="addressPrefix"))
+            if route.next_hop_type in UNMODELLED_HOP_TYPES:
+                self.note(Assumption(
+                    "UNMODELLED_VALUE", route.id, f"next hop {route.next_hop_type} is not "
+                    "modelled: a packet taking this route stops there, verdict undetermined",
+                    field="nextHopType", alternatives=("the packet is delivered",
+                                                       "the packet is dropped")))
+            routes.append(route)
+        if any(r.tag is not None for r in routes):
+            self.note(Assumption(
+                "ASSUME_TAG_ROUTE_NOT_IN_VIRTUALNETWORK", rid, "service-tag routes do not widen "
+                "the VirtualNetwork tag of subnets using this table (only CIDR routes do)",
+                alternatives=("the tag's prefixes join VirtualNetwork",)))
+        self._unmodelled_fields(rid, res["properties"], "routeTable")
+        self.route_tables[key(rid)] = RouteTable(rid, res["name"], tuple(routes), location)
+
+    def _ipv4_prefixes(self, texts: list[Any], rid: str, field: str,
+                       ) -> tuple[ipaddress.IPv4Network, ...]:
+        nets = []
+        for text in texts:
+            net = parse_any_network(text, rid, field)
+            if isinstance(net, ipaddress.IPv4Network):
+                nets.append(net)
+            else:
+                self.note(Assumption("UNMODELLED_VALUE", rid, f"IPv6 prefix {net} is ignored "
+                                     "(IPv4 only)", field=field))
+        return tuple(nets)
 
     def _parse_vnet(self, res: JSON) -> None:
         rid, props = res["id"], res["properties"]
@@ -564,15 +890,15 @@ class Topology:
         if not isinstance(space_list, list) or not space_list:
             raise TopologyError(rid, "addressSpace.addressPrefixes must be a non-empty list",
                                 field="addressSpace.addressPrefixes")
-        spaces = tuple(parse_network(p, rid, "addressSpace.addressPrefixes")
-                       for p in space_list)
+        spaces = self._ipv4_prefixes(space_list, rid, "addressSpace.addressPrefixes")
+        self._unmodelled_fields(rid, props, "virtualNetwork")
         subnet_ids = []
         taken: list[tuple[ipaddress.IPv4Network, str]] = []
         for child in props["subnets"]:
             sid, sprops = child["id"], child["properties"]
             raw_prefixes = sprops.get("addressPrefixes") or [sprops.get("addressPrefix")]
             field = "addressPrefixes" if sprops.get("addressPrefixes") else "addressPrefix"
-            prefixes = tuple(parse_network(p, sid, field) for p in raw_prefixes)
+            prefixes = self._ipv4_prefixes(raw_prefixes, sid, field)
             for net in prefixes:
                 if not any(net.subnet_of(space) for space in spaces):
                     raise TopologyError(sid, f"{net} is outside the virtual network's address "
@@ -587,6 +913,7 @@ class Topology:
             nsg = self._lookup(_ref(sprops.get("networkSecurityGroup")), T_NSG, sid,
                                "networkSecurityGroup.id")
             rt = self._lookup(_ref(sprops.get("routeTable")), T_RT, sid, "routeTable.id")
+            self._unmodelled_fields(sid, sprops, "subnet")
             self.subnets[key(sid)] = Subnet(sid, child["name"], rid, prefixes, nsg, rt)
             subnet_ids.append(sid)
         self.vnets[key(rid)] = VirtualNetwork(rid, res["name"], str(res.get("location", "")),
@@ -594,7 +921,9 @@ class Topology:
 
     def _check_peerings(self) -> None:
         for vkey, vnet in list(self.vnets.items()):
-            peers = []
+            peers: list[str] = []
+            links: list[Peering] = []
+            remote_gateways = None
             for child in self.raw[vkey]["properties"]["virtualNetworkPeerings"]:
                 cprops = child["properties"]
                 remote = self._lookup(_ref(cprops.get("remoteVirtualNetwork")), T_VNET,
@@ -602,28 +931,63 @@ class Topology:
                 if remote is None:
                     raise TopologyError(child["id"], "remoteVirtualNetwork.id is required",
                                         field="remoteVirtualNetwork.id")
+                if cprops.get("useRemoteGateways") is True:
+                    # doc virtual-network-manage-peering: one peering per VNet may use them.
+                    if remote_gateways is not None:
+                        raise TopologyError(child["id"], "useRemoteGateways is already set on "
+                                            f"peering {remote_gateways}; only one peering of a "
+                                            "virtual network can use remote gateways",
+                                            field="useRemoteGateways",
+                                            code="PeeringUseRemoteGatewaysConflict")
+                    remote_gateways = child["name"]
+                self._unmodelled_fields(child["id"], cprops, "peering")
                 state = str(cprops.get("peeringState", "Connected"))
                 if state.lower() != "connected":
-                    continue  # Initiated/Disconnected peerings carry no traffic
+                    continue  # doc: only Connected peerings carry traffic
+                remote_vnet = self.vnets[key(remote)]
                 for mine in vnet.spaces:
-                    for theirs in self.vnets[key(remote)].spaces:
+                    for theirs in remote_vnet.spaces:
                         if mine.overlaps(theirs):
                             raise TopologyError(child["id"], f"peered address spaces overlap "
                                                 f"({mine} and {theirs})",
                                                 field="remoteVirtualNetwork.id",
                                                 code="VnetAddressSpacesOverlap")
+                routed = remote_vnet.spaces
+                sync = str(cprops.get("peeringSyncLevel") or "FullyInSync").lower()
+                peered = (cprops.get("remoteAddressSpace") or {}).get("addressPrefixes")
+                if sync != "fullyinsync" and isinstance(peered, list) and peered:
+                    routed = self._ipv4_prefixes(peered, child["id"],
+                                                 "remoteAddressSpace.addressPrefixes")
+                    if set(routed) != set(remote_vnet.spaces):
+                        self.note(Assumption(
+                            "ASSUME_PEERING_REMOTE_ADDRESS_SPACE", child["id"],
+                            f"peering is {cprops.get('peeringSyncLevel')}: routes cover the "
+                            f"peered space {', '.join(map(str, routed))}",
+                            field="remoteAddressSpace",
+                            alternatives=("routes cover the remote VNet's current space",)))
+                links.append(Peering(child["id"], remote,
+                                     cprops.get("allowVirtualNetworkAccess", True) is not False,
+                                     cprops.get("allowForwardedTraffic", False) is True,
+                                     routed))
                 peers.append(remote)
+                self.links[(vkey, key(remote))] = links[-1]
             self.vnets[vkey] = VirtualNetwork(vnet.id, vnet.name, vnet.location, vnet.spaces,
-                                              vnet.subnet_ids, tuple(peers))
+                                              vnet.subnet_ids, tuple(peers), tuple(links))
 
     def _parse_nic(self, res: JSON) -> None:
         rid, props = res["id"], res["properties"]
         if not props["ipConfigurations"]:
             raise TopologyError(rid, "a network interface needs at least one ipConfiguration",
                                 field="ipConfigurations")
+        self._unmodelled_fields(rid, props, "networkInterface")
         configs = []
         for child in props["ipConfigurations"]:
             cid, cprops = child["id"], child["properties"]
+            version = str(cprops.get("privateIPAddressVersion") or "IPv4").lower()
+            if version == "ipv6" or ":" in str(cprops.get("privateIPAddress") or ""):
+                self.note(Assumption("UNMODELLED_VALUE", cid, "IPv6 ip configuration is "
+                                     "ignored (IPv4 only)", field="privateIPAddressVersion"))
+                continue
             addr = parse_address(cprops.get("privateIPAddress"), cid, "privateIPAddress")
             subnet_id = _ref(cprops.get("subnet"))
             subnet = self.subnets.get(key(subnet_id)) if subnet_id else None
@@ -636,13 +1000,23 @@ class Topology:
                                     f"({', '.join(map(str, subnet.prefixes))})",
                                     field="privateIPAddress",
                                     code="PrivateIPAddressNotInSubnet")
-            self._lookup(_ref(cprops.get("publicIPAddress")), T_PIP, cid,
-                         "publicIPAddress.id")
+            pip = self._lookup(_ref(cprops.get("publicIPAddress")), T_PIP, cid,
+                               "publicIPAddress.id")
+            asgs = tuple(key(a) for a in _asg_ids(cprops, "applicationSecurityGroups", cid))
+            for asg in asgs:
+                self._lookup(asg, T_ASG, cid, "applicationSecurityGroups")
+                self._join_asg(asg, cid, addr, key(subnet.vnet_id))
+            self._unmodelled_fields(cid, cprops, "ipConfiguration")
             configs.append(IpConfig(cid, child["name"], addr, subnet.id,
-                                    bool(cprops.get("primary", False))))
+                                    bool(cprops.get("primary", False)), asgs, pip))
+        if not configs:
+            raise TopologyError(rid, "a network interface needs an IPv4 ipConfiguration "
+                                "(Azure requires the primary one to be IPv4)",
+                                field="ipConfigurations")
         if not any(c.primary for c in configs):
-            configs[0] = IpConfig(configs[0].id, configs[0].name, configs[0].address,
-                                  configs[0].subnet_id, True)
+            first = configs[0]
+            configs[0] = IpConfig(first.id, first.name, first.address, first.subnet_id, True,
+                                  first.asg_ids, first.public_ip_id)
         configs.sort(key=lambda c: not c.primary)
         nsg = self._lookup(_ref(props.get("networkSecurityGroup")), T_NSG, rid,
                            "networkSecurityGroup.id")
@@ -657,6 +1031,68 @@ class Topology:
                 raise TopologyError(cfg.id, f"{cfg.address} is already used by {other.id}",
                                     field="privateIPAddress", code="PrivateIPAddressInUse")
             self.ip_index[(vnet_key, cfg.address)] = (nic, cfg)
+            self._index_public_ip(nic, cfg)
+
+    def _join_asg(self, asg: str, cfg_id: str, addr: ipaddress.IPv4Address,
+                  vnet_key: str) -> None:
+        """Membership is per ipConfiguration; every member of an ASG is in one VNet (doc
+        application-security-groups: the first member fixes it, others are refused)."""
+        home = self.asg_vnet.setdefault(asg, vnet_key)
+        if home != vnet_key:
+            raise TopologyError(cfg_id, f"application security group {self.asgs[asg]} already "
+                                f"has members in virtual network {self.vnets[home].id}; all "
+                                "its members must be in one virtual network",
+                                field="applicationSecurityGroups",
+                                code="ApplicationSecurityGroupsNotInSameVnet")
+        self.asg_members[asg].add(addr)
+
+    def _index_public_ip(self, nic: Nic, cfg: IpConfig) -> None:
+        if cfg.public_ip_id is None:
+            return
+        pip = self.public_ips[key(cfg.public_ip_id)]
+        text = (pip.get("properties") or {}).get("ipAddress")
+        try:
+            address = ipaddress.ip_address(str(text)) if text else None
+        except ValueError:
+            address = None
+        if isinstance(address, ipaddress.IPv4Address):
+            # Basic public IPs were retired on 30 September 2025: no SKU reads as Standard.
+            sku = str((pip.get("sku") or {}).get("name") or "Standard")
+            self.public_ip_index[address] = (nic, cfg, sku)
+
+    def _parse_admin_rules(self, res: JSON) -> None:
+        """The effective security admin rules of one VNet, as listNetworkManagerEffective-
+        SecurityAdminRules returns them (twin-semantics §3.1); only these are in force."""
+        rid = res["id"]
+        vnet_id = self._lookup(res.get("vnetId") if isinstance(res.get("vnetId"), str) else None,
+                               T_VNET, rid, "vnetId")
+        if vnet_id is None:
+            raise TopologyError(rid, "vnetId (the virtual network the rules apply to) is "
+                                "required", field="vnetId")
+        values = res.get("value")
+        if not isinstance(values, list):
+            raise TopologyError(rid, "'value' must be the list of effective admin rules",
+                                field="value")
+        location = self.vnets[key(vnet_id)].location
+        rules = [parse_admin_rule(item, rid, i) for i, item in enumerate(values)]
+        by_direction: dict[str, tuple[SecurityRule, ...]] = {}
+        for direction in ("Inbound", "Outbound"):
+            # Sorted by priority; sorted() is stable, so ties keep the listed order.
+            mine = sorted((r for r in rules if r.direction == direction),
+                          key=lambda r: r.priority)
+            for a, b in itertools.pairwise(mine):
+                if a.priority == b.priority and a.access != b.access:
+                    self.note(Assumption("ASSUME_ADMIN_PRIORITY_TIE", b.id, f"{a.name!r} and "
+                                         f"{b.name!r} share priority {a.priority}: the first "
+                                         "listed wins", field="priority"))
+            by_direction[direction] = tuple(mine)
+        for rule, item in zip(rules, values, strict=True):
+            if str(item.get("kind", "Custom")).lower() == "default":
+                self.note(Assumption("ASSUME_ADMIN_DEFAULT_RULE", rule.id, "a kind:Default "
+                                     "admin rule is evaluated from its explicit fields",
+                                     field="kind"))
+            self._note_rule_prefixes(rule, location)
+        self.admin_rules[key(vnet_id)] = by_direction
 
     def _parse_vm(self, res: JSON) -> None:
         rid, props = res["id"], res["properties"]
@@ -679,6 +1115,7 @@ class Topology:
                 for cfg in nic.ip_configs:
                     vnet_key = key(self.subnets[key(cfg.subnet_id)].vnet_id)
                     self.ip_index[(vnet_key, cfg.address)] = (self.nics[key(nic_id)], cfg)
+                    self._index_public_ip(self.nics[key(nic_id)], cfg)
             elif key(nic.vm_id) != key(rid):
                 raise TopologyError(rid, f"network interface {nic_id} belongs to {nic.vm_id}",
                                     field="networkProfile.networkInterfaces")
@@ -739,11 +1176,20 @@ class Topology:
             if lat.get("default") is not None else Latency(*DEFAULT_LATENCY)
         overrides = {str(k).lower().rstrip("."): _parse_latency(v, f"latency.destinations.{k}")
                      for k, v in (lat.get("destinations") or {}).items()}
-        return Emulation(dns, listeners, guest, probes, default, overrides)
+        forwarded = str(em.get("peeringForwardedTraffic", "receiver")).lower()
+        if forwarded not in FORWARDED_TRAFFIC_MODES:
+            raise TopologyError(where, f"peeringForwardedTraffic must be one of "
+                                f"{', '.join(FORWARDED_TRAFFIC_MODES)}, got {forwarded!r}",
+                                field="peeringForwardedTraffic")
+        return Emulation(dns, listeners, guest, probes, default, overrides, forwarded)
 
     # -- queries used by the engine and the server --------------------------------------------
     def nic_at(self, vnet_id: str, address: ipaddress.IPv4Address) -> tuple[Nic, IpConfig] | None:
         return self.ip_index.get((key(vnet_id), address))
+
+    def link(self, local_vnet_id: str, remote_vnet_id: str) -> Peering | None:
+        """The Connected peering declared on the local VNet toward the remote one."""
+        return self.links.get((key(local_vnet_id), key(remote_vnet_id)))
 
     def subnet_of(self, cfg: IpConfig) -> Subnet:
         return self.subnets[key(cfg.subnet_id)]

@@ -1,0 +1,93 @@
+"""What the twin assumed where it does not model Azure, or Azure does not say (twin-semantics §15).
+
+An assumption is never a refusal and never an invented issue type: it travels beside the
+connectivityCheck result in the ``nwlab`` extension field, and the whole list of a loaded
+topology is served at ``GET /subscriptions/{id}/providers/nwlab.emulator/assumptions``.
+Codes are stable strings; clients match on them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# code -> what it means (the README's table is generated from the same words by a test).
+CODES: dict[str, str] = {
+    "UNMODELLED_RESOURCE_TYPE": "a resource type the twin does not model; it is kept for GET "
+                                "but takes no part in routing or filtering",
+    "UNMODELLED_FIELD": "a field the twin does not model; it is ignored",
+    "UNMODELLED_VALUE": "a value Azure accepts that the twin does not model (e.g. an ECMP next "
+                        "hop, an IPv6 prefix); the item is skipped",
+    "UNRESOLVED_SERVICE_TAG": "a service tag with no prefixes in the topology; the rule or "
+                              "route naming it is treated as matching nothing",
+    "ASSUME_SERVICE_TAG_OTHER_REGION": "a tag read from another region's Service Tags list "
+                                       "because the resource's region has none stored",
+    "ASSUME_TAG_ROUTE_NOT_IN_VIRTUALNETWORK": "service-tag routes do not widen the "
+                                              "VirtualNetwork tag (only CIDR user routes do)",
+    "ASSUME_ASG_MATCH_BY_IP": "an application security group matched a packet by its source "
+                              "IP after the packet passed an appliance",
+    "ASSUME_ASG_OTHER_VNET_NO_MATCH": "an application security group whose members are in "
+                                      "another virtual network does not match here",
+    "ASSUME_ADMIN_RULE_ISSUE": "an admin-rule block is reported as NetworkSecurityRule with "
+                               "the admin rule's name (undocumented)",
+    "ASSUME_ADMIN_RULES_STATEFUL": "admin rules are stateful like NSGs: replies are not "
+                                   "filtered",
+    "ASSUME_ADMIN_PRIORITY_TIE": "two effective admin rules share a priority and direction; "
+                                 "the first listed wins",
+    "ASSUME_ADMIN_DEFAULT_RULE": "a kind:Default admin rule is evaluated from its explicit "
+                                 "fields",
+    "ASSUME_PEERING_FORWARDED_RECEIVER_SIDE": "forwarded traffic crossing a peering is "
+                                              "governed by the receiving side's "
+                                              "allowForwardedTraffic (portal reading)",
+    "ASSUME_PEERING_ACCESS_EITHER_SIDE": "a peering whose allowVirtualNetworkAccess is false "
+                                         "on either side drops traffic in both directions "
+                                         "(its route stays)",
+    "ASSUME_PEERING_REMOTE_ADDRESS_SPACE": "a peering not FullyInSync routes to its "
+                                           "remoteAddressSpace (what was peered)",
+    "ASSUME_PUBLIC_IP_CLOSED": "a Standard public IP without any NSG is closed to inbound "
+                               "traffic",
+    "ASSUME_EGRESS_ADDRESS_UNKNOWN": "the source's public egress address is unknown; inbound "
+                                     "rules see an Internet address that no CIDR, tag or ASG "
+                                     "names",
+    "ASSUME_PUBLIC_IP_PATH": "the path to a VM's public IP is drawn Source, Internet, VM "
+                             "(the service's drawing is undocumented)",
+}
+
+
+@dataclass(frozen=True)
+class Assumption:
+    """One choice the twin made: where (resource, field), what it assumed, what else it could be.
+
+    ``verdict_sensitive`` is True when the alternative could change this check's verdict.
+    """
+
+    code: str
+    resource_id: str
+    assumed: str
+    field: str | None = None
+    alternatives: tuple[str, ...] = ()
+    verdict_sensitive: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "resourceId": self.resource_id,
+                               "assumed": self.assumed,
+                               "verdictSensitive": self.verdict_sensitive}
+        if self.field:
+            out["field"] = self.field
+        if self.alternatives:
+            out["alternatives"] = list(self.alternatives)
+        return out
+
+    def sensitive(self, value: bool = True) -> Assumption:
+        return Assumption(self.code, self.resource_id, self.assumed, self.field,
+                          self.alternatives, value)
+
+
+def unique(items: list[Assumption]) -> list[Assumption]:
+    """Each assumption once, in first-seen order (a walk may touch a resource twice)."""
+    seen: dict[tuple[str, str, str | None, str], Assumption] = {}
+    for item in items:
+        k = (item.code, item.resource_id.lower(), item.field, item.assumed)
+        if k not in seen or (item.verdict_sensitive and not seen[k].verdict_sensitive):
+            seen[k] = item
+    return list(seen.values())
