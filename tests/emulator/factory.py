@@ -13,21 +13,50 @@ REGION = "westus"
 
 
 def rule(name: str, priority: int, direction: str, access: str, *, protocol: str = "*",
-         src: str | list[str] = "*", dst: str | list[str] = "*",
-         dport: str | list[str] = "*", sport: str | list[str] = "*") -> dict[str, Any]:
-    """An ARM securityRules entry; a list value becomes the plural (…Prefixes/…Ranges) field."""
+         src: str | list[str] | None = "*", dst: str | list[str] | None = "*",
+         dport: str | list[str] = "*", sport: str | list[str] = "*",
+         src_asgs: list[str] | None = None, dst_asgs: list[str] | None = None,
+         ) -> dict[str, Any]:
+    """An ARM securityRules entry; a list value becomes the plural (…Prefixes/…Ranges) field.
+    An ASG side (ids) drops that side's address prefix, as ARM GET shows such rules."""
     props: dict[str, Any] = {"priority": priority, "direction": direction, "access": access,
                              "protocol": protocol}
+    if src_asgs is not None:
+        props["sourceApplicationSecurityGroups"] = [{"id": a} for a in src_asgs]
+        src = None if src == "*" else src
+    if dst_asgs is not None:
+        props["destinationApplicationSecurityGroups"] = [{"id": a} for a in dst_asgs]
+        dst = None if dst == "*" else dst
     for single, plural, value in (
             ("sourceAddressPrefix", "sourceAddressPrefixes", src),
             ("destinationAddressPrefix", "destinationAddressPrefixes", dst),
             ("sourcePortRange", "sourcePortRanges", sport),
             ("destinationPortRange", "destinationPortRanges", dport)):
+        if value is None:
+            continue
         if isinstance(value, list):
             props[plural] = value
         else:
             props[single] = value
     return {"name": name, "properties": props}
+
+
+def admin_rule(name: str, priority: int, direction: str, access: str, *,
+               protocol: str = "Any", src: str = "*", dst: str = "*", dport: str = "0-65535",
+               kind: str = "Custom") -> dict[str, Any]:
+    """One entry of listNetworkManagerEffectiveSecurityAdminRules (twin-semantics §3.1)."""
+    def side(text: str) -> list[dict[str, str]]:
+        tag = not (text == "*" or text[:1].isdigit())
+        return [{"addressPrefix": text, "addressPrefixType": "ServiceTag" if tag else "IPPrefix"}]
+
+    return {"id": f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Network/"
+                  f"networkManagers/nm/securityAdminConfigurations/cfg/ruleCollections/rc/"
+                  f"rules/{name}",
+            "kind": kind,
+            "properties": {"access": access, "priority": priority, "direction": direction,
+                           "protocol": protocol, "sources": side(src),
+                           "destinations": side(dst), "sourcePortRanges": ["0-65535"],
+                           "destinationPortRanges": [dport]}}
 
 
 def route(name: str, prefix: str, hop: str, ip: str | None = None) -> dict[str, Any]:
@@ -69,14 +98,44 @@ class Net:
         self._vnets[vnet]["properties"]["subnets"].append({"name": name, "properties": props})
         return f"{self._vnets[vnet]['id']}/subnets/{name}"
 
-    def peer(self, a: str, b: str, *, both: bool = True, state: str | None = None) -> None:
-        pairs = [(a, b), (b, a)] if both else [(a, b)]
-        for x, y in pairs:
+    def peer(self, a: str, b: str, *, both: bool = True, state: str | None = None,
+             ab: dict[str, Any] | None = None, ba: dict[str, Any] | None = None) -> None:
+        """Peer a and b; ``ab``/``ba`` are extra properties of a's link to b / b's to a."""
+        pairs = [(a, b, ab), (b, a, ba)] if both else [(a, b, ab)]
+        for x, y, extra in pairs:
             props: dict[str, Any] = {"remoteVirtualNetwork": {"id": self._vnets[y]["id"]}}
             if state:
                 props["peeringState"] = state
+            props.update(extra or {})
             self._vnets[x]["properties"]["virtualNetworkPeerings"].append(
                 {"name": f"{x}-to-{y}", "properties": props})
+
+    def asg(self, name: str) -> str:
+        res = {"id": self.rid("Microsoft.Network", "applicationSecurityGroups", name),
+               "name": name, "type": "Microsoft.Network/applicationSecurityGroups",
+               "location": REGION, "properties": {}}
+        self.resources.append(res)
+        return str(res["id"])
+
+    def service_tags(self, tags: dict[str, list[str]], *, region: str = REGION) -> None:
+        """A stored Service Tags discovery answer; a name with a dot is a regional entry."""
+        values = [{"name": name, "id": name,
+                   "properties": {"changeNumber": "1", "region": region if "." in name else "",
+                                  "systemService": name.split(".")[0],
+                                  "addressPrefixes": prefixes}}
+                  for name, prefixes in tags.items()]
+        self.resources.append({
+            "id": f"/subscriptions/{SUB}/providers/Microsoft.Network/locations/{region}/"
+                  "serviceTags", "name": "public", "type": "Microsoft.Network/serviceTags",
+            "location": region, "cloud": "Public", "changeNumber": "1", "values": values})
+
+    def admin(self, vnet: str, *rules: dict[str, Any]) -> None:
+        """The VNet's effective security admin rules, stored as a snapshot stores them."""
+        vnet_id = self._vnets[vnet]["id"]
+        self.resources.append({
+            "id": f"{vnet_id}/effectiveSecurityAdminRules", "name": "effectiveSecurityAdminRules",
+            "type": "Microsoft.Network/virtualNetworks/effectiveSecurityAdminRules",
+            "vnetId": vnet_id, "value": list(rules)})
 
     def nsg(self, name: str, *rules: dict[str, Any]) -> str:
         res = {"id": self.rid("Microsoft.Network", "networkSecurityGroups", name), "name": name,
@@ -94,13 +153,25 @@ class Net:
 
     def vm(self, name: str, vnet: str, subnet: str, ip: str, *, nsg: str | None = None,
            forwarding: bool = False, agent: bool = True, power: str = "running",
-           location: str = REGION) -> str:
+           location: str = REGION, asgs: list[str] | None = None,
+           public_ip: str | None = None, pip_sku: str = "Standard") -> str:
         nic_id = self.rid("Microsoft.Network", "networkInterfaces", f"{name}-nic")
         vm_id = self.rid("Microsoft.Compute", "virtualMachines", name)
         subnet_id = f"{self._vnets[vnet]['id']}/subnets/{subnet}"
+        cfg: dict[str, Any] = {"privateIPAddress": ip, "subnet": {"id": subnet_id},
+                               "primary": True}
+        if asgs:
+            cfg["applicationSecurityGroups"] = [{"id": a} for a in asgs]
+        if public_ip:
+            pip_id = self.rid("Microsoft.Network", "publicIPAddresses", f"{name}-pip")
+            cfg["publicIPAddress"] = {"id": pip_id}
+            self.resources.append({
+                "id": pip_id, "name": f"{name}-pip", "location": location,
+                "type": "Microsoft.Network/publicIPAddresses", "sku": {"name": pip_sku},
+                "properties": {"ipAddress": public_ip, "publicIPAllocationMethod": "Static",
+                               "ipConfiguration": {"id": f"{nic_id}/ipConfigurations/ipconfig1"}}})
         nic_props: dict[str, Any] = {
-            "ipConfigurations": [{"name": "ipconfig1", "properties": {
-                "privateIPAddress": ip, "subnet": {"id": subnet_id}, "primary": True}}],
+            "ipConfigurations": [{"name": "ipconfig1", "properties": cfg}],
             "enableIPForwarding": forwarding, "virtualMachine": {"id": vm_id}}
         if nsg:
             nic_props["networkSecurityGroup"] = {
@@ -194,3 +265,17 @@ def flow(net: Net | Topology, vm: str, direction: str, remote: str, *, local_por
         "localPort": local_port, "remotePort": remote_port,
         "localIPAddress": str(nic.primary.address), "remoteIPAddress": remote})
     return out["access"], out["ruleName"]
+
+
+def assumed(result: dict[str, Any]) -> list[tuple[str, bool]]:
+    """(code, verdictSensitive) of each assumption a check's path touched."""
+    return [(a["code"], a["verdictSensitive"])
+            for a in result.get("nwlab", {}).get("assumptions", [])]
+
+
+def outcome(result: dict[str, Any]) -> str:
+    """The twin's own outcome: reached / notReached / undetermined (from the extension when
+    present, else from connectionStatus)."""
+    if "nwlab" in result:
+        return str(result["nwlab"]["outcome"])
+    return "reached" if result["connectionStatus"] == "Reachable" else "notReached"

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from nwlab.viz.palette import ISSUE, NEUTRAL, OK, WARN
 
 if TYPE_CHECKING:  # pragma: no cover
-    from nwlab.model import ConnectivityResult, Hop, Issue
+    from nwlab.model import Assumption, ConnectivityResult, Hop, Issue
 
 __all__ = [
     "CATALOGUE",
@@ -616,7 +616,27 @@ def explain_result(result: ConnectivityResult) -> Findings:
             docs_url=DOCS["troubleshoot"],
             **_located_at(dest),
         ))
+    findings.extend(assumption_finding(a) for a in result.assumptions)
     return findings
+
+
+def assumption_finding(assumption: Assumption) -> Finding:
+    """What the emulator assumed on this path, said beside the verdict that may rest on it."""
+    others = "; ".join(assumption.alternatives)
+    return Finding(
+        severity="Warning" if assumption.verdict_sensitive else "Info",
+        title=f"The emulator assumed: {assumption.assumed}",
+        meaning=(f"{assumption.code} at {assumption.resource_id}"
+                 + (f" (field {assumption.field})" if assumption.field else "") + ". "
+                 + ("The verdict rests on it." if assumption.verdict_sensitive else
+                    "The verdict does not depend on it.")),
+        cause=("The emulator does not model this, or Azure does not document it"
+               + (f"; it could also be: {others}." if others else ".")),
+        fix=("Confirm on Azure (run the same check against the live network, or read the "
+             "resource) before acting on this verdict." if assumption.verdict_sensitive else
+             "Nothing to do; listed so that no choice is made silently."),
+        docs_url=DOCS["troubleshoot"],
+    )
 
 
 def blocking_cause(result: ConnectivityResult) -> str | None:

@@ -325,6 +325,53 @@ class Hop:
 
 
 @dataclass(frozen=True)
+class Assumption:
+    """What the emulator (the twin) assumed on a check's path where it does not model Azure or
+    Azure does not say; results from Azure never carry one. ``verdict_sensitive``: the
+    alternative could change the verdict."""
+
+    code: str
+    resource_id: str
+    assumed: str
+    field: str | None = None
+    alternatives: tuple[str, ...] = ()
+    verdict_sensitive: bool = False
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Assumption:
+        return cls(code=str(data.get("code") or "UNKNOWN"),
+                   resource_id=str(data.get("resourceId") or ""),
+                   assumed=str(data.get("assumed") or ""),
+                   field=str(data["field"]) if data.get("field") else None,
+                   alternatives=tuple(_as_str_list(data.get("alternatives"))),
+                   verdict_sensitive=bool(data.get("verdictSensitive", False)))
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "resourceId": self.resource_id,
+                               "assumed": self.assumed, "verdictSensitive": self.verdict_sensitive}
+        if self.field:
+            out["field"] = self.field
+        if self.alternatives:
+            out["alternatives"] = list(self.alternatives)
+        return out
+
+    def describe(self) -> str:
+        where = self.resource_id.rstrip("/").split("/")[-1] or self.resource_id
+        field = f" ({self.field})" if self.field else ""
+        return f"{self.code} at {where}{field}: {self.assumed}"
+
+
+# The emulator's extension field beside the REST shape: {"outcome", "assumptions": [...]}.
+TWIN_EXTENSION = "nwlab"
+
+
+def _assumptions(data: Mapping[str, Any]) -> list[Assumption]:
+    ext = data.get(TWIN_EXTENSION)
+    items = ext.get("assumptions") if isinstance(ext, Mapping) else None
+    return [Assumption.from_dict(a) for a in items or [] if isinstance(a, Mapping)]
+
+
+@dataclass(frozen=True)
 class ConnectivityResult:
     """What connectivityCheck answered: the verdict, probe and latency figures, and the hop graph."""
 
@@ -335,6 +382,8 @@ class ConnectivityResult:
     max_latency_ms: int | None = None
     probes_sent: int | None = None
     probes_failed: int | None = None
+    # What the twin assumed on this path (the emulator's extension field); [] from Azure.
+    assumptions: list[Assumption] = field(default_factory=list)
     # How the check was asked and answered (inputs, watcher, request ids, timing); not part of
     # the REST shape, so it is neither compared nor written by to_dict().
     meta: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -371,6 +420,7 @@ class ConnectivityResult:
             max_latency_ms=_as_int(data.get("maxLatencyInMs")),
             probes_sent=_as_int(data.get("probesSent")),
             probes_failed=_as_int(data.get("probesFailed")),
+            assumptions=_assumptions(data),
             meta=dict(meta or {}),
             raw=raw,
         )
@@ -386,6 +436,11 @@ class ConnectivityResult:
                            ("probesFailed", self.probes_failed)):
             if value is not None:
                 out[key] = value
+        if self.assumptions:
+            outcome = "undetermined" if self.undetermined else (
+                "reached" if self.reachable else "notReached")
+            out[TWIN_EXTENSION] = {"outcome": outcome,
+                                   "assumptions": [a.to_dict() for a in self.assumptions]}
         return out
 
     def with_meta(self, **meta: Any) -> ConnectivityResult:
@@ -396,6 +451,11 @@ class ConnectivityResult:
     @property
     def reachable(self) -> bool:
         return self.status.lower() in REACHABLE_STATUSES
+
+    @property
+    def undetermined(self) -> bool:
+        """The twin's verdict rests on an assumption whose alternative could change it."""
+        return any(a.verdict_sensitive for a in self.assumptions)
 
     @property
     def probe_loss(self) -> float | None:
@@ -489,8 +549,13 @@ class ConnectivityResult:
 
     def __repr__(self) -> str:
         issues = len(self.issues)
+        assumed = ""
+        if self.assumptions:
+            count = len(self.assumptions)
+            assumed = (f", {count} assumption{'s' if count != 1 else ''}"
+                       + (" (verdict undetermined)" if self.undetermined else ""))
         return (f"<ConnectivityResult {self.summary()}; {len(self.hops)} hops, "
-                f"{issues} issue{'s' if issues != 1 else ''}>")
+                f"{issues} issue{'s' if issues != 1 else ''}{assumed}>")
 
     def __str__(self) -> str:
         lines = [self.summary()]
@@ -500,6 +565,8 @@ class ConnectivityResult:
                 label += f" {hop.name}"
             lines.append(label.rstrip())
             lines.extend(f"       ! {i.severity} {i.describe()}" for i in hop.all_issues)
+        lines.extend(f"  assumed{' (verdict rests on it)' if a.verdict_sensitive else ''}: "
+                     f"{a.describe()}" for a in self.assumptions)
         return "\n".join(lines)
 
     def redact(self, *, names: bool = False, addresses: bool = False,

@@ -14,7 +14,7 @@ from nwlab.arm.ids import is_vm_id, normalize_region, parse_resource_id
 from nwlab.arm.lro import Progress, run_operation
 from nwlab.arm.session import ArmClient, Canceller, CancelScope, deadline_scope
 from nwlab.checkspec import CheckSpec, build_check, check_callbacks
-from nwlab.model import ConnectivityResult
+from nwlab.model import Assumption, ConnectivityResult
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -96,6 +96,10 @@ def _looks_like_result(body: Any) -> bool:
     return isinstance(body, dict) and ("connectionStatus" in body or "hops" in body)
 
 
+# The emulator's own endpoints live under a provider namespace Azure does not have.
+TWIN_NAMESPACE = "nwlab.emulator"
+
+
 class NetworkWatcher:
     """A connection-troubleshoot session for one subscription, over any of the three backends."""
 
@@ -144,6 +148,16 @@ class NetworkWatcher:
         """
         stopping, self._cancel_all = self._cancel_all, CancelScope()
         stopping.set()
+
+    @property
+    def assumptions(self) -> list[Assumption]:
+        """Every assumption of the emulated network as it is now (what the emulator does not
+        model, or Azure does not document), read from the emulator's extension endpoint
+        (README, "What the twin assumes"); [] for Azure and replay, which assume nothing."""
+        if self.backend != "emulator":
+            return []
+        path = f"/subscriptions/{self.subscription_id}/providers/{TWIN_NAMESPACE}/assumptions"
+        return [Assumption.from_dict(item) for item in self.arm.list(path)]
 
     # -- inventory -------------------------------------------------------------------------
 

@@ -646,7 +646,9 @@ def ip_flow_verify(topo: Topology, body: Any) -> dict[str, Any]:
         packet = nsg.Packet(proto, remote, remote_port, cfg.address, local_port)
     verdict = nsg.evaluate(topo, nic, cfg, direction, packet)
     name = ""
-    if verdict.rule is not None:
+    if verdict.rule is not None and verdict.rule.admin:
+        name = verdict.rule.name  # bare, as NSG diagnostics names admin rules (§3.3)
+    elif verdict.rule is not None:
         kind = "defaultSecurityRules" if verdict.rule.default else "securityRules"
         name = f"{kind}/{verdict.rule.name}"
     return {"access": "Allow" if verdict.allowed else "Deny", "ruleName": name}

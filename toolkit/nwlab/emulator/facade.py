@@ -23,12 +23,15 @@ from urllib.parse import urlencode
 from . import engine
 from .errors import ArmError, not_found
 from .nsg import DEFAULT_RULES
+from .servicetags import T_SERVICE_TAGS
 from .topology import (
     JSON,
+    T_ADMIN,
     T_NSG,
     T_NW,
     T_RT,
     T_VM,
+    T_VNET,
     Topology,
     TopologyError,
     key,
@@ -53,6 +56,10 @@ CHILD_FIELDS = {
 # Children that can be written, so a what-if uses the calls a user would make against Azure.
 WRITABLE = {(T_NSG, "securityrules"): "securityRules", (T_RT, "routes"): "routes"}
 ACTIONS = ("connectivitycheck", "ipflowverify", "nexthop")
+# The twin's own endpoints live under a provider namespace Azure does not have, so a client
+# can never mistake them for an Azure API: GET /subscriptions/{id}/providers/nwlab.emulator/
+# assumptions lists every assumption of the loaded topology.
+EXTENSION_NAMESPACE = "nwlab.emulator"
 
 
 @dataclass
@@ -133,6 +140,14 @@ class ArmApp:
             if len(low) == 8 and low[3:5] == ["microsoft.network", "locations"] and \
                     low[6] == "operationresults":
                 return self._only(method, "GET") or self._poll(segs[7])
+            if len(low) == 7 and low[3:5] == ["microsoft.network", "locations"] and \
+                    low[6] == "servicetags":
+                return self._only(method, "GET") or Response(200, self._service_tags(segs[5]))
+            if low[3:] == [EXTENSION_NAMESPACE, "assumptions"]:
+                # The twin's extension (not an Azure API): every assumption of the topology
+                # as it is now, paged like any ARM list.
+                return self._only(method, "GET") or self._list(
+                    [a.to_json() for a in self.topology.assumptions], path, query)
             if len(low) == 5:
                 return self._only(method, "GET") or self._list(
                     self._of_type(f"{low[3]}/{low[4]}", None, query), path, query)
@@ -184,6 +199,8 @@ class ArmApp:
         if len(low) == 9:
             if method == "POST" and rtype == T_NW and low[8] in ACTIONS:
                 return self._start(low[8], parent, query, body)
+            if rtype == T_VNET and low[8] == "listnetworkmanagereffectivesecurityadminrules":
+                return self._only(method, "POST") or self._admin_rules(parent, body)
             if rtype == T_VM and low[8] == "instanceview":
                 return self._only(method, "GET") or Response(200, self._instance_view(parent))
             return self._only(method, "GET") or self._list(
@@ -244,6 +261,37 @@ class ArmApp:
         if rtype == T_NSG:
             props["defaultSecurityRules"] = self._default_rules(out["id"])
         return out
+
+    def _service_tags(self, location: str) -> JSON:
+        """ServiceTags_List for a region, from what the topology stores for it (an empty list
+        when it stores nothing: the twin does not invent prefixes)."""
+        sub = self.topology.subscription_id
+        wanted = location.replace(" ", "").lower()
+        stored = next((r for r in self.topology.resources_of_type(T_SERVICE_TAGS)
+                       if str(r.get("location", "")).replace(" ", "").lower() == wanted), {})
+        return {"name": "public", "type": "Microsoft.Network/serviceTags",
+                "id": f"/subscriptions/{sub}/providers/Microsoft.Network/serviceTags/public",
+                "changeNumber": stored.get("changeNumber", "0"),
+                "cloud": stored.get("cloud", "Public"),
+                "values": copy.deepcopy(stored.get("values", []))}
+
+    def _admin_rules(self, vnet: JSON, body: bytes | None) -> Response:
+        """listNetworkManagerEffectiveSecurityAdminRules: the stored effective rules of the
+        VNet, paged with skipToken as the service pages them."""
+        payload = parse_json(body) or {}
+        token = payload.get("skipToken") if isinstance(payload, dict) else None
+        try:
+            skip = int(token) if token else 0
+        except (TypeError, ValueError):
+            raise ArmError(400, "InvalidSkipToken", f"skipToken {token!r} is not one this "
+                           "service issued.") from None
+        stored = next((r for r in self.topology.resources_of_type(T_ADMIN)
+                       if key(str(r.get("vnetId", ""))) == key(vnet["id"])), {})
+        items = list(stored.get("value") or [])
+        page = items[skip:skip + self.page_size]
+        more = skip + self.page_size < len(items)
+        return Response(200, {"value": copy.deepcopy(page),
+                              "skipToken": str(skip + self.page_size) if more else None})
 
     @staticmethod
     def _instance_view(vm: JSON) -> JSON:
