@@ -4,17 +4,21 @@ The output is the emulator's topology format (ARM resources as ARM GET returns t
 `emulation` section), so `nwlab.emulate(topology=path)` answers what-if questions about the
 network before anyone changes it. Only what routing and filtering need is kept: no tags, no OS
 profile (admin names, custom data, secrets), no etags; the subscription id becomes zeros unless
-`keep_subscription=True`.
+`keep_subscription=True`. Beside the resources it stores what the twin reads from outside them
+(docs/twin.md): each VNet's effective security admin rules and, per region, the prefixes of the
+service tags the estate's rules and routes name.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
 from typing import TYPE_CHECKING, Any
 
 from nwlab.arm.errors import ArmError
 from nwlab.arm.ids import ZERO_SUBSCRIPTION
+from nwlab.arm.session import response_json
 from nwlab.files import write_text
 from nwlab.watcher import AGENT_PUBLISHER
 
@@ -22,12 +26,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from nwlab.watcher import NetworkWatcher
 
 NETWORK_TYPES = ("virtualNetworks", "networkInterfaces", "networkSecurityGroups", "routeTables",
-                 "publicIPAddresses")
+                 "publicIPAddresses", "applicationSecurityGroups")
 # Top-level keys that carry nothing the engine needs and may carry what a user would not share.
 _DROP_KEYS = frozenset({"etag", "tags", "managedBy", "identity", "zones", "plan", "systemData"})
 _REFERENCE = re.compile(
     r"/subscriptions/[^/\"]+/resourceGroups/[^/\"]+/providers/Microsoft\.Network/"
-    r"(?:virtualNetworks|networkSecurityGroups|routeTables|publicIPAddresses)/[^/\"]+",
+    r"(?:virtualNetworks|networkSecurityGroups|routeTables|publicIPAddresses|"
+    r"applicationSecurityGroups)/[^/\"]+",
     re.IGNORECASE)
 
 
@@ -91,6 +96,9 @@ def take_snapshot(nw: NetworkWatcher, *, resource_group: str | None = None, path
                 resources[rid.lower()] = {}
     resources = {k: v for k, v in resources.items() if v}
     regions = {str(r.get("location", "")).replace(" ", "").lower() for r in resources.values()}
+    for capture in (_admin_rules, _service_tags):  # tags last: admin rules name tags too
+        for item in capture(nw, resources, missing_notes):
+            resources[str(item["id"]).lower()] = item
     for watcher in nw.arm.list(f"/subscriptions/{sub}/providers/Microsoft.Network/networkWatchers"):
         if str(watcher.get("location", "")).replace(" ", "").lower() in regions:
             resources[str(watcher["id"]).lower()] = _clean(watcher)
@@ -108,3 +116,104 @@ def take_snapshot(nw: NetworkWatcher, *, resource_group: str | None = None, path
     return topology
 
 
+# Tags computed per NIC (DESIGN.md), never read from the Service Tags API.
+_COMPUTED_TAGS = frozenset({"*", "any", "virtualnetwork", "internet", "azureloadbalancer"})
+# Free text in an admin rule that a user may not want to share; nothing the twin reads.
+_ADMIN_TEXT = frozenset({"description", "configurationDescription",
+                         "ruleCollectionDescription"})
+
+
+def _region(resource: dict[str, Any]) -> str:
+    return str(resource.get("location", "")).replace(" ", "").lower()
+
+
+def _admin_rules(nw: NetworkWatcher, resources: dict[str, dict[str, Any]],
+                 notes: list[str]) -> list[dict[str, Any]]:
+    """Each VNet's effective security admin rules (Virtual Network Manager): what is deployed,
+    not the inert configuration (twin-semantics §3.1), one pseudo-resource per VNet."""
+    out = []
+    for vnet in [r for r in resources.values()
+                 if str(r.get("type", "")).lower() == "microsoft.network/virtualnetworks"]:
+        vnet_id = str(vnet["id"])
+        path = f"{vnet_id}/listNetworkManagerEffectiveSecurityAdminRules"
+        rules: list[dict[str, Any]] = []
+        token: str | None = None
+        try:
+            # POST with a skipToken body: the arm layer's list() follows GET nextLinks only.
+            while True:
+                body = response_json(nw.arm.request("POST", path, json={"skipToken": token}
+                                                    if token else {}), strict=True) or {}
+                rules += [{k: v for k, v in item.items() if k not in _ADMIN_TEXT}
+                          for item in body.get("value") or [] if isinstance(item, dict)]
+                token = body.get("skipToken") or None
+                if token is None:
+                    break
+        except ArmError as exc:
+            notes.append(f"{path}: {exc.status} {exc.code}")
+            continue
+        if rules:
+            out.append({"id": f"{vnet_id}/effectiveSecurityAdminRules",
+                        "name": "effectiveSecurityAdminRules",
+                        "type": "Microsoft.Network/virtualNetworks/effectiveSecurityAdminRules",
+                        "location": vnet.get("location"), "vnetId": vnet_id, "value": rules})
+    return out
+
+
+def _tag_names(resource: dict[str, Any]) -> set[str]:
+    """The service tags one NSG, route table or admin-rule list names (lower-cased)."""
+    rtype = str(resource.get("type", "")).lower()
+    props = resource.get("properties") or {}
+    names: list[Any] = []
+    if rtype == "microsoft.network/networksecuritygroups":
+        for rule in props.get("securityRules") or []:
+            rp = rule.get("properties") or {}
+            for side in ("source", "destination"):
+                names.append(rp.get(f"{side}AddressPrefix"))
+                names.extend(rp.get(f"{side}AddressPrefixes") or [])
+    elif rtype == "microsoft.network/routetables":
+        names = [(r.get("properties") or {}).get("addressPrefix") for r in props.get("routes") or []]
+    elif rtype == "microsoft.network/virtualnetworks/effectivesecurityadminrules":
+        for rule in resource.get("value") or []:
+            rp = rule.get("properties") or {}
+            names += [e.get("addressPrefix") for side in ("sources", "destinations")
+                      for e in rp.get(side) or []
+                      if str(e.get("addressPrefixType", "")).lower() == "servicetag"]
+    return {n.strip().lower() for n in names if isinstance(n, str) and n.strip()
+            and n.strip().lower() not in _COMPUTED_TAGS and not n.strip()[0].isdigit()
+            and ":" not in n}
+
+
+def _service_tags(nw: NetworkWatcher, resources: dict[str, dict[str, Any]],
+                  notes: list[str]) -> list[dict[str, Any]]:
+    """The prefixes of the tags the estate's rules and routes use, per region, from the Service
+    Tags discovery API (the doc advises querying with the resource's own region)."""
+    wanted: dict[str, set[str]] = {}
+    for resource in resources.values():
+        names = _tag_names(resource)
+        if names:
+            wanted.setdefault(_region(resource), set()).update(names)
+    out = []
+    retrieved = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    for region, names in sorted(wanted.items()):
+        path = (f"/subscriptions/{nw.subscription_id}/providers/Microsoft.Network/locations/"
+                f"{region}/serviceTags")
+        try:
+            body = nw.arm.get_json(path) or {}
+            values = list(body.get("values") or [])
+            # The answer is paged with nextLink but its items are under "values", not the
+            # "value" that ArmClient.list() reads.
+            next_link = body.get("nextLink")
+            while next_link:
+                page = nw.arm.get_json(next_link) or {}
+                values += page.get("values") or []
+                next_link = page.get("nextLink")
+        except ArmError as exc:
+            notes.append(f"{path}: {exc.status} {exc.code}")
+            continue
+        kept = [v for v in values if isinstance(v, dict)
+                and str(v.get("name", "")).lower() in names]
+        out.append({"id": path, "name": str(body.get("name") or "public"),
+                    "type": "Microsoft.Network/serviceTags", "location": region,
+                    "cloud": body.get("cloud"), "changeNumber": body.get("changeNumber"),
+                    "retrievedAt": retrieved, "values": kept})
+    return out
