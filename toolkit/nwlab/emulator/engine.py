@@ -256,11 +256,14 @@ def _block(topo: Topology, walk: Walk, hop: Hop, nic: Nic, cfg: IpConfig, direct
 def _nic_near(topo: Topology, cfg: IpConfig, address: ipaddress.IPv4Address,
               peering_only: bool = False) -> tuple[Nic, IpConfig] | None:
     """The NIC holding ``address`` in this NIC's VNet or a peered VNet."""
+    owners = topo.nics_at(address)
+    if not owners:
+        return None
     vnet = topo.vnet_of(cfg)
     candidates = list(vnet.peered_vnet_ids) if peering_only else \
         [vnet.id, *vnet.peered_vnet_ids]
     for vnet_id in candidates:
-        found = topo.nic_at(vnet_id, address)
+        found = owners.get(key(vnet_id))
         if found is not None:
             return found
     return None

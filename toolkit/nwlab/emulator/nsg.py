@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from .assumptions import Assumption
 from .peering import peering_open
-from .prefixset import EMPTY, PrefixSet
+from .prefixset import PrefixSet
 from .routing import user_route_prefixes
 from .topology import (
     IpConfig,
@@ -86,7 +86,9 @@ class Side:
     vnet: bool
     internet: bool
     load_balancer: bool
-    prefixes: PrefixSet  # CIDRs and resolved service tags, merged
+    # The side's CIDRs merged into one set, and each resolved service tag's own set (shared
+    # with every rule naming the tag: compiling never merges thousands of tag prefixes).
+    prefix_sets: tuple[PrefixSet, ...]
     asgs: tuple[str, ...]  # lower-cased ASG ids
     unresolved: bool  # names a service tag without prefixes: cannot say it does not match
 
@@ -97,6 +99,9 @@ class Compiled:
     source: Side
     destination: Side
     notes: tuple[Assumption, ...]  # recorded at load about this rule
+    protocol: str | None  # None: any protocol
+    source_ports: tuple[tuple[int, int], ...] | None  # None: any port
+    destination_ports: tuple[tuple[int, int], ...] | None
 
 
 @dataclass(frozen=True)
@@ -131,7 +136,12 @@ def virtual_network_tag(topo: Topology, cfg: IpConfig) -> PrefixSet:
 
 def _compile_side(topo: Topology, prefixes: tuple[Prefix, ...], asgs: tuple[str, ...],
                   region: str) -> Side:
+    cache_key = ("side", prefixes, asgs, region.lower())
+    cached = topo.cache.get(cache_key)
+    if cached is not None:
+        return cached
     nets: list[ipaddress.IPv4Network] = []
+    sets: list[PrefixSet] = []
     unresolved = False
     flags = {"*": False, "VirtualNetwork": False, "Internet": False, "AzureLoadBalancer": False}
     for prefix in prefixes:
@@ -142,19 +152,30 @@ def _compile_side(topo: Topology, prefixes: tuple[Prefix, ...], asgs: tuple[str,
             if data is None:
                 unresolved = True
             else:
-                nets.extend(data.prefixes.networks)
+                sets.append(data.prefixes)
         elif isinstance(prefix, str):
             flags[prefix] = True
         # IPv6 networks never match an IPv4 packet (recorded as UNMODELLED_VALUE at load).
-    return Side(flags["*"], flags["VirtualNetwork"], flags["Internet"],
-                flags["AzureLoadBalancer"], PrefixSet(nets) if nets else EMPTY,
+    if nets:
+        sets.insert(0, PrefixSet(nets))
+    side = Side(flags["*"], flags["VirtualNetwork"], flags["Internet"],
+                flags["AzureLoadBalancer"], tuple(s for s in sets if s),
                 tuple(key(a) for a in asgs), unresolved)
+    topo.cache[cache_key] = side
+    return side
+
+
+def _port_spans(ranges: tuple[PortRange, ...]) -> tuple[tuple[int, int], ...] | None:
+    spans = tuple((r.low, r.high) for r in ranges)
+    return None if any(low == 0 and high == 65535 for low, high in spans) else spans
 
 
 def _compile(topo: Topology, rules: tuple[SecurityRule, ...], region: str) -> tuple[Compiled, ...]:
     return tuple(Compiled(r, _compile_side(topo, r.source_prefixes, r.source_asgs, region),
                           _compile_side(topo, r.destination_prefixes, r.destination_asgs, region),
-                          tuple(topo.assumptions_at.get(key(r.id), ())) if r.id else ())
+                          tuple(topo.assumptions_at.get(key(r.id), ())) if r.id else (),
+                          None if r.protocol == "*" else r.protocol,
+                          _port_spans(r.source_ports), _port_spans(r.destination_ports))
                  for r in rules)
 
 
@@ -178,8 +199,10 @@ def compiled_admin(topo: Topology, vnet_key: str, direction: str) -> tuple[Compi
     return cached
 
 
-def _ports_match(ranges: tuple[PortRange, ...], port: int | None) -> bool:
-    return port is None or any(port in r for r in ranges)
+def _in_spans(spans: tuple[tuple[int, int], ...] | None, port: int | None) -> bool:
+    if spans is None or port is None:
+        return True
+    return any(low <= port <= high for low, high in spans)
 
 
 def _side_matches(topo: Topology, side: Side, addr: ipaddress.IPv4Address, local: bool,
@@ -196,8 +219,9 @@ def _side_matches(topo: Topology, side: Side, addr: ipaddress.IPv4Address, local
         return True  # DESIGN.md: public address space outside what VirtualNetwork means here
     if side.load_balancer and addr == AZURE_LOAD_BALANCER:
         return True
-    if side.prefixes and addr in side.prefixes:
-        return True
+    for prefixes in side.prefix_sets:
+        if addr in prefixes:
+            return True
     for asg in side.asgs:
         if local:
             if asg in ctx.cfg.asg_ids:  # membership is per ipConfiguration
@@ -223,21 +247,20 @@ def _side_matches(topo: Topology, side: Side, addr: ipaddress.IPv4Address, local
 
 def rule_matches(topo: Topology, item: Compiled, packet: Packet, ctx: Context, direction: str,
                  notes: list[Assumption]) -> bool | None:
-    rule = item.rule
-    if rule.protocol != "*" and rule.protocol != packet.protocol:
+    if item.protocol is not None and item.protocol != packet.protocol:
         return False
     # ICMP has no ports, so a rule's port ranges do not narrow it (Tcp/Udp rules never match).
     if packet.protocol != "Icmp" and not (
-            _ports_match(rule.source_ports, packet.source_port)
-            and _ports_match(rule.destination_ports, packet.destination_port)):
+            _in_spans(item.destination_ports, packet.destination_port)
+            and _in_spans(item.source_ports, packet.source_port)):
         return False
     outbound = direction == "Outbound"
     src = _side_matches(topo, item.source, packet.source, outbound,
-                        packet.source_unknown_public, ctx, packet, notes, rule)
+                        packet.source_unknown_public, ctx, packet, notes, item.rule)
     if src is False:
         return False
     dst = _side_matches(topo, item.destination, packet.destination, not outbound, False, ctx,
-                        packet, notes, rule)
+                        packet, notes, item.rule)
     if dst is False:
         return False
     return True if src and dst else None

@@ -44,5 +44,3 @@ class PrefixSet:
     def __len__(self) -> int:
         return len(self.networks)
 
-
-EMPTY = PrefixSet(())

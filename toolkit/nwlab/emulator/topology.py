@@ -12,12 +12,13 @@ one, so a check that already started keeps the network it started with.
 from __future__ import annotations
 
 import copy
+import functools
 import ipaddress
 import itertools
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -265,8 +266,10 @@ class Emulation:
 # Small parsing helpers (shared by the loader and by PUT validation in the server)
 # ---------------------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=1 << 18)
 def key(resource_id: str) -> str:
-    """Index key for an ARM id: ids compare case-insensitively and without a trailing slash."""
+    """Index key for an ARM id: ids compare case-insensitively and without a trailing slash.
+    (Cached: the walk keys the same few ids at every hop.)"""
     return resource_id.rstrip("/").lower()
 
 
@@ -317,10 +320,8 @@ def parse_address(text: Any, rid: str, field: str) -> ipaddress.IPv4Address:
     return addr
 
 
-def parse_port_range(value: Any, rid: str, field: str) -> PortRange:
-    """'*', 'N', 'N-M' (or an int) with 0 <= N <= M <= 65535, as NSG rules accept them."""
-    text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) \
-        else None
+@functools.lru_cache(maxsize=4096)
+def _port_range(text: str) -> PortRange | None:
     if text == "*":
         return PortRange(0, 65535)
     if text:
@@ -330,6 +331,16 @@ def parse_port_range(value: Any, rid: str, field: str) -> PortRange:
             high = int(high_s) if sep else low
             if 0 <= low <= high <= 65535:
                 return PortRange(low, high)
+    return None
+
+
+def parse_port_range(value: Any, rid: str, field: str) -> PortRange:
+    """'*', 'N', 'N-M' (or an int) with 0 <= N <= M <= 65535, as NSG rules accept them."""
+    text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) \
+        else None
+    parsed = _port_range(text) if text is not None else None
+    if parsed is not None:
+        return parsed
     raise TopologyError(rid, f"{value!r} is not a port or range: use '*', 'N' or 'N-M' within "
                         "0-65535 with N <= M", field=field, code="SecurityRuleInvalidPortRange")
 
@@ -352,10 +363,17 @@ def _parse_prefix(value: Any, rid: str, field: str) -> Prefix:
         # an assumption (UNRESOLVED_SERVICE_TAG), never a refusal.
         return ServiceTag(text)
     try:
-        return ipaddress.ip_network(text, strict=False)
+        return _rule_network(text)
     except ValueError:
         raise TopologyError(rid, f"{text!r} is not a CIDR, an IP address or a service tag",
                             field=field, code="SecurityRuleInvalidAddressPrefix") from None
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _rule_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """A rule's address prefix (host bits allowed, as NSG rules accept): estates repeat the
+    same prefixes across thousands of rules, so each text is parsed once."""
+    return ipaddress.ip_network(text, strict=False)
 
 
 def _asg_ids(props: Mapping[str, Any], field: str, rid: str) -> tuple[str, ...]:
@@ -587,8 +605,10 @@ class Topology:
     built on first use, so a write that rebuilds the topology pays only for what is asked.
     """
 
-    def __init__(self, document: Mapping[str, Any]) -> None:
-        doc = copy.deepcopy(dict(document))
+    def __init__(self, document: Mapping[str, Any], *, owned: bool = False) -> None:
+        # ``owned``: the caller hands over a document nobody else holds (just parsed, or
+        # already copied for a write), so the copy that protects a caller's dict is skipped.
+        doc = dict(document) if owned else copy.deepcopy(dict(document))
         sub = doc.get("subscriptionId")
         if not isinstance(sub, str) or not sub:
             raise TopologyError("topology", "'subscriptionId' (a string) is required",
@@ -731,9 +751,12 @@ class Topology:
 
     # -- parsing -----------------------------------------------------------------------------
     def _of_type(self, rtype: str) -> list[JSON]:
-        return [r for r in self.raw.values() if str(r.get("type", "")).lower() == rtype]
+        return self._by_type.get(rtype, [])
 
     def _parse(self) -> None:
+        self._by_type: dict[str, list[JSON]] = {}
+        for res in self.raw.values():
+            self._by_type.setdefault(str(res.get("type", "")).lower(), []).append(res)
         for res in self._of_type(T_ASG):
             self.asgs[key(res["id"])] = res["id"]
             self.asg_members[key(res["id"])] = set()
@@ -1187,6 +1210,17 @@ class Topology:
     def nic_at(self, vnet_id: str, address: ipaddress.IPv4Address) -> tuple[Nic, IpConfig] | None:
         return self.ip_index.get((key(vnet_id), address))
 
+    def nics_at(self, address: ipaddress.IPv4Address) -> dict[str, tuple[Nic, IpConfig]]:
+        """VNet key -> (NIC, ipConfiguration) holding ``address`` (by address: a hub peered
+        with hundreds of spokes finds a destination without asking each spoke)."""
+        owners = self.cache.get("ip-owners")
+        if owners is None:
+            owners = {}
+            for (vnet_key, addr), found in self.ip_index.items():
+                owners.setdefault(addr, {})[vnet_key] = found
+            self.cache["ip-owners"] = owners
+        return owners.get(address, {})
+
     def link(self, local_vnet_id: str, remote_vnet_id: str) -> Peering | None:
         """The Connected peering declared on the local VNet toward the remote one."""
         return self.links.get((key(local_vnet_id), key(remote_vnet_id)))
@@ -1209,26 +1243,79 @@ class Topology:
         Returns (topology, created). Raises TopologyError if the result is invalid, so a PUT
         can never leave the emulator with a network Azure would refuse.
         """
-        doc = copy.deepcopy(self.document)
-        parent = next(r for r in doc["resources"] if key(r["id"]) == key(parent_id))
-        items = parent["properties"].setdefault(field, [])
-        for i, existing in enumerate(items):
-            if str(existing.get("name", "")).lower() == str(child["name"]).lower():
-                items[i] = child
-                return Topology(doc), False
-        items.append(child)
-        return Topology(doc), True
+        def change(items: list[JSON]) -> tuple[list[JSON], bool]:
+            for i, existing in enumerate(items):
+                if str(existing.get("name", "")).lower() == str(child["name"]).lower():
+                    return [*items[:i], child, *items[i + 1:]], False
+            return [*items, child], True
+
+        return self._rewrite(parent_id, field, change)
 
     def without_child(self, parent_id: str, field: str, name: str) -> tuple[Topology, bool]:
         """A new topology without the named child; (self, False) when it did not exist."""
-        doc = copy.deepcopy(self.document)
-        parent = next(r for r in doc["resources"] if key(r["id"]) == key(parent_id))
+        def change(items: list[JSON]) -> tuple[list[JSON], bool]:
+            return [c for c in items if str(c.get("name", "")).lower() != name.lower()], True
+
+        parent = self.raw[key(parent_id)]
         items = parent["properties"].get(field) or []
-        kept = [c for c in items if str(c.get("name", "")).lower() != name.lower()]
-        if len(kept) == len(items):
+        if not any(str(c.get("name", "")).lower() == name.lower() for c in items):
             return self, False
-        parent["properties"][field] = kept
-        return Topology(doc), True
+        return self._rewrite(parent_id, field, change)
+
+    def _rewrite(self, parent_id: str, field: str,
+                 change: Callable[[list[JSON]], tuple[list[JSON], bool]],
+                 ) -> tuple[Topology, bool]:
+        """This topology with one NSG's rules or one route table's routes changed.
+
+        Only that resource is copied and parsed again (and validated as a load would); every
+        other record is shared, being immutable, and only the derived indexes that may depend
+        on it leave the cache. A what-if write then costs what one resource costs, not what
+        the estate costs. Other parents fall back to a full rebuild.
+        """
+        pkey = key(parent_id)
+        resources = self.document["resources"]
+        index = next(i for i, r in enumerate(resources) if key(r["id"]) == pkey)
+        parent = copy.deepcopy(resources[index])
+        items, created = change(parent["properties"].get(field) or [])
+        parent["properties"][field] = items
+        rtype = str(parent["type"]).lower()
+        document = {**self.document, "resources": [*resources[:index], parent,
+                                                   *resources[index + 1:]]}
+        if (rtype, field) not in REWRITABLE:
+            return Topology(copy.deepcopy(document), owned=True), created
+        segment, suffix = REWRITABLE[(rtype, field)]
+        new = copy.copy(self)
+        new.document = document
+        prefix = pkey + "/"
+        new.raw = {k: v for k, v in self.raw.items() if not k.startswith(prefix)}
+        new.raw[pkey] = parent
+        new._children(parent, parent["properties"], field, segment, suffix)
+        new.assumptions = [a for a in self.assumptions
+                           if not (key(a.resource_id) == pkey or
+                                   key(a.resource_id).startswith(prefix))]
+        new.assumptions_at = {k: list(v) for k, v in self.assumptions_at.items()
+                              if not (k == pkey or k.startswith(prefix))}
+        if rtype == T_NSG:
+            new.nsgs = dict(self.nsgs)
+            new._parse_nsg(parent)
+            new._check_asg_pairs(new.nsgs[pkey])
+            stale = {("nsg", pkey, "Inbound"), ("nsg", pkey, "Outbound")}
+            new.cache = {k: v for k, v in self.cache.items() if k not in stale}
+        else:
+            new.route_tables = dict(self.route_tables)
+            new._parse_route_table(parent)
+            users = {("routes", k) for k, sn in self.subnets.items()
+                     if sn.route_table_id and key(sn.route_table_id) == pkey}
+            users |= {("vnet-tag", k) for _, k in users}
+            new.cache = {k: v for k, v in self.cache.items() if k not in users}
+        return new, created
+
+
+# Writable children the topology can re-parse alone: (type, field) -> (segment, child type).
+REWRITABLE = {
+    (T_NSG, "securityRules"): ("securityRules", "networkSecurityGroups/securityRules"),
+    (T_RT, "routes"): ("routes", "routeTables/routes"),
+}
 
 
 def _parse_latency(value: Any, field: str) -> Latency:
@@ -1261,7 +1348,7 @@ def load_topology(source: str | os.PathLike[str] | Mapping[str, Any] | Topology 
         raise TopologyError(str(path), f"not valid JSON: {exc}") from None
     if not isinstance(document, dict):
         raise TopologyError(str(path), "a topology file must hold a JSON object")
-    return Topology(document)
+    return Topology(document, owned=True)
 
 
 def iter_nics_of_vnet(topo: Topology, vnet_id: str) -> Iterable[tuple[Nic, IpConfig]]:
