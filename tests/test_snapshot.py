@@ -157,3 +157,53 @@ def test_snapshot_of_a_tagged_estate_answers_like_the_estate():
     finally:
         twin.close()
         live.close()
+
+
+def test_snapshot_keeps_a_peer_in_another_subscription_as_a_reference(tmp_path):
+    from tests.emulator.factory import Net
+
+    foreign = str(uuid.uuid4())
+    net = Net()
+    net.vnet("spoke", "10.1.0.0/16")
+    net.subnet("spoke", "s", "10.1.1.0/24")
+    net.vm("web", "spoke", "s", "10.1.1.4")
+    net.resources[0]["properties"]["virtualNetworkPeerings"].append({
+        "name": "to-hub", "properties": {
+            "remoteVirtualNetwork": {"id": f"/subscriptions/{foreign}/resourceGroups/hub/"
+                                           "providers/Microsoft.Network/virtualNetworks/hub"},
+            "remoteAddressSpace": {"addressPrefixes": ["10.0.0.0/16"]}}})
+    live = nwlab.emulate(net.document(), check_seconds=0, retry_after=0)
+    try:
+        topology = live.snapshot("rg", path=tmp_path / "spoke.json")
+    finally:
+        live.close()
+    text = (tmp_path / "spoke.json").read_text()
+    assert foreign not in text
+    assert "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/hub/" in text
+    assert any("another subscription" in n for n in topology["emulation"]["notes"])
+    twin = nwlab.emulate(topology, check_seconds=0, retry_after=0)
+    try:
+        assert [a.code for a in twin.assumptions] == ["EXTERNAL_VNET"]
+        result = twin.check("web", "10.0.0.4", 443, resource_group="rg")
+        assert not result.reachable and result.undetermined
+    finally:
+        twin.close()
+
+
+def test_snapshot_drops_the_free_text_of_admin_rules():
+    from tests.emulator.factory import admin_rule, two_subnets
+
+    net = two_subnets()
+    entry = admin_rule("deny-rdp", 10, "Inbound", "Deny", dport="3389")
+    entry.update(configurationDescription="baseline owned by the platform team",
+                 ruleCollectionDescription="rdp")
+    entry["properties"]["description"] = "no RDP"
+    net.admin("v", entry)
+    live = nwlab.emulate(net.document(), check_seconds=0, retry_after=0)
+    try:
+        text = json.dumps(live.snapshot("rg"))
+    finally:
+        live.close()
+    assert "deny-rdp" in text
+    assert "platform team" not in text
+    assert "no RDP" not in text

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 
 from nwlab.emulator import TopologyError
+from nwlab.emulator.nsg import virtual_network_tag
 
 from .factory import Net, assumed, check, flow, outcome, route, summary
 
@@ -153,3 +156,34 @@ def test_two_peerings_using_remote_gateways_are_refused() -> None:
     with pytest.raises(TopologyError, match="only one peering") as err:
         net.topology()
     assert "a-to-c" in str(err.value)
+
+
+def test_peering_to_a_vnet_outside_the_topology_is_kept_and_undetermined() -> None:
+    # A snapshot of one subscription peered with a hub in another: the peering says what it
+    # peered (remoteAddressSpace); the twin routes it and cannot say what happens there.
+    net = Net()
+    net.vnet("a", "10.1.0.0/16")
+    net.subnet("a", "s", "10.1.1.0/24")
+    net.vm("x", "a", "s", "10.1.1.4")
+    far = "/subscriptions/22222222-0000-0000-0000-000000000000/resourceGroups/hub/providers/" \
+          "Microsoft.Network/virtualNetworks/hub"
+    net.resources[0]["properties"]["virtualNetworkPeerings"].append({"name": "to-hub", "properties": {
+        "remoteVirtualNetwork": {"id": far}, "peeringState": "Connected",
+        "remoteAddressSpace": {"addressPrefixes": ["10.0.0.0/16"]}}})
+    topo = net.topology()
+    assert [(a.code, a.field) for a in topo.assumptions] == [
+        ("EXTERNAL_VNET", "remoteVirtualNetwork.id")]
+    result = check(topo, "x", "10.0.0.4")
+    assert result["connectionStatus"] == "Unreachable"
+    assert assumed(result) == [("EXTERNAL_VNET", True)] and outcome(result) == "undetermined"
+    # The peered space is in x's VirtualNetwork tag, as a peer's space is.
+    cfg = topo.nics[net.resources[1]["id"].lower()].primary
+    assert ipaddress.IPv4Address("10.0.0.4") in virtual_network_tag(topo, cfg)
+
+
+def test_dangling_peering_without_the_peered_space_is_refused() -> None:
+    net = _pair()
+    net.resources[0]["properties"]["virtualNetworkPeerings"][0]["properties"][
+        "remoteVirtualNetwork"] = {"id": "/subscriptions/x/virtualNetworks/gone"}
+    with pytest.raises(TopologyError, match="virtualNetworks/gone"):
+        net.topology()

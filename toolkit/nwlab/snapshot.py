@@ -86,6 +86,14 @@ def take_snapshot(nw: NetworkWatcher, *, resource_group: str | None = None, path
         text = json.dumps(list(resources.values()))
         wanted = {m.group(0) for m in _REFERENCE.finditer(text)
                   if m.group(0).lower() not in resources}
+        # A topology holds one subscription: a peer in another stays a reference, which the
+        # twin keeps as an external VNet when the peering says what it peered.
+        elsewhere = {r for r in wanted if not r.lower().startswith(f"/subscriptions/{sub}/".lower())}
+        missing_notes += [f"{rid}: in another subscription, not captured"
+                          for rid in sorted(elsewhere) if rid.lower() not in resources]
+        for rid in elsewhere:
+            resources.setdefault(rid.lower(), {})
+        wanted -= elsewhere
         if not wanted:
             break
         for rid in sorted(wanted):
@@ -110,10 +118,27 @@ def take_snapshot(nw: NetworkWatcher, *, resource_group: str | None = None, path
     if missing_notes:
         topology["emulation"]["notes"] = [f"could not read {n}" for n in missing_notes]
     if not keep_subscription:
-        topology = json.loads(json.dumps(topology).replace(sub, ZERO_SUBSCRIPTION))
+        topology = json.loads(_zero_subscriptions(json.dumps(topology), sub))
     if path is not None:
         write_text(path, json.dumps(topology, indent=1, sort_keys=True) + "\n")
     return topology
+
+
+_SUBSCRIPTION = re.compile(r"/subscriptions/([0-9a-fA-F-]{36})", re.IGNORECASE)
+
+
+def _zero_subscriptions(text: str, own: str) -> str:
+    """The snapshot's subscription becomes zeros; any other one a reference names (a peer in
+    another subscription) becomes a stable placeholder ...0001, ...0002 in order of first use."""
+    text = text.replace(own, ZERO_SUBSCRIPTION)
+    others: dict[str, str] = {}
+    for match in _SUBSCRIPTION.finditer(text):
+        found = match.group(1).lower()
+        if found != ZERO_SUBSCRIPTION and found not in others:
+            others[found] = f"00000000-0000-0000-0000-{len(others) + 1:012d}"
+    for found, placeholder in others.items():
+        text = re.sub(re.escape(found), placeholder, text, flags=re.IGNORECASE)
+    return text
 
 
 # Tags computed per NIC (DESIGN.md), never read from the Service Tags API.
@@ -125,6 +150,13 @@ _ADMIN_TEXT = frozenset({"description", "configurationDescription",
 
 def _region(resource: dict[str, Any]) -> str:
     return str(resource.get("location", "")).replace(" ", "").lower()
+
+
+def _without_text(rule: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in rule.items() if k not in _ADMIN_TEXT}
+    if isinstance(out.get("properties"), dict):
+        out["properties"] = {k: v for k, v in out["properties"].items() if k not in _ADMIN_TEXT}
+    return out
 
 
 def _admin_rules(nw: NetworkWatcher, resources: dict[str, dict[str, Any]],
@@ -143,8 +175,8 @@ def _admin_rules(nw: NetworkWatcher, resources: dict[str, dict[str, Any]],
             while True:
                 body = response_json(nw.arm.request("POST", path, json={"skipToken": token}
                                                     if token else {}), strict=True) or {}
-                rules += [{k: v for k, v in item.items() if k not in _ADMIN_TEXT}
-                          for item in body.get("value") or [] if isinstance(item, dict)]
+                rules += [_without_text(item) for item in body.get("value") or []
+                          if isinstance(item, dict)]
                 token = body.get("skipToken") or None
                 if token is None:
                     break

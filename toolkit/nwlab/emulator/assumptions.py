@@ -18,6 +18,8 @@ CODES: dict[str, str] = {
     "UNMODELLED_FIELD": "a field the twin does not model; it is ignored",
     "UNMODELLED_VALUE": "a value Azure accepts that the twin does not model (e.g. an ECMP next "
                         "hop, an IPv6 prefix); the item is skipped",
+    "EXTERNAL_VNET": "a peering to a VNet the topology does not hold: its peered space is "
+                     "routed, a packet sent there stops (verdict undetermined)",
     "UNRESOLVED_SERVICE_TAG": "a service tag with no prefixes in the topology; the rule or "
                               "route naming it is treated as matching nothing",
     "ASSUME_SERVICE_TAG_OTHER_REGION": "a tag read from another region's Service Tags list "

@@ -300,7 +300,9 @@ def _route(topo: Topology, walk: Walk, cfg: IpConfig,
                     # destination, never a private one.
                     walk.assumptions.append(note.sensitive(dest.is_global))
     if route is not None and route.id:
-        sensitive = route.next_hop_type in UNMODELLED_HOP_TYPES
+        # The route leads where the twin cannot follow: a gateway, an ECMP set, a VNet outside
+        # the topology.
+        sensitive = route.next_hop_type in UNMODELLED_HOP_TYPES or route.route_table_id is None
         walk.assumptions.extend(n.sensitive(sensitive)
                                 for n in topo.assumptions_at.get(key(route.id), ()))
     return route

@@ -127,7 +127,7 @@ def virtual_network_tag(topo: Topology, cfg: IpConfig) -> PrefixSet:
     nets = list(vnet.spaces)
     for link in vnet.peerings:
         if peering_open(topo, vnet.id, link.remote_vnet_id):
-            nets.extend(topo.vnets[key(link.remote_vnet_id)].spaces)
+            nets.extend(link.routed_spaces)  # what was peered (the remote space when in sync)
     nets.extend(user_route_prefixes(topo, subnet))
     result = PrefixSet(nets)
     topo.cache[cache_key] = result

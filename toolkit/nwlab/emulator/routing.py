@@ -48,7 +48,11 @@ def system_routes(topo: Topology, subnet: Subnet) -> list[Route]:
     vnet = topo.vnets[key(subnet.vnet_id)]
     routes = [Route("VnetLocal", space, "VnetLocal", None, None) for space in vnet.spaces]
     for link in vnet.peerings:
-        routes += [Route("VNetPeering", space, "VNetPeering", None, None)
+        # A peering to a VNet outside the topology carries its id: its assumption
+        # (EXTERNAL_VNET) joins the walk that takes the route.
+        external = key(link.remote_vnet_id) not in topo.vnets
+        routes += [Route("VNetPeering", space, "VNetPeering", None, None,
+                         id=link.id if external else "")
                    for space in link.routed_spaces]
     routes.append(Route("Internet", EVERYTHING, "Internet", None, None))
     if not any(r.prefix == EVERYTHING for r in user_routes(topo, subnet)):

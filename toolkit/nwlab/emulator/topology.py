@@ -949,6 +949,11 @@ class Topology:
             remote_gateways = None
             for child in self.raw[vkey]["properties"]["virtualNetworkPeerings"]:
                 cprops = child["properties"]
+                external = self._external_peer(child)
+                if external is not None:
+                    links.append(external)
+                    self.links[(vkey, key(external.remote_vnet_id))] = external
+                    continue
                 remote = self._lookup(_ref(cprops.get("remoteVirtualNetwork")), T_VNET,
                                       child["id"], "remoteVirtualNetwork.id")
                 if remote is None:
@@ -996,6 +1001,30 @@ class Topology:
                 self.links[(vkey, key(remote))] = links[-1]
             self.vnets[vkey] = VirtualNetwork(vnet.id, vnet.name, vnet.location, vnet.spaces,
                                               vnet.subnet_ids, tuple(peers), tuple(links))
+
+    def _external_peer(self, child: JSON) -> Peering | None:
+        """A Connected peering to a VNet the topology does not hold (another subscription, no
+        read access) that says what it peered: kept, its space routed, and a packet sent there
+        stops with the verdict undetermined. Without remoteAddressSpace it is a dangling
+        reference, refused by the caller."""
+        cprops = child["properties"]
+        remote = _ref(cprops.get("remoteVirtualNetwork"))
+        peered = (cprops.get("remoteAddressSpace") or {}).get("addressPrefixes")
+        if remote is None or key(remote) in self.raw or not isinstance(peered, list) \
+                or not peered:
+            return None
+        if str(cprops.get("peeringState", "Connected")).lower() != "connected":
+            return None
+        self._unmodelled_fields(child["id"], cprops, "peering")
+        routed = self._ipv4_prefixes(peered, child["id"], "remoteAddressSpace.addressPrefixes")
+        self.note(Assumption(
+            "EXTERNAL_VNET", child["id"], f"the peered VNet {remote} is not in the topology: "
+            f"its peered space {', '.join(map(str, routed))} is routed, and a packet sent "
+            "there stops, verdict undetermined", field="remoteVirtualNetwork.id",
+            alternatives=("the packet is delivered", "the packet is dropped")))
+        return Peering(child["id"], remote,
+                       cprops.get("allowVirtualNetworkAccess", True) is not False,
+                       cprops.get("allowForwardedTraffic", False) is True, routed)
 
     def _parse_nic(self, res: JSON) -> None:
         rid, props = res["id"], res["properties"]
