@@ -179,7 +179,7 @@ def test_snapshot_keeps_a_peer_in_another_subscription_as_a_reference(tmp_path):
         live.close()
     text = (tmp_path / "spoke.json").read_text()
     assert foreign not in text
-    assert "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/hub/" in text
+    assert "/subscriptions/11111111-0000-0000-0000-000000000000/resourceGroups/hub/" in text
     assert any("another subscription" in n for n in topology["emulation"]["notes"])
     twin = nwlab.emulate(topology, check_seconds=0, retry_after=0)
     try:

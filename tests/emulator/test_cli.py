@@ -80,3 +80,32 @@ def test_cli_stops_quietly_when_stdout_is_closed() -> None:
     assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr
     assert done.stderr.strip() == ("nwlab emulator: stdout was closed before the token was "
                                    "printed; stopping")
+def test_cli_says_how_many_assumptions_and_where(tmp_path: Path) -> None:
+    import json
+
+    from .factory import two_subnets
+
+    doc = two_subnets().document()
+    doc["resources"].append({"id": doc["resources"][0]["id"].replace(
+        "virtualNetworks/v", "azureFirewalls/fw"), "name": "fw",
+        "type": "Microsoft.Network/azureFirewalls", "location": "westus", "properties": {}})
+    path = tmp_path / "estate.json"
+    path.write_text(json.dumps(doc))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nwlab.emulator", "--topology", str(path), "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+    try:
+        assert proc.stdout is not None
+        lines = dict(proc.stdout.readline().strip().split(": ", 1) for _ in range(4))
+        count, where = lines["assumptions"].split(" ", 1)
+        assert count == "1"
+        url = where.strip("()").removeprefix("GET ")
+        resp = requests.get(f"{lines['endpoint']}{url}?api-version=2021-04-01",
+                            headers={"Authorization": f"Bearer {lines['token']}"}, timeout=5)
+        assert [a["code"] for a in resp.json()["value"]] == ["UNMODELLED_RESOURCE_TYPE"]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

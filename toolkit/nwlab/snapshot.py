@@ -127,15 +127,22 @@ def take_snapshot(nw: NetworkWatcher, *, resource_group: str | None = None, path
 _SUBSCRIPTION = re.compile(r"/subscriptions/([0-9a-fA-F-]{36})", re.IGNORECASE)
 
 
+def _placeholder(n: int) -> str:
+    """The n-th other subscription (from 0): 11111111-0000-..., 22222222-0000-...; each group
+    one repeated digit, the shape the leak scan knows cannot be a real (random) id."""
+    first, second = "123456789abcdef"[n % 15], "0123456789abcdef"[n // 15 % 16]
+    return f"{first * 8}-{second * 4}-0000-0000-000000000000"
+
+
 def _zero_subscriptions(text: str, own: str) -> str:
     """The snapshot's subscription becomes zeros; any other one a reference names (a peer in
-    another subscription) becomes a stable placeholder ...0001, ...0002 in order of first use."""
+    another subscription) becomes a stable placeholder, in order of first use."""
     text = text.replace(own, ZERO_SUBSCRIPTION)
     others: dict[str, str] = {}
     for match in _SUBSCRIPTION.finditer(text):
         found = match.group(1).lower()
         if found != ZERO_SUBSCRIPTION and found not in others:
-            others[found] = f"00000000-0000-0000-0000-{len(others) + 1:012d}"
+            others[found] = _placeholder(len(others))
     for found, placeholder in others.items():
         text = re.sub(re.escape(found), placeholder, text, flags=re.IGNORECASE)
     return text

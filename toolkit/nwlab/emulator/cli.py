@@ -1,7 +1,8 @@
 """Standalone emulator: ``python -m nwlab.emulator --topology FILE --port N``.
 
-Prints the endpoint, the subscription id and the bearer token a client must present, then
-serves until Ctrl-C or SIGTERM. Every refusal is one line naming the flag, never a traceback.
+Prints the endpoint, the subscription id, the bearer token a client must present and how many
+assumptions the topology loaded with, then serves until Ctrl-C or SIGTERM. Every refusal is one
+line naming the flag, never a traceback.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
+from .facade import EXTENSION_NAMESPACE
 from .server import EmulatorServer, is_loopback_host
 from .topology import DEFAULT_TOPOLOGY_PATH, TopologyError, load_topology
 
@@ -109,7 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(f"endpoint: {server.endpoint}")
         print(f"subscription: {server.subscription_id}")
-        print(f"token: {server.token}", flush=True)
+        print(f"token: {server.token}")
+        # What the twin does not model loads anyway; say how much, and where the list is.
+        print(f"assumptions: {len(server.topology.assumptions)} (GET /subscriptions/"
+              f"{server.subscription_id}/providers/{EXTENSION_NAMESPACE}/assumptions)",
+              flush=True)
         while not stop.wait(0.5):
             pass
     except BrokenPipeError:
