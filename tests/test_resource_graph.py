@@ -1,0 +1,153 @@
+"""The Resource Graph client against a scripted ARM on 127.0.0.1 (fakearm.py): request shape,
+$skipToken paging, subscription batches, quota waits and 429s (waited, not failed), typed errors."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from fakearm import SUB, FakeArm
+from nwlab.arm.errors import ArmError, CheckCancelled, OperationTimeout
+from nwlab.arm.resource_graph import (
+    ResourceGraph,
+    ResourceGraphError,
+    batches,
+    parse_resets_after,
+)
+
+RG_PATH = r"/providers/Microsoft.ResourceGraph/resources$"
+QUERY = "Resources | project id, name | order by id asc"
+QUOTA = {"x-ms-user-quota-remaining": "10", "x-ms-user-quota-resets-after": "00:00:05"}
+
+
+def page(rows, token=None, headers=None):
+    body = {"totalRecords": 3, "count": len(rows), "resultTruncated": "false", "data": rows}
+    if token:
+        body["$skipToken"] = token
+    return 200, {**QUOTA, **(headers or {})}, body
+
+
+@pytest.fixture
+def graph(connect) -> ResourceGraph:
+    return ResourceGraph(connect().arm, min_wait=0.05)
+
+
+def test_pages_follow_skip_token_with_the_same_query_and_scope(fake_arm: FakeArm, graph):
+    fake_arm.on("POST", RG_PATH, page([{"id": "a"}, {"id": "b"}], "tok1"), page([{"id": "c"}]))
+    result = graph.query(QUERY, subscriptions=[SUB], page_size=2)
+    assert [r["id"] for r in result.rows] == ["a", "b", "c"]
+    first, second = [s.body for s in fake_arm.seen("POST", RG_PATH)]
+    assert first == {"subscriptions": [SUB], "query": QUERY,
+                     "options": {"$top": 2, "resultFormat": "objectArray"}}
+    assert second["query"] == QUERY and second["subscriptions"] == [SUB]
+    assert second["options"]["$skipToken"] == "tok1"
+    assert fake_arm.seen("POST", RG_PATH)[0].query["api-version"] == "2024-04-01"
+    assert result.pages == 2
+
+
+def test_options_and_management_group_scope(fake_arm: FakeArm, graph):
+    fake_arm.on("POST", RG_PATH, page([]))
+    graph.query(QUERY, management_groups=["ProductionMG"], allow_partial_scopes=True,
+                authorization_scope_filter="AtScopeAndBelow")
+    body = fake_arm.seen("POST", RG_PATH)[0].body
+    assert body["managementGroups"] == ["ProductionMG"] and "subscriptions" not in body
+    assert body["options"]["allowPartialScopes"] is True
+    assert body["options"]["authorizationScopeFilter"] == "AtScopeAndBelow"
+
+
+def test_subscriptions_go_in_batches_of_300(fake_arm: FakeArm, graph):
+    fake_arm.on("POST", RG_PATH, page([{"id": "x"}]))
+    subs = [f"00000000-0000-0000-0000-{i:012d}" for i in range(650)]
+    result = graph.query(QUERY, subscriptions=subs)
+    sizes = [len(s.body["subscriptions"]) for s in fake_arm.seen("POST", RG_PATH)]
+    assert sizes == [300, 300, 50]
+    assert len(result.rows) == 3
+    assert batches([]) == [[]]
+
+
+def test_spent_quota_is_waited_out_before_the_next_page(fake_arm: FakeArm, graph):
+    spent = {"x-ms-user-quota-remaining": "0", "x-ms-user-quota-resets-after": "00:00:00"}
+    fake_arm.on("POST", RG_PATH, page([{"id": "a"}], "t", spent), page([{"id": "b"}]))
+    result = graph.query(QUERY, subscriptions=[SUB])
+    first, second = fake_arm.seen("POST", RG_PATH)
+    assert result.quota_waits == 1 and result.throttled == 0
+    # "00:00:00" is not an invitation to spin: the floor is kept.
+    assert second.at - first.at >= 0.05
+
+
+def test_429_is_waited_and_retried_not_failed(fake_arm: FakeArm, graph):
+    throttled = (429, {"Retry-After": "0"}, {"error": {"code": "RateLimiting", "message": "x"}})
+    fake_arm.on("POST", RG_PATH, throttled, throttled, page([{"id": "a"}]))
+    result = graph.query(QUERY, subscriptions=[SUB])
+    assert [r["id"] for r in result.rows] == ["a"]
+    assert result.throttled == 2
+    posts = fake_arm.seen("POST", RG_PATH)
+    assert len(posts) == 3 and posts[2].at - posts[1].at >= 0.05
+
+
+def test_server_error_is_retried(fake_arm: FakeArm, graph):
+    fake_arm.on("POST", RG_PATH, (500, {}, {"error": {"code": "InternalServerError",
+                                                      "message": "unexpected"}}), page([]))
+    assert graph.query(QUERY, subscriptions=[SUB]).rows == []
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"subscriptions": ["not-a-guid"]}, "not a subscription id"),
+    ({"subscriptions": []}, "empty"),
+    ({"subscriptions": SUB}, "not one string"),
+    ({"subscriptions": [SUB], "management_groups": ["mg"]}, "two scopes"),
+    ({"subscriptions": [SUB], "page_size": 5000}, "page_size"),
+    ({"subscriptions": [SUB], "authorization_scope_filter": "Everywhere"}, "AtScopeAndBelow"),
+])
+def test_bad_arguments_are_refused_before_any_request(fake_arm: FakeArm, graph, kwargs, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        graph.query(QUERY, **kwargs)
+    assert fake_arm.requests == []
+
+
+@pytest.mark.parametrize("answer, error", [
+    ((200, QUOTA, {"data": "nope"}), ResourceGraphError),
+    ((200, QUOTA, [1, 2]), ResourceGraphError),
+    ((400, {}, {"error": {"code": "BadRequest", "message": "Query is invalid",
+                          "details": [{"code": "ParserFailure"}]}}), ArmError),
+    ((403, {}, {"error": {"code": "AuthorizationFailed", "message": "no"}}), ArmError),
+])
+def test_other_answers_are_typed_errors(fake_arm: FakeArm, graph, answer, error):
+    fake_arm.on("POST", RG_PATH, answer)
+    with pytest.raises(error):
+        graph.query(QUERY, subscriptions=[SUB])
+
+
+def test_a_repeating_skip_token_ends_as_an_error(fake_arm: FakeArm, graph):
+    fake_arm.on("POST", RG_PATH, page([{"id": "a"}], "same"))
+    with pytest.raises(ResourceGraphError, match="repeats"):
+        graph.query(QUERY, subscriptions=[SUB])
+    assert len(fake_arm.seen("POST", RG_PATH)) == 2
+
+
+def test_timeout_bounds_quota_waits(fake_arm: FakeArm, connect):
+    graph = ResourceGraph(connect().arm, min_wait=0.05)
+    spent = {"x-ms-user-quota-remaining": "0", "x-ms-user-quota-resets-after": "00:10:00"}
+    fake_arm.on("POST", RG_PATH, page([{"id": "a"}], "t", spent))
+    with pytest.raises(OperationTimeout):
+        graph.query(QUERY, subscriptions=[SUB], timeout=5)
+    assert len(fake_arm.seen("POST", RG_PATH)) == 1
+
+
+def test_cancel_stops_a_quota_wait(fake_arm: FakeArm, graph):
+    spent = {"x-ms-user-quota-remaining": "0", "x-ms-user-quota-resets-after": "00:01:00"}
+    fake_arm.on("POST", RG_PATH, page([{"id": "a"}], "t", spent))
+    stop = threading.Event()
+    threading.Timer(0.2, stop.set).start()
+    # Without the Stop the minute-long wait would end in a repeated token, not CheckCancelled.
+    with pytest.raises(CheckCancelled):
+        graph.query(QUERY, subscriptions=[SUB], cancel=stop)
+
+
+def test_resets_after_parsing():
+    assert parse_resets_after("00:00:05") == 5
+    assert parse_resets_after("01:02:03") == 3723
+    assert parse_resets_after("1.00:00:01") == 86401
+    assert parse_resets_after("soon") is None
+    assert parse_resets_after(None) is None
