@@ -442,8 +442,33 @@ class NetworkWatcher:
             yield cassette
 
     def snapshot(self, resource_group: str | None = None, path: Any = None, *,
-                 keep_subscription: bool = False) -> dict[str, Any]:
-        """Read the network in scope and return (and optionally write) it as an emulator topology."""
+                 subscriptions: list[str] | None = None, management_group: str | None = None,
+                 via: str = "auto", keep_subscription: bool = False,
+                 progress: Any = True) -> dict[str, Any]:
+        """Read the network in scope and return (and optionally write) it as an emulator topology.
+
+        via="arm": ARM GETs of one resource group (or this subscription); "resource-graph": Azure
+        Resource Graph over `subscriptions` or `management_group` (default: this subscription);
+        "auto": ARM for a resource group or no scope, Resource Graph for an estate.
+        """
+        if via not in ("auto", "arm", "resource-graph"):
+            raise ValueError(f"via: expected 'auto', 'arm' or 'resource-graph', got {via!r}")
+        estate = subscriptions is not None or management_group is not None
+        if estate and resource_group is not None:
+            raise ValueError("resource_group= reads one group over ARM; subscriptions= / "
+                             "management_group= read an estate through Resource Graph: pass one")
+        if via == "arm" and estate:
+            raise ValueError("via='arm' reads one subscription or resource group; for "
+                             "subscriptions= / management_group= use via='resource-graph'")
+        if via == "resource-graph" and resource_group is not None:
+            raise ValueError("via='resource-graph' reads subscriptions or a management group; "
+                             "for one resource group use via='arm' (or 'auto')")
+        if via == "resource-graph" or (via == "auto" and estate):
+            from nwlab.snapshot_graph import take_graph_snapshot
+
+            return take_graph_snapshot(self, path=path, subscriptions=subscriptions,
+                                       management_group=management_group,
+                                       keep_subscription=keep_subscription, progress=progress)
         from nwlab.snapshot import take_snapshot
 
         return take_snapshot(self, resource_group=resource_group, path=path,

@@ -24,6 +24,7 @@ from . import engine
 from .errors import ArmError, not_found
 from .nsg import DEFAULT_RULES
 from .servicetags import T_SERVICE_TAGS
+from .resource_graph import ResourceGraphService
 from .topology import (
     JSON,
     T_ADMIN,
@@ -113,6 +114,7 @@ class ArmApp:
         self._lock = threading.Lock()
         self._ops: OrderedDict[str, Operation] = OrderedDict()
         self._max_ops = max_operations
+        self.resource_graph = ResourceGraphService()  # knobs: quota, page_size, denied
 
     # -- entry point -----------------------------------------------------------------------------
     def handle(self, method: str, path: str, query: dict[str, str], body: bytes | None,
@@ -126,6 +128,9 @@ class ArmApp:
         low = [s.lower() for s in segs]
         if low == ["subscriptions"]:
             return self._only(method, "GET") or self._list([self._subscription()], path, query)
+        if low == ["providers", "microsoft.resourcegraph", "resources"]:
+            self._only(method, "POST")
+            return Response(*self.resource_graph.answer(self.topology, parse_json(body)))
         if not low or low[0] != "subscriptions":
             raise ArmError(404, "InvalidResourceType", f"No route for '{path}'.")
         if len(low) < 2 or low[1] != self.topology.subscription_id.lower():

@@ -1,0 +1,350 @@
+"""An estate as a topology, read through Azure Resource Graph (subscriptions or a management group).
+
+One query per group of resource types (reference §6.5: project plain columns, order by id, keep
+arrays such as subnets, peerings and rules whole as JSON: they can exceed mv-expand's 400-row cap),
+subscriptions in batches of 300, pages by $skipToken, the quota waited out. What Resource Graph
+cannot answer is read over ARM: a VM's power state when `properties.extended` lacks it. A coverage
+record says which subscriptions were read and which were denied or skipped, and why. Each finished
+query is saved next to the output (`<path>.partial.json`), so an interrupted snapshot continues
+where it stopped. The output is today's snapshot format, scrubbed the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nwlab.arm.errors import ArmError, NwlabError
+from nwlab.arm.ids import ZERO_SUBSCRIPTION
+from nwlab.arm.resource_graph import ResourceGraph, validate_scope
+from nwlab.progress import TqdmProgress, WidgetProgress, in_kernel
+from nwlab.snapshot import _DROP_KEYS, _write_atomically
+
+if TYPE_CHECKING:  # pragma: no cover
+    from nwlab.watcher import NetworkWatcher
+
+log = logging.getLogger(__name__)
+STATE_VERSION = 1
+COLUMNS = "id, name, type, location, subscriptionId, resourceGroup, kind, sku, zones, properties"
+# ARM's spelling of every type the twin reads (Resource Graph answers them lower-cased).
+TYPES = {t.lower(): t for t in (
+    "Microsoft.Network/virtualNetworks", "Microsoft.Network/networkInterfaces",
+    "Microsoft.Network/networkSecurityGroups", "Microsoft.Network/routeTables",
+    "Microsoft.Network/publicIPAddresses", "Microsoft.Network/networkWatchers",
+    "Microsoft.Network/applicationSecurityGroups", "Microsoft.Network/azureFirewalls",
+    "Microsoft.Network/firewallPolicies", "Microsoft.Network/firewallPolicies/ruleCollectionGroups",
+    "Microsoft.Network/ipGroups", "Microsoft.Network/privateEndpoints",
+    "Microsoft.Network/privateDnsZones", "Microsoft.Network/privateDnsZones/virtualNetworkLinks",
+    "Microsoft.Network/privateDnsZones/A", "Microsoft.Network/virtualNetworkGateways",
+    "Microsoft.Network/localNetworkGateways", "Microsoft.Network/connections",
+    "Microsoft.Network/loadBalancers", "Microsoft.Network/natGateways",
+    "Microsoft.Compute/virtualMachines", "Microsoft.Compute/virtualMachines/extensions",
+    "Microsoft.Compute/virtualMachineScaleSets",
+    "Microsoft.Compute/virtualMachineScaleSets/virtualMachines",
+    "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/networkInterfaces")}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One query of the snapshot: a table and the types it reads (the unit of resume)."""
+
+    name: str
+    table: str
+    types: tuple[str, ...]
+
+    @property
+    def query(self) -> str:
+        names = ", ".join(f"'{t.lower()}'" for t in self.types)
+        return (f"{self.table} | where type in~ ({names}) | project {COLUMNS} "
+                "| order by id asc")
+
+
+STEPS = (
+    Step("networks", "Resources", ("Microsoft.Network/virtualNetworks",
+                                   "Microsoft.Network/networkInterfaces")),
+    Step("filtering", "Resources", ("Microsoft.Network/networkSecurityGroups",
+                                    "Microsoft.Network/routeTables",
+                                    "Microsoft.Network/applicationSecurityGroups")),
+    Step("edges", "Resources", ("Microsoft.Network/publicIPAddresses",
+                                "Microsoft.Network/natGateways", "Microsoft.Network/loadBalancers",
+                                "Microsoft.Network/virtualNetworkGateways",
+                                "Microsoft.Network/localNetworkGateways",
+                                "Microsoft.Network/connections")),
+    Step("firewalls", "Resources", ("Microsoft.Network/azureFirewalls",
+                                    "Microsoft.Network/firewallPolicies",
+                                    "Microsoft.Network/ipGroups")),
+    # Rule collection groups live in NetworkResources (reference §6.4).
+    Step("firewall-rules", "NetworkResources",
+         ("Microsoft.Network/firewallPolicies/ruleCollectionGroups",)),
+    Step("private-link", "Resources", ("Microsoft.Network/privateEndpoints",
+                                       "Microsoft.Network/privateDnsZones",
+                                       "Microsoft.Network/privateDnsZones/virtualNetworkLinks",
+                                       "Microsoft.Network/privateDnsZones/A")),
+    Step("compute", "Resources", ("Microsoft.Compute/virtualMachines",
+                                  "Microsoft.Compute/virtualMachines/extensions",
+                                  "Microsoft.Compute/virtualMachineScaleSets")),
+    # Uniform scale-set instances and their NICs are only in ComputeResources (reference §6.4).
+    Step("scale-set-instances", "ComputeResources",
+         ("Microsoft.Compute/virtualMachineScaleSets/virtualMachines",
+          "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/networkInterfaces")),
+    Step("watchers", "Resources", ("Microsoft.Network/networkWatchers",)),
+)
+COVERAGE_QUERY = ("ResourceContainers | where type =~ 'microsoft.resources/subscriptions' "
+                  "| project id, name, subscriptionId, properties | order by id asc")
+AGENT_PUBLISHER = "microsoft.azure.networkwatcher"
+
+
+class SnapshotError(NwlabError):
+    """The snapshot cannot be taken as asked (no subscription in scope could be read)."""
+
+
+@dataclass
+class SnapshotProgress:
+    """What a progress display receives: queries done of all, rows read so far (as `counts`)."""
+
+    done: int
+    total: int
+    counts: dict[str, int]
+
+
+def take_graph_snapshot(nw: NetworkWatcher, *, path: Any = None,
+                        subscriptions: list[str] | None = None,
+                        management_group: str | None = None, keep_subscription: bool = False,
+                        progress: Any = True, page_size: int = 1000,
+                        graph: ResourceGraph | None = None) -> dict[str, Any]:
+    """Read the estate in scope through Resource Graph and return (and write) it as a topology.
+
+    `progress`: True picks a display (a widget in a notebook, tqdm in a terminal, a log line every
+    few seconds otherwise), False none, or a callable taking SnapshotProgress.
+    """
+    if management_group is not None and not isinstance(management_group, str):
+        raise TypeError("management_group: expected a management group name, e.g. 'ProductionMG'")
+    if subscriptions is None and management_group is None:
+        subscriptions = [nw.subscription_id]
+    graph = graph or ResourceGraph(nw.arm)
+    scope: dict[str, Any] = ({"subscriptions": list(subscriptions)} if subscriptions is not None
+                             else {"management_groups": [management_group]})
+    # GUIDs, one scope, not empty: refused before any request.
+    subs, groups = validate_scope(scope.get("subscriptions"), scope.get("management_groups"))
+    scope = {"subscriptions": subs} if subs is not None else {"management_groups": groups}
+    target = Path(path) if path is not None else None
+    state = _load_state(target, scope)
+    display = _display(progress, len(STEPS) + 1)
+    try:
+        if "coverage" not in state["done"]:
+            rows = graph.query(COVERAGE_QUERY, page_size=page_size, **scope).rows
+            state["done"]["coverage"] = rows
+            _save_state(target, state)
+        _tick(display, state)
+        for step in STEPS:
+            if step.name not in state["done"]:
+                result = graph.query(step.query, page_size=page_size, **scope)
+                state["done"][step.name] = result.rows
+                state["stats"]["pages"] += result.pages
+                state["stats"]["throttled"] += result.throttled
+                state["stats"]["quota_waits"] += result.quota_waits
+                _save_state(target, state)
+            _tick(display, state)
+    finally:
+        if display is not None and hasattr(display, "close"):
+            display.close()
+    topology = _assemble(nw, state, subs)
+    if not keep_subscription:
+        topology = _scrub(topology)
+    if target is not None:
+        _write_atomically(target, topology)
+        _state_path(target).unlink(missing_ok=True)
+    return topology
+
+
+# -- assembly ---------------------------------------------------------------------------------------
+
+def _assemble(nw: NetworkWatcher, state: dict[str, Any], requested: list[str] | None
+              ) -> dict[str, Any]:
+    readable = {str(r.get("subscriptionId") or str(r.get("id", "")).split("/")[-1]).lower(): r
+                for r in state["done"]["coverage"]}
+    read, skipped = [], []
+    for sub, row in sorted(readable.items()):
+        status = str((row.get("properties") or {}).get("state") or "Enabled")
+        # Disabled or deleted subscriptions answer nothing useful: named, not dropped.
+        (read if status.lower() in ("enabled", "pastdue", "warned") else skipped).append(
+            {"subscriptionId": sub, "state": status} if status.lower() in
+            ("enabled", "pastdue", "warned") else
+            {"subscriptionId": sub, "reason": f"subscription state {status}"})
+    denied = [{"subscriptionId": s.lower(),
+               "reason": "Resource Graph returned no row for it: the caller cannot read it, or it "
+                         "does not exist"}
+              for s in requested or [] if s.lower() not in readable]
+    if not read:
+        raise SnapshotError(
+            "None of the subscriptions in scope could be read through Resource Graph "
+            f"({len(denied)} denied, {len(skipped)} skipped).",
+            fix="Check the subscription ids (`az account list -o table`) and that the identity "
+                "has Reader on them.")
+    resources: dict[str, dict[str, Any]] = {}
+    notes: list[str] = []
+    for step in STEPS:
+        for row in state["done"].get(step.name) or []:
+            item = _resource(row)
+            if item is not None:
+                resources[str(item["id"]).lower()] = item
+    for item in list(resources.values()):
+        if item["type"] == "Microsoft.Compute/virtualMachines" and \
+                not item["properties"]["instanceView"]["statuses"]:
+            _power_state_over_arm(nw, item, notes)
+    primary = read[0]["subscriptionId"]
+    topology: dict[str, Any] = {
+        "subscriptionId": primary,
+        "resources": sorted(resources.values(), key=lambda r: (str(r.get("type")), str(r.get("id")))),
+        "emulation": {"dns": {}, "probes": 100},
+        "snapshot": {"via": "resource-graph",
+                     "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                     "coverage": {"read": read, "denied": denied, "skipped": skipped},
+                     "queries": {k: v for k, v in state["stats"].items()}},
+    }
+    if notes:
+        topology["emulation"]["notes"] = notes
+    return topology
+
+
+def _resource(row: dict[str, Any]) -> dict[str, Any] | None:
+    """A Resource Graph row back in ARM GET's shape, reduced as the ARM snapshot reduces it."""
+    rtype = TYPES.get(str(row.get("type", "")).lower())
+    if rtype is None or not row.get("id"):
+        return None
+    props = dict(row.get("properties") or {})
+    item: dict[str, Any] = {k: v for k, v in row.items() if v is not None and k not in _DROP_KEYS
+                            and k not in ("subscriptionId", "resourceGroup", "tenantId")}
+    item["type"] = rtype
+    if rtype == "Microsoft.Compute/virtualMachines":
+        code = (((props.get("extended") or {}).get("instanceView") or {}).get("powerState")
+                or {}).get("code")
+        os_type = ((props.get("storageProfile") or {}).get("osDisk") or {}).get("osType")
+        # Only what the twin needs: no OS profile (admin names, custom data).
+        item["properties"] = {"networkProfile": props.get("networkProfile") or {},
+                              "storageProfile": {"osDisk": {"osType": os_type}} if os_type else {},
+                              "instanceView": {"statuses": [{"code": code}] if code else []}}
+    elif rtype == "Microsoft.Compute/virtualMachines/extensions":
+        if str(props.get("publisher", "")).lower() != AGENT_PUBLISHER:
+            return None  # other extensions' settings may hold secrets and the twin needs none
+        item["properties"] = {k: props[k] for k in ("publisher", "type", "typeHandlerVersion",
+                                                    "provisioningState") if k in props}
+    else:
+        props.pop("defaultSecurityRules", None)  # implied by the twin, as in the ARM snapshot
+        item["properties"] = props
+    return item
+
+
+def _power_state_over_arm(nw: NetworkWatcher, vm: dict[str, Any], notes: list[str]) -> None:
+    """Resource Graph's power state converges slowly and may be absent: read the instance view."""
+    try:
+        view = nw.arm.get_json(f"{vm['id']}/instanceView") or {}
+    except ArmError as exc:
+        notes.append(f"could not read the power state of {vm['id']}: {exc.status} {exc.code}")
+        return
+    vm["properties"]["instanceView"]["statuses"] = [
+        s for s in view.get("statuses") or [] if str(s.get("code", "")).startswith("PowerState/")]
+
+
+def _scrub(topology: dict[str, Any]) -> dict[str, Any]:
+    """Each subscription id becomes a placeholder: the first zeros, the next ...0001 and so on,
+    so resources of different subscriptions never collide."""
+    coverage = topology["snapshot"]["coverage"]
+    subs = [e["subscriptionId"] for part in ("read", "denied", "skipped") for e in coverage[part]]
+    text = json.dumps(topology)
+    for i, sub in enumerate(dict.fromkeys(s.lower() for s in subs)):
+        placeholder = ZERO_SUBSCRIPTION[:-12] + f"{i:012d}"
+        text = _replace_casefold(text, sub, placeholder)
+    return dict(json.loads(text))
+
+
+def _replace_casefold(text: str, old: str, new: str) -> str:
+    import re
+
+    return re.sub(re.escape(old), new, text, flags=re.IGNORECASE)
+
+
+# -- resume -----------------------------------------------------------------------------------------
+
+def _state_path(target: Path) -> Path:
+    return target.with_name(target.name + ".partial.json")
+
+
+def _load_state(target: Path | None, scope: dict[str, Any]) -> dict[str, Any]:
+    """The saved queries of an interrupted snapshot of the same scope, else a fresh state."""
+    fresh = {"version": STATE_VERSION, "scope": scope, "done": {},
+             "stats": {"pages": 0, "throttled": 0, "quota_waits": 0}}
+    if target is None or not _state_path(target).exists():
+        return fresh
+    try:
+        saved = json.loads(_state_path(target).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return fresh
+    if not isinstance(saved, dict) or saved.get("version") != STATE_VERSION \
+            or saved.get("scope") != scope or not isinstance(saved.get("done"), dict):
+        return fresh  # another scope's leftovers are not this snapshot's
+    log.info("resuming the snapshot: %d of %d queries already read", len(saved["done"]),
+             len(STEPS) + 1)
+    saved.setdefault("stats", fresh["stats"])
+    return saved
+
+
+def _save_state(target: Path | None, state: dict[str, Any]) -> None:
+    # The state holds real subscription ids while the snapshot runs; it is deleted at the end.
+    if target is not None:
+        _write_atomically(_state_path(target), state)
+
+
+# -- progress ---------------------------------------------------------------------------------------
+
+class LineProgress:
+    """Without a terminal or a notebook: a log line at most every `every` seconds."""
+
+    def __init__(self, total: int, *, every: float = 5.0, stream: Any = None) -> None:
+        self.total = total
+        self.every = every
+        self.stream = stream or sys.stderr
+        self._last = 0.0
+
+    def __call__(self, progress: SnapshotProgress) -> None:
+        now = time.monotonic()
+        if progress.done < progress.total and now - self._last < self.every:
+            return
+        self._last = now
+        print(f"snapshot: {progress.done}/{progress.total} queries, "
+              f"{progress.counts.get('rows', 0)} rows", file=self.stream, flush=True)
+
+    def close(self) -> None:
+        return None
+
+
+def _display(progress: Any, total: int) -> Callable[[SnapshotProgress], None] | None:
+    if progress is False or progress is None:
+        return None
+    if callable(progress) and progress is not True:
+        return progress  # type: ignore[no-any-return]
+    if in_kernel():
+        try:
+            return WidgetProgress(total, "snapshot")  # type: ignore[return-value]
+        except ImportError:
+            pass
+    if getattr(sys.stderr, "isatty", lambda: False)():
+        return TqdmProgress(total, "snapshot")  # type: ignore[return-value]
+    return LineProgress(total)
+
+
+def _tick(display: Callable[[SnapshotProgress], None] | None, state: dict[str, Any]) -> None:
+    if display is None:
+        return
+    rows = sum(len(v) for v in state["done"].values())
+    display(SnapshotProgress(len(state["done"]), len(STEPS) + 1, {"rows": rows}))
+
+
+__all__ = ["STEPS", "LineProgress", "SnapshotError", "SnapshotProgress", "Step",
+           "take_graph_snapshot"]
