@@ -16,8 +16,7 @@ from nwlab.arm.errors import ArmError
 from nwlab.arm.resource_graph import ResourceGraph
 from nwlab.emulator import DEFAULT_TOPOLOGY_PATH
 from nwlab.emulator.chaos import Chaos, Status
-from nwlab.snapshot_graph import STEPS, LineProgress, SnapshotError, SnapshotProgress, \
-    take_graph_snapshot
+from nwlab.snapshot_graph import STEPS, LineProgress, SnapshotError, SnapshotProgress, take_graph_snapshot
 
 ZERO = "00000000-0000-0000-0000-000000000000"
 RG = r"/providers/Microsoft.ResourceGraph/resources$"

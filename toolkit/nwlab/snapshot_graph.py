@@ -169,7 +169,8 @@ def _assemble(nw: NetworkWatcher, state: dict[str, Any], requested: list[str] | 
               ) -> dict[str, Any]:
     readable = {str(r.get("subscriptionId") or str(r.get("id", "")).split("/")[-1]).lower(): r
                 for r in state["done"]["coverage"]}
-    read, skipped = [], []
+    read: list[dict[str, str]] = []
+    skipped: list[dict[str, str]] = []
     for sub, row in sorted(readable.items()):
         status = str((row.get("properties") or {}).get("state") or "Enabled")
         # Disabled or deleted subscriptions answer nothing useful: named, not dropped.
@@ -328,7 +329,7 @@ def _display(progress: Any, total: int) -> Callable[[SnapshotProgress], None] | 
     if progress is False or progress is None:
         return None
     if callable(progress) and progress is not True:
-        return progress  # type: ignore[no-any-return]
+        return progress
     if in_kernel():
         try:
             return WidgetProgress(total, "snapshot")  # type: ignore[return-value]
