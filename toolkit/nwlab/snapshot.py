@@ -12,6 +12,7 @@ service tags the estate's rules and routes name.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
 NETWORK_TYPES = ("virtualNetworks", "networkInterfaces", "networkSecurityGroups", "routeTables",
                  "publicIPAddresses", "applicationSecurityGroups")
 # Top-level keys that carry nothing the engine needs and may carry what a user would not share.
-_DROP_KEYS = frozenset({"etag", "tags", "managedBy", "identity", "zones", "plan", "systemData"})
+DROP_KEYS = frozenset({"etag", "tags", "managedBy", "identity", "zones", "plan", "systemData"})
 _REFERENCE = re.compile(
     r"/subscriptions/[^/\"]+/resourceGroups/[^/\"]+/providers/Microsoft\.Network/"
     r"(?:virtualNetworks|networkSecurityGroups|routeTables|publicIPAddresses|"
@@ -37,7 +38,7 @@ _REFERENCE = re.compile(
 
 
 def _clean(resource: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in resource.items() if k not in _DROP_KEYS}
+    return {k: v for k, v in resource.items() if k not in DROP_KEYS}
 
 
 def _vm_entry(nw: NetworkWatcher, vm: dict[str, Any]) -> list[dict[str, Any]]:
@@ -120,7 +121,7 @@ def take_snapshot(nw: NetworkWatcher, *, resource_group: str | None = None, path
     if not keep_subscription:
         topology = json.loads(_zero_subscriptions(json.dumps(topology), sub))
     if path is not None:
-        write_text(path, json.dumps(topology, indent=1, sort_keys=True) + "\n")
+        write_json(path, topology)
     return topology
 
 
@@ -146,6 +147,11 @@ def _zero_subscriptions(text: str, own: str) -> str:
     for found, placeholder in others.items():
         text = re.sub(re.escape(found), placeholder, text, flags=re.IGNORECASE)
     return text
+
+
+def write_json(path: str | os.PathLike[str], document: dict[str, Any]) -> None:
+    """A topology (or a snapshot's resume state) as the twin reads it, written atomically."""
+    write_text(path, json.dumps(document, indent=1, sort_keys=True) + "\n")
 
 
 # Tags computed per NIC (DESIGN.md), never read from the Service Tags API.

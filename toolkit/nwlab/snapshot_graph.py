@@ -24,7 +24,7 @@ from nwlab.arm.errors import ArmError, NwlabError
 from nwlab.arm.ids import ZERO_SUBSCRIPTION
 from nwlab.arm.resource_graph import ResourceGraph, validate_scope
 from nwlab.progress import TqdmProgress, WidgetProgress, in_kernel
-from nwlab.snapshot import _DROP_KEYS, _write_atomically
+from nwlab.snapshot import DROP_KEYS, write_json
 
 if TYPE_CHECKING:  # pragma: no cover
     from nwlab.watcher import NetworkWatcher
@@ -158,7 +158,7 @@ def take_graph_snapshot(nw: NetworkWatcher, *, path: Any = None,
     if not keep_subscription:
         topology = _scrub(topology)
     if target is not None:
-        _write_atomically(target, topology)
+        write_json(target, topology)
         _state_path(target).unlink(missing_ok=True)
     return topology
 
@@ -220,7 +220,7 @@ def _resource(row: dict[str, Any]) -> dict[str, Any] | None:
     if rtype is None or not row.get("id"):
         return None
     props = dict(row.get("properties") or {})
-    item: dict[str, Any] = {k: v for k, v in row.items() if v is not None and k not in _DROP_KEYS
+    item: dict[str, Any] = {k: v for k, v in row.items() if v is not None and k not in DROP_KEYS
                             and k not in ("subscriptionId", "resourceGroup", "tenantId")}
     item["type"] = rtype
     if rtype == "Microsoft.Compute/virtualMachines":
@@ -299,7 +299,7 @@ def _load_state(target: Path | None, scope: dict[str, Any]) -> dict[str, Any]:
 def _save_state(target: Path | None, state: dict[str, Any]) -> None:
     # The state holds real subscription ids while the snapshot runs; it is deleted at the end.
     if target is not None:
-        _write_atomically(_state_path(target), state)
+        write_json(_state_path(target), state)
 
 
 # -- progress ---------------------------------------------------------------------------------------

@@ -23,8 +23,8 @@ from urllib.parse import urlencode
 from . import engine
 from .errors import ArmError, not_found
 from .nsg import DEFAULT_RULES
-from .servicetags import T_SERVICE_TAGS
 from .resource_graph import ResourceGraphService
+from .servicetags import T_SERVICE_TAGS
 from .topology import (
     JSON,
     T_ADMIN,
