@@ -327,7 +327,7 @@ def test_snapshot_out_failing_at_write_time_is_one_line_naming_out(tmp_path, mon
     def disk_full(target: Any, topology: Any) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(nwlab.snapshot, "_write_atomically", disk_full)
+    monkeypatch.setattr(nwlab.snapshot, "write_json", disk_full)
     out = tmp_path / "twin.json"
     assert main(["snapshot", "--emulate", "-g", "ContosoRG", "--out", str(out)]) == 1
     line = one_line(capsys.readouterr().err)
