@@ -122,6 +122,28 @@ def test_rule_deleted_at_minute_5_fails_the_tests_from_minute_5_on(nw: Any) -> N
     assert "DenySqlFromVnet" in json.dumps(paths[-1]["Issues"])
 
 
+def test_a_stopped_source_is_indeterminate_and_the_monitor_states_its_assumptions() -> None:
+    doc = _contoso_with_fallback_deny()
+    for res in doc["resources"]:
+        if res["name"] == "WebVM0":
+            res["properties"]["instanceView"] = {"statuses": [
+                {"code": "PowerState/deallocated"}]}
+    nw = nwlab.emulate(doc, check_seconds=0, retry_after=0)
+    try:
+        m = nw.monitor(CHECKS, "stopped", workspace=WORKSPACE)
+        assert any("deallocated" in w for w in m.warnings)
+        codes = {a["code"] for a in nw.arm.get_json(m.ids[0])["nwlab"]["assumptions"]}
+        assert {"ASSUME_MONITOR_FIRST_RUN_AT_START", "ASSUME_MONITOR_WORKSPACE",
+                "ASSUME_MONITOR_INDETERMINATE_SOURCE", "ASSUME_MONITOR_ERROR_CODES"} <= codes
+        nw.emulator.clock.advance(180)
+        frame = m.results(since="1h").frame()
+        assert set(frame["test_result"]) == {"Indeterminate"}
+        assert frame["checks_failed_percent"].isna().all()
+        assert frame["round_trip_time_ms"].isna().all()
+    finally:
+        nw.close()
+
+
 def test_time_scale_runs_the_clock_faster_than_real_time() -> None:
     nw = nwlab.emulate(check_seconds=0, retry_after=0, time_scale=600)
     try:

@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from . import engine
+from .assumptions import Assumption
 from .clock import TwinClock, iso
 from .errors import ArmError, not_found
 from .topology import JSON, Topology, key
@@ -213,7 +214,7 @@ class ConnectionMonitorService:
             in_region = sum(1 for m in self.monitors.values()
                             if key(m.watcher_id) == key(watcher["id"]))
             if existing is None and in_region >= MAX_PER_REGION:
-                raise ArmError(400, "ConnectionMonitorLimitReached",
+                raise ArmError(400, "ConnectionMonitorLimitReached",  # the twin's code
                                f"The subscription has {in_region} connection monitors in region "
                                f"'{location}'; the limit is {MAX_PER_REGION} per region.")
             stored = {"location": location, "tags": copy.deepcopy(body.get("tags") or {}),
@@ -287,7 +288,8 @@ class ConnectionMonitorService:
                          resourceGuid=str(uuid.uuid5(uuid.NAMESPACE_URL, key(monitor.id))))
             return {"name": monitor.id.rsplit("/", 1)[-1], "id": monitor.id,
                     "etag": f'W/"{monitor.etag}"', "type": T_CM, "location": monitor.location,
-                    **out}
+                    **out, EXTENSION: {"assumptions": [a.to_json() for a in
+                                                       assumptions_of(monitor)]}}
 
     # -- the tests' results ---------------------------------------------------------------------
     def find(self, monitor_id: str) -> Monitor | None:
@@ -334,6 +336,27 @@ class ConnectionMonitorService:
                           found.checks_failed, found.rtt_avg, found.rtt_min, found.rtt_max,
                           found.criterion, found.source_ip, found.destination_ip, found.hops) \
             if found is not None else Evaluation(when, monitor.id, test, "Indeterminate", 0, 0)
+
+
+EXTENSION = "nwlab"  # the twin's extension field, as on connectivity results (engine.EXTENSION)
+
+
+def assumptions_of(monitor: Monitor) -> list[Assumption]:
+    """What the twin assumes in running this monitor (docs/twin.md, docs/monitoring.md)."""
+    items = [Assumption("ASSUME_MONITOR_FIRST_RUN_AT_START", monitor.id,
+                        "the first tests run at the start time",
+                        alternatives=("data from about 5 minutes after the start",)),
+             Assumption("ASSUME_MONITOR_INDETERMINATE_SOURCE", monitor.id,
+                        "a source that cannot probe makes its tests Indeterminate"),
+             Assumption("ASSUME_MONITOR_ERROR_CODES", monitor.id,
+                        "refusals Azure documents no code for use the twin's codes")]
+    for output in monitor.body["properties"].get("outputs") or []:
+        workspace = ((output or {}).get("workspaceSettings") or {}).get("workspaceResourceId")
+        if workspace:
+            items.append(Assumption("ASSUME_MONITOR_WORKSPACE", str(workspace),
+                                    "the workspace exists and receives rows at once",
+                                    field="properties.outputs"))
+    return items
 
 
 def run_test(topology: Topology, monitor: Monitor, test: Test,
