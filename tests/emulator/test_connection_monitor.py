@@ -259,3 +259,12 @@ def test_standalone_emulator_takes_time_scale_and_prints_log_analytics() -> None
     done = subprocess.run([sys.executable, "-m", "nwlab.emulator", "--time-scale", "0"],
                           capture_output=True, text=True, env=_env(), timeout=60)
     assert done.returncode == 2 and "--time-scale" in done.stderr
+
+
+def test_nwlab_monitor_loads_lazily() -> None:
+    done = subprocess.run([sys.executable, "-c", "import sys, nwlab; "
+                           "assert 'nwlab.monitor' not in sys.modules; "
+                           "print(nwlab.monitor.Monitor.__name__)"],
+                          capture_output=True, text=True, env=_env(), timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "Monitor"
