@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from . import engine
+from . import diagnostics, engine
 from .errors import ArmError, not_found
 from .nsg import DEFAULT_RULES
 from .resource_graph import ResourceGraphService
@@ -28,6 +28,7 @@ from .servicetags import T_SERVICE_TAGS
 from .topology import (
     JSON,
     T_ADMIN,
+    T_NIC,
     T_NSG,
     T_NW,
     T_RT,
@@ -56,7 +57,9 @@ CHILD_FIELDS = {
 }
 # Children that can be written, so a what-if uses the calls a user would make against Azure.
 WRITABLE = {(T_NSG, "securityrules"): "securityRules", (T_RT, "routes"): "routes"}
-ACTIONS = ("connectivitycheck", "ipflowverify", "nexthop")
+ACTIONS = ("connectivitycheck", "ipflowverify", "nexthop", "networkconfigurationdiagnostic")
+# NIC actions Azure runs as long-running operations (reference §4.1, §4.2).
+NIC_ACTIONS = ("effectiveroutetable", "effectivenetworksecuritygroups")
 # The twin's own endpoints live under a provider namespace Azure does not have, so a client
 # can never mistake them for an Azure API: GET /subscriptions/{id}/providers/nwlab.emulator/
 # assumptions lists every assumption of the loaded topology.
@@ -204,6 +207,8 @@ class ArmApp:
         if len(low) == 9:
             if method == "POST" and rtype == T_NW and low[8] in ACTIONS:
                 return self._start(low[8], parent, query, body)
+            if method == "POST" and rtype == T_NIC and low[8] in NIC_ACTIONS:
+                return self._start_nic(low[8], parent, query)
             if rtype == T_VNET and low[8] == "listnetworkmanagereffectivesecurityadminrules":
                 return self._only(method, "POST") or self._admin_rules(parent, body)
             if rtype == T_VM and low[8] == "instanceview":
@@ -385,12 +390,28 @@ class ArmApp:
             compute = functools.partial(engine.run_check, topo, spec, probes)
         elif action == "ipflowverify":
             result = engine.ip_flow_verify(topo, payload)
+        elif action == "networkconfigurationdiagnostic":
+            result, _ = diagnostics.network_configuration_diagnostic(topo, payload)
         else:
             result = engine.next_hop(topo, payload)
+        return self._operation(watcher.location, query, result, compute)
+
+    def _start_nic(self, action: str, nic_raw: JSON, query: dict[str, str]) -> Response:
+        """A NIC's effective routes or NSGs, answered over the topology as it is now."""
+        topo = self.topology
+        if action == "effectiveroutetable":
+            result = diagnostics.effective_routes(topo, nic_raw["id"])
+        else:
+            result = diagnostics.effective_nsgs(topo, nic_raw["id"])
+        return self._operation(str(nic_raw.get("location") or "global"), query, result, None)
+
+    def _operation(self, region: str, query: dict[str, str], result: JSON | None,
+                   compute: Callable[[], JSON] | None) -> Response:
+        topo = self.topology
         op_id = str(uuid.uuid4())
         api = query.get("api-version", "")
         location = (f"{self.endpoint}/subscriptions/{topo.subscription_id}/providers/"
-                    f"Microsoft.Network/locations/{watcher.location}/operationResults/{op_id}"
+                    f"Microsoft.Network/locations/{region}/operationResults/{op_id}"
                     + (f"?{urlencode({'api-version': api})}" if api else ""))
         with self._lock:
             self._ops[op_id] = Operation(self._clock() + self.check_seconds, location, result,
