@@ -125,7 +125,11 @@ def __getattr__(name: str) -> Any:
         from nwlab.batch import BatchResult
 
         return BatchResult
-    if name in ("widgets", "viz", "explain", "report", "emulator"):
+    if name == "Diagnosis":
+        from nwlab.diagnostics.diagnosis import Diagnosis
+
+        return Diagnosis
+    if name in ("widgets", "viz", "explain", "report", "emulator", "diagnostics"):
         import importlib
 
         return importlib.import_module(f"nwlab.{name}")
