@@ -161,3 +161,19 @@ def test_live_and_twin_reconciled_the_guest_refused(twin):
     (rec,) = [r for r in d.reconciliation if r.test == "connectivity"]
     assert rec.outcome == "disagree" and "guest OS" in rec.cause and rec.changed == ()
     assert all(r.outcome == "agree" for r in d.reconciliation if r.test != "connectivity")
+
+
+def test_diagnose_tests_the_dropping_hop_and_names_its_nsg(twin):
+    # MultiTierApp0 -> Database0:80 passes Firewall0 then Auditor0, whose AuditNsg denies
+    # outbound port 80: the ends allow it, the hop round names the rule and its NSG
+    d = twin.diagnose("MultiTierApp0", "Database0", 80, resource_group="ContosoRG")
+    assert d.tests["nsg_diagnostic.source"].allowed
+    assert d.tests["nsg_diagnostic.destination"].allowed
+    assert not d.tests["nsg_diagnostic.hop"].allowed
+    assert d.tests["next_hop.hop"].next_hop_type == "VnetLocal"
+    (finding,) = d.findings
+    assert finding.resource_id.endswith("/networkSecurityGroups/AuditNsg")
+    assert (finding.rule, finding.priority) == ("Port80", 100)
+    assert "outbound" in finding.text and "auNic" in finding.text
+    # priority 100: no allow rule can go above it, so narrowing comes first
+    assert [f.kind for f in d.fixes] == ["narrow-deny-rule", "delete-deny-rule"]

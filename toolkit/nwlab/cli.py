@@ -190,6 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="keep the real subscription id (default: zeros)")
     _backend_args(snapshot)
 
+    from nwlab.cli_diagnose import add_parser as add_diagnose
+
+    add_diagnose(sub, _backend_args, _int_or_text)
+
     # Listed for --help only: main() hands `emulator ...` to the emulator's own parser, because
     # argparse's REMAINDER does not take options that come first (`emulator --port 8080`).
     sub.add_parser("emulator", help="serve the local Network Watcher emulator: --topology FILE "
@@ -293,6 +297,10 @@ def _run(words: list[str]) -> int:
             from nwlab.cli_mesh import run_mesh
 
             return run_mesh(args, make_client)
+        if args.command == "diagnose":
+            from nwlab.cli_diagnose import run_diagnose
+
+            return run_diagnose(args, make_client)
         return run_check(args)
     except (ValueError, TypeError) as exc:
         print(f"nwlab: error: {cli_message(str(exc), flags)}", file=sys.stderr)

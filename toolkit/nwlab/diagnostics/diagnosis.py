@@ -16,6 +16,7 @@ analyze_connection(). With twin=, every test runs on the twin too and is reconci
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import time
 from collections.abc import Callable, Iterable
@@ -52,7 +53,8 @@ class Client(operations.Client, Protocol):
     def ip_flow_verify(self, vm: Any, direction: Any, protocol: Any, local_port: Any,
                        remote_ip: Any, remote_port: Any) -> IpFlowResult: ...
 
-    def next_hop(self, vm: Any, destination_ip: Any) -> NextHopResult: ...
+    def next_hop(self, vm: Any, destination_ip: Any, *, source_ip: Any = None,
+                 nic: Any = None) -> NextHopResult: ...
 
     def nsg_diagnostic(self, target: Any, *, direction: Any, protocol: Any, source: Any,
                        destination: Any, destination_port: Any) -> NsgDiagnosticResult: ...
@@ -133,7 +135,10 @@ class Diagnosis:
         lines += [f"- {f.text}" for f in self.findings] or ["- no finding"]
         if self.fixes:
             lines += ["", "Fixes (smallest first):"]
-            lines += [f"  {i}. {fix}" for i, fix in enumerate(self.fixes, 1)]
+            for i, fix in enumerate(self.fixes, 1):
+                lines.append(f"  {i}. {fix}")
+                if fix.result is not None:  # verified: what the check said on the fork
+                    lines.append(f"     on the twin's fork: {_after(fix.result)}")
         if self.reconciliation:
             lines += ["", "Live and twin:"]
             lines += [f"  {r}" for r in self.reconciliation]
@@ -161,6 +166,13 @@ class Diagnosis:
 
         self.fixes = verify_fixes(self, twin, checks)
         return self.fixes
+
+
+def _after(result: Any) -> str:
+    if isinstance(result, NwlabError):
+        return f"the fix could not be applied: {result}"
+    issues = sorted({i.type for i in getattr(result, "issues", None) or []})
+    return f"{result.status}" + (f" ({', '.join(issues)})" if issues else "")
 
 
 def _outcome(result: Any) -> str:
@@ -228,6 +240,47 @@ def plan(client: Client, spec: CheckSpec, deadline: float
     return tests, flow
 
 
+def _dropping_hop(connectivity: Any) -> tuple[Any, Any] | None:
+    """The first hop between the ends whose NSG or route blocks, and its blocking issue."""
+    hops = connectivity.hops
+    for hop in hops[1:-1]:  # the ends are tested already
+        for issue in hop.issues:
+            if issue.type in ("NetworkSecurityRule", "UserDefinedRoute"):
+                return hop, issue
+    return None
+
+
+def _hop_plan(client: Client, connectivity: Any, flow: Flow | None
+              ) -> dict[str, Callable[[], Any]]:
+    found = _dropping_hop(connectivity) if flow is not None and not connectivity.reachable \
+        else None
+    if found is None or flow is None:
+        return {}
+    hop, issue = found
+    rid = hop.resource_id or ""
+    low = rid.lower()
+    if "/networkinterfaces/" not in low:
+        return {}
+    nic = rid[:low.index("/ipconfigurations/")] if "/ipconfigurations/" in low else rid
+    try:
+        body = client.arm.get_json(nic)
+    except NwlabError:
+        return {}
+    vm = (((body or {}).get("properties") or {}).get("virtualMachine") or {}).get("id")
+    direction = issue.origin if issue.origin in ("Inbound", "Outbound") else "Outbound"
+    port = "*" if flow.destination_port is None else str(flow.destination_port)
+    tests: dict[str, Callable[[], Any]] = {
+        "nsg_diagnostic.hop": functools.partial(
+            client.nsg_diagnostic, nic, direction=direction,
+            protocol="ICMP" if flow.protocol == "Icmp" else "TCP", source=flow.source,
+            destination=flow.destination, destination_port=port),
+        "effective_routes.hop": functools.partial(client.effective_routes, nic)}
+    if vm and hop.address:
+        tests["next_hop.hop"] = functools.partial(client.next_hop, vm, flow.destination,
+                                                  source_ip=hop.address, nic=nic)
+    return tests
+
+
 def run_tests(client: Client, spec: CheckSpec, timeout: float
               ) -> tuple[Any, dict[str, Any], Flow | None]:
     """The check and its explaining tests, concurrently: wall time is the slowest of them."""
@@ -244,6 +297,10 @@ def run_tests(client: Client, spec: CheckSpec, timeout: float
             planned = {name: pool.submit(call) for name, call in tests.items()}
             results = {}
         connectivity = check.result()
+        # One more round at the hop that drops, when it is not the source: Azure names the
+        # hop's NIC, and the tests there say which of its NSGs or routes did it.
+        hop_tests = _hop_plan(client, connectivity, flow)
+        planned.update({name: pool.submit(call) for name, call in hop_tests.items()})
         for name, future in planned.items():
             try:
                 results[name] = future.result()
@@ -259,7 +316,7 @@ def _nsg_findings(client: Client, tests: dict[str, Any], flow: Flow | None
     findings: list[Finding] = []
     fixes: list[Fix] = []
     seen: set[tuple[str, str]] = set()
-    for end in ("source", "destination"):
+    for end in ("source", "hop", "destination"):
         result = tests.get(f"nsg_diagnostic.{end}")
         if not isinstance(result, NsgDiagnosticResult) or result.allowed:
             continue
@@ -285,7 +342,8 @@ def _nsg_findings(client: Client, tests: dict[str, Any], flow: Flow | None
                         fields = dict(item.get("properties") or {})
                         fields.pop("provisioningState", None)
                         priority = fields.get("priority")
-            direction = "outbound" if end == "source" else "inbound"
+            direction = str((result.results[0].query.direction if result.results and
+                             result.results[0].query else "") or "").lower() or "-"
             findings.append(Finding(
                 kind="nsg-rule", test=f"nsg_diagnostic.{end}",
                 text=(f"{short} (priority {priority if priority is not None else '?'}, "
