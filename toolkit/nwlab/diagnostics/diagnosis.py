@@ -182,6 +182,8 @@ def _outcome(result: Any) -> str:
         return result.next_hop_type or "-"
     if isinstance(result, NsgDiagnosticResult):
         return result.access or "-"
+    if isinstance(result, EffectiveRoutes):
+        return f"{len(result.routes)} routes"
     if hasattr(result, "reachable"):
         return "reachable" if result.reachable else "not reachable"
     return "done"
