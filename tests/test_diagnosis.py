@@ -177,3 +177,46 @@ def test_diagnose_tests_the_dropping_hop_and_names_its_nsg(twin):
     assert "outbound" in finding.text and "auNic" in finding.text
     # priority 100: no allow rule can go above it, so narrowing comes first
     assert [f.kind for f in d.fixes] == ["narrow-deny-rule", "delete-deny-rule"]
+
+
+def test_reconcile_names_the_twins_assumption_when_the_resources_agree():
+    from types import SimpleNamespace
+
+    from nwlab.diagnostics.reconcile import reconcile
+
+    same = {"etag": 'W/"1"', "properties": {"securityRules": []}}
+    client = SimpleNamespace(arm=SimpleNamespace(get_json=lambda rid: same))
+    hop = SimpleNamespace(resource_id=f"{NSG}", type="VnetLocal", address="10.1.4.4", issues=[])
+    live = SimpleNamespace(reachable=False, hops=[hop], issues=[
+        SimpleNamespace(type="NetworkSecurityRule")], assumptions=[])
+    twin = SimpleNamespace(reachable=True, hops=[hop], issues=[], assumptions=[
+        SimpleNamespace(code="UNRESOLVED_SERVICE_TAG")])
+    (rec,) = reconcile(client, client, {"connectivity": live}, {"connectivity": twin})
+    assert rec.outcome == "disagree" and rec.changed == ()
+    assert rec.assumptions == ("UNRESOLVED_SERVICE_TAG",)
+    assert "the twin assumed: UNRESOLVED_SERVICE_TAG" in rec.cause
+
+
+def test_reconcile_beyond_the_estate():
+    from types import SimpleNamespace
+
+    from nwlab.diagnostics.reconcile import reconcile
+
+    client = SimpleNamespace(arm=SimpleNamespace(get_json=lambda rid: {}))
+    hop = SimpleNamespace(resource_id=None, type="Internet", address="13.107.21.200", issues=[])
+    live = SimpleNamespace(reachable=False, hops=[hop], issues=[], assumptions=[])
+    twin = SimpleNamespace(reachable=True, hops=[hop], issues=[], assumptions=[])
+    (rec,) = reconcile(client, client, {"connectivity": live}, {"connectivity": twin})
+    assert "beyond the estate" in rec.cause
+
+
+def test_diagnose_a_route_to_none_names_the_route_and_its_fixes_are_proven(twin):
+    d = twin.diagnose("MultiTierApp0", "13.107.21.200", 80, resource_group="ContosoRG")
+    (finding,) = d.findings
+    assert (finding.kind, finding.rule) == ("route", "BlockBing")
+    assert finding.resource_id.endswith("/routeTables/AppRouteTable")
+    # BlockBing is already the host route: a second /32 would be a RouteConflict, so the
+    # smallest fix changes its next hop to the one Azure's own routes give (Internet)
+    assert [f.kind for f in d.fixes] == ["change-route", "delete-route"]
+    assert d.fixes[0].request.body["properties"]["nextHopType"] == "Internet"
+    assert [f.proven for f in d.verify_fixes(twin)] == [True, True]

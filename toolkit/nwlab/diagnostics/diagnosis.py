@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from nwlab.arm.errors import NwlabError
 from nwlab.checkspec import CheckSpec, build_check
 from nwlab.diagnostics import operations
-from nwlab.diagnostics.fixes import Fix, Flow, fixes_frame, nsg_fixes
+from nwlab.diagnostics.fixes import BlockingRoute, Fix, Flow, fixes_frame, nsg_fixes, route_fixes
 from nwlab.diagnostics.flow import IpFlowResult, NextHopResult
 from nwlab.diagnostics.nsg import NsgDiagnosticResult
 from nwlab.diagnostics.render import table_frame, table_html, table_text
@@ -359,21 +359,43 @@ def _nsg_findings(client: Client, tests: dict[str, Any], flow: Flow | None
     return findings, fixes
 
 
-def _route_findings(tests: dict[str, Any], flow: Flow | None) -> list[Finding]:
+def _route_findings(client: Client, tests: dict[str, Any], flow: Flow | None
+                    ) -> tuple[list[Finding], list[Fix]]:
     hop = tests.get("next_hop.source")
     if not isinstance(hop, NextHopResult) or not hop.dropped or flow is None:
-        return []
+        return [], []
     routes = tests.get("effective_routes.source")
     route = routes.route_for(flow.destination) if isinstance(routes, EffectiveRoutes) else None
     table = hop.user_route_table_id
     name = route.name if route is not None else None
     where = f"route {name} in {table.rsplit('/', 1)[-1]}" if table and name else \
         (f"a route in {table}" if table else "a system route")
-    return [Finding(kind="route", test="next_hop.source",
-                    text=f"{where} sends {flow.destination} to None (dropped)",
-                    resource_id=table, rule=name,
-                    fields={"addressPrefix": list(route.address_prefixes) if route else [],
-                            "nextHopType": "None"})]
+    finding = Finding(kind="route", test="next_hop.source",
+                      text=f"{where} sends {flow.destination} to None (dropped)",
+                      resource_id=table, rule=name,
+                      fields={"addressPrefix": list(route.address_prefixes) if route else [],
+                              "nextHopType": "None"})
+    fixes: list[Fix] = []
+    intended = _system_hop(routes, flow.destination) if isinstance(routes, EffectiveRoutes) \
+        else None
+    if route is not None and table and intended is not None:
+        blocking = BlockingRoute.from_effective(route, table, flow.destination)
+        # ValueError: a next hop the fixes cannot write (e.g. a gateway-learned one): no fix
+        with contextlib.suppress(ValueError):
+            fixes = route_fixes(blocking, flow.destination, next_hop_type=intended,
+                                route_table_id=table, endpoint=client.arm.endpoint)
+    return [finding], fixes
+
+
+def _system_hop(routes: EffectiveRoutes, address: str) -> str | None:
+    """The next hop Azure's own (Default) routes give `address`: what the traffic would take
+    without the user route that drops it."""
+    defaults = EffectiveRoutes(routes=tuple(r for r in routes.routes
+                                            if r.source.lower() == "default"))
+    best = defaults.route_for(address)
+    if best is None or best.next_hop_type.lower() == "none":
+        return None
+    return best.next_hop_type
 
 
 def _check_findings(connectivity: Any, flow: Flow | None) -> list[Finding]:
@@ -409,7 +431,8 @@ def diagnose(client: Client, source: Any, destination: Any, port: Any = None, *,
     fixes: list[Fix] = []
     if not connectivity.reachable:
         nsg_found, fixes = _nsg_findings(client, tests, flow)
-        findings = nsg_found + _route_findings(tests, flow)
+        route_found, route_fixed = _route_findings(client, tests, flow)
+        findings, fixes = nsg_found + route_found, fixes + route_fixed
     findings = findings or _check_findings(connectivity, flow)
     dest = spec.destination.value
     shown = dest.rsplit("/", 1)[-1] if spec.destination.kind == "vm" else dest
