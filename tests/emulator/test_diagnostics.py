@@ -121,3 +121,21 @@ def test_effective_security_rules_list_subnet_nsg_with_default_rules(twin):
     deny = next(r for r in group["effectiveSecurityRules"]
                 if r["name"] == "securityRules/DenyRdpFromWeb")
     assert deny["destinationPortRange"] == "3389-3389" and deny["priority"] == 110
+
+
+def test_connection_analyzer_resource_put_get_delete_and_bad_bodies(twin):
+    watcher = twin.find_watcher("westcentralus")
+    path = f"{watcher}/connectionAnalyzers/a1"
+    body = {"location": "westcentralus", "properties": {
+        "source": {"type": "VM", "resourceId": DB_VM},
+        "destination": {"type": "ExternalAddress", "address": "10.1.5.4", "port": 80},
+        "diagnosticOperations": ["NextHop"]}}
+    created = twin.arm.request("PUT", path, json=body, api_version="2026-01-01")
+    assert created.status_code == 201
+    assert created.json()["properties"]["provisioningState"] == "Succeeded"
+    assert twin.arm.get_json(path)["name"] == "a1"
+    assert twin.arm.request("DELETE", path, api_version="2026-01-01").status_code == 200
+    bad = {**body, "properties": {**body["properties"], "diagnosticOperations": ["Ping"]}}
+    with pytest.raises(nwlab.ArmError) as raised:
+        twin.arm.request("PUT", path, json=bad, api_version="2026-01-01")
+    assert raised.value.status == 400 and "diagnosticOperations" in raised.value.message

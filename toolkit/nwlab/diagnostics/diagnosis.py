@@ -6,10 +6,9 @@ blocking rule or route, and the fixes for them.
     d = nw.diagnose("MultiTierApp0", "Database0", 1433, resource_group="ContosoRG")
     d.verdict, d.findings, d.fixes, d.frame(); print(d)
 
-Where the service offers the 2026-01-01 connectionAnalyzers bundle nwlab could run it instead of
-the separate calls; the separate calls are what run here, as every backend serves them, and the
-bundle's result string is undocumented (reference §8.3), so its reading stays with
-analyze_connection(). With twin=, every test runs on the twin too and is reconciled
+The 2026-01-01 connectionAnalyzers bundle is not used here: the separate calls run on every
+backend, the bundle is a resource (PUT and DELETE: writes against the budget), and its result
+string is undocumented (reference §8.3), so its reading stays with analyze_connection(). With twin=, every test runs on the twin too and is reconciled
 (nwlab.diagnostics.reconcile).
 """
 

@@ -9,21 +9,24 @@ effective routes are the routes it forwards with.
 - effectiveRouteTable: the subnet's system and user routes, an overridden one as Invalid.
 - effectiveNetworkSecurityGroups: the NIC's and its subnet's NSGs, rules in the effective-rule
   spelling (securityRules/<n>, defaultSecurityRules/<n>, ranges written "a-b").
+- connectionAnalyzers (2026-01-01): the resource (PUT/GET/DELETE) and its /query, each operation
+  run by the engine; PortScan and ExpressRouteDiagnostic are not modelled (their error says so).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
 from collections.abc import Mapping
 from typing import Any
 
-from . import nsg, routing
+from . import engine, nsg, routing
 from .assumptions import Assumption
 from .errors import ArmError
 from .topology import IpConfig, Nic, PortRange, SecurityRule, Topology, key
 
-__all__ = ["effective_nsgs", "effective_routes", "network_configuration_diagnostic",
-           "nic_of_target"]
+__all__ = ["analyzer_query", "analyzer_resource", "effective_nsgs", "effective_routes",
+           "network_configuration_diagnostic", "nic_of_target"]
 
 # Tags a profile may name and the compiled-side flag each stands for.
 _TAG_FLAGS = {"virtualnetwork": "vnet", "internet": "internet", "azureloadbalancer": "load_balancer"}
@@ -264,3 +267,97 @@ def effective_nsgs(topo: Topology, nic_id: str) -> dict[str, Any]:
                       "effectiveSecurityRules": [_effective_rule(r) for r in rules],
                       "tagMap": {}})
     return {"value": value, "nextLink": None}
+
+
+# -- connectionAnalyzers (2026-01-01) -------------------------------------------------------------
+
+ANALYZER_OPERATIONS = ("NextHop", "NSG", "PortScan", "ConnectivityCheck", "ExpressRouteDiagnostic")
+
+
+def analyzer_resource(topo: Topology, analyzer_id: str, name: str, body: Any) -> dict[str, Any]:
+    """The stored ConnectionAnalyzer (validated as the service validates it, reference §8.3)."""
+    if not isinstance(body, Mapping) or not isinstance(body.get("properties"), Mapping):
+        raise ArmError(400, "InvalidRequestFormat", "The body must be a JSON object with "
+                       "'location' and 'properties'.")
+    props = body["properties"]
+    source = props.get("source") or {}
+    if key(str(source.get("resourceId") or "")) not in topo.vms:
+        raise ArmError(400, "InvalidRequestFormat", "properties.source.resourceId must be a VM "
+                       "of this subscription.")
+    dest = props.get("destination") or {}
+    if dest.get("type") == "ExternalAddress" and not dest.get("address"):
+        raise ArmError(400, "InvalidRequestFormat", "properties.destination.address is required "
+                       "for type ExternalAddress.")
+    if dest.get("type") != "ExternalAddress" and not dest.get("resourceId"):
+        raise ArmError(400, "InvalidRequestFormat", "properties.destination.resourceId is "
+                       "required for a resource destination.")
+    ops = props.get("diagnosticOperations")
+    if not isinstance(ops, list) or not ops or any(o not in ANALYZER_OPERATIONS for o in ops):
+        raise ArmError(400, "InvalidRequestFormat", "properties.diagnosticOperations must list "
+                       f"at least one of {', '.join(ANALYZER_OPERATIONS)}.")
+    return {"id": analyzer_id, "name": name,
+            "type": "Microsoft.Network/networkWatchers/connectionAnalyzers",
+            "location": body.get("location"), "tags": body.get("tags") or {},
+            "properties": {**props, "provisioningState": "Succeeded", "status": "NotStarted"}}
+
+
+def _analyzer_destination_ip(topo: Topology, dest: Mapping[str, Any]) -> str | None:
+    rid = key(str(dest.get("resourceId") or ""))
+    if rid in topo.vms:
+        return str(nic_of_target(topo, dest["resourceId"])[1].address)
+    address = str(dest.get("address") or "")
+    try:
+        return str(ipaddress.IPv4Address(address))
+    except ValueError:
+        found = topo.emulation.dns.get(address.lower())
+        return str(found) if found is not None else None
+
+
+def analyzer_query(topo: Topology, watcher: Any, resource: Mapping[str, Any],
+                   probes: int | None) -> dict[str, Any]:
+    """ConnectionAnalyzerQueryStatusResult: each operation run by the engine, its `result` the
+    JSON text of the separate operation's answer (assumption ASSUME_ANALYZER_RESULT_SHAPE; the
+    spec's only example is {"ConnectivityStatus": "Reachable"}, kept as the first key)."""
+    props = resource["properties"]
+    source_id = props["source"]["resourceId"]
+    dest = props["destination"]
+    _, cfg = nic_of_target(topo, source_id)
+    dest_ip = _analyzer_destination_ip(topo, dest)
+    protocol = str((props.get("protocolSettings") or {}).get("protocol") or "Tcp")
+    port = dest.get("port")
+    results = []
+    for op in props["diagnosticOperations"]:
+        error: str | None = None
+        result: Any = None
+        try:
+            if op == "ConnectivityCheck":
+                target = {"resourceId": dest["resourceId"]} if dest.get("resourceId") \
+                    else {"address": dest.get("address")}
+                if port is not None:
+                    target["port"] = port
+                spec = engine.parse_check(topo, watcher, {
+                    "source": {"resourceId": source_id}, "destination": target,
+                    "protocol": protocol})
+                answer = engine.run_check(topo, spec, probes)
+                result = {"ConnectivityStatus": answer.get("connectionStatus"), **answer}
+            elif dest_ip is None:
+                error = f"the destination {dest.get('address')!r} has no address in the twin"
+            elif op == "NextHop":
+                result = engine.next_hop(topo, {"targetResourceId": source_id,
+                                                "sourceIPAddress": str(cfg.address),
+                                                "destinationIPAddress": dest_ip})
+            elif op == "NSG":
+                result, _ = network_configuration_diagnostic(topo, {
+                    "targetResourceId": source_id, "profiles": [{
+                        "direction": "Outbound",
+                        "protocol": "ICMP" if protocol.lower() == "icmp" else "TCP",
+                        "source": str(cfg.address), "destination": dest_ip,
+                        "destinationPort": str(port) if port is not None else "*"}]})
+            else:
+                error = f"{op} is not modelled by the twin"
+        except ArmError as exc:
+            error = exc.message
+        results.append({"diagnosticOperation": op, "error": error,
+                        "result": json.dumps(result) if result is not None else None})
+    return {"id": resource["id"], "connectionAnalyzerStatus": "Succeeded", "error": None,
+            "diagnosticOperationResults": results}

@@ -118,6 +118,7 @@ class ArmApp:
         self._ops: OrderedDict[str, Operation] = OrderedDict()
         self._max_ops = max_operations
         self.resource_graph = ResourceGraphService()  # knobs: quota, page_size, denied
+        self._analyzers: dict[str, JSON] = {}  # connectionAnalyzers by key(id)
 
     # -- entry point -----------------------------------------------------------------------------
     def handle(self, method: str, path: str, query: dict[str, str], body: bytes | None,
@@ -215,6 +216,8 @@ class ArmApp:
                 return self._only(method, "GET") or Response(200, self._instance_view(parent))
             return self._only(method, "GET") or self._list(
                 self._children(parent, low[8], resource_id), path, query)
+        if rtype == T_NW and low[8] == "connectionanalyzers" and len(low) in (10, 11):
+            return self._analyzer(method, parent, segs, low, query, body)
         if len(low) == 10:
             child_id = "/" + "/".join(segs[:10])
             if method in ("PUT", "DELETE") and (rtype, low[8]) in WRITABLE:
@@ -395,6 +398,35 @@ class ArmApp:
         else:
             result = engine.next_hop(topo, payload)
         return self._operation(watcher.location, query, result, compute)
+
+    def _analyzer(self, method: str, watcher_raw: JSON, segs: list[str], low: list[str],
+                  query: dict[str, str], body: bytes | None) -> Response:
+        """connectionAnalyzers: the resource, kept per app, and its /query as an operation."""
+        analyzer_id = "/" + "/".join(segs[:10])
+        stored = self._analyzers.get(key(analyzer_id))
+        if len(low) == 11:
+            if low[10] != "query" or method != "POST":
+                raise ArmError(404, "InvalidResourceType", f"No route for '{analyzer_id}/"
+                               f"{segs[10]}'.")
+            if stored is None:
+                raise not_found(analyzer_id)
+            topo = self.topology
+            watcher = topo.watchers[key(watcher_raw["id"])]
+            compute = functools.partial(diagnostics.analyzer_query, topo, watcher, stored,
+                                        self.probes)
+            return self._operation(watcher.location, query, None, compute)
+        if method == "PUT":
+            resource = diagnostics.analyzer_resource(self.topology, analyzer_id, segs[9],
+                                                     parse_json(body))
+            self._analyzers[key(analyzer_id)] = resource
+            return Response(200 if stored is not None else 201, copy.deepcopy(resource))
+        if method == "DELETE":
+            existed = self._analyzers.pop(key(analyzer_id), None) is not None
+            return Response(200 if existed else 204, NO_BODY)
+        self._only(method, "GET")
+        if stored is None:
+            raise not_found(analyzer_id)
+        return Response(200, copy.deepcopy(stored))
 
     def _start_nic(self, action: str, nic_raw: JSON, query: dict[str, str]) -> Response:
         """A NIC's effective routes or NSGs, answered over the topology as it is now."""
