@@ -615,12 +615,113 @@ nw.list_monitors().empty
 ]
 
 
+
+ONE_DIAGNOSIS: list[Cell] = [
+    md("""
+# One diagnosis: every Network Watcher test at once, a fix proven on the twin
+
+**What this teaches.** How to ask one question - "why can't A reach B, and what do I change?" -
+and get one answer: `nw.diagnose()` runs the connectivity check and, at the same time, the tests
+that explain it (NSG diagnostic and IP flow verify at each end, next hop and effective routes at
+the source, and the same at the hop that drops). The answer names the exact rule in the exact NSG,
+the fixes (the `az` command and the REST request), and can prove a fix on a copy of the twin
+before anything in Azure is touched. Last, a live answer and the twin's are reconciled test by
+test, and a disagreement is explained.
+
+Everything here runs offline: the documented checks from recordings, the rest on the bundled
+Contoso twin (the estate the documented checks were run against).
+"""),
+    md("""
+## 1. A documented check, from the recordings
+
+The recordings hold the connectivity check itself; the other tests were not recorded for this
+question, so those rows say so (`failed`) instead of inventing an answer.
+"""),
+    code("""
+import nwlab
+
+recorded = nwlab.replay()
+d = recorded.diagnose("MultiTierApp0", "Database0", 80, resource_group="ContosoRG")
+print(d.summary())
+d.frame()[["test", "outcome"]]
+"""),
+    md("""
+## 2. The same question on the twin: every test, and the rule that blocks
+
+On the twin every test answers. Both ends allow the flow; the hop round finds the auditing
+appliance's NSG denying outbound port 80, names the rule, its priority and the NIC it is applied
+to, and lists the fixes smallest first (its priority is 100, so no allow rule can go above it:
+narrowing the deny comes first).
+"""),
+    code("""
+twin = nwlab.emulate(check_seconds=0, retry_after=0)   # instant checks: a teaching twin
+d = twin.diagnose("MultiTierApp0", "Database0", 80, resource_group="ContosoRG")
+print(d)
+"""),
+    code("""
+d.findings[0].resource_id, d.findings[0].priority, d.findings[0].fields["destinationPortRange"]
+"""),
+    md("""
+## 3. A fix proven on a fork of the twin
+
+Someone adds a rule in the database's NSG that denies HTTP from the whole address space. We make
+that change on a fork (an independent copy of the twin), diagnose `WebVM0 -> Database0:80` there,
+and prove each fix on further forks: a fix is *proven* when the check passes after it **and** no
+other check of the given set changes verdict. With this set every fix passes; a fix that also
+changed one of the given checks (deleting a deny that other sources rely on, say) would be marked
+not proven. Smallest first still matters: the allow rule opens exactly this one flow.
+"""),
+    code("""
+DB_NSG = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/ContosoRG/"
+          "providers/Microsoft.Network/networkSecurityGroups/DbNsg")
+changed = twin.fork()
+changed.set_security_rule(DB_NSG, "DenyHttpToDb", priority=120, direction="Inbound",
+                          access="Deny", protocol="Tcp", sourceAddressPrefix="10.1.0.0/16",
+                          sourcePortRange="*", destinationAddressPrefix="*",
+                          destinationPortRange="80")
+d = changed.diagnose("WebVM0", "Database0", 80, resource_group="ContosoRG")
+fixes = d.verify_fixes(changed, checks=[("MultiTierApp0", "Database0", 1433)])
+print(d)
+"""),
+    code("""
+frame = d.fixes_frame()[["kind", "proven", "resource_id"]]
+frame.assign(resource_id=frame["resource_id"].str.rsplit("/", n=1).str[-1])
+"""),
+    md("""
+The network the fixes were tried on is untouched: each ran on its own fork.
+"""),
+    code("""
+changed.check("WebVM0", "Database0", 80, resource_group="ContosoRG").status
+"""),
+    md("""
+## 4. Live and twin side by side: a disagreement explained
+
+Here the fork with the new deny stands for Azure *now* and the original twin for a snapshot taken
+*before* the change. `diagnose(..., twin=)` runs every test on both and reconciles them: where they
+disagree it compares the resources on the path (etag, else their properties) and names the one
+that changed since the snapshot. Other causes it names: an assumption the twin made (its code), the
+guest OS or application refusing (Azure saw the packet reach the NIC), or a destination beyond the
+estate.
+"""),
+    code("""
+d = changed.diagnose("WebVM0", "Database0", 80, resource_group="ContosoRG", twin=twin)
+for line in d.reconciliation:
+    print(line)
+"""),
+    code("""
+changed.close()
+twin.close()
+recorded.close()
+"""),
+]
+
 NOTEBOOKS_BY_NAME: dict[str, list[Cell]] = {
     "01-quickstart": QUICKSTART,
     "02-troubleshoot-with-the-form": FORM,
     "03-teaching-nsg-and-routes": TEACHING,
     "04-mesh-checks": MESH,
     "05-share-a-diagnosis": SHARING,
+    "07-one-diagnosis": ONE_DIAGNOSIS,
     "08-monitor": MONITOR,
 }
 

@@ -128,7 +128,11 @@ def __getattr__(name: str) -> Any:
         from nwlab.batch import BatchResult
 
         return BatchResult
-    if name in ("widgets", "viz", "explain", "report", "emulator", "monitor"):
+    if name == "Diagnosis":
+        from nwlab.diagnostics.diagnosis import Diagnosis
+
+        return Diagnosis
+    if name in ("widgets", "viz", "explain", "report", "emulator", "diagnostics", "monitor"):
         import importlib
 
         return importlib.import_module(f"nwlab.{name}")

@@ -193,6 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     from nwlab.cli_monitor import add_parser as add_monitor_parser
 
     add_monitor_parser(sub, _backend_args, _int_or_text)
+    from nwlab.cli_diagnose import add_parser as add_diagnose
+
+    add_diagnose(sub, _backend_args, _int_or_text)
 
     # Listed for --help only: main() hands `emulator ...` to the emulator's own parser, because
     # argparse's REMAINDER does not take options that come first (`emulator --port 8080`).
@@ -305,6 +308,10 @@ def _run(words: list[str]) -> int:
             from nwlab.cli_monitor import run_monitor
 
             return run_monitor(args, make_client)
+        if args.command == "diagnose":
+            from nwlab.cli_diagnose import run_diagnose
+
+            return run_diagnose(args, make_client)
         return run_check(args)
     except (ValueError, TypeError) as exc:
         print(f"nwlab: error: {cli_message(str(exc), flags)}", file=sys.stderr)

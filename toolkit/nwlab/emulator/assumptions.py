@@ -51,6 +51,11 @@ CODES: dict[str, str] = {
     "ASSUME_EGRESS_ADDRESS_UNKNOWN": "the source's public egress address is unknown; inbound "
                                      "rules see an Internet address that no CIDR, tag or ASG "
                                      "names",
+    "ASSUME_NSG_DIAGNOSTIC_TAG_PROFILE": "an NSG-diagnostic profile side that is '*' or a "
+                                         "service tag matches only rules naming '*' or the "
+                                         "same tag (a CIDR is taken at its first address)",
+    "ASSUME_ANALYZER_RESULT_SHAPE": "a connectionAnalyzers operation's result string is the "
+                                    "JSON of the separate operation's answer (undocumented)",
     "ASSUME_PUBLIC_IP_PATH": "the path to a VM's public IP is drawn Source, Internet, VM "
                              "(the service's drawing is undocumented)",
     "ASSUME_MONITOR_FIRST_RUN_AT_START": "a connection monitor's first tests run at its start "

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from . import engine
+from . import diagnostics, engine
 from .clock import TwinClock
 from .errors import ArmError, not_found
 from .monitoring import T_WORKSPACE, Monitoring
@@ -30,6 +30,7 @@ from .servicetags import T_SERVICE_TAGS
 from .topology import (
     JSON,
     T_ADMIN,
+    T_NIC,
     T_NSG,
     T_NW,
     T_RT,
@@ -58,7 +59,9 @@ CHILD_FIELDS = {
 }
 # Children that can be written, so a what-if uses the calls a user would make against Azure.
 WRITABLE = {(T_NSG, "securityrules"): "securityRules", (T_RT, "routes"): "routes"}
-ACTIONS = ("connectivitycheck", "ipflowverify", "nexthop")
+ACTIONS = ("connectivitycheck", "ipflowverify", "nexthop", "networkconfigurationdiagnostic")
+# NIC actions Azure runs as long-running operations (reference §4.1, §4.2).
+NIC_ACTIONS = ("effectiveroutetable", "effectivenetworksecuritygroups")
 # The twin's own endpoints live under a provider namespace Azure does not have, so a client
 # can never mistake them for an Azure API: GET /subscriptions/{id}/providers/nwlab.emulator/
 # assumptions lists every assumption of the loaded topology.
@@ -121,6 +124,7 @@ class ArmApp:
         # Connection Monitor, its metrics and Log Analytics, on the twin's clock
         self.monitoring = Monitoring(twin_clock, retry_after=retry_after)
         self.monitoring.probes = probes
+        self._analyzers: dict[str, JSON] = {}  # connectionAnalyzers by key(id)
 
     # -- entry point -----------------------------------------------------------------------------
     def handle(self, method: str, path: str, query: dict[str, str], body: bytes | None,
@@ -221,12 +225,16 @@ class ArmApp:
         if len(low) == 9:
             if method == "POST" and rtype == T_NW and low[8] in ACTIONS:
                 return self._start(low[8], parent, query, body)
+            if method == "POST" and rtype == T_NIC and low[8] in NIC_ACTIONS:
+                return self._start_nic(low[8], parent, query)
             if rtype == T_VNET and low[8] == "listnetworkmanagereffectivesecurityadminrules":
                 return self._only(method, "POST") or self._admin_rules(parent, body)
             if rtype == T_VM and low[8] == "instanceview":
                 return self._only(method, "GET") or Response(200, self._instance_view(parent))
             return self._only(method, "GET") or self._list(
                 self._children(parent, low[8], resource_id), path, query)
+        if rtype == T_NW and low[8] == "connectionanalyzers" and len(low) in (10, 11):
+            return self._analyzer(method, parent, segs, low, query, body)
         if len(low) == 10:
             child_id = "/" + "/".join(segs[:10])
             if method in ("PUT", "DELETE") and (rtype, low[8]) in WRITABLE:
@@ -402,12 +410,57 @@ class ArmApp:
             compute = functools.partial(engine.run_check, topo, spec, probes)
         elif action == "ipflowverify":
             result = engine.ip_flow_verify(topo, payload)
+        elif action == "networkconfigurationdiagnostic":
+            result, _ = diagnostics.network_configuration_diagnostic(topo, payload)
         else:
             result = engine.next_hop(topo, payload)
+        return self._operation(watcher.location, query, result, compute)
+
+    def _analyzer(self, method: str, watcher_raw: JSON, segs: list[str], low: list[str],
+                  query: dict[str, str], body: bytes | None) -> Response:
+        """connectionAnalyzers: the resource, kept per app, and its /query as an operation."""
+        analyzer_id = "/" + "/".join(segs[:10])
+        stored = self._analyzers.get(key(analyzer_id))
+        if len(low) == 11:
+            if low[10] != "query" or method != "POST":
+                raise ArmError(404, "InvalidResourceType", f"No route for '{analyzer_id}/"
+                               f"{segs[10]}'.")
+            if stored is None:
+                raise not_found(analyzer_id)
+            topo = self.topology
+            watcher = topo.watchers[key(watcher_raw["id"])]
+            compute = functools.partial(diagnostics.analyzer_query, topo, watcher, stored,
+                                        self.probes)
+            return self._operation(watcher.location, query, None, compute)
+        if method == "PUT":
+            resource = diagnostics.analyzer_resource(self.topology, analyzer_id, segs[9],
+                                                     parse_json(body))
+            self._analyzers[key(analyzer_id)] = resource
+            return Response(200 if stored is not None else 201, copy.deepcopy(resource))
+        if method == "DELETE":
+            existed = self._analyzers.pop(key(analyzer_id), None) is not None
+            return Response(200 if existed else 204, NO_BODY)
+        self._only(method, "GET")
+        if stored is None:
+            raise not_found(analyzer_id)
+        return Response(200, copy.deepcopy(stored))
+
+    def _start_nic(self, action: str, nic_raw: JSON, query: dict[str, str]) -> Response:
+        """A NIC's effective routes or NSGs, answered over the topology as it is now."""
+        topo = self.topology
+        if action == "effectiveroutetable":
+            result = diagnostics.effective_routes(topo, nic_raw["id"])
+        else:
+            result = diagnostics.effective_nsgs(topo, nic_raw["id"])
+        return self._operation(str(nic_raw.get("location") or "global"), query, result, None)
+
+    def _operation(self, region: str, query: dict[str, str], result: JSON | None,
+                   compute: Callable[[], JSON] | None) -> Response:
+        topo = self.topology
         op_id = str(uuid.uuid4())
         api = query.get("api-version", "")
         location = (f"{self.endpoint}/subscriptions/{topo.subscription_id}/providers/"
-                    f"Microsoft.Network/locations/{watcher.location}/operationResults/{op_id}"
+                    f"Microsoft.Network/locations/{region}/operationResults/{op_id}"
                     + (f"?{urlencode({'api-version': api})}" if api else ""))
         with self._lock:
             self._ops[op_id] = Operation(self._clock() + self.check_seconds, location, result,
