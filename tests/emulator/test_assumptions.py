@@ -26,10 +26,10 @@ def test_a_fully_modelled_topology_has_no_assumptions() -> None:
     assert two_subnets().topology().assumptions == []
 
 
-@pytest.mark.parametrize("rtype", ["Microsoft.Network/azureFirewalls",
+@pytest.mark.parametrize("rtype", ["Microsoft.Network/applicationGateways",
                                    "Microsoft.Network/privateEndpoints",
                                    "Microsoft.Network/loadBalancers",
-                                   "Microsoft.Network/virtualNetworkGateways",
+                                   "Microsoft.Network/virtualHubs",
                                    "Microsoft.Compute/virtualMachineScaleSets"])
 def test_unmodelled_resource_type_loads_and_is_recorded(rtype: str) -> None:
     net = two_subnets()
@@ -51,9 +51,7 @@ def _set(props: dict[str, Any], path: str, value: Any) -> None:
 
 FIELD_VALUES: dict[str, Any] = {
     "dhcpOptions.dnsServers": ["10.0.0.53"], "natGateway": {"id": "/x/natGateways/n"},
-    "serviceEndpoints": [{"service": "Microsoft.Storage"}],
     "serviceEndpointPolicies": [{"id": "/x/p"}], "defaultOutboundAccess": False,
-    "disablePeeringRoute": "All", "useRemoteGateways": True, "allowGatewayTransit": True,
     "peerCompleteVnets": False, "dnsSettings.dnsServers": ["10.0.0.53"],
     "privateEndpoint": {"id": "/x/privateEndpoints/pe"},
     "loadBalancerBackendAddressPools": [{"id": "/x/pool"}],

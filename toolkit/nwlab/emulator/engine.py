@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import assumptions, nsg, peering, routing
+from . import assumptions, firewall, gateways, nsg, peering, routing, service_endpoints
 from .assumptions import Assumption
 from .errors import ArmError, not_found
 from .topology import (
@@ -217,6 +217,7 @@ class Walk:
     internet: bool = False  # left for the Internet
     egress: tuple[Nic, IpConfig] | None = None  # the NIC that sent it to the Internet
     public_ingress: bool = False  # reached a VM through its public IP
+    snat: firewall.Firewall | None = None  # an Azure Firewall SNATed the flow to its address
     # What the path touched that the twin assumed (twin-semantics §15), and resource keys
     # whose load-time assumptions concern this path.
     assumptions: list[Assumption] = field(default_factory=list)
@@ -282,8 +283,17 @@ def _cross(topo: Topology, walk: Walk | None, cfg: IpConfig, found: tuple[Nic, I
 
 
 def _running(topo: Topology, nic: Nic) -> bool:
+    if nic.vm_id is None and firewall.is_firewall(topo, nic.id):
+        return True  # an Azure Firewall's synthetic NIC: the service runs it
     vm = topo.vms.get(key(nic.vm_id)) if nic.vm_id else None
     return vm is not None and vm.running
+
+
+def _firewall_near(topo: Topology, cfg: IpConfig,
+                   address: ipaddress.IPv4Address) -> firewall.Firewall | None:
+    """An Azure Firewall at ``address`` in this NIC's VNet or a peered one (it has no NIC)."""
+    vnet = topo.vnet_of(cfg)
+    return firewall.firewall_near(topo, [vnet.id, *vnet.peered_vnet_ids], address)
 
 
 def _route(topo: Topology, walk: Walk, cfg: IpConfig,
@@ -376,8 +386,31 @@ def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet) -> Walk:
         if hop_type == "VirtualAppliance":
             assert route is not None and route.next_hop_ip is not None
             found = _nic_near(topo, cfg, route.next_hop_ip)
+            fw = _firewall_near(topo, cfg, route.next_hop_ip) if found is None else None
+            if fw is not None:
+                found = fw.as_nic()
             if found is None or not _cross(topo, walk, cfg, found, packet.source):
                 break  # no such appliance, or the peering drops it: a dead end
+            if fw is not None:
+                if key(fw.id) in visited:
+                    walk.blocked = True  # routing loop
+                    return walk
+                visited.add(key(fw.id))
+                walk.hops.append(Hop("VirtualAppliance", str(fw.address), fw.id))
+                walk.touch(fw.id)
+                decision = firewall.decide(topo, fw, packet.protocol, packet.source, dest,
+                                           packet.destination_port, spec.host)
+                walk.assumptions.extend(decision.assumptions)
+                if not decision.allowed:
+                    walk.blocked = True  # the firewall drops it: nothing goes further
+                    return walk
+                if decision.snat and walk.snat is None:
+                    walk.snat = fw
+                    walk.assumptions.append(firewall.snat_note(fw))
+                    packet = replace(packet, source=fw.address)
+                nic, cfg = found
+                packet = replace(packet, via_appliance=True)
+                continue
             anic, acfg = found
             if key(anic.id) in visited:
                 walk.blocked = True  # routing loop: the probe never arrives
@@ -401,6 +434,24 @@ def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet) -> Walk:
             walk.hops.append(hop)
             walk.blocked |= _block(topo, walk, hop, dnic, dcfg, "Inbound", packet)
             walk.delivered_to = found
+            return walk
+        if hop_type == "VirtualNetworkGateway":
+            gw = gateways.gateway_for(topo, topo.subnet_of(cfg))
+            if gw is None:
+                break  # no gateway in reach: the route leads nowhere
+            walk.hops.append(Hop("VirtualNetworkGateway", gw.address, gw.id))
+            walk.touch(gw.id)
+            walk.assumptions.extend([*gw.notes, gateways.beyond(gw, dest)])
+            walk.blocked = True  # beyond the gateway is outside the twin (§9.4)
+            return walk
+        if hop_type == "VirtualNetworkServiceEndpoint":
+            assert route is not None
+            subnet = topo.subnet_of(cfg)
+            tie = any(p == route.prefix for p, _ in routing.expanded_user_routes(topo, subnet))
+            walk.assumptions.extend(service_endpoints.hop_assumption(subnet, dest, tie))
+            walk.egress = (nic, cfg)
+            walk.hops.append(Hop("Internet", str(dest), "Internet", link_type="Internet"))
+            walk.internet = True
             return walk
         if hop_type == "Internet" and dest.is_global:
             walk.egress = (nic, cfg)
@@ -443,6 +494,16 @@ def reply_routes_back(topo: Topology, spec: CheckSpec, walk: Walk) -> bool:
     if start is None:
         return False
     nic, cfg = start
+    if walk.snat is not None and not walk.internet:
+        assert spec.address is not None
+        # The reply goes to the firewall's address first, then the firewall sends it on.
+        route = _route(topo, walk, cfg, walk.snat.address)
+        if route is None or route.next_hop_type not in ("VnetLocal", "VNetPeering") or \
+                _firewall_near(topo, cfg, walk.snat.address) is None:
+            return False
+        if not _cross(topo, walk, cfg, walk.snat.as_nic(), spec.address):
+            return False
+        nic, cfg = walk.snat.as_nic()
     target = spec.source_cfg.address
     reply_source = spec.address  # the far end answers from the address it was asked on
     assert reply_source is not None
@@ -456,6 +517,9 @@ def reply_routes_back(topo: Topology, spec: CheckSpec, walk: Walk) -> bool:
         if route.next_hop_type == "VirtualAppliance":
             assert route.next_hop_ip is not None
             found = _nic_near(topo, cfg, route.next_hop_ip)
+            fw = _firewall_near(topo, cfg, route.next_hop_ip) if found is None else None
+            if fw is not None:
+                found = fw.as_nic()  # stateful: the firewall lets its flow's replies back
             if found is None or key(found[0].id) in visited:
                 return False
             if not _cross(topo, walk, cfg, found, reply_source):
