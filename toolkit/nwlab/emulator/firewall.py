@@ -22,8 +22,9 @@ SNAT. Downstream NSGs then see the firewall's private IP (ASSUME_FIREWALL_SNAT_A
 
 A denied flow: the hop is VirtualAppliance at the firewall's IP (ASSUME_FIREWALL_HOP) and it
 carries no issue of a documented type (a firewall rule is not an NSG rule); the extension
-field names the deciding rule (ASSUME_FIREWALL_DENY), and because the firewall may complete a
-TCP handshake itself the real service may report Reachable (verdict-sensitive).
+field names the deciding rule (ASSUME_FIREWALL_DENY), with the alternative that the real
+service may report Reachable because the firewall can complete a TCP handshake itself (doc
+connection-troubleshoot-overview, "Fault types"); the twin reports what the rules do.
 """
 
 from __future__ import annotations
@@ -311,7 +312,7 @@ def _deny_notes(fw: Firewall, rule: str, allowed: bool) -> list[Assumption]:
         "ASSUME_FIREWALL_DENY", fw.id, f"the firewall drops the flow ({rule}); the hop carries "
         "no issue (no documented issue type names a firewall rule)",
         alternatives=("the firewall completes the TCP handshake itself and the service "
-                      "reports Reachable",), verdict_sensitive=True)]
+                      "reports Reachable",))]  # the twin's verdict is the rule's: not sensitive
 
 
 def snat_note(fw: Firewall) -> Assumption:
