@@ -27,7 +27,7 @@ def test_a_fully_modelled_topology_has_no_assumptions() -> None:
 
 
 @pytest.mark.parametrize("rtype", ["Microsoft.Network/applicationGateways",
-                                   "Microsoft.Network/privateEndpoints",
+                                   "Microsoft.Network/privateLinkServices",
                                    "Microsoft.Network/loadBalancers",
                                    "Microsoft.Network/virtualHubs",
                                    "Microsoft.Compute/virtualMachineScaleSets"])
@@ -53,7 +53,6 @@ FIELD_VALUES: dict[str, Any] = {
     "dhcpOptions.dnsServers": ["10.0.0.53"], "natGateway": {"id": "/x/natGateways/n"},
     "serviceEndpointPolicies": [{"id": "/x/p"}], "defaultOutboundAccess": False,
     "peerCompleteVnets": False, "dnsSettings.dnsServers": ["10.0.0.53"],
-    "privateEndpoint": {"id": "/x/privateEndpoints/pe"},
     "loadBalancerBackendAddressPools": [{"id": "/x/pool"}],
     "loadBalancerInboundNatRules": [{"id": "/x/nat"}],
     "applicationGatewayBackendAddressPools": [{"id": "/x/agw"}],

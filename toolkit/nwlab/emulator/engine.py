@@ -27,7 +27,16 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import assumptions, firewall, gateways, nsg, peering, routing, service_endpoints
+from . import (
+    assumptions,
+    firewall,
+    gateways,
+    nsg,
+    peering,
+    private_endpoints,
+    routing,
+    service_endpoints,
+)
 from .assumptions import Assumption
 from .errors import ArmError, not_found
 from .topology import (
@@ -178,7 +187,9 @@ def parse_check(topo: Topology, watcher: Watcher, body: Any) -> CheckSpec:
             literal = ipaddress.ip_address(host_text)
         except ValueError:
             host = host_text.lower().rstrip(".")
-            address = topo.emulation.dns.get(host)
+            # A private DNS zone linked to the source's VNet answers first (Azure DNS).
+            address = private_endpoints.resolve(topo, topo.vnet_of(src_cfg).id, host)[0] \
+                or topo.emulation.dns.get(host)
         else:
             if not isinstance(literal, ipaddress.IPv4Address):
                 raise ArmError(400, "InvalidRequestFormat", "The emulator models IPv4 only.")
@@ -425,14 +436,19 @@ def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet) -> Walk:
             nic, cfg = anic, acfg
             packet = replace(packet, via_appliance=True)
             continue
-        if hop_type in ("VnetLocal", "VNetPeering"):
+        if hop_type in ("VnetLocal", "VNetPeering", "InterfaceEndpoint"):
             found = _nic_near(topo, cfg, dest, peering_only=hop_type == "VNetPeering")
             if found is None or not _cross(topo, walk, cfg, found, packet.source):
                 break
             dnic, dcfg = found
             hop = Hop("VnetLocal", str(dcfg.address), dcfg.id)
             walk.hops.append(hop)
-            walk.blocked |= _block(topo, walk, hop, dnic, dcfg, "Inbound", packet)
+            endpoint = private_endpoints.endpoint_of(topo, dnic)
+            if endpoint is not None:
+                walk.assumptions.append(private_endpoints.hop_note(endpoint, dcfg))
+                walk.touch(endpoint.id)
+            if endpoint is None or private_endpoints.nsgs_apply(topo, endpoint):
+                walk.blocked |= _block(topo, walk, hop, dnic, dcfg, "Inbound", packet)
             walk.delivered_to = found
             return walk
         if hop_type == "VirtualNetworkGateway":
@@ -507,6 +523,12 @@ def reply_routes_back(topo: Topology, spec: CheckSpec, walk: Walk) -> bool:
     target = spec.source_cfg.address
     reply_source = spec.address  # the far end answers from the address it was asked on
     assert reply_source is not None
+    if private_endpoints.endpoint_of(topo, nic) is not None:
+        # A private endpoint's replies use system routes, not user routes (twin-semantics
+        # §7.2 rule 6, field consensus).
+        found = _nic_near(topo, cfg, target)
+        return found is not None and key(found[0].id) == key(spec.source_nic.id) and \
+            _cross(topo, walk, cfg, found, reply_source)
     visited = {key(nic.id)}
     for _ in range(MAX_HOPS):
         if key(nic.id) == key(spec.source_nic.id):
@@ -545,6 +567,11 @@ def _endpoint_answers(topo: Topology, spec: CheckSpec, walk: Walk) -> bool:
         return True  # an Internet endpoint answers on any port
     assert walk.delivered_to is not None
     nic = walk.delivered_to[0]
+    endpoint = private_endpoints.endpoint_of(topo, nic) if nic.vm_id is None else None
+    if endpoint is not None:
+        ok, notes = private_endpoints.answers(endpoint, spec.protocol, spec.port)
+        walk.assumptions.extend(notes)
+        return ok
     vm = topo.vms.get(key(nic.vm_id)) if nic.vm_id else None
     if vm is None or not vm.running:
         return False  # the service reports a stopped destination without any issue

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from . import gateways, service_endpoints
+from . import gateways, private_endpoints, service_endpoints
 from .servicetags import route_tag_rank
 from .topology import Route, Subnet, Topology, key
 
@@ -31,8 +31,8 @@ EVERYTHING = ipaddress.IPv4Network("0.0.0.0/0")
 # Gateway (BGP) routes beat the other system routes on equal prefixes (doc: User > BGP >
 # system); VNet, peering and service-endpoint routes beat them even when they are longer
 # (see route_index).
-SYSTEM_ORDER = {"VirtualNetworkGateway": 4, "VnetLocal": 3, "VNetPeering": 2, "Internet": 1,
-                "None": 0}
+SYSTEM_ORDER = {"VirtualNetworkGateway": 4, "VnetLocal": 3, "InterfaceEndpoint": 3,
+                "VNetPeering": 2, "Internet": 1, "None": 0}
 # Routes a BGP route never overrides, whatever its length (doc, "How Azure selects a route").
 BEATS_BGP = frozenset({"VnetLocal", "VNetPeering", "VirtualNetworkServiceEndpoint"})
 
@@ -63,6 +63,7 @@ def system_routes(topo: Topology, subnet: Subnet) -> list[Route]:
                    for space in link.routed_spaces]
     routes += gateways.gateway_routes(topo, subnet)
     routes += service_endpoints.endpoint_routes(topo, subnet)
+    routes += private_endpoints.endpoint_routes(topo, subnet)
     routes.append(Route("Internet", EVERYTHING, "Internet", None, None))
     if not any(r.prefix == EVERYTHING for r in user_routes(topo, subnet)):
         # doc "Default": a VNet range equal to a reserved prefix turns its route into

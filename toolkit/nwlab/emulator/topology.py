@@ -63,10 +63,17 @@ T_LOCAL_GATEWAY = "microsoft.network/localnetworkgateways"
 T_CONNECTION = "microsoft.network/connections"
 # The stored POST {gateway}/getLearnedRoutes answer: {"gatewayId", "value": [GatewayRoute]}.
 T_LEARNED_ROUTES = "microsoft.network/virtualnetworkgateways/learnedroutes"
+# Read by private_endpoints.py.
+T_PRIVATE_ENDPOINT = "microsoft.network/privateendpoints"
+T_DNS_ZONE_GROUP = "microsoft.network/privateendpoints/privatednszonegroups"
+T_DNS_ZONE = "microsoft.network/privatednszones"
+T_DNS_LINK = "microsoft.network/privatednszones/virtualnetworklinks"
+T_DNS_A = "microsoft.network/privatednszones/a"
 MODELLED_TYPES = frozenset({T_VM, T_EXT, T_VNET, T_NIC, T_NSG, T_RT, T_PIP, T_NW, T_ASG, T_ADMIN,
                             T_SERVICE_TAGS, T_FIREWALL, T_FIREWALL_POLICY,
                             T_RULE_COLLECTION_GROUP, T_IP_GROUP, T_GATEWAY, T_LOCAL_GATEWAY,
-                            T_CONNECTION, T_LEARNED_ROUTES})
+                            T_CONNECTION, T_LEARNED_ROUTES, T_PRIVATE_ENDPOINT,
+                            T_DNS_ZONE_GROUP, T_DNS_ZONE, T_DNS_LINK, T_DNS_A})
 
 AGENT_PUBLISHER = "microsoft.azure.networkwatcher"
 AGENT_TYPES = frozenset({"networkwatcheragentwindows", "networkwatcheragentlinux"})
@@ -586,7 +593,6 @@ UNMODELLED_FIELDS: dict[str, dict[str, tuple[Any, str]]] = {
     },
     "networkInterface": {
         "dnsSettings.dnsServers": ([], "custom DNS servers are not consulted"),
-        "privateEndpoint": (None, "private endpoint NIC treated as a plain NIC"),
     },
     "ipConfiguration": {
         "loadBalancerBackendAddressPools": ([], "load balancer membership ignored"),
