@@ -229,6 +229,9 @@ class Walk:
     egress: tuple[Nic, IpConfig] | None = None  # the NIC that sent it to the Internet
     public_ingress: bool = False  # reached a VM through its public IP
     snat: firewall.Firewall | None = None  # an Azure Firewall SNATed the flow to its address
+    # VirtualApplianceEcmp: route id -> the member this walk took, and each set met (id, size).
+    ecmp_choice: dict[str, int] = field(default_factory=dict)
+    ecmp_seen: list[tuple[str, int]] = field(default_factory=list)
     # What the path touched that the twin assumed (twin-semantics §15), and resource keys
     # whose load-time assumptions concern this path.
     assumptions: list[Assumption] = field(default_factory=list)
@@ -381,10 +384,24 @@ def _to_public_ip(topo: Topology, walk: Walk, packet: nsg.Packet,
     walk.blocked |= _block(topo, walk, hop, nic, cfg, "Inbound", inbound)
 
 
-def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet) -> Walk:
+def _appliance_ip(walk: Walk, route: routing.Route) -> ipaddress.IPv4Address:
+    """The appliance a VirtualAppliance or VirtualApplianceEcmp route hands the packet to:
+    for an ECMP set, the member this walk's flow hash picked (run_check tries each)."""
+    if route.next_hop_type != "VirtualApplianceEcmp":
+        assert route.next_hop_ip is not None
+        return route.next_hop_ip
+    if route.id not in walk.ecmp_choice:
+        walk.ecmp_choice[route.id] = 0
+        walk.ecmp_seen.append((route.id, len(route.next_hop_ips)))
+    return route.next_hop_ips[walk.ecmp_choice[route.id] % len(route.next_hop_ips)]
+
+
+def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet,
+            ecmp_choice: dict[str, int] | None = None) -> Walk:
     """Trace the probe from the source NIC to where it ends, recording issues on the way."""
     nic, cfg = spec.source_nic, spec.source_cfg
     walk = Walk([Hop("Source", str(cfg.address), cfg.id)], blocked=False)
+    walk.ecmp_choice.update(ecmp_choice or {})
     dest = packet.destination
     visited = {key(nic.id)}
     for _ in range(MAX_HOPS):
@@ -394,10 +411,11 @@ def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet) -> Walk:
         hop_type = route.next_hop_type if route else "None"
         if route is not None and hop_type == "None":
             here.issues.append(route_issue(route))
-        if hop_type == "VirtualAppliance":
-            assert route is not None and route.next_hop_ip is not None
-            found = _nic_near(topo, cfg, route.next_hop_ip)
-            fw = _firewall_near(topo, cfg, route.next_hop_ip) if found is None else None
+        if hop_type in ("VirtualAppliance", "VirtualApplianceEcmp"):
+            assert route is not None
+            appliance = _appliance_ip(walk, route)
+            found = _nic_near(topo, cfg, appliance)
+            fw = _firewall_near(topo, cfg, appliance) if found is None else None
             if fw is not None:
                 found = fw.as_nic()
             if found is None or not _cross(topo, walk, cfg, found, packet.source):
@@ -536,10 +554,10 @@ def reply_routes_back(topo: Topology, spec: CheckSpec, walk: Walk) -> bool:
         route = _route(topo, walk, cfg, target)
         if route is None:
             return False
-        if route.next_hop_type == "VirtualAppliance":
-            assert route.next_hop_ip is not None
-            found = _nic_near(topo, cfg, route.next_hop_ip)
-            fw = _firewall_near(topo, cfg, route.next_hop_ip) if found is None else None
+        if route.next_hop_type in ("VirtualAppliance", "VirtualApplianceEcmp"):
+            appliance = _appliance_ip(walk, route)
+            found = _nic_near(topo, cfg, appliance)
+            fw = _firewall_near(topo, cfg, appliance) if found is None else None
             if fw is not None:
                 found = fw.as_nic()  # stateful: the firewall lets its flow's replies back
             if found is None or key(found[0].id) in visited:
@@ -615,6 +633,8 @@ def run_check(topo: Topology, spec: CheckSpec, probes: int | None = None) -> dic
         walk = forward(topo, spec, packet)
         reachable = (not walk.blocked and _endpoint_answers(topo, spec, walk)
                      and reply_routes_back(topo, spec, walk))
+        if walk.ecmp_seen:
+            walk.assumptions.append(_ecmp_branches(topo, spec, packet, walk, reachable))
     latency = _latency(topo, spec) if reachable else None
     result: dict[str, Any] = {"hops": _render_hops(spec, walk.hops, latency),
                               "connectionStatus": "Reachable" if reachable else "Unreachable"}
@@ -626,6 +646,26 @@ def run_check(topo: Topology, spec: CheckSpec, probes: int | None = None) -> dic
     if touched:
         result[EXTENSION] = extension(touched, reachable)
     return result
+
+
+def _ecmp_branches(topo: Topology, spec: CheckSpec, packet: nsg.Packet, walk: Walk,
+                   reachable: bool) -> Assumption:
+    """Evaluate every member of the first ECMP set the flow met (twin-semantics §14.4, §15.4:
+    all / some / none); the drawn path is the first member's."""
+    route_id, size = walk.ecmp_seen[0]
+    outcomes = [reachable]
+    for i in range(1, size):
+        other = forward(topo, spec, packet, {**walk.ecmp_choice, route_id: i})
+        outcomes.append(not other.blocked and _endpoint_answers(topo, spec, other)
+                        and reply_routes_back(topo, spec, other))
+    reached = [str(i) for i, ok in enumerate(outcomes) if ok]
+    summary = "all members reach" if len(reached) == size else \
+        "no member reaches" if not reached else f"members {', '.join(reached)} of {size} reach"
+    return Assumption(
+        "ASSUME_ECMP_FLOW_HASH", route_id, f"the flow is hashed to member 0 of the ECMP set "
+        f"(drawn); each member evaluated: {summary}", field="nextHop.nextHopIpAddresses",
+        alternatives=("the flow hashes to another member",),
+        verdict_sensitive=len(set(outcomes)) > 1)
 
 
 EXTENSION = "nwlab"  # the extension field: never part of Azure's ConnectivityInformation

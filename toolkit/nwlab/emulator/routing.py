@@ -17,6 +17,7 @@ the service tags it expands.
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import replace
 
 from . import gateways, private_endpoints, service_endpoints
 from .servicetags import route_tag_rank
@@ -96,8 +97,7 @@ def expanded_user_routes(topo: Topology, subnet: Subnet) -> list[tuple[ipaddress
             data, _ = topo.service_tags.lookup(route.tag, table.location)
             if data is None:
                 continue  # UNRESOLVED_SERVICE_TAG, recorded at load
-            ranked = Route(route.name, None, route.next_hop_type, route.next_hop_ip,
-                           route.route_table_id, route.tag, route.id, route_tag_rank(data))
+            ranked = replace(route, prefix=None, rank=route_tag_rank(data))
             out.extend((net, ranked) for net in data.prefixes.networks)
     return out
 

@@ -87,7 +87,8 @@ ROUTE_HOP_TYPES = {"virtualappliance": "VirtualAppliance", "vnetlocal": "VnetLoc
                    "virtualnetworkgateway": "VirtualNetworkGateway",
                    "virtualapplianceecmp": "VirtualApplianceEcmp"}
 # Next hops Azure accepts that the walk does not follow (gateways: issue 11; ECMP sets).
-UNMODELLED_HOP_TYPES = frozenset({"VirtualNetworkGateway", "VirtualApplianceEcmp"})
+UNMODELLED_HOP_TYPES = frozenset({"VirtualNetworkGateway"})
+ECMP_MEMBERS = (2, 64)  # spec routeTable.json RouteNextHopEcmp; Az.Network's 2-64 bound
 ADMIN_ACCESS = {"allow": "Allow", "deny": "Deny", "alwaysallow": "AlwaysAllow"}
 # A service tag's name as the Discovery API spells them (Storage, Sql.WestEurope,
 # AzureCloud.westeurope, AzureFrontDoor.Backend...).
@@ -163,6 +164,7 @@ class Route:
     tag: str | None = None  # the service tag named as addressPrefix
     id: str = ""
     rank: int = 4  # equal-prefix order among user routes: CIDR 4, tag routes 0-3
+    next_hop_ips: tuple[ipaddress.IPv4Address, ...] = ()  # VirtualApplianceEcmp members
 
 
 @dataclass(frozen=True)
@@ -506,8 +508,20 @@ def parse_route(raw: Mapping[str, Any], rid: str, route_table_id: str) -> Route:
         raise TopologyError(rid, f"nextHopIpAddress is only allowed with VirtualAppliance, not "
                             f"{hop_type}", field="nextHopIpAddress",
                             code="InvalidRouteNextHopIpAddress")
+    members: tuple[ipaddress.IPv4Address, ...] = ()
+    if hop_type == "VirtualApplianceEcmp":
+        texts = (props.get("nextHop") or {}).get("nextHopIpAddresses") \
+            if isinstance(props.get("nextHop"), Mapping) else None
+        low, high = ECMP_MEMBERS
+        if not isinstance(texts, list) or not low <= len(texts) <= high:
+            raise TopologyError(rid, f"a VirtualApplianceEcmp route needs nextHop."
+                                f"nextHopIpAddresses with {low} to {high} addresses, e.g. "
+                                '{"nextHop": {"nextHopIpAddresses": ["10.0.0.4", "10.0.0.5"]}}',
+                                field="nextHop.nextHopIpAddresses",
+                                code="InvalidRouteNextHopIpAddress")
+        members = tuple(parse_address(t, rid, "nextHop.nextHopIpAddresses") for t in texts)
     return Route(name=name, prefix=prefix, next_hop_type=hop_type, next_hop_ip=next_ip,
-                 route_table_id=route_table_id, tag=tag, id=rid)
+                 route_table_id=route_table_id, tag=tag, id=rid, next_hop_ips=members)
 
 
 def _admin_side(entries: Any, rid: str, field: str) -> tuple[Prefix, ...]:
