@@ -169,3 +169,13 @@ def test_every_code_is_documented() -> None:
     readme = (Path(__file__).parents[2] / "docs" / "twin.md").read_text(encoding="utf-8")
     for code in CODES:
         assert f"`{code}`" in readme, code
+
+
+def test_every_code_the_emulator_emits_is_in_the_stable_list() -> None:
+    import re
+
+    source = Path(__file__).parents[2] / "toolkit" / "nwlab" / "emulator"
+    used = {m for f in source.glob("*.py")
+            for m in re.findall(r'"((?:ASSUME|UNMODELLED|UNRESOLVED|EXTERNAL)_[A-Z_]+)"',
+                                f.read_text(encoding="utf-8"))}
+    assert used - set(CODES) == set()

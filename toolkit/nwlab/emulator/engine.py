@@ -11,7 +11,11 @@ The walk: from the source NIC, outbound NSGs (NIC then subnet), then the route o
 subnet; a VirtualAppliance hop continues from the appliance NIC (inbound NSGs on arrival,
 IP forwarding required, outbound NSGs and its subnet's routes on leaving); the walk ends at the
 destination NIC (VnetLocal hop, inbound NSGs subnet then NIC), the Internet, or a dead end
-(Destination hop, resourceId "Unknown"). Like the service, the walk continues after an NSG
+(Destination hop, resourceId "Unknown"). An Azure Firewall is an appliance without a NIC
+(firewall.py decides the flow), a private endpoint's NIC answers for its service
+(private_endpoints.py), a gateway route ends the walk at the gateway (gateways.py), a service
+endpoint route at the service (service_endpoints.py), and an ECMP set is walked through each
+member in turn (run_check). Like the service, the walk continues after an NSG
 block so the whole path is listed. A check is Reachable only if nothing blocked it, the
 destination answers (running VM, listener, guest firewall) and the reply routes back to the
 source (replies are not NSG-filtered: NSGs are stateful).

@@ -9,6 +9,10 @@ tag prefix. Longest prefix wins; on equal prefixes a user route beats a system r
 explicit CIDR route beats a tag route, and tag routes rank regional > top-level >
 AzureCloud.<region> > AzureCloud.
 
+Optional system routes (issue 11): VirtualNetworkGateway routes (gateways.py),
+VirtualNetworkServiceEndpoint routes (service_endpoints.py), /32 InterfaceEndpoint routes
+(private_endpoints.py); a route table's disablePeeringRoute "All" drops the peering routes.
+
 Each subnet's table is built once per topology (on first use) into a longest-prefix index:
 prefix length -> network -> route, so a lookup is at most 33 dict probes whatever the size of
 the service tags it expands.
