@@ -164,29 +164,43 @@ def hop_note(ep: Endpoint, cfg: IpConfig) -> Assumption:
                       f"VnetLocal hop at its NIC address {cfg.address} (undocumented)")
 
 
-def resolve(topo: Topology, vnet_id: str, host: str) -> tuple[ipaddress.IPv4Address | None,
-                                                              str | None]:
-    """(address, zone id) from a private DNS zone linked to ``vnet_id`` (None: no answer)."""
-    linked = set()
+def _dns_index(topo: Topology) -> dict[str, list[tuple[str, str, ipaddress.IPv4Address]]]:
+    """VNet key -> (name, zone id, address) for every A record of the zones linked to it."""
+    cached = topo.cache.get("private-dns")
+    if cached is not None:
+        return cached
+    links: dict[str, set[str]] = {}  # zone key -> linked VNet keys
     for res in topo.raw.values():
-        if str(res.get("type", "")).lower() == T_DNS_LINK and key(str((_props(res).get(
-                "virtualNetwork") or {}).get("id", ""))) == key(vnet_id):
-            linked.add(key(res["id"].rsplit("/virtualNetworkLinks/", 1)[0]))
+        if str(res.get("type", "")).lower() == T_DNS_LINK:
+            zone = key(res["id"]).rsplit("/virtualnetworklinks/", 1)[0]
+            vnet = key(str((_props(res).get("virtualNetwork") or {}).get("id", "")))
+            links.setdefault(zone, set()).add(vnet)
+    out: dict[str, list[tuple[str, str, ipaddress.IPv4Address]]] = {}
     for res in topo.raw.values():
         if str(res.get("type", "")).lower() != T_DNS_A:
             continue
-        zone_id = res["id"].rsplit("/A/", 1)[0] if "/A/" in res["id"] else \
-            res["id"].rsplit("/a/", 1)[0]
-        if key(zone_id) not in linked:
-            continue
-        zone = zone_id.rsplit("/", 1)[-1].lower()
+        zone_id = key(res["id"]).rsplit("/a/", 1)[0]
+        zone = zone_id.rsplit("/", 1)[-1]
         public = zone[len("privatelink."):] if zone.startswith("privatelink.") else zone
-        names = {f"{res['name'].lower()}.{zone}", f"{res['name'].lower()}.{public}"}
-        if host in names:
-            for record in _props(res).get("aRecords") or []:
-                try:
-                    return ipaddress.IPv4Address(str(record.get("ipv4Address"))), zone_id
-                except ValueError:
-                    continue
-    return None, None
+        addresses = []
+        for record in _props(res).get("aRecords") or []:
+            try:
+                addresses.append(ipaddress.IPv4Address(str(record.get("ipv4Address"))))
+            except ValueError:
+                continue  # not an IPv4 answer: the twin checks IPv4
+        if not addresses:
+            continue
+        for vnet in links.get(zone_id, ()):
+            for name in {f"{res['name'].lower()}.{zone}", f"{res['name'].lower()}.{public}"}:
+                out.setdefault(vnet, []).append((name, zone_id, addresses[0]))
+    topo.cache["private-dns"] = out
+    return out
 
+
+def resolve(topo: Topology, vnet_id: str, host: str) -> tuple[ipaddress.IPv4Address | None,
+                                                              str | None]:
+    """(address, zone id) from a private DNS zone linked to ``vnet_id`` (None: no answer)."""
+    for name, zone_id, address in _dns_index(topo).get(key(vnet_id), ()):
+        if name == host:
+            return address, zone_id
+    return None, None
