@@ -30,6 +30,7 @@ connection-troubleshoot-overview, "Fault types"); the twin reports what the rule
 from __future__ import annotations
 
 import fnmatch
+import functools
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -215,25 +216,38 @@ def firewall_near(topo: Topology, vnet_ids: Iterable[str],
     return fw if key(topo.subnets[key(fw.subnet_id)].vnet_id) in wanted else None
 
 
+@functools.lru_cache(maxsize=1 << 14)
+def _entry(text: str) -> tuple[str, Any]:
+    """One address entry parsed once: ("any"), ("range", (lo, hi)), ("net", network) or
+    ("tag", name) - rules are matched for every check, their texts never change."""
+    text = text.strip()
+    if text == "*":
+        return "any", None
+    if "-" in text and text[:1].isdigit():
+        lo, _, hi = text.partition("-")
+        try:
+            return "range", (int(ipaddress.IPv4Address(lo)), int(ipaddress.IPv4Address(hi)))
+        except ValueError:
+            return "none", None
+    try:
+        return "net", ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return "tag", text  # network rules take service tags
+
+
 def _in(address: ipaddress.IPv4Address, entries: tuple[str, ...], topo: Topology,
         region: str) -> bool:
+    value = int(address)
     for text in entries:
-        text = text.strip()
-        if text == "*":
+        kind, item = _entry(text)
+        if kind == "any":
             return True
-        if "-" in text and text[:1].isdigit():
-            lo, _, hi = text.partition("-")
-            try:
-                if ipaddress.IPv4Address(lo) <= address <= ipaddress.IPv4Address(hi):
-                    return True
-            except ValueError:
-                continue
-            continue
-        try:
-            if address in ipaddress.ip_network(text, strict=False):
-                return True
-        except ValueError:
-            data, _ = topo.service_tags.lookup(text, region)  # network rules take tags
+        if kind == "range" and item[0] <= value <= item[1]:
+            return True
+        if kind == "net" and address in item:
+            return True
+        if kind == "tag":
+            data, _ = topo.service_tags.lookup(item, region)
             if data is not None and address in data.prefixes:
                 return True
     return False
