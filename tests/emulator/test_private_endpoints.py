@@ -150,3 +150,18 @@ def test_private_dns_zone_link_does_not_extend_over_peering() -> None:
 
 def test_private_endpoint_resources_load_without_unmodelled_assumptions() -> None:
     assert _estate().topology().assumptions == []
+
+
+def test_endpoint_reply_uses_system_routes_not_the_endpoint_subnets_user_routes() -> None:
+    # twin-semantics §7.2 rule 6 (field consensus): the endpoint's replies do not follow user
+    # routes. Here the endpoint subnet's table sends the client's range to an address where
+    # nothing forwards; the reply still reaches the client.
+    net = _estate()
+    net.rt("pe-rt", route("back", "10.2.1.0/24", "VirtualAppliance", "10.2.9.99"))
+    spoke = next(r for r in net.resources if r["name"] == "spoke")
+    spoke["properties"]["subnets"][0]["properties"]["routeTable"] = {
+        "id": net.rid("Microsoft.Network", "routeTables", "pe-rt")}
+    assert check(net, "c", PE_IP, 443)["connectionStatus"] == "Reachable"
+    # A VM in that subnet would not get its reply back: the same table breaks it.
+    net.vm("other", "spoke", "pe", "10.2.3.9")
+    assert check(net, "c", "other", 443)["connectionStatus"] == "Unreachable"
