@@ -28,7 +28,7 @@ def test_a_fully_modelled_topology_has_no_assumptions() -> None:
 
 @pytest.mark.parametrize("rtype", ["Microsoft.Network/azureFirewalls",
                                    "Microsoft.Network/privateEndpoints",
-                                   "Microsoft.Network/loadBalancers",
+                                   "Microsoft.Network/applicationGateways",
                                    "Microsoft.Network/virtualNetworkGateways",
                                    "Microsoft.Compute/virtualMachineScaleSets"])
 def test_unmodelled_resource_type_loads_and_is_recorded(rtype: str) -> None:
@@ -50,14 +50,12 @@ def _set(props: dict[str, Any], path: str, value: Any) -> None:
 
 
 FIELD_VALUES: dict[str, Any] = {
-    "dhcpOptions.dnsServers": ["10.0.0.53"], "natGateway": {"id": "/x/natGateways/n"},
+    "dhcpOptions.dnsServers": ["10.0.0.53"],
     "serviceEndpoints": [{"service": "Microsoft.Storage"}],
-    "serviceEndpointPolicies": [{"id": "/x/p"}], "defaultOutboundAccess": False,
+    "serviceEndpointPolicies": [{"id": "/x/p"}],
     "disablePeeringRoute": "All", "useRemoteGateways": True, "allowGatewayTransit": True,
     "peerCompleteVnets": False, "dnsSettings.dnsServers": ["10.0.0.53"],
     "privateEndpoint": {"id": "/x/privateEndpoints/pe"},
-    "loadBalancerBackendAddressPools": [{"id": "/x/pool"}],
-    "loadBalancerInboundNatRules": [{"id": "/x/nat"}],
     "applicationGatewayBackendAddressPools": [{"id": "/x/agw"}],
     "gatewayLoadBalancer": {"id": "/x/gwlb"},
 }
@@ -152,7 +150,8 @@ def test_unresolved_service_tags_are_recorded_per_rule_and_route() -> None:
 def test_resource_assumptions_reach_only_checks_whose_path_touches_them() -> None:
     net = two_subnets()
     doc = net.document()
-    doc["resources"][0]["properties"]["subnets"][1]["properties"]["natGateway"] = {"id": "/n"}
+    subnet_b = doc["resources"][0]["properties"]["subnets"][1]["properties"]
+    subnet_b["serviceEndpointPolicies"] = [{"id": "/p"}]
     topo = load_topology(doc)
     from_b = check(topo, "b", "a", 80)
     assert assumed(from_b) == [("UNMODELLED_FIELD", False)]
@@ -160,7 +159,8 @@ def test_resource_assumptions_reach_only_checks_whose_path_touches_them() -> Non
     net2 = two_subnets()
     net2.vm("c", "v", "a", "10.0.1.5")
     doc2 = net2.document()
-    doc2["resources"][0]["properties"]["subnets"][1]["properties"]["natGateway"] = {"id": "/n"}
+    subnet_b2 = doc2["resources"][0]["properties"]["subnets"][1]["properties"]
+    subnet_b2["serviceEndpointPolicies"] = [{"id": "/p"}]
     assert "nwlab" not in check(load_topology(doc2), "a", "c", 80)
 
 

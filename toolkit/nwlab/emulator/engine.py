@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import assumptions, nsg, peering, routing
+from . import assumptions, loadbalancer, nsg, outbound, peering, routing
 from .assumptions import Assumption
 from .errors import ArmError, not_found
 from .topology import (
@@ -217,6 +217,7 @@ class Walk:
     internet: bool = False  # left for the Internet
     egress: tuple[Nic, IpConfig] | None = None  # the NIC that sent it to the Internet
     public_ingress: bool = False  # reached a VM through its public IP
+    delivered_port: int | None = None  # a load balancer's backend port, when it rewrote it
     # What the path touched that the twin assumed (twin-semantics §15), and resource keys
     # whose load-time assumptions concern this path.
     assumptions: list[Assumption] = field(default_factory=list)
@@ -309,13 +310,53 @@ def _route(topo: Topology, walk: Walk, cfg: IpConfig,
 
 
 def _egress_address(topo: Topology, cfg: IpConfig) -> ipaddress.IPv4Address | None:
-    """The public address a NIC's Internet traffic leaves with, when the topology says."""
-    if cfg.public_ip_id is None:
+    """The public address a NIC's Internet traffic leaves with, when the topology says (NAT
+    gateway, instance public IP or load balancer frontend: outbound.py)."""
+    return outbound.egress(topo, cfg).address
+
+
+def _appliance_at(topo: Topology, walk: Walk, cfg: IpConfig, address: ipaddress.IPv4Address,
+                  packet: nsg.Packet) -> tuple[Nic, IpConfig] | None:
+    """The NIC a VirtualAppliance next hop hands the packet to: the NIC holding the address,
+    or the backend an internal LB frontend picks (twin-semantics §10.2.6: HA-ports NVA pair;
+    the destination is not rewritten, the packet was not addressed to the frontend)."""
+    found = _nic_near(topo, cfg, address)
+    if found is not None:
+        return found
+    vnet = topo.vnet_of(cfg)
+    fe = loadbalancer.frontend_at(topo, [key(vnet.id), *map(key, vnet.peered_vnet_ids)],
+                                  address)
+    if fe is None:
         return None
-    for address, (_, owner, _) in topo.public_ip_index.items():
-        if owner.id == cfg.id:
-            return address
-    return None
+    choice = loadbalancer.choose(topo, fe, packet.protocol, packet.destination_port)
+    walk.assumptions.extend(choice.assumptions)
+    walk.assumptions.append(Assumption(
+        "ASSUME_ILB_NEXT_HOP_KEEPS_DESTINATION", fe.id, "a route to an internal load balancer "
+        "frontend hands the packet to a backend without rewriting its destination"))
+    walk.touch(fe.lb_id)
+    return choice.backend
+
+
+def _via_frontend(topo: Topology, walk: Walk, cfg: IpConfig, fe: loadbalancer.Frontend,
+                  packet: nsg.Packet) -> bool:
+    """A packet addressed to an internal LB frontend (twin-semantics §10.2): the rule for its
+    protocol and port, then a healthy backend; the backend's inbound NSGs see the backend's
+    address and port. False when nothing takes the flow (the caller draws the dead end)."""
+    choice = loadbalancer.choose(topo, fe, packet.protocol, packet.destination_port, cfg)
+    walk.assumptions.extend(choice.assumptions)
+    walk.touch(fe.lb_id)
+    if choice.backend is None:
+        return False
+    bnic, bcfg = choice.backend
+    if not _cross(topo, walk, cfg, choice.backend, packet.source):
+        return False
+    hop = Hop("VnetLocal", str(bcfg.address), bcfg.id)
+    walk.hops.append(hop)
+    arriving = replace(packet, destination=bcfg.address, destination_port=choice.port)
+    walk.blocked |= _block(topo, walk, hop, bnic, bcfg, "Inbound", arriving)
+    walk.delivered_to = choice.backend
+    walk.delivered_port = choice.port
+    return True
 
 
 def _to_public_ip(topo: Topology, walk: Walk, packet: nsg.Packet,
@@ -375,7 +416,7 @@ def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet) -> Walk:
             here.issues.append(route_issue(route))
         if hop_type == "VirtualAppliance":
             assert route is not None and route.next_hop_ip is not None
-            found = _nic_near(topo, cfg, route.next_hop_ip)
+            found = _appliance_at(topo, walk, cfg, route.next_hop_ip, packet)
             if found is None or not _cross(topo, walk, cfg, found, packet.source):
                 break  # no such appliance, or the peering drops it: a dead end
             anic, acfg = found
@@ -394,7 +435,15 @@ def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet) -> Walk:
             continue
         if hop_type in ("VnetLocal", "VNetPeering"):
             found = _nic_near(topo, cfg, dest, peering_only=hop_type == "VNetPeering")
-            if found is None or not _cross(topo, walk, cfg, found, packet.source):
+            if found is None:
+                vnet = topo.vnet_of(cfg)
+                vnets = list(vnet.peered_vnet_ids) if hop_type == "VNetPeering" else \
+                    [vnet.id, *vnet.peered_vnet_ids]
+                fe = loadbalancer.frontend_at(topo, [key(v) for v in vnets], dest)
+                if fe is not None and _via_frontend(topo, walk, cfg, fe, packet):
+                    return walk
+                break
+            if not _cross(topo, walk, cfg, found, packet.source):
                 break
             dnic, dcfg = found
             hop = Hop("VnetLocal", str(dcfg.address), dcfg.id)
@@ -403,6 +452,11 @@ def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet) -> Walk:
             walk.delivered_to = found
             return walk
         if hop_type == "Internet" and dest.is_global:
+            way = outbound.egress(topo, cfg)
+            walk.assumptions.extend(way.assumptions)
+            walk.touch(way.resource_id)
+            if way.method is None:
+                break  # no outbound method (a private subnet): the flow cannot leave
             walk.egress = (nic, cfg)
             target = topo.public_ip_index.get(dest)
             if target is not None:
@@ -455,7 +509,9 @@ def reply_routes_back(topo: Topology, spec: CheckSpec, walk: Walk) -> bool:
             return False
         if route.next_hop_type == "VirtualAppliance":
             assert route.next_hop_ip is not None
-            found = _nic_near(topo, cfg, route.next_hop_ip)
+            found = _appliance_at(topo, walk, cfg, route.next_hop_ip,
+                                  nsg.Packet("Tcp", reply_source, spec.port, target,
+                                             spec.source_port))
             if found is None or key(found[0].id) in visited:
                 return False
             if not _cross(topo, walk, cfg, found, reply_source):
@@ -488,11 +544,12 @@ def _endpoint_answers(topo: Topology, spec: CheckSpec, walk: Walk) -> bool:
         return True
     last = walk.hops[-1]
     denied = topo.emulation.guest_denied.get(key(vm.id), frozenset())
-    if spec.port in denied:
+    port = walk.delivered_port or spec.port  # a load balancer may have rewritten it
+    if port in denied:
         last.issues.append(endpoint_issue("GuestFirewall"))
         return False
     listening = topo.emulation.listeners.get(key(vm.id))
-    if listening is not None and spec.port not in listening:
+    if listening is not None and port not in listening:
         last.issues.append(endpoint_issue("NoListenerOnDestination"))
         return False
     return True

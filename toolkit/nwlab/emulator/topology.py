@@ -53,8 +53,10 @@ T_PIP = "microsoft.network/publicipaddresses"
 T_NW = "microsoft.network/networkwatchers"
 T_ASG = "microsoft.network/applicationsecuritygroups"
 T_ADMIN = "microsoft.network/virtualnetworks/effectivesecurityadminrules"
+T_LB = "microsoft.network/loadbalancers"  # loadbalancer.py
+T_NAT = "microsoft.network/natgateways"  # outbound.py
 MODELLED_TYPES = frozenset({T_VM, T_EXT, T_VNET, T_NIC, T_NSG, T_RT, T_PIP, T_NW, T_ASG, T_ADMIN,
-                            T_SERVICE_TAGS})
+                            T_SERVICE_TAGS, T_LB, T_NAT})
 
 AGENT_PUBLISHER = "microsoft.azure.networkwatcher"
 AGENT_TYPES = frozenset({"networkwatcheragentwindows", "networkwatcheragentlinux"})
@@ -564,12 +566,9 @@ UNMODELLED_FIELDS: dict[str, dict[str, tuple[Any, str]]] = {
                                    "through emulation.dns"),
     },
     "subnet": {
-        "natGateway": (None, "NAT gateway ignored: Internet egress treated as allowed"),
         "serviceEndpoints": ([], "service endpoints add no routes; service traffic follows "
                              "the other routes"),
         "serviceEndpointPolicies": ([], "service endpoint policies are not applied"),
-        "defaultOutboundAccess": (True, "defaultOutboundAccess=false ignored: Internet egress "
-                                  "treated as allowed"),
     },
     "routeTable": {
         "disablePeeringRoute": ("None", "peering routes are kept in subnets of this table"),
@@ -584,8 +583,6 @@ UNMODELLED_FIELDS: dict[str, dict[str, tuple[Any, str]]] = {
         "privateEndpoint": (None, "private endpoint NIC treated as a plain NIC"),
     },
     "ipConfiguration": {
-        "loadBalancerBackendAddressPools": ([], "load balancer membership ignored"),
-        "loadBalancerInboundNatRules": ([], "inbound NAT rules ignored"),
         "applicationGatewayBackendAddressPools": ([], "application gateway membership ignored"),
         "gatewayLoadBalancer": (None, "gateway load balancer chaining ignored"),
     },
@@ -795,6 +792,11 @@ class Topology:
                 raise TopologyError(self.extensions[vm_key][0]["id"], "extension of a virtual "
                                     "machine that is not in the topology", field="id",
                                     code="InvalidResourceReference")
+        # Load balancers and NAT gateways are parsed (and their references refused when
+        # dangling) by their own modules; imported here because they read the records above.
+        from . import loadbalancer, outbound
+        self.cache["lb"] = loadbalancer.build(self)
+        outbound.nat_gateways(self)
 
     def _note_rule_prefixes(self, rule: SecurityRule, region: str) -> None:
         """Assumptions a rule's address sides carry: tags without data, IPv6 prefixes."""
