@@ -356,7 +356,10 @@ def choose(topo: Topology, fe: Frontend, protocol: str, port: int | None,
             "ASSUME_LB_HEALTH_FROM_PROBE", rule.id, "no backend is healthy (health assumed "
             "from the probe port's listener and NSGs): " + ("; ".join(down) or
                                                            "the pool is empty"),
-            alternatives=("the probe answers at runtime",)))
+            alternatives=("the probe answers at runtime",),
+            # A probe an NSG denies is down by Azure's documentation; a missing listener is
+            # the twin's reading of runtime state, so the verdict rests on it.
+            verdict_sensitive=any("nothing listens" in d for d in down)))
         return Choice(rule, None, backend_port, notes, down)
     if len(healthy) > 1:
         notes.append(Assumption(
