@@ -180,7 +180,7 @@ def test_dangling_pool_reference_is_refused_naming_the_nic() -> None:
         if res["name"] == "web1-nic":
             res["properties"]["ipConfigurations"][0]["properties"][
                 "loadBalancerBackendAddressPools"] = [{"id": f"{LB}/backendAddressPools/nope"}]
-    with pytest.raises(TopologyError, match="web1-nic.*loadBalancerBackendAddressPools"):
+    with pytest.raises(TopologyError, match=r"web1-nic.*loadBalancerBackendAddressPools"):
         net.topology()
 
 

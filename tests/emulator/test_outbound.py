@@ -143,5 +143,5 @@ def test_default_route_to_an_appliance_is_decided_before_the_outbound_method() -
 
 def test_dangling_nat_gateway_is_refused_naming_the_subnet() -> None:
     net = _net({"natGateway": {"id": f"{RG}/natGateways/missing"}})
-    with pytest.raises(TopologyError, match="subnets/a.*natGateway"):
+    with pytest.raises(TopologyError, match=r"subnets/a.*natGateway"):
         net.topology()
