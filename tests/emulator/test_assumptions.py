@@ -30,7 +30,7 @@ def test_a_fully_modelled_topology_has_no_assumptions() -> None:
                                    "Microsoft.Network/privateEndpoints",
                                    "Microsoft.Network/applicationGateways",
                                    "Microsoft.Network/virtualNetworkGateways",
-                                   "Microsoft.Compute/virtualMachineScaleSets"])
+                                   "Microsoft.Network/bastionHosts"])
 def test_unmodelled_resource_type_loads_and_is_recorded(rtype: str) -> None:
     net = two_subnets()
     rid = net.rid(*rtype.split("/"), "thing")

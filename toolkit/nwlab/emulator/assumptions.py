@@ -72,6 +72,11 @@ CODES: dict[str, str] = {
                                     "Basic LB) gives its backends outbound SNAT",
     "ASSUME_NAT_PREFIX_ADDRESS_UNKNOWN": "a NAT gateway's public IP prefix: its egress "
                                          "address is unknown",
+    # Scale sets (scalesets.py, twin-semantics §12).
+    "ASSUME_VMSS_INSTANCE_SOURCE": "a Uniform scale set instance is named as a check's source "
+                                   "by its instance id",
+    "ASSUME_VMSS_WITHOUT_INSTANCES": "a scale set whose instances the topology does not hold "
+                                     "makes no NICs",
 }
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import assumptions, loadbalancer, nsg, outbound, peering, routing
+from . import assumptions, loadbalancer, nsg, outbound, peering, routing, scalesets
 from .assumptions import Assumption
 from .errors import ArmError, not_found
 from .topology import (
@@ -158,6 +158,7 @@ def parse_check(topo: Topology, watcher: Watcher, body: Any) -> CheckSpec:
     url_port: int | None = None
     if destination.get("resourceId"):
         dest_vm = _vm(topo, destination.get("resourceId"), "destination")
+        scalesets.refuse_destination(topo, dest_vm)
         address = _primary(topo, dest_vm)[1].address
         text = dest_vm.id
     else:
@@ -405,6 +406,9 @@ def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet) -> Walk:
     """Trace the probe from the source NIC to where it ends, recording issues on the way."""
     nic, cfg = spec.source_nic, spec.source_cfg
     walk = Walk([Hop("Source", str(cfg.address), cfg.id)], blocked=False)
+    note = scalesets.source_note(spec.source_vm)
+    if note is not None:
+        walk.assumptions.append(note)
     dest = packet.destination
     visited = {key(nic.id)}
     for _ in range(MAX_HOPS):

@@ -55,8 +55,10 @@ T_ASG = "microsoft.network/applicationsecuritygroups"
 T_ADMIN = "microsoft.network/virtualnetworks/effectivesecurityadminrules"
 T_LB = "microsoft.network/loadbalancers"  # loadbalancer.py
 T_NAT = "microsoft.network/natgateways"  # outbound.py
+T_VMSS = "microsoft.compute/virtualmachinescalesets"  # scalesets.py
+T_VMSS_VM = "microsoft.compute/virtualmachinescalesets/virtualmachines"  # a Uniform instance
 MODELLED_TYPES = frozenset({T_VM, T_EXT, T_VNET, T_NIC, T_NSG, T_RT, T_PIP, T_NW, T_ASG, T_ADMIN,
-                            T_SERVICE_TAGS, T_LB, T_NAT})
+                            T_SERVICE_TAGS, T_LB, T_NAT, T_VMSS, T_VMSS_VM})
 
 AGENT_PUBLISHER = "microsoft.azure.networkwatcher"
 AGENT_TYPES = frozenset({"networkwatcheragentwindows", "networkwatcheragentlinux"})
@@ -687,8 +689,9 @@ class Topology:
             elif rtype == T_NIC:
                 self._children(res, props, "ipConfigurations", "ipConfigurations",
                                "networkInterfaces/ipConfigurations")
-            elif rtype == T_VM:
-                # ARM GET of a VM lists its extensions under a top-level "resources" array.
+            elif rtype in (T_VM, T_VMSS_VM):
+                # ARM GET of a VM (or a scale set instance) lists its extensions under a
+                # top-level "resources" array.
                 for ext in res.get("resources") or []:
                     if isinstance(ext, dict) and isinstance(ext.get("id"), str):
                         ext.setdefault("type", "Microsoft.Compute/virtualMachines/extensions")
@@ -777,6 +780,12 @@ class Topology:
             self._parse_nic(res)
         for res in self._of_type(T_VM):
             self._parse_vm(res)
+        # Uniform scale set instances are VMs to the walk (twin-semantics §12.2); scalesets.py
+        # checks their scale set and reads the agent from its extension profile.
+        from . import scalesets
+        for res in self._of_type(T_VMSS_VM):
+            self._parse_vm(res)
+        scalesets.apply(self)
         for res in self._of_type(T_NW):
             loc = res.get("location")
             if not isinstance(loc, str) or not loc:
@@ -1074,7 +1083,9 @@ class Topology:
         configs.sort(key=lambda c: not c.primary)
         nsg = self._lookup(_ref(props.get("networkSecurityGroup")), T_NSG, rid,
                            "networkSecurityGroup.id")
-        vm = self._lookup(_ref(props.get("virtualMachine")), T_VM, rid, "virtualMachine.id")
+        vm_ref = _ref(props.get("virtualMachine"))
+        vm_type = T_VMSS_VM if vm_ref and "/virtualmachinescalesets/" in key(vm_ref) else T_VM
+        vm = self._lookup(vm_ref, vm_type, rid, "virtualMachine.id")
         nic = Nic(rid, res["name"], tuple(configs), nsg,
                   bool(props.get("enableIPForwarding", False)), vm)
         self.nics[key(rid)] = nic
