@@ -17,6 +17,7 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
+from nwlab import snapshot_compute
 from nwlab.arm.errors import ArmError
 from nwlab.arm.ids import ZERO_SUBSCRIPTION
 from nwlab.arm.session import response_json
@@ -75,9 +76,11 @@ def take_snapshot(nw: NetworkWatcher, *, resource_group: str | None = None, path
     sub = nw.subscription_id
     scope = f"/subscriptions/{sub}" + (f"/resourceGroups/{resource_group}" if resource_group else "")
     resources: dict[str, dict[str, Any]] = {}
-    for kind in NETWORK_TYPES:
+    for kind in (*NETWORK_TYPES, *snapshot_compute.EGRESS_TYPES):
         for item in nw.arm.list(f"{scope}/providers/Microsoft.Network/{kind}"):
             resources[str(item["id"]).lower()] = _clean(item)
+    for item in snapshot_compute.arm_scale_sets(nw, scope, _clean):
+        resources[str(item["id"]).lower()] = item
     for vm in nw.arm.list(f"{scope}/providers/Microsoft.Compute/virtualMachines"):
         for item in _vm_entry(nw, vm):
             resources[str(item["id"]).lower()] = item

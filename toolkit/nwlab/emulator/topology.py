@@ -1371,13 +1371,29 @@ def _parse_latency(value: Any, field: str) -> Latency:
                         f"0 <= min <= avg <= max, got {value!r}", field=field)
 
 
+def _landing_zone() -> JSON:
+    from .landing_zone import build
+    return build()
+
+
+def _contoso() -> JSON:
+    return dict(json.loads(DEFAULT_TOPOLOGY_PATH.read_text(encoding="utf-8")))
+
+
+# Bundled estates by name: nwlab.emulate("landing-zone"), --topology landing-zone (docs/twin.md).
+BUNDLED: dict[str, Callable[[], JSON]] = {"contoso": _contoso, "landing-zone": _landing_zone}
+
+
 def load_topology(source: str | os.PathLike[str] | Mapping[str, Any] | Topology | None = None,
                   ) -> Topology:
-    """Load a topology from a path, a dict, or None (the bundled Contoso topology)."""
+    """Load a topology from a path, a dict, a bundled estate's name (``"landing-zone"``,
+    ``"contoso"``), or None (the bundled Contoso topology)."""
     if isinstance(source, Topology):
         return Topology(source.document)
     if source is None:
         source = DEFAULT_TOPOLOGY_PATH
+    if isinstance(source, str) and source.lower() in BUNDLED:
+        return Topology(BUNDLED[source.lower()](), owned=True)
     if isinstance(source, Mapping):
         return Topology(source)
     path = Path(source)
