@@ -44,9 +44,9 @@ def _address(topo: Topology, pip_id: str | None) -> ipaddress.IPv4Address | None
 
 def nat_gateways(topo: Topology) -> dict[str, tuple[str, ...]]:
     """NAT gateway key -> its public IP ids; validated once (dangling ids are refused)."""
-    found = topo.cache.get("nat")
+    found: dict[str, tuple[str, ...]] | None = topo.cache.get("nat")
     if found is not None:
-        return dict(found)
+        return found
     out: dict[str, tuple[str, ...]] = {}
     for res in topo.resources_of_type(T_NAT):
         refs = (res.get("properties") or {}).get("publicIpAddresses") or []
@@ -74,7 +74,17 @@ def nat_gateways(topo: Topology) -> dict[str, tuple[str, ...]]:
 
 
 def egress(topo: Topology, cfg: IpConfig) -> Egress:
-    """The method and address this ip configuration's Internet traffic leaves with."""
+    """The method and address this ip configuration's Internet traffic leaves with (cached per
+    ip configuration: only a rebuilt topology changes subnets, NICs or load balancers, and NSG
+    or route writes keep this cache)."""
+    known: dict[str, Egress] = topo.cache.setdefault("egress", {})
+    found = known.get(cfg.id)
+    if found is None:
+        found = known[cfg.id] = _egress(topo, cfg)
+    return found
+
+
+def _egress(topo: Topology, cfg: IpConfig) -> Egress:
     props = topo.raw[key(cfg.subnet_id)].get("properties") or {}
     nat_ref = props.get("natGateway")
     nat = nat_ref.get("id") if isinstance(nat_ref, Mapping) else None
