@@ -66,6 +66,20 @@ def test_frontend_delivers_to_a_healthy_backend_on_the_backend_port() -> None:
     assert ("ASSUME_LB_BACKEND_FIRST_HEALTHY", False) in assumed(result)
 
 
+def test_backend_choice_is_verdict_sensitive_when_backends_differ() -> None:
+    # web1's NIC denies 8080, web2's does not: which backend the hash picks decides.
+    net = _web()
+    net.nsg("web1-only", rule("no-8080", 100, "Inbound", "Deny", dport="8080",
+                              protocol="Tcp"))
+    for res in net.resources:
+        if res["name"] == "web1-nic":
+            res["properties"]["networkSecurityGroup"] = {"id": net.rid(
+                "Microsoft.Network", "networkSecurityGroups", "web1-only")}
+    result = check(net, "a", FRONTEND_IP, 80)
+    assert ("ASSUME_LB_BACKEND_FIRST_HEALTHY", True) in assumed(result)
+    assert result["nwlab"]["outcome"] == "undetermined"
+
+
 def test_backend_port_listener_decides_not_the_frontend_port() -> None:
     net = _web()
     net.emulation["listeners"] = {net.vm_id("web1"): [80], net.vm_id("web2"): [80]}

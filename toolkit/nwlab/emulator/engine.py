@@ -344,6 +344,16 @@ def _via_frontend(topo: Topology, walk: Walk, cfg: IpConfig, fe: loadbalancer.Fr
     protocol and port, then a healthy backend; the backend's inbound NSGs see the backend's
     address and port. False when nothing takes the flow (the caller draws the dead end)."""
     choice = loadbalancer.choose(topo, fe, packet.protocol, packet.destination_port, cfg)
+    if len(choice.healthy) > 1:
+        # The twin follows the first healthy backend; the choice rests on it when the others
+        # would meet a different inbound verdict.
+        verdicts = {nsg.evaluate(topo, n, c, "Inbound",
+                                 replace(packet, destination=c.address,
+                                         destination_port=choice.port)).allowed
+                    for n, c in choice.healthy}
+        choice.assumptions = [a.sensitive(len(verdicts) > 1)
+                              if a.code == "ASSUME_LB_BACKEND_FIRST_HEALTHY" else a
+                              for a in choice.assumptions]
     walk.assumptions.extend(choice.assumptions)
     walk.touch(fe.lb_id)
     if choice.backend is None:

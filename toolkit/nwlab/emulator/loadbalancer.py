@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import nsg
@@ -243,13 +243,13 @@ def build(topo: Topology) -> Index:
     for nic in topo.nics.values():
         for cfg in nic.ip_configs:
             props = topo.raw[key(cfg.id)].get("properties") or {}
-            for field in ("loadBalancerBackendAddressPools", "loadBalancerInboundNatRules"):
-                for ref in props.get(field) or []:
+            for ref_field in ("loadBalancerBackendAddressPools", "loadBalancerInboundNatRules"):
+                for ref in props.get(ref_field) or []:
                     target = _ref(ref)
                     if target is None or key(target) not in index.members:
                         raise TopologyError(cfg.id, f"{target!r} is not a "
-                                            f"{'backend pool' if 'Pools' in field else 'NAT rule'}"
-                                            " of a load balancer in the topology", field=field,
+                                            f"{'backend pool' if 'Pools' in ref_field else 'NAT rule'}"
+                                            " of a load balancer in the topology", field=ref_field,
                                             code="InvalidResourceReference")
                     if key(cfg.id) not in index.members[key(target)]:
                         index.members[key(target)].append(key(cfg.id))
@@ -289,6 +289,7 @@ class Choice:
     port: int | None  # the backend port the flow arrives on
     assumptions: list[Assumption]
     down: list[str]  # why each unhealthy member is down, for the record
+    healthy: list[tuple[Nic, IpConfig]] = field(default_factory=list)
 
 
 def _cfg(topo: Topology, cfg_key: str) -> tuple[Nic, IpConfig] | None:
@@ -366,4 +367,4 @@ def choose(topo: Topology, fe: Frontend, protocol: str, port: int | None,
             "ASSUME_LB_BACKEND_FIRST_HEALTHY", rule.id, f"{len(healthy)} healthy backends "
             f"could take the flow; the twin follows the first, {healthy[0][1].id} (Azure's "
             "hash is unspecified)", alternatives=tuple(c.id for _, c in healthy[1:])))
-    return Choice(rule, healthy[0], backend_port, notes, down)
+    return Choice(rule, healthy[0], backend_port, notes, down, healthy)
