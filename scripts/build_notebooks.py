@@ -615,8 +615,8 @@ VMSS = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/land
 show(nw.check(f"{VMSS}/virtualMachines/0", "13.107.21.200", 443))
 """),
     md("""
-It leaves through the NAT gateway (public address 20.50.0.9): the NAT gateway outranks every
-other method. As a *destination*, a scale set instance is not documented, so `check()` refuses it
+It leaves through the NAT gateway: on a subnet with one, the NAT gateway outranks every other
+method, and its public IP (20.50.0.9) is the source address the far end sees. As a *destination*, a scale set instance is not documented, so `check()` refuses it
 before any request and says what to give instead:
 """),
     code("""
