@@ -60,24 +60,18 @@ def apply(topo: Topology) -> None:
     for vm_key, vm in list(topo.vms.items()):
         raw = topo.raw[vm_key]
         if str(raw.get("type", "")).lower() == T_VMSS_VM:
-            parent = scale_set_of(vm.id)
-            vmss = topo.raw.get(key(parent))
-            if vmss is None or str(vmss.get("type", "")).lower() != T_VMSS:
-                raise TopologyError(vm.id, f"the scale set {parent!r} of this instance is not "
-                                    "in the topology", field="id",
-                                    code="InvalidResourceReference")
-            with_instances.add(key(parent))
+            parent, field = scale_set_of(vm.id), "id"
         else:
             ref = (raw.get("properties") or {}).get("virtualMachineScaleSet")
             parent = str(ref.get("id")) if isinstance(ref, Mapping) and ref.get("id") else ""
+            field = "virtualMachineScaleSet.id"
             if not parent:
                 continue
-            vmss = topo.raw.get(key(parent))
-            if vmss is None or str(vmss.get("type", "")).lower() != T_VMSS:
-                raise TopologyError(vm.id, f"virtualMachineScaleSet {parent!r} is not a scale "
-                                    "set in the topology", field="virtualMachineScaleSet.id",
-                                    code="InvalidResourceReference")
-            with_instances.add(key(parent))
+        vmss = topo.raw.get(key(parent))
+        if vmss is None or str(vmss.get("type", "")).lower() != T_VMSS:
+            raise TopologyError(vm.id, f"its scale set {parent!r} is not a scale set in the "
+                                "topology", field=field, code="InvalidResourceReference")
+        with_instances.add(key(parent))
         if not vm.has_agent and _profile_has_agent(vmss):
             topo.vms[vm_key] = VirtualMachine(vm.id, vm.name, vm.location, vm.nic_ids,
                                               vm.power_state, True)
