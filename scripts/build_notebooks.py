@@ -450,12 +450,14 @@ print(blocked)
     md("""
 ## Redact
 
-By default only subscription and tenant ids are replaced. With `names=True` and `addresses=True`
-the VM, NIC and resource group names and the IP addresses become pseudonyms too: the same real
-value always gets the same pseudonym within one redaction, so the path still reads as a path.
+By default subscription and tenant ids, every other GUID, people, tags and the rule names are
+replaced. With `names=True` and `addresses=True` the VM, NIC and resource group names and the IP
+addresses become pseudonyms too: the same real value always gets the same pseudonym within one
+redaction, so the path still reads as a path. `keep_rule_names=True` keeps the names of the rules
+that block, which is what a colleague needs to fix them.
 """),
     code("""
-shared = blocked.redact(names=True, addresses=True)
+shared = blocked.redact(names=True, addresses=True, keep_rule_names=True)
 print(shared)
 shared.hops[0].resource_id
 """),
@@ -476,8 +478,10 @@ import pathlib
 import tempfile
 
 folder = pathlib.Path(tempfile.mkdtemp())
-report = export_html([blocked, routed], folder / "diagnosis.html", names=True, addresses=True)
+report = export_html([blocked, routed], folder / "diagnosis.html", names=True, addresses=True,
+                     keep_rule_names=True)
 page = report.read_text(encoding="utf-8")
+print(f"wrote {report.name} ({report.stat().st_size // 1024} KiB) in the temporary folder")
 print("sections:", page.count("<section>"))
 print("loads a script from the network:", "<script src=" in page)
 print("mentions appNic0:", "appNic0" in page, "| names the blocking rule:", "UserRule_Port80" in page)
@@ -616,8 +620,9 @@ show(nw.check(f"{VMSS}/virtualMachines/0", "13.107.21.200", 443))
 """),
     md("""
 It leaves through the NAT gateway: on a subnet with one, the NAT gateway outranks every other
-method, and its public IP (20.50.0.9) is the source address the far end sees. As a *destination*, a scale set instance is not documented, so `check()` refuses it
-before any request and says what to give instead:
+method, and its public IP (20.50.0.9) is the source address the far end sees. As a
+*destination*, a scale set instance is not documented, so `check()` refuses it before any
+request and says what to give instead:
 """),
     code("""
 try:
@@ -688,6 +693,123 @@ the notebook is regenerated when those models land.
 """),
 ]
 
+MONITOR: list[Cell] = [
+    md("""
+# Keep watching: the mesh as a Connection Monitor on the twin
+
+**What this teaches.** How to hand the mesh of notebook 04 to Azure Connection Monitor
+(`batch.to_monitor()`), which keeps probing it on a schedule and writes what it finds to Azure
+Monitor metrics and Log Analytics; how to break a rule in the middle of the run and read the failure
+window back (`m.results()`, one row per test and minute); and how the monitor's view compares with
+an ad-hoc mesh run now.
+
+This notebook runs against the local emulator, which runs Connection Monitor too. Its clock runs
+ten times faster than real time (`time_scale=10`), and the notebook moves it forward
+(`nw.emulator.clock.advance(...)`) to put the change at an exact minute of the run.
+"""),
+    code("""
+import nwlab
+from nwlab.batch import mesh
+
+nw = nwlab.emulate(check_seconds=0, retry_after=0, time_scale=10)
+checks = mesh(["MultiTierApp0", "WebVM0"], ["Database0", "WebVM0"], [80, 1433, 3389],
+              resource_group="ContosoRG")
+before = nw.check_many(checks)
+print(before.summary())
+"""),
+    md("""
+## Promote the mesh
+
+One Connection Monitor per source region (here one, in westcentralus): an endpoint per VM, a test
+configuration per port, test groups covering exactly the checks of the mesh, and the results sent
+to a Log Analytics workspace. The limits Azure documents are checked before anything is sent.
+"""),
+    code("""
+workspace = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/monitor-rg"
+             "/providers/Microsoft.OperationalInsights/workspaces/nwlab-law")
+m = before.to_monitor("contoso-mesh", nw, workspace=workspace, frequency_s=60)
+m
+"""),
+    code("""
+m.status().frame()[["region", "provisioning_state", "monitoring_status", "tests"]]
+"""),
+    md("""
+## Break a rule before minute 5
+
+Four and a half minutes into the run, someone flips the database NSG's `AllowSqlFromWeb` rule to
+Deny, with the same REST call you would send to Azure. The monitor's tests from minute 5 on
+probe the changed network; the earlier ones keep what they saw.
+"""),
+    code("""
+clock = nw.emulator.clock
+clock.advance(4 * 60 + 30)
+db_nsg = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/ContosoRG"
+          "/providers/Microsoft.Network/networkSecurityGroups/DbNsg")
+nw.set_security_rule(db_nsg, "AllowSqlFromWeb", priority=100, direction="Inbound",
+                     access="Deny", protocol="Tcp", sourceAddressPrefix="10.1.5.0/24",
+                     sourcePortRange="*", destinationAddressPrefix="*",
+                     destinationPortRange="1433")
+_ = clock.advance(5 * 60 + 30)  # ten minutes of the run in all
+"""),
+    md("""
+## Read the failure window back
+
+`m.results(since="1h")` reads the metrics (on ARM, with the ARM token) and the workspace's
+`NWConnectionMonitorTestResult` rows (on Log Analytics' own origin, with its own token). Below, the
+test that broke, minute by minute from the start of the run.
+"""),
+    code("""
+res = m.results(since="1h")
+frame = res.frame()
+start = frame["time"].min()
+frame["minute"] = ((frame["time"] - start).dt.total_seconds() // 60).astype(int)
+sql = frame[(frame["source"] == "WebVM0") & (frame["configuration"] == "tcp-1433")]
+sql[["minute", "source", "destination", "configuration", "test_result",
+     "checks_failed_percent", "checks_total", "checks_failed"]].reset_index(drop=True)
+"""),
+    code("""
+failing = frame[frame["test_result"] == "Fail"]
+window = failing[failing["configuration"] == "tcp-1433"].groupby(["source", "destination"])["minute"]
+window.agg(["min", "max", "count"]).rename(columns={"min": "first_failed_minute",
+                                                     "max": "last_failed_minute",
+                                                     "count": "failed_minutes"})
+"""),
+    md("""
+The path the monitor logged when the result changed names the rule that now blocks it:
+"""),
+    code("""
+changed = [row for row in res.path_rows
+           if row["SourceName"] == "WebVM0" and row["TestConfigurationName"] == "tcp-1433"]
+[(row["PathTestResult"], row["Issues"]) for row in changed]
+"""),
+    md("""
+The figures draw every test over time (their axes are the twin's clock, so they differ from run
+to run):
+"""),
+    code("""
+# NBVAL_IGNORE_OUTPUT
+res.failures_figure()
+"""),
+    md("""
+## Compare with an ad-hoc mesh
+
+An ad-hoc mesh run now answers "can these talk now?"; the monitor answers "since when not?".
+`res.compare(batch)` puts them side by side: the monitor's latest result, its failed minutes in the
+window, and whether the two agree.
+"""),
+    code("""
+after = nw.check_many(checks)
+compared = res.compare(after)
+compared[["source", "destination", "port", "adhoc_verdict", "monitor_result", "failed_buckets",
+          "agree"]]
+"""),
+    code("""
+m.delete()
+nw.list_monitors().empty
+"""),
+]
+
+
 NOTEBOOKS_BY_NAME: dict[str, list[Cell]] = {
     "01-quickstart": QUICKSTART,
     "02-troubleshoot-with-the-form": FORM,
@@ -695,6 +817,7 @@ NOTEBOOKS_BY_NAME: dict[str, list[Cell]] = {
     "04-mesh-checks": MESH,
     "05-share-a-diagnosis": SHARING,
     "06-landing-zone": LANDING_ZONE,
+    "08-monitor": MONITOR,
 }
 
 

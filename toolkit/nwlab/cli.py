@@ -190,6 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="keep the real subscription id (default: zeros)")
     _backend_args(snapshot)
 
+    from nwlab.cli_monitor import add_parser as add_monitor_parser
+
+    add_monitor_parser(sub, _backend_args, _int_or_text)
+
     # Listed for --help only: main() hands `emulator ...` to the emulator's own parser, because
     # argparse's REMAINDER does not take options that come first (`emulator --port 8080`).
     sub.add_parser("emulator", help="serve the local Network Watcher emulator: --topology FILE "
@@ -285,7 +289,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(words: list[str]) -> int:
     args = build_parser().parse_args(words)
-    flags = MESH_FLAGS if args.command == "mesh" else FLAGS
+    flags = MESH_FLAGS if args.command in ("mesh", "monitor") else FLAGS
+    if args.command == "monitor":
+        from nwlab.cli_monitor import MONITOR_FLAGS
+
+        flags = {**flags, **MONITOR_FLAGS}
     try:
         if args.command == "snapshot":
             return run_snapshot(args)
@@ -293,6 +301,10 @@ def _run(words: list[str]) -> int:
             from nwlab.cli_mesh import run_mesh
 
             return run_mesh(args, make_client)
+        if args.command == "monitor":
+            from nwlab.cli_monitor import run_monitor
+
+            return run_monitor(args, make_client)
         return run_check(args)
     except (ValueError, TypeError) as exc:
         print(f"nwlab: error: {cli_message(str(exc), flags)}", file=sys.stderr)

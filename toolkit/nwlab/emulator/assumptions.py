@@ -77,6 +77,15 @@ CODES: dict[str, str] = {
                                    "by its instance id",
     "ASSUME_VMSS_WITHOUT_INSTANCES": "a scale set whose instances the topology does not hold "
                                      "makes no NICs",
+    "ASSUME_MONITOR_FIRST_RUN_AT_START": "a connection monitor's first tests run at its start "
+                                         "time (Azure shows data after about 5 minutes)",
+    "ASSUME_MONITOR_WORKSPACE": "a Log Analytics workspace a connection monitor's outputs name "
+                                "exists and receives its rows at once (no ingestion delay)",
+    "ASSUME_MONITOR_INDETERMINATE_SOURCE": "a test whose source cannot probe (stopped, gone, no "
+                                           "agent) is Indeterminate with no checks",
+    "ASSUME_MONITOR_ERROR_CODES": "the codes of refusals Azure documents no code for "
+                                  "(limits, a source in another region, unknown names) are "
+                                  "the twin's own",
 }
 
 

@@ -21,7 +21,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from . import engine
+from .clock import TwinClock
 from .errors import ArmError, not_found
+from .monitoring import T_WORKSPACE, Monitoring
 from .nsg import DEFAULT_RULES
 from .resource_graph import ResourceGraphService
 from .servicetags import T_SERVICE_TAGS
@@ -106,7 +108,8 @@ class ArmApp:
 
     def __init__(self, topology: Topology, *, check_seconds: float, retry_after: float,
                  probes: int | None, page_size: int, max_operations: int = 10000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 twin_clock: TwinClock | None = None) -> None:
         self.topology = topology
         self.check_seconds = check_seconds
         self.retry_after = retry_after
@@ -118,6 +121,9 @@ class ArmApp:
         self._ops: OrderedDict[str, Operation] = OrderedDict()
         self._max_ops = max_operations
         self.resource_graph = ResourceGraphService()  # knobs: quota, page_size, denied
+        # Connection Monitor, its metrics and Log Analytics, on the twin's clock
+        self.monitoring = Monitoring(twin_clock, retry_after=retry_after)
+        self.monitoring.probes = probes
 
     # -- entry point -----------------------------------------------------------------------------
     def handle(self, method: str, path: str, query: dict[str, str], body: bytes | None,
@@ -142,6 +148,9 @@ class ArmApp:
                            "be found.")
         if len(low) == 2:
             return self._only(method, "GET") or Response(200, self._subscription())
+        if len(low) == 8 and low[2] == "resourcegroups" and f"{low[5]}/{low[6]}" == T_WORKSPACE:
+            return self._only(method, "GET") or Response(
+                200, self.monitoring.workspace("/" + "/".join(segs), self.topology))
         if low[2] == "resourcegroups":
             return self._in_group(method, segs, low, path, query, body)
         if low[2] == "providers":
@@ -151,6 +160,10 @@ class ArmApp:
             if len(low) == 7 and low[3:5] == ["microsoft.network", "locations"] and \
                     low[6] == "servicetags":
                 return self._only(method, "GET") or Response(200, self._service_tags(segs[5]))
+            if len(low) == 8 and low[3:5] == ["microsoft.network", "locations"] and \
+                    low[6] == "operations":  # a connection monitor PUT's Azure-AsyncOperation
+                self._only(method, "GET")
+                return Response(*self.monitoring.service.poll_async(segs[7]))
             if low[3:] == [EXTENSION_NAMESPACE, "assumptions"]:
                 # The twin's extension (not an Azure API): every assumption of the topology
                 # as it is now, paged like any ARM list.
@@ -204,6 +217,10 @@ class ArmApp:
             raise not_found(resource_id)
         if len(low) == 8:
             return self._only(method, "GET") or Response(200, self._render(parent, query))
+        if rtype == T_NW and low[8] in ("connectionmonitors", "operationresults"):
+            return _monitor_response(*self.monitoring.below_watcher(
+                method, segs, low, parent, query, parse_json(body), self.topology,
+                self.endpoint))
         if len(low) == 9:
             if method == "POST" and rtype == T_NW and low[8] in ACTIONS:
                 return self._start(low[8], parent, query, body)
@@ -424,6 +441,10 @@ class ArmApp:
             return Response(202, None, {"Location": op.location,
                                         "Retry-After": format_seconds(self.retry_after)})
         return Response(200, op.answer(), {"Location": op.location})
+
+
+def _monitor_response(status: int, body: Any, headers: dict[str, str]) -> Response:
+    return Response(status, NO_BODY if status == 204 else body, headers)
 
 
 def parse_json(body: bytes | None) -> Any:
