@@ -123,6 +123,22 @@ def test_flexible_member_is_an_ordinary_vm_source_and_destination() -> None:
     assert check(net, "flex1", "a", 80)["connectionStatus"] == "Reachable"
 
 
+def test_flexible_member_has_no_default_outbound_access() -> None:
+    net = Net()
+    net.vnet("v", "10.0.0.0/16")
+    net.subnet("v", "a", "10.0.1.0/24")
+    net.vm("a", "v", "a", "10.0.1.4")
+    net.vm("flex1", "v", "a", "10.0.1.5")
+    net.resources.append(_vmss("Flexible"))
+    for res in net.resources:
+        if res["name"] == "flex1":
+            res["properties"]["virtualMachineScaleSet"] = {"id": VMSS}
+    assert check(net, "a", "13.107.21.200", 443)["connectionStatus"] == "Reachable"
+    result = check(net, "flex1", "13.107.21.200", 443)
+    assert result["connectionStatus"] == "Unreachable"
+    assert assumed(result) == [("ASSUME_NO_OUTBOUND_UNREACHABLE", False)]
+
+
 def test_instance_of_a_missing_scale_set_is_refused() -> None:
     net, _, _ = _net()
     net.resources = [r for r in net.resources if r.get("id") != VMSS]

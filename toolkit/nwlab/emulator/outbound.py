@@ -84,6 +84,17 @@ def egress(topo: Topology, cfg: IpConfig) -> Egress:
     return found
 
 
+def _flexible_member(topo: Topology, cfg: IpConfig) -> bool:
+    nic_key = key(cfg.id).rsplit("/ipconfigurations/", 1)[0]
+    nic = topo.nics.get(nic_key)
+    vm = topo.raw.get(key(nic.vm_id)) if nic is not None and nic.vm_id else None
+    ref = ((vm or {}).get("properties") or {}).get("virtualMachineScaleSet")
+    vmss = topo.raw.get(key(str(ref.get("id")))) if isinstance(ref, Mapping) and \
+        ref.get("id") else None
+    mode = str(((vmss or {}).get("properties") or {}).get("orchestrationMode") or "")
+    return mode.lower() == "flexible"
+
+
 def _egress(topo: Topology, cfg: IpConfig) -> Egress:
     props = topo.raw[key(cfg.subnet_id)].get("properties") or {}
     nat_ref = props.get("natGateway")
@@ -111,6 +122,14 @@ def _egress(topo: Topology, cfg: IpConfig) -> Egress:
                               verdict_sensitive=True)
             return Egress("LoadBalancerOutbound", lb.id,
                           _address(topo, public[0].public_ip_id), (note,))
+    if _flexible_member(topo, cfg):
+        # doc ip-services/default-outbound-access: VMs in Flexible scale sets never get default
+        # outbound access, whatever the subnet says.
+        return Egress(None, None, None, (Assumption(
+            "ASSUME_NO_OUTBOUND_UNREACHABLE", cfg.id, "a Flexible scale set member has no "
+            "default outbound access; without NAT gateway, instance public IP or load balancer "
+            "outbound it cannot reach the Internet; drawn ending at a Destination hop with no "
+            "issue (the service's answer is undocumented)"),))
     if props.get("defaultOutboundAccess") is False:
         return Egress(None, None, None, (Assumption(
             "ASSUME_NO_OUTBOUND_UNREACHABLE", cfg.subnet_id, "a private subnet "
