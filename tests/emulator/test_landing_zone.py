@@ -1,10 +1,8 @@
 """The bundled landing-zone estate's documented checks (docs/twin.md, "The landing-zone estate").
 
-The load balancer, outbound, scale set and dual-stack checks are modelled here. The checks
-through Azure Firewall, to the private endpoint by name and to on-premises through the VPN
-gateway are the other half of issue 11 (the firewall, private endpoint and gateway models): they
-are written now as strict xfails, so they flip to failures (to be unmarked) the moment those
-models land.
+Every part of the estate is modelled: Azure Firewall, the private endpoint and its DNS zone, the
+VPN gateway, the load balancer, outbound, the scale set. IPv6 checks are not (a strict xfail that
+flips the moment they are).
 """
 
 from __future__ import annotations
@@ -19,10 +17,6 @@ from nwlab.emulator.topology import load_topology
 
 RG = landing_zone.RG
 INSTANCE = f"{landing_zone.COMPUTE}/virtualMachineScaleSets/api/virtualMachines/1"
-NEEDS_FIREWALL = pytest.mark.xfail(strict=True, reason="needs t11a firewall model")
-NEEDS_PRIVATE_ENDPOINT = pytest.mark.xfail(strict=True, reason="needs t11a private endpoint "
-                                           "and private DNS model")
-NEEDS_GATEWAY = pytest.mark.xfail(strict=True, reason="needs t11a gateway model")
 NEEDS_IPV6 = pytest.mark.xfail(strict=True, reason="IPv6 checks are not modelled yet")
 
 
@@ -41,9 +35,10 @@ def test_the_estate_loads_without_refusal_and_lists_what_it_cannot_model() -> No
     topo = load_topology("landing-zone")
     unmodelled = {a.resource_id.rsplit("/", 1)[-1] for a in topo.assumptions
                   if a.code == "UNMODELLED_RESOURCE_TYPE"}
-    assert {"hub-fw", "fw-policy", "hub-vpngw", "onprem-site", "pe-stlzdata"} <= unmodelled
-    # What this half models is not on that list.
-    assert not unmodelled & {"web-ilb", "data-natgw", "api"}
+    # Nothing of the estate is outside the model: firewall, policy, gateway, local network
+    # gateway, private endpoint, load balancer, NAT gateway, scale set.
+    assert not unmodelled & {"hub-fw", "fw-policy", "hub-vpngw", "onprem-site", "pe-stlzdata",
+                             "web-ilb", "data-natgw", "api"}
     assert len(topo.vms) == 8 and len(topo.nics) == 9
 
 
@@ -116,28 +111,24 @@ def test_dual_stack_vm_checks_over_ipv6(lz: nwlab.NetworkWatcher) -> None:
     assert result.reachable
 
 
-@NEEDS_FIREWALL
 def test_spoke_to_spoke_goes_through_the_firewall(lz: nwlab.NetworkWatcher) -> None:
     result = lz.check("web1", "app1", 8080, resource_group=RG)
     assert result.reachable
     assert any("azurefirewalls/hub-fw" in h.resource_id.lower() for h in result.hops)
 
 
-@NEEDS_FIREWALL
 def test_firewall_without_a_rule_denies(lz: nwlab.NetworkWatcher) -> None:
     result = lz.check("app1", "web1", 443, resource_group=RG)
     assert not result.reachable
     assert any("azurefirewalls/hub-fw" in h.resource_id.lower() for h in result.hops)
 
 
-@NEEDS_PRIVATE_ENDPOINT
 def test_private_endpoint_answers_by_name(lz: nwlab.NetworkWatcher) -> None:
     result = lz.check("app1", f"https://{landing_zone.STORAGE_HOST}", resource_group=RG)
     assert result.reachable
     assert result.hops[-1].address == "10.2.2.5"
 
 
-@NEEDS_GATEWAY
 def test_on_premises_leaves_through_the_vpn_gateway(lz: nwlab.NetworkWatcher) -> None:
     result = lz.check("jump", "192.168.1.10", 22, resource_group=RG)
     assert any("virtualnetworkgateways/hub-vpngw" in h.resource_id.lower()
