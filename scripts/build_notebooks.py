@@ -602,8 +602,8 @@ show(nw.check("worker1", "app1", 8080, resource_group=RG))
 Private subnets lose only *default* outbound access: private addresses are unaffected. Azure
 documents no `connectivityCheck` issue for "no outbound path", so the twin answers Unreachable with
 no issue and says what it assumed. The documented ways out are a NAT gateway on the subnet, a
-public IP on the NIC, a load balancer outbound rule, or a default route to an appliance (the hub's
-firewall, once t11a's model lands).
+public IP on the NIC, a load balancer outbound rule, or a default route to an appliance such as
+the hub's firewall.
 
 ## Exercise 3: a scale set instance
 
@@ -658,10 +658,14 @@ between spokes. **Predict:** `web1` to `app1` on 8080? `app1` to `web1` on 443?
     code("""
 show(nw.check("web1", "app1", 8080, resource_group=RG))
 show(nw.check("app1", "web1", 443, resource_group=RG))
-print("what the twin holds but does not model yet:")
-for note in nw.assumptions:
-    if note.code == "UNMODELLED_RESOURCE_TYPE" and "/azureFirewalls/" in note.resource_id:
-        print("  ", note.resource_id.rsplit("/providers/", 1)[1])
+"""),
+    md("""
+The first flow crosses the hub: the firewall's network rule allows it, and it is drawn as a
+`VirtualAppliance` hop at 10.0.1.4 (the service's drawing of a firewall is undocumented, so the
+twin says it assumed it). The second meets the policy's default deny. No documented
+connectivity-check issue names a firewall rule, so the hop carries no issue and the assumption
+`ASSUME_FIREWALL_DENY` names the rule that decided: that is where to look in the policy.
+**Change:** a rule collection that allows `spoke-app` to `spoke-web` on 443 would open it.
 """),
     md("""
 ## Exercise 6: a private endpoint by name
@@ -685,11 +689,11 @@ show(nw.check("jump", "192.168.1.10", 22, resource_group=RG))
 nw.close()
 """),
     md("""
-What the twin answers in exercises 5 to 7 is what it can say before the firewall, private
-endpoint and gateway models are merged: the packet stops at the firewall's address, the storage
-name resolves to its public address, and 192.168.0.0/16 meets the system route to *None*. The
-resources themselves are held in Azure's shapes and listed as assumptions, never silently dropped;
-the notebook is regenerated when those models land.
+The storage name resolved through the private DNS zone to the endpoint's 10.2.2.5, which answers
+on 443 (the blob service's port). On-premises traffic leaves by a `VirtualNetworkGateway` hop:
+the VPN gateway's routes for 192.168.0.0/16 replace the system route to *None*. What lies beyond
+the gateway is outside the twin, so the verdict there is an assumption (`ASSUME_GATEWAY_BEYOND`):
+Azure itself would test the on-premises end.
 """),
 ]
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from nwlab.emulator import engine
 
-from .factory import Net, assumed, check, outcome, route
+from .factory import Net, assumed, check, outcome, route, rule
 
 ONPREM = "192.168.50.0/24"
 
@@ -133,3 +133,26 @@ def test_connection_without_status_is_assumed_connected_and_says_so() -> None:
 
 def test_gateway_resources_are_modelled_not_unmodelled() -> None:
     assert _hub(learned=[]).topology().assumptions == []
+
+
+def _with_nic_nsg(net: Net, vm: str, *rules: dict[str, Any]) -> Net:
+    nsg_id = net.nsg(f"{vm}-nsg", *rules)
+    nic = next(r for r in net.resources if r["id"].endswith(f"/networkInterfaces/{vm}-nic"))
+    nic["properties"]["networkSecurityGroup"] = {"id": nsg_id}
+    return net
+
+
+def test_on_premises_spaces_are_in_the_virtual_network_tag() -> None:
+    # The VirtualNetwork tag holds "all connected on-premises address spaces" (doc
+    # virtual-network/service-tags-overview): AllowVnetOutBound lets the flow to the gateway.
+    result = check(_with_nic_nsg(_hub(), "h"), "h", "192.168.50.10", 443)
+    assert [h["type"] for h in result["hops"]] == ["Source", "VirtualNetworkGateway"]
+    assert result["hops"][0]["issues"] == []
+    # A rule denying VirtualNetwork outbound now catches on-premises traffic too.
+    denied = check(_with_nic_nsg(_hub(), "h", rule("NoVnet", 100, "Outbound", "Deny",
+                                                   dst="VirtualNetwork")),
+                   "h", "192.168.50.10", 443)
+    assert "NoVnet" in str(denied["hops"][0]["issues"])
+    # Without a connected gateway the space is not the VNet's: the default rules send it nowhere.
+    gone = check(_with_nic_nsg(_hub(status="NotConnected"), "h"), "h", "192.168.50.10", 443)
+    assert gone["connectionStatus"] == "Unreachable"

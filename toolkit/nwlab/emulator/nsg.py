@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from . import gateways
 from .assumptions import Assumption
 from .peering import peering_open
 from .prefixset import PrefixSet
@@ -116,8 +117,9 @@ class Context:
 def virtual_network_tag(topo: Topology, cfg: IpConfig) -> PrefixSet:
     """What the VirtualNetwork tag means for this NIC: its VNet, peered VNets it may reach
     (a peering with allowVirtualNetworkAccess off leaves the tag, doc virtual-network-manage-
-    peering), and the CIDR prefixes of the user routes on its subnet (a 0.0.0.0/0 user route
-    widens it to everything, as Azure does; tag routes assumed not to join)."""
+    peering), the on-premises spaces its gateway routes reach, and the CIDR prefixes of the user
+    routes on its subnet (a 0.0.0.0/0 user route widens it to everything, as Azure does; tag
+    routes assumed not to join)."""
     subnet = topo.subnet_of(cfg)
     cache_key = ("vnet-tag", key(subnet.id))
     cached = topo.cache.get(cache_key)
@@ -129,6 +131,10 @@ def virtual_network_tag(topo: Topology, cfg: IpConfig) -> PrefixSet:
         if peering_open(topo, vnet.id, link.remote_vnet_id):
             nets.extend(link.routed_spaces)  # what was peered (the remote space when in sync)
     nets.extend(user_route_prefixes(topo, subnet))
+    # "all connected on-premises address spaces" (doc virtual-network/service-tags-overview):
+    # the prefixes the subnet's gateway routes carry, local network gateways and BGP alike.
+    nets.extend(route.prefix for route in gateways.gateway_routes(topo, subnet)
+                if isinstance(route.prefix, ipaddress.IPv4Network))
     result = PrefixSet(nets)
     topo.cache[cache_key] = result
     return result
