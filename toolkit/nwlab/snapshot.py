@@ -105,9 +105,7 @@ def take_snapshot(nw: NetworkWatcher, *, resource_group: str | None = None, path
                 resources[rid.lower()] = {}
     resources = {k: v for k, v in resources.items() if v}
     regions = {str(r.get("location", "")).replace(" ", "").lower() for r in resources.values()}
-    for capture in (_admin_rules, _service_tags):  # tags last: admin rules name tags too
-        for item in capture(nw, resources, missing_notes):
-            resources[str(item["id"]).lower()] = item
+    capture_outside_resources(nw, resources, missing_notes, sub)
     for watcher in nw.arm.list(f"/subscriptions/{sub}/providers/Microsoft.Network/networkWatchers"):
         if str(watcher.get("location", "")).replace(" ", "").lower() in regions:
             resources[str(watcher["id"]).lower()] = _clean(watcher)
@@ -172,6 +170,19 @@ def _without_text(rule: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def capture_outside_resources(nw: NetworkWatcher, resources: dict[str, dict[str, Any]],
+                              notes: list[str], subscription: str) -> None:
+    """Add what the twin reads from outside the resources (docs/twin.md) to `resources` (keyed
+    by lower-cased id): each VNet's effective admin rules, then the prefixes of the service tags
+    the rules and routes name, per region. Shared by the ARM and the Resource Graph snapshot:
+    neither Resource Graph nor a GET of the resources answers them. Failures become `notes`."""
+    admin = _admin_rules(nw, resources, notes)
+    for item in admin:
+        resources[str(item["id"]).lower()] = item
+    for item in _service_tags(nw, resources, notes, subscription):  # last: admin rules name tags
+        resources[str(item["id"]).lower()] = item
+
+
 def _admin_rules(nw: NetworkWatcher, resources: dict[str, dict[str, Any]],
                  notes: list[str]) -> list[dict[str, Any]]:
     """Each VNet's effective security admin rules (Virtual Network Manager): what is deployed,
@@ -229,7 +240,7 @@ def _tag_names(resource: dict[str, Any]) -> set[str]:
 
 
 def _service_tags(nw: NetworkWatcher, resources: dict[str, dict[str, Any]],
-                  notes: list[str]) -> list[dict[str, Any]]:
+                  notes: list[str], subscription: str) -> list[dict[str, Any]]:
     """The prefixes of the tags the estate's rules and routes use, per region, from the Service
     Tags discovery API (the doc advises querying with the resource's own region)."""
     wanted: dict[str, set[str]] = {}
@@ -240,7 +251,8 @@ def _service_tags(nw: NetworkWatcher, resources: dict[str, dict[str, Any]],
     out = []
     retrieved = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     for region, names in sorted(wanted.items()):
-        path = (f"/subscriptions/{nw.subscription_id}/providers/Microsoft.Network/locations/"
+        # Public data: any subscription the caller can read answers it for every region.
+        path = (f"/subscriptions/{subscription}/providers/Microsoft.Network/locations/"
                 f"{region}/serviceTags")
         try:
             body = nw.arm.get_json(path) or {}

@@ -3,9 +3,10 @@
 One query per group of resource types (reference §6.5: project plain columns, order by id, keep
 arrays such as subnets, peerings and rules whole as JSON: they can exceed mv-expand's 400-row cap),
 subscriptions in batches of 300, pages by $skipToken, the quota waited out. What Resource Graph
-cannot answer is read over ARM: a VM's power state when `properties.extended` lacks it. A coverage
-record says which subscriptions were read and which were denied or skipped, and why. Each finished
-query is saved next to the output (`<path>.partial.json`), so an interrupted snapshot continues
+cannot answer is read over ARM: a VM's power state when `properties.extended` lacks it, each
+VNet's effective security admin rules and the service tags' prefixes (the ARM snapshot's code).
+A coverage record says which subscriptions were read and which were denied or skipped, and why.
+Each finished query is saved next to the output (`<path>.partial.json`), so an interrupted snapshot continues
 where it stopped. The output is today's snapshot format, scrubbed the same way.
 """
 
@@ -24,7 +25,7 @@ from nwlab.arm.errors import ArmError, NwlabError
 from nwlab.arm.ids import ZERO_SUBSCRIPTION
 from nwlab.arm.resource_graph import ResourceGraph, validate_scope
 from nwlab.progress import TqdmProgress, WidgetProgress, in_kernel
-from nwlab.snapshot import DROP_KEYS, write_json
+from nwlab.snapshot import DROP_KEYS, capture_outside_resources, write_json
 
 if TYPE_CHECKING:  # pragma: no cover
     from nwlab.watcher import NetworkWatcher
@@ -200,6 +201,11 @@ def _assemble(nw: NetworkWatcher, state: dict[str, Any], requested: list[str] | 
                 not item["properties"]["instanceView"]["statuses"]:
             _power_state_over_arm(nw, item, notes)
     primary = read[0]["subscriptionId"]
+    # Effective admin rules and service-tag prefixes: Resource Graph has neither, the ARM
+    # snapshot's reads fetch them (one shared capture, so both paths give the twin the same).
+    outside: list[str] = []
+    capture_outside_resources(nw, resources, outside, primary)
+    notes += [f"could not read {n}" for n in outside]
     topology: dict[str, Any] = {
         "subscriptionId": primary,
         "resources": sorted(resources.values(), key=lambda r: (str(r.get("type")), str(r.get("id")))),
