@@ -138,15 +138,11 @@ def take_graph_snapshot(nw: NetworkWatcher, *, path: Any = None,
     state = _load_state(target, scope)
     display = _display(progress, len(STEPS) + 1)
     try:
-        if "coverage" not in state["done"]:
-            rows = graph.query(COVERAGE_QUERY, page_size=page_size, **scope).rows
-            state["done"]["coverage"] = rows
-            _save_state(target, state)
-        _tick(display, state)
-        for step in STEPS:
-            if step.name not in state["done"]:
-                result = graph.query(step.query, page_size=page_size, **scope)
-                state["done"][step.name] = result.rows
+        for name, query in (("coverage", COVERAGE_QUERY), *((s.name, s.query) for s in STEPS)):
+            if name not in state["done"]:
+                result = graph.query(query, page_size=page_size, **scope)
+                state["done"][name] = result.rows
+                # Every page counts, the coverage query's too (it spends the same quota).
                 state["stats"]["pages"] += result.pages
                 state["stats"]["throttled"] += result.throttled
                 state["stats"]["quota_waits"] += result.quota_waits
