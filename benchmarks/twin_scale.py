@@ -27,15 +27,16 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import twin  # noqa: E402  (the estate generator beside this script)
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # twin.py, the estate generator
+import twin
 
-import nwlab  # noqa: E402
-from nwlab.emulator.topology import load_topology  # noqa: E402
+import nwlab
+from nwlab.emulator.topology import load_topology
 
 
 @contextmanager
