@@ -450,12 +450,14 @@ print(blocked)
     md("""
 ## Redact
 
-By default only subscription and tenant ids are replaced. With `names=True` and `addresses=True`
-the VM, NIC and resource group names and the IP addresses become pseudonyms too: the same real
-value always gets the same pseudonym within one redaction, so the path still reads as a path.
+By default subscription and tenant ids, every other GUID, people, tags and the rule names are
+replaced. With `names=True` and `addresses=True` the VM, NIC and resource group names and the IP
+addresses become pseudonyms too: the same real value always gets the same pseudonym within one
+redaction, so the path still reads as a path. `keep_rule_names=True` keeps the names of the rules
+that block, which is what a colleague needs to fix them.
 """),
     code("""
-shared = blocked.redact(names=True, addresses=True)
+shared = blocked.redact(names=True, addresses=True, keep_rule_names=True)
 print(shared)
 shared.hops[0].resource_id
 """),
@@ -476,8 +478,10 @@ import pathlib
 import tempfile
 
 folder = pathlib.Path(tempfile.mkdtemp())
-report = export_html([blocked, routed], folder / "diagnosis.html", names=True, addresses=True)
+report = export_html([blocked, routed], folder / "diagnosis.html", names=True, addresses=True,
+                     keep_rule_names=True)
 page = report.read_text(encoding="utf-8")
+print(f"wrote {report.name} ({report.stat().st_size // 1024} KiB) in the temporary folder")
 print("sections:", page.count("<section>"))
 print("loads a script from the network:", "<script src=" in page)
 print("mentions appNic0:", "appNic0" in page, "| names the blocking rule:", "UserRule_Port80" in page)

@@ -67,8 +67,8 @@ def _nonzero(match: re.Match[str], path: str) -> bool:
 def _personal(match: re.Match[str], path: str) -> bool:
     """An e-mail address or UPN, unless its domain is reserved for examples. `user:pw@host` in a
     URL is userinfo, not an address (the input checks refuse it; tests spell it on purpose)."""
-    before = match.string[:match.start()]
-    if before.endswith(":") and "://" in before.rsplit(None, 1)[-1]:
+    token = re.split(r"[\s\"'`(<\[]", match.string[:match.start()])[-1]
+    if re.search(r"://[^/]*$", token):  # https://[user[:pw]]@host: still in the authority
         return False
     return not _RESERVED_DOMAIN.search(match.group("domain"))
 
