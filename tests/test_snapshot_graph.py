@@ -230,3 +230,33 @@ def test_resource_graph_snapshot_captures_admin_rules_and_service_tags_like_arm(
             twin.close()
     finally:
         live.close()
+
+
+def test_the_emulator_builds_a_querys_rows_once_for_all_its_pages(estate, monkeypatch):
+    """Paging costs O(rows), not O(rows x pages), so thousands of VNets page in seconds; a
+    write (a new topology) is seen by the next query."""
+    from nwlab.emulator.resource_graph import ResourceGraphService
+
+    nw, subscription = estate
+    built = []
+    row = ResourceGraphService._row
+    monkeypatch.setattr(ResourceGraphService, "_row",
+                        staticmethod(lambda *a: built.append(1) or row(*a)))
+    nw.snapshot(subscriptions=[subscription], progress=False)
+    whole = len(built)
+    built.clear()
+    nw.emulator.app.resource_graph.page_size = 2
+    paged = nw.snapshot(subscriptions=[subscription], progress=False)
+    assert paged["snapshot"]["queries"]["pages"] > len(STEPS) + 1 + 5
+    assert len(built) == whole
+    nsg = next(r["id"] for r in paged["resources"]
+               if r["type"] == "Microsoft.Network/networkSecurityGroups")
+    nsg = nsg.replace(ZERO, subscription)
+    nw.arm.request("PUT", f"{nsg}/securityRules/late", api_version="2024-05-01", json={
+        "properties": {"priority": 4001, "direction": "Inbound", "access": "Deny",
+                       "protocol": "Tcp", "sourceAddressPrefix": "*", "sourcePortRange": "*",
+                       "destinationAddressPrefix": "*", "destinationPortRange": "4444"}})
+    after = nw.snapshot(subscriptions=[subscription], progress=False)
+    rules = next(r for r in after["resources"]
+                 if r["id"] == nsg.replace(subscription, ZERO))["properties"]["securityRules"]
+    assert "late" in [r["name"] for r in rules]
