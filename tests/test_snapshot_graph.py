@@ -260,3 +260,34 @@ def test_the_emulator_builds_a_querys_rows_once_for_all_its_pages(estate, monkey
     rules = next(r for r in after["resources"]
                  if r["id"] == nsg.replace(subscription, ZERO))["properties"]["securityRules"]
     assert "late" in [r["name"] for r in rules]
+
+
+def test_a_peer_outside_the_scope_is_noted_and_kept_as_an_external_vnet():
+    """As the ARM snapshot does: the reference stays (scrubbed), a note says it was not read."""
+    from tests.emulator.factory import Net
+
+    foreign = str(uuid.uuid4())
+    net = Net()
+    net.vnet("spoke", "10.1.0.0/16")
+    net.subnet("spoke", "s", "10.1.1.0/24")
+    net.vm("web", "spoke", "s", "10.1.1.4")
+    net.resources[0]["properties"]["virtualNetworkPeerings"].append({
+        "name": "to-hub", "properties": {
+            "remoteVirtualNetwork": {"id": f"/subscriptions/{foreign}/resourceGroups/hub/"
+                                           "providers/Microsoft.Network/virtualNetworks/hub"},
+            "remoteAddressSpace": {"addressPrefixes": ["10.0.0.0/16"]}}})
+    live = nwlab.emulate(net.document(), check_seconds=0, retry_after=0)
+    try:
+        topology = live.snapshot(subscriptions=[live.subscription_id], progress=False)
+    finally:
+        live.close()
+    assert foreign not in json.dumps(topology)  # scrubbed like the ARM snapshot scrubs it
+    assert "/subscriptions/11111111-0000-0000-0000-000000000000/resourceGroups/hub/" in \
+        json.dumps(topology)
+    (note,) = topology["emulation"]["notes"]
+    assert note.endswith("virtualNetworks/hub: in another subscription, not captured")
+    twin = nwlab.emulate(topology, check_seconds=0, retry_after=0)
+    try:
+        assert [a.code for a in twin.assumptions] == ["EXTERNAL_VNET"]
+    finally:
+        twin.close()

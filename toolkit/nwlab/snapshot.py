@@ -37,6 +37,17 @@ _REFERENCE = re.compile(
     re.IGNORECASE)
 
 
+def outside_scope(resources: dict[str, dict[str, Any]], subscriptions: list[str]) -> list[str]:
+    """Notes for what the resources reference in a subscription the snapshot did not read (a
+    peer VNet elsewhere): the twin keeps such a peer as an external VNet when the peering says
+    what it peered, and the note says it was not captured."""
+    inside = tuple(f"/subscriptions/{s}/".lower() for s in subscriptions)
+    text = json.dumps(list(resources.values()))
+    found = {m.group(0) for m in _REFERENCE.finditer(text)
+             if m.group(0).lower() not in resources and not m.group(0).lower().startswith(inside)}
+    return [f"{rid}: in another subscription, not captured" for rid in sorted(found)]
+
+
 def _clean(resource: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in resource.items() if k not in DROP_KEYS}
 
@@ -136,11 +147,16 @@ def _placeholder(n: int) -> str:
 def _zero_subscriptions(text: str, own: str) -> str:
     """The snapshot's subscription becomes zeros; any other one a reference names (a peer in
     another subscription) becomes a stable placeholder, in order of first use."""
-    text = text.replace(own, ZERO_SUBSCRIPTION)
+    return placeholder_others(text.replace(own, ZERO_SUBSCRIPTION), {ZERO_SUBSCRIPTION})
+
+
+def placeholder_others(text: str, keep: set[str]) -> str:
+    """Every subscription id a resource id names, other than those in `keep` (lower-cased
+    placeholders already written), becomes a stable placeholder, in order of first use."""
     others: dict[str, str] = {}
     for match in _SUBSCRIPTION.finditer(text):
         found = match.group(1).lower()
-        if found != ZERO_SUBSCRIPTION and found not in others:
+        if found not in keep and found not in others:
             others[found] = _placeholder(len(others))
     for found, placeholder in others.items():
         text = re.sub(re.escape(found), placeholder, text, flags=re.IGNORECASE)

@@ -25,7 +25,13 @@ from nwlab.arm.errors import ArmError, NwlabError
 from nwlab.arm.ids import ZERO_SUBSCRIPTION
 from nwlab.arm.resource_graph import ResourceGraph, validate_scope
 from nwlab.progress import TqdmProgress, WidgetProgress, in_kernel
-from nwlab.snapshot import DROP_KEYS, capture_outside_resources, write_json
+from nwlab.snapshot import (
+    DROP_KEYS,
+    capture_outside_resources,
+    outside_scope,
+    placeholder_others,
+    write_json,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from nwlab.watcher import NetworkWatcher
@@ -199,7 +205,7 @@ def _assemble(nw: NetworkWatcher, state: dict[str, Any], requested: list[str] | 
     primary = read[0]["subscriptionId"]
     # Effective admin rules and service-tag prefixes: Resource Graph has neither, the ARM
     # snapshot's reads fetch them (one shared capture, so both paths give the twin the same).
-    outside: list[str] = []
+    outside = outside_scope(resources, [e["subscriptionId"] for e in read])
     capture_outside_resources(nw, resources, outside, primary)
     notes += [f"could not read {n}" for n in outside]
     topology: dict[str, Any] = {
@@ -261,10 +267,14 @@ def _scrub(topology: dict[str, Any]) -> dict[str, Any]:
     coverage = topology["snapshot"]["coverage"]
     subs = [e["subscriptionId"] for part in ("read", "denied", "skipped") for e in coverage[part]]
     text = json.dumps(topology)
+    written: set[str] = set()
     for i, sub in enumerate(dict.fromkeys(s.lower() for s in subs)):
         placeholder = ZERO_SUBSCRIPTION[:-12] + f"{i:012d}"
         text = _replace_casefold(text, sub, placeholder)
-    return dict(json.loads(text))
+        written.add(placeholder)
+    # A subscription outside the scope that a resource names (a peer elsewhere) too, as the
+    # ARM snapshot scrubs it.
+    return dict(json.loads(placeholder_others(text, written)))
 
 
 def _replace_casefold(text: str, old: str, new: str) -> str:
