@@ -264,19 +264,10 @@ def test_the_emulator_builds_a_querys_rows_once_for_all_its_pages(estate, monkey
 
 def test_a_peer_outside_the_scope_is_noted_and_kept_as_an_external_vnet():
     """As the ARM snapshot does: the reference stays (scrubbed), a note says it was not read."""
-    from tests.emulator.factory import Net
+    from tests.test_snapshot import peer_elsewhere
 
     foreign = str(uuid.uuid4())
-    net = Net()
-    net.vnet("spoke", "10.1.0.0/16")
-    net.subnet("spoke", "s", "10.1.1.0/24")
-    net.vm("web", "spoke", "s", "10.1.1.4")
-    net.resources[0]["properties"]["virtualNetworkPeerings"].append({
-        "name": "to-hub", "properties": {
-            "remoteVirtualNetwork": {"id": f"/subscriptions/{foreign}/resourceGroups/hub/"
-                                           "providers/Microsoft.Network/virtualNetworks/hub"},
-            "remoteAddressSpace": {"addressPrefixes": ["10.0.0.0/16"]}}})
-    live = nwlab.emulate(net.document(), check_seconds=0, retry_after=0)
+    live = nwlab.emulate(peer_elsewhere(foreign).document(), check_seconds=0, retry_after=0)
     try:
         topology = live.snapshot(subscriptions=[live.subscription_id], progress=False)
     finally:
