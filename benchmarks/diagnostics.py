@@ -3,6 +3,11 @@ POST, polls, parsing), and how fast a large effective-rules answer parses and go
 
     .venv/bin/python benchmarks/diagnostics.py             # 50 calls each, 2,000 rules
     .venv/bin/python benchmarks/diagnostics.py --calls 200 --rules 10000
+    .venv/bin/python benchmarks/diagnostics.py --estate other-topology.json   # diagnose() there too
+
+It also prints diagnose()'s wall time on the twin (every test, the dropping-hop round included)
+for the bundled estate and any --estate given (goal, issue 13: well under 1 s), and what
+verify_fixes costs (a fork per fix, the check re-run there).
 
 Figures only: nothing is asserted here (the machine may be busy); each line names what it measured.
 """
@@ -51,10 +56,46 @@ def big_rules(count: int) -> dict[str, Any]:
                        "effectiveSecurityRules": rules}]}
 
 
+DB = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/ContosoRG/providers/"
+      "Microsoft.Compute/virtualMachines/Database0")
+# Contoso questions: blocked at the destination's NSG, blocked at an appliance hop, reachable.
+CONTOSO_QUESTIONS = [("WebVM0", "Database0", 3389), ("MultiTierApp0", "Database0", 80),
+                     ("MultiTierApp0", "Database0", 1433)]
+
+
+def diagnose_figures(topology: str | None, calls: int) -> None:
+    """diagnose() per question on a twin with instant checks, then verify_fixes for the first."""
+    twin = nwlab.emulate(topology, check_seconds=0.0, retry_after=0.0)
+    name = topology or "contoso (bundled)"
+    try:
+        questions = CONTOSO_QUESTIONS if topology is None else _questions(twin)
+        rg = "ContosoRG" if topology is None else None
+        for source, dest, port in questions:
+            timed(f"diagnose {name}: {source} -> {dest}:{port}",
+                  lambda s=source, d=dest, p=port: twin.diagnose(s, d, p, resource_group=rg),
+                  max(5, calls // 5))
+        source, dest, port = questions[0]
+        d = twin.diagnose(source, dest, port, resource_group=rg)
+        timed(f"verify_fixes {name}: {len(d.fixes)} fixes", lambda: d.verify_fixes(twin), 3)
+    finally:
+        twin.close()
+
+
+def _questions(twin: Any) -> list[tuple[str, str, int]]:
+    """Any estate: the first running VMs with the agent to each other on 22 and 443."""
+    vms = twin.list_vms()
+    ok = vms[(vms["power_state"] == "running") & vms["agent"]]["id"].tolist()
+    if len(ok) < 2:
+        raise SystemExit("--estate: needs two running VMs with the Network Watcher agent")
+    return [(ok[0], ok[1], 22), (ok[0], ok[1], 443)]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=50)
     parser.add_argument("--rules", type=int, default=2000)
+    parser.add_argument("--estate", action="append", default=[], metavar="TOPOLOGY",
+                        help="another topology file for the diagnose() figures (repeatable)")
     args = parser.parse_args()
 
     replay = nwlab.replay()
@@ -69,7 +110,17 @@ def main() -> int:
     timed("emulator next_hop (reads, POST, poll)",
           lambda: twin.next_hop("MultiTierApp0", "10.1.4.4", resource_group="ContosoRG"),
           args.calls)
+    timed("emulator nsg_diagnostic (reads, POST, poll)",
+          lambda: twin.nsg_diagnostic(DB, direction="Inbound", protocol="TCP",
+                                      source="10.1.5.4", destination="10.1.4.4",
+                                      destination_port=3389), args.calls)
+    timed("emulator effective_routes (reads, POST, poll)",
+          lambda: twin.effective_routes("MultiTierApp0", resource_group="ContosoRG"), args.calls)
     twin.close()
+
+    diagnose_figures(None, args.calls)
+    for estate in args.estate:
+        diagnose_figures(estate, args.calls)
 
     data = big_rules(args.rules)
     timed(f"parse {args.rules} effective rules", lambda: EffectiveSecurityRules.from_dict(data), 5)

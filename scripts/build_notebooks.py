@@ -498,12 +498,231 @@ again == shared
 """),
 ]
 
+MONITOR: list[Cell] = [
+    md("""
+# Keep watching: the mesh as a Connection Monitor on the twin
+
+**What this teaches.** How to hand the mesh of notebook 04 to Azure Connection Monitor
+(`batch.to_monitor()`), which keeps probing it on a schedule and writes what it finds to Azure
+Monitor metrics and Log Analytics; how to break a rule in the middle of the run and read the failure
+window back (`m.results()`, one row per test and minute); and how the monitor's view compares with
+an ad-hoc mesh run now.
+
+This notebook runs against the local emulator, which runs Connection Monitor too. Its clock runs
+ten times faster than real time (`time_scale=10`), and the notebook moves it forward
+(`nw.emulator.clock.advance(...)`) to put the change at an exact minute of the run.
+"""),
+    code("""
+import nwlab
+from nwlab.batch import mesh
+
+nw = nwlab.emulate(check_seconds=0, retry_after=0, time_scale=10)
+checks = mesh(["MultiTierApp0", "WebVM0"], ["Database0", "WebVM0"], [80, 1433, 3389],
+              resource_group="ContosoRG")
+before = nw.check_many(checks)
+print(before.summary())
+"""),
+    md("""
+## Promote the mesh
+
+One Connection Monitor per source region (here one, in westcentralus): an endpoint per VM, a test
+configuration per port, test groups covering exactly the checks of the mesh, and the results sent
+to a Log Analytics workspace. The limits Azure documents are checked before anything is sent.
+"""),
+    code("""
+workspace = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/monitor-rg"
+             "/providers/Microsoft.OperationalInsights/workspaces/nwlab-law")
+m = before.to_monitor("contoso-mesh", nw, workspace=workspace, frequency_s=60)
+m
+"""),
+    code("""
+m.status().frame()[["region", "provisioning_state", "monitoring_status", "tests"]]
+"""),
+    md("""
+## Break a rule before minute 5
+
+Four and a half minutes into the run, someone flips the database NSG's `AllowSqlFromWeb` rule to
+Deny, with the same REST call you would send to Azure. The monitor's tests from minute 5 on
+probe the changed network; the earlier ones keep what they saw.
+"""),
+    code("""
+clock = nw.emulator.clock
+clock.advance(4 * 60 + 30)
+db_nsg = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/ContosoRG"
+          "/providers/Microsoft.Network/networkSecurityGroups/DbNsg")
+nw.set_security_rule(db_nsg, "AllowSqlFromWeb", priority=100, direction="Inbound",
+                     access="Deny", protocol="Tcp", sourceAddressPrefix="10.1.5.0/24",
+                     sourcePortRange="*", destinationAddressPrefix="*",
+                     destinationPortRange="1433")
+_ = clock.advance(5 * 60 + 30)  # ten minutes of the run in all
+"""),
+    md("""
+## Read the failure window back
+
+`m.results(since="1h")` reads the metrics (on ARM, with the ARM token) and the workspace's
+`NWConnectionMonitorTestResult` rows (on Log Analytics' own origin, with its own token). Below, the
+test that broke, minute by minute from the start of the run.
+"""),
+    code("""
+res = m.results(since="1h")
+frame = res.frame()
+start = frame["time"].min()
+frame["minute"] = ((frame["time"] - start).dt.total_seconds() // 60).astype(int)
+sql = frame[(frame["source"] == "WebVM0") & (frame["configuration"] == "tcp-1433")]
+sql[["minute", "source", "destination", "configuration", "test_result",
+     "checks_failed_percent", "checks_total", "checks_failed"]].reset_index(drop=True)
+"""),
+    code("""
+failing = frame[frame["test_result"] == "Fail"]
+window = failing[failing["configuration"] == "tcp-1433"].groupby(["source", "destination"])["minute"]
+window.agg(["min", "max", "count"]).rename(columns={"min": "first_failed_minute",
+                                                     "max": "last_failed_minute",
+                                                     "count": "failed_minutes"})
+"""),
+    md("""
+The path the monitor logged when the result changed names the rule that now blocks it:
+"""),
+    code("""
+changed = [row for row in res.path_rows
+           if row["SourceName"] == "WebVM0" and row["TestConfigurationName"] == "tcp-1433"]
+[(row["PathTestResult"], row["Issues"]) for row in changed]
+"""),
+    md("""
+The figures draw every test over time (their axes are the twin's clock, so they differ from run
+to run):
+"""),
+    code("""
+# NBVAL_IGNORE_OUTPUT
+res.failures_figure()
+"""),
+    md("""
+## Compare with an ad-hoc mesh
+
+An ad-hoc mesh run now answers "can these talk now?"; the monitor answers "since when not?".
+`res.compare(batch)` puts them side by side: the monitor's latest result, its failed minutes in the
+window, and whether the two agree.
+"""),
+    code("""
+after = nw.check_many(checks)
+compared = res.compare(after)
+compared[["source", "destination", "port", "adhoc_verdict", "monitor_result", "failed_buckets",
+          "agree"]]
+"""),
+    code("""
+m.delete()
+nw.list_monitors().empty
+"""),
+]
+
+
+
+ONE_DIAGNOSIS: list[Cell] = [
+    md("""
+# One diagnosis: every Network Watcher test at once, a fix proven on the twin
+
+**What this teaches.** How to ask one question - "why can't A reach B, and what do I change?" -
+and get one answer: `nw.diagnose()` runs the connectivity check and, at the same time, the tests
+that explain it (NSG diagnostic and IP flow verify at each end, next hop and effective routes at
+the source, and the same at the hop that drops). The answer names the exact rule in the exact NSG,
+the fixes (the `az` command and the REST request), and can prove a fix on a copy of the twin
+before anything in Azure is touched. Last, a live answer and the twin's are reconciled test by
+test, and a disagreement is explained.
+
+Everything here runs offline: the documented checks from recordings, the rest on the bundled
+Contoso twin (the estate the documented checks were run against).
+"""),
+    md("""
+## 1. A documented check, from the recordings
+
+The recordings hold the connectivity check itself; the other tests were not recorded for this
+question, so those rows say so (`failed`) instead of inventing an answer.
+"""),
+    code("""
+import nwlab
+
+recorded = nwlab.replay()
+d = recorded.diagnose("MultiTierApp0", "Database0", 80, resource_group="ContosoRG")
+print(d.summary())
+d.frame()[["test", "outcome"]]
+"""),
+    md("""
+## 2. The same question on the twin: every test, and the rule that blocks
+
+On the twin every test answers. Both ends allow the flow; the hop round finds the auditing
+appliance's NSG denying outbound port 80, names the rule, its priority and the NIC it is applied
+to, and lists the fixes smallest first (its priority is 100, so no allow rule can go above it:
+narrowing the deny comes first).
+"""),
+    code("""
+twin = nwlab.emulate(check_seconds=0, retry_after=0)   # instant checks: a teaching twin
+d = twin.diagnose("MultiTierApp0", "Database0", 80, resource_group="ContosoRG")
+print(d)
+"""),
+    code("""
+d.findings[0].resource_id, d.findings[0].priority, d.findings[0].fields["destinationPortRange"]
+"""),
+    md("""
+## 3. A fix proven on a fork of the twin
+
+Someone adds a rule in the database's NSG that denies HTTP from the whole address space. We make
+that change on a fork (an independent copy of the twin), diagnose `WebVM0 -> Database0:80` there,
+and prove each fix on further forks: a fix is *proven* when the check passes after it **and** no
+other check of the given set changes verdict. With this set every fix passes; a fix that also
+changed one of the given checks (deleting a deny that other sources rely on, say) would be marked
+not proven. Smallest first still matters: the allow rule opens exactly this one flow.
+"""),
+    code("""
+DB_NSG = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/ContosoRG/"
+          "providers/Microsoft.Network/networkSecurityGroups/DbNsg")
+changed = twin.fork()
+changed.set_security_rule(DB_NSG, "DenyHttpToDb", priority=120, direction="Inbound",
+                          access="Deny", protocol="Tcp", sourceAddressPrefix="10.1.0.0/16",
+                          sourcePortRange="*", destinationAddressPrefix="*",
+                          destinationPortRange="80")
+d = changed.diagnose("WebVM0", "Database0", 80, resource_group="ContosoRG")
+fixes = d.verify_fixes(changed, checks=[("MultiTierApp0", "Database0", 1433)])
+print(d)
+"""),
+    code("""
+frame = d.fixes_frame()[["kind", "proven", "resource_id"]]
+frame.assign(resource_id=frame["resource_id"].str.rsplit("/", n=1).str[-1])
+"""),
+    md("""
+The network the fixes were tried on is untouched: each ran on its own fork.
+"""),
+    code("""
+changed.check("WebVM0", "Database0", 80, resource_group="ContosoRG").status
+"""),
+    md("""
+## 4. Live and twin side by side: a disagreement explained
+
+Here the fork with the new deny stands for Azure *now* and the original twin for a snapshot taken
+*before* the change. `diagnose(..., twin=)` runs every test on both and reconciles them: where they
+disagree it compares the resources on the path (etag, else their properties) and names the one
+that changed since the snapshot. Other causes it names: an assumption the twin made (its code), the
+guest OS or application refusing (Azure saw the packet reach the NIC), or a destination beyond the
+estate.
+"""),
+    code("""
+d = changed.diagnose("WebVM0", "Database0", 80, resource_group="ContosoRG", twin=twin)
+for line in d.reconciliation:
+    print(line)
+"""),
+    code("""
+changed.close()
+twin.close()
+recorded.close()
+"""),
+]
+
 NOTEBOOKS_BY_NAME: dict[str, list[Cell]] = {
     "01-quickstart": QUICKSTART,
     "02-troubleshoot-with-the-form": FORM,
     "03-teaching-nsg-and-routes": TEACHING,
     "04-mesh-checks": MESH,
     "05-share-a-diagnosis": SHARING,
+    "07-one-diagnosis": ONE_DIAGNOSIS,
+    "08-monitor": MONITOR,
 }
 
 

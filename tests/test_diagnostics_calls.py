@@ -288,9 +288,28 @@ def test_on_the_emulator_ip_flow_verify_names_the_default_rule(twin):
     assert r.rule == "AllowVnetInBound"
 
 
-def test_on_the_emulator_the_analyzer_is_unsupported_so_callers_fall_back(twin):
+def test_on_the_emulator_the_analyzer_runs_each_operation_with_the_engine(twin):
+    # The twin serves connectionAnalyzers (issue 13); the fall-back signal is tested against the
+    # fake ARM server below (codes and a 405), where the emulator used to stand for it.
+    r = twin.analyze_connection("MultiTierApp0", "10.1.4.4", 80, resource_group="ContosoRG")
+    assert r.succeeded and r.meta["deleted"] is True
+    hop = r.operation("NextHop")
+    assert hop is not None and hop.data["nextHopType"] == "VirtualAppliance"
+    nsg = r.operation("NSG")
+    assert nsg is not None and nsg.data["results"][0]["networkSecurityGroupResult"][
+        "securityRuleAccessResult"] == "Allow"
+    check = r.operation("ConnectivityCheck")
+    assert check is not None and check.data["ConnectivityStatus"] == "Unreachable"
+    scan = r.operation("PortScan")
+    assert scan is not None and "not modelled" in (scan.error or "")
+
+
+def test_a_405_on_the_analyzer_put_is_the_fall_back_signal(fake_arm, connect):
+    _estate(fake_arm, {}, action="$^")
+    fake_arm.on("PUT", r"/connectionAnalyzers/", (405, {}, {"error": {
+        "code": "MethodNotAllowed", "message": "The requested method 'PUT' is not allowed."}}))
     with pytest.raises(AnalyzerUnsupported) as raised:
-        twin.analyze_connection("MultiTierApp0", "10.1.4.4", 80, resource_group="ContosoRG")
+        connect().analyze_connection(VM_ID, "Database0", 80, resource_group="ContosoRG")
     assert isinstance(raised.value, ArmError) and "nw.next_hop()" in str(raised.value)
 
 

@@ -270,3 +270,11 @@ def test_a_blocking_route_from_the_effective_routes():
     assert system is not None
     default = BlockingRoute.from_effective(system, RT)
     assert default.route_table_id is None and default.name is None and default.source == "Default"
+
+
+def test_a_host_route_to_none_is_changed_not_shadowed_by_an_equal_prefix():
+    """Azure keeps one route per prefix in a table (RouteConflict), so no add-route fix."""
+    route = BlockingRoute(address_prefix="13.107.21.200/32", route_table_id=RT, name="BlockBing",
+                          properties={"addressPrefix": "13.107.21.200/32", "nextHopType": "None"})
+    kinds = [f.kind for f in route_fixes(route, "13.107.21.200", next_hop_type="Internet")]
+    assert kinds == ["change-route", "delete-route"]

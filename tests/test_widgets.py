@@ -412,3 +412,28 @@ def test_the_form_displays_as_html_where_widgets_cannot_render() -> None:
     page = bundle["text/html"]
     assert "Connection troubleshoot" in page and "10.1.4.4" in page and "443" in page
     assert "Run check" in page and "<script" not in page
+
+
+def test_verify_fix_on_the_twin_button() -> None:
+    import nwlab
+
+    with nwlab.emulate(check_seconds=0.0, retry_after=0.0) as nw:
+        form = CheckForm(nw)  # an emulator client is its own twin
+        assert form.twin is nw and not form.verify.disabled
+        form.fill(resource_group="ContosoRG", vm="WebVM0", destination="Database0",
+                  port=3389)
+        form.verify.click()
+        d = form.wait(10)
+        assert form.error is None and d is form.diagnosis
+        assert [f.proven for f in d.fixes] == [False, False, False]  # nothing listens on 3389
+        (bundle,) = form.out.outputs
+        assert "DenyRdpFromWeb" in bundle["data"]["text/html"]
+        assert "on the twin's fork: Unreachable (NoListenerOnDestination)" in \
+            bundle["data"]["text/plain"]
+        assert "0 of 3 fixes proven" in form.progress.value
+        json.dumps(bundle)
+
+
+def test_verify_fix_needs_a_twin() -> None:
+    form = CheckForm(FakeWatcher())
+    assert form.twin is None and form.verify.disabled

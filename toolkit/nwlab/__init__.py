@@ -94,17 +94,19 @@ def replay(cassettes: Any = None) -> NetworkWatcher:
 
 
 def emulate(topology: Any = None, *, check_seconds: float = 2.0, retry_after: float = 1.0,
-            probes: int | None = None, write_rate: float | None = None) -> NetworkWatcher:
+            probes: int | None = None, write_rate: float | None = None,
+            time_scale: float = 1.0) -> NetworkWatcher:
     """Start a local Network Watcher on 127.0.0.1 over `topology` (bundled Contoso by default).
 
     The emulator speaks ARM over HTTP, so the returned client runs exactly the code it runs against
-    Azure. It stops when the client is closed or the interpreter exits.
+    Azure. It stops when the client is closed or the interpreter exits. `time_scale` is the
+    twin's clock speed (twin seconds per real second), which Connection Monitor runs on.
     """
     from nwlab.emulator import EmulatorServer
     from nwlab.emulator.chaos import EmulatorCredential
 
     server = EmulatorServer(topology, check_seconds=check_seconds, retry_after=retry_after,
-                            probes=probes, write_rate=write_rate).start()
+                            probes=probes, write_rate=write_rate, time_scale=time_scale).start()
     atexit.register(server.stop)
     arm = ArmClient(subscription_id=server.subscription_id,
                     # the server's current token, so a rotated token is picked up on refresh
@@ -116,6 +118,7 @@ def emulate(topology: Any = None, *, check_seconds: float = 2.0, retry_after: fl
                     min_poll_interval=min(MIN_POLL_INTERVAL_S, max(retry_after, 0.01)))
     nw = NetworkWatcher(arm, poll_interval=retry_after, backend="emulator", on_close=server.stop)
     nw.emulator = server
+    nw.log_analytics_endpoint = server.log_analytics_endpoint  # its own origin, its own token
     return nw
 
 
@@ -125,7 +128,11 @@ def __getattr__(name: str) -> Any:
         from nwlab.batch import BatchResult
 
         return BatchResult
-    if name in ("widgets", "viz", "explain", "report", "emulator"):
+    if name == "Diagnosis":
+        from nwlab.diagnostics.diagnosis import Diagnosis
+
+        return Diagnosis
+    if name in ("widgets", "viz", "explain", "report", "emulator", "diagnostics", "monitor"):
         import importlib
 
         return importlib.import_module(f"nwlab.{name}")

@@ -191,6 +191,13 @@ def build_parser() -> argparse.ArgumentParser:
     _graph_snapshot_args(snapshot)
     _backend_args(snapshot)
 
+    from nwlab.cli_monitor import add_parser as add_monitor_parser
+
+    add_monitor_parser(sub, _backend_args, _int_or_text)
+    from nwlab.cli_diagnose import add_parser as add_diagnose
+
+    add_diagnose(sub, _backend_args, _int_or_text)
+
     # Listed for --help only: main() hands `emulator ...` to the emulator's own parser, because
     # argparse's REMAINDER does not take options that come first (`emulator --port 8080`).
     sub.add_parser("emulator", help="serve the local Network Watcher emulator: --topology FILE "
@@ -336,7 +343,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(words: list[str]) -> int:
     args = build_parser().parse_args(words)
-    flags = {"mesh": MESH_FLAGS, "snapshot": SNAPSHOT_FLAGS}.get(args.command, FLAGS)
+    flags = MESH_FLAGS if args.command in ("mesh", "monitor") else FLAGS
+    if args.command == "monitor":
+        from nwlab.cli_monitor import MONITOR_FLAGS
+
+        flags = {**flags, **MONITOR_FLAGS}
+    if args.command == "snapshot":
+        flags = SNAPSHOT_FLAGS
     try:
         if args.command == "snapshot":
             return run_snapshot(args)
@@ -344,6 +357,14 @@ def _run(words: list[str]) -> int:
             from nwlab.cli_mesh import run_mesh
 
             return run_mesh(args, make_client)
+        if args.command == "monitor":
+            from nwlab.cli_monitor import run_monitor
+
+            return run_monitor(args, make_client)
+        if args.command == "diagnose":
+            from nwlab.cli_diagnose import run_diagnose
+
+            return run_diagnose(args, make_client)
         return run_check(args)
     except (ValueError, TypeError) as exc:
         print(f"nwlab: error: {cli_message(str(exc), flags)}", file=sys.stderr)

@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
         NsgDiagnosticResult,
     )
     from nwlab.diagnostics.analyzer import ConnectionAnalyzerResult
+    from nwlab.diagnostics.diagnosis import Diagnosis
     from nwlab.monitor import Monitor
 
 AGENT_PUBLISHER = "microsoft.azure.networkwatcher"
@@ -529,6 +530,31 @@ class NetworkWatcher:
 
         return analyze_connection(self, source, destination, port, protocol=protocol,
                                   operations=operations, resource_group=resource_group)
+
+    # -- one diagnosis, and a twin's forks -----------------------------------------------------
+    def diagnose(self, source: Any, destination: Any, port: Any = None, *, protocol: Any = None,
+                 resource_group: Any = None, twin: Any = None, timeout: Any = 600) -> Diagnosis:
+        """The connectivity check and, concurrently, the tests that explain it, as one answer:
+        verdict, path, the blocking rule or route with the resource that holds it, fixes. With
+        twin= (an emulator client), every test also runs on the twin and is reconciled."""
+        from nwlab.diagnostics.diagnosis import diagnose
+
+        return diagnose(self, source, destination, port, protocol=protocol,
+                        resource_group=resource_group, twin=twin, timeout=timeout)
+
+    def fork(self) -> NetworkWatcher:
+        """An independent copy of this emulator client's twin: a new emulator over the twin's
+        topology as it is now, with the same timing. Cheap: the loaded topology is immutable,
+        so the fork starts from a copy of its document, not from a file."""
+        if self.emulator is None:
+            raise TypeError("fork(): only an emulator client has a twin to fork "
+                            "(nwlab.emulate(...)); Azure itself is never copied")
+        import nwlab
+
+        app = self.emulator.app
+        return nwlab.emulate(self.emulator.topology, check_seconds=app.check_seconds,
+                             retry_after=app.retry_after, probes=app.probes,
+                             write_rate=self.emulator.write_rate)
 
     # -- continuous monitoring (Connection Monitor) ------------------------------------------
 

@@ -258,15 +258,19 @@ def route_fixes(route: BlockingRoute, destination: str, *, next_hop_type: str,
     hop_args = [("--next-hop-type", hop)] + ([("--next-hop-ip-address", next_hop_ip)]
                                               if next_hop_ip else [])
     name = _unique(_NAME_UNSAFE.sub("-", f"nwlab-host-{address}"), set(taken_names))
-    fixes = [Fix(
-        kind="add-route", title=f"Add a route for {host} via {hop} in {rid.name}",
-        command=_az("network route-table route create", rid, "--route-table-name",
-                    [("-n", name), ("--address-prefix", host), *hop_args]),
-        request=FixRequest("PUT", _url(endpoint, f"{table}/routes/{name}", api_version),
-                           {"properties": {"addressPrefix": host, **hop_props}}),
-        resource_id=table,
-        note=f"Longest prefix wins: {host} is chosen over {route.address_prefix} for this "
-             "destination only.")]
+    fixes: list[Fix] = []
+    # A host route beside one with the same prefix is refused (RouteConflict: one route per
+    # prefix in a table), so when the blocking route is already that host route it is changed.
+    if not (route.route_table_id and _same_network(route.address_prefix, host)):
+        fixes.append(Fix(
+            kind="add-route", title=f"Add a route for {host} via {hop} in {rid.name}",
+            command=_az("network route-table route create", rid, "--route-table-name",
+                        [("-n", name), ("--address-prefix", host), *hop_args]),
+            request=FixRequest("PUT", _url(endpoint, f"{table}/routes/{name}", api_version),
+                               {"properties": {"addressPrefix": host, **hop_props}}),
+            resource_id=table,
+            note=f"Longest prefix wins: {host} is chosen over {route.address_prefix} for this "
+                 "destination only."))
     if route.route_table_id and route.name:
         path = f"{table}/routes/{route.name}"
         fixes.append(Fix(
@@ -285,6 +289,13 @@ def route_fixes(route: BlockingRoute, destination: str, *, next_hop_type: str,
             request=FixRequest("DELETE", _url(endpoint, path, api_version)), resource_id=table,
             note="The system routes decide again for every destination it covered."))
     return fixes
+
+
+def _same_network(prefix: str, host: str) -> bool:
+    try:
+        return ipaddress.ip_network(prefix, strict=False) == ipaddress.ip_network(host)
+    except ValueError:
+        return False
 
 
 def fixes_frame(fixes: Iterable[Fix]) -> pd.DataFrame:

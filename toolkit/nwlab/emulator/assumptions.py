@@ -51,8 +51,22 @@ CODES: dict[str, str] = {
     "ASSUME_EGRESS_ADDRESS_UNKNOWN": "the source's public egress address is unknown; inbound "
                                      "rules see an Internet address that no CIDR, tag or ASG "
                                      "names",
+    "ASSUME_NSG_DIAGNOSTIC_TAG_PROFILE": "an NSG-diagnostic profile side that is '*' or a "
+                                         "service tag matches only rules naming '*' or the "
+                                         "same tag (a CIDR is taken at its first address)",
+    "ASSUME_ANALYZER_RESULT_SHAPE": "a connectionAnalyzers operation's result string is the "
+                                    "JSON of the separate operation's answer (undocumented)",
     "ASSUME_PUBLIC_IP_PATH": "the path to a VM's public IP is drawn Source, Internet, VM "
                              "(the service's drawing is undocumented)",
+    "ASSUME_MONITOR_FIRST_RUN_AT_START": "a connection monitor's first tests run at its start "
+                                         "time (Azure shows data after about 5 minutes)",
+    "ASSUME_MONITOR_WORKSPACE": "a Log Analytics workspace a connection monitor's outputs name "
+                                "exists and receives its rows at once (no ingestion delay)",
+    "ASSUME_MONITOR_INDETERMINATE_SOURCE": "a test whose source cannot probe (stopped, gone, no "
+                                           "agent) is Indeterminate with no checks",
+    "ASSUME_MONITOR_ERROR_CODES": "the codes of refusals Azure documents no code for "
+                                  "(limits, a source in another region, unknown names) are "
+                                  "the twin's own",
 }
 
 

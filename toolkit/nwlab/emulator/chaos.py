@@ -368,7 +368,9 @@ class EmulatorCredential:
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
         self.calls += 1
-        return AccessToken(str(self.server.token), int(time.time()) + 3600)
+        token_for = getattr(self.server, "token_for", None)  # Log Analytics has its own token
+        token = token_for(*scopes) if callable(token_for) else self.server.token
+        return AccessToken(str(token), int(time.time()) + 3600)
 
 
 __all__ = ["ANY", "CHECK", "MAX_STALL_S", "POLL", "AccessToken", "Chaos", "Drop",

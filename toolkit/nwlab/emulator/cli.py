@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="probes per check (1-100)")
     p.add_argument("--write-rate", type=_number("--write-rate", "3.3", float, 0, positive=True), default=None,
                    help="writes per second before 429 (default: unlimited)")
+    p.add_argument("--time-scale", type=_number("--time-scale", "60", float, 0, positive=True),
+                   default=1.0, help="twin seconds per real second: the clock Connection "
+                                     "Monitor tests run on (default 1)")
     return p
 
 
@@ -92,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         server = EmulatorServer(topology, host=args.host, port=args.port, token=args.token,
                                 check_seconds=args.check_seconds, retry_after=args.retry_after,
                                 probes=args.probes, write_rate=args.write_rate,
-                                allow_remote=args.allow_remote)
+                                allow_remote=args.allow_remote, time_scale=args.time_scale)
         server.start()
     except (TopologyError, ValueError) as exc:
         print(f"nwlab emulator: error: {exc}", file=sys.stderr)
@@ -114,8 +117,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"token: {server.token}")
         # What the twin does not model loads anyway; say how much, and where the list is.
         print(f"assumptions: {len(server.topology.assumptions)} (GET /subscriptions/"
-              f"{server.subscription_id}/providers/{EXTENSION_NAMESPACE}/assumptions)",
-              flush=True)
+              f"{server.subscription_id}/providers/{EXTENSION_NAMESPACE}/assumptions)")
+        # Log Analytics is its own origin with its own token (scope api.loganalytics.io).
+        print(f"log analytics: {server.log_analytics_endpoint}")
+        print(f"log analytics token: {server.log_analytics.token}")
+        print(f"time scale: {args.time_scale:g}", flush=True)
         while not stop.wait(0.5):
             pass
     except BrokenPipeError:

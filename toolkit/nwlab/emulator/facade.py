@@ -20,14 +20,17 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from . import engine
+from . import diagnostics, engine
+from .clock import TwinClock
 from .errors import ArmError, not_found
+from .monitoring import T_WORKSPACE, Monitoring
 from .nsg import DEFAULT_RULES
 from .resource_graph import ResourceGraphService
 from .servicetags import T_SERVICE_TAGS
 from .topology import (
     JSON,
     T_ADMIN,
+    T_NIC,
     T_NSG,
     T_NW,
     T_RT,
@@ -56,7 +59,9 @@ CHILD_FIELDS = {
 }
 # Children that can be written, so a what-if uses the calls a user would make against Azure.
 WRITABLE = {(T_NSG, "securityrules"): "securityRules", (T_RT, "routes"): "routes"}
-ACTIONS = ("connectivitycheck", "ipflowverify", "nexthop")
+ACTIONS = ("connectivitycheck", "ipflowverify", "nexthop", "networkconfigurationdiagnostic")
+# NIC actions Azure runs as long-running operations (reference §4.1, §4.2).
+NIC_ACTIONS = ("effectiveroutetable", "effectivenetworksecuritygroups")
 # The twin's own endpoints live under a provider namespace Azure does not have, so a client
 # can never mistake them for an Azure API: GET /subscriptions/{id}/providers/nwlab.emulator/
 # assumptions lists every assumption of the loaded topology.
@@ -103,7 +108,8 @@ class ArmApp:
 
     def __init__(self, topology: Topology, *, check_seconds: float, retry_after: float,
                  probes: int | None, page_size: int, max_operations: int = 10000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 twin_clock: TwinClock | None = None) -> None:
         self.topology = topology
         self.check_seconds = check_seconds
         self.retry_after = retry_after
@@ -115,6 +121,10 @@ class ArmApp:
         self._ops: OrderedDict[str, Operation] = OrderedDict()
         self._max_ops = max_operations
         self.resource_graph = ResourceGraphService()  # knobs: quota, page_size, denied
+        # Connection Monitor, its metrics and Log Analytics, on the twin's clock
+        self.monitoring = Monitoring(twin_clock, retry_after=retry_after)
+        self.monitoring.probes = probes
+        self._analyzers: dict[str, JSON] = {}  # connectionAnalyzers by key(id)
 
     # -- entry point -----------------------------------------------------------------------------
     def handle(self, method: str, path: str, query: dict[str, str], body: bytes | None,
@@ -139,6 +149,9 @@ class ArmApp:
                            "be found.")
         if len(low) == 2:
             return self._only(method, "GET") or Response(200, self._subscription())
+        if len(low) == 8 and low[2] == "resourcegroups" and f"{low[5]}/{low[6]}" == T_WORKSPACE:
+            return self._only(method, "GET") or Response(
+                200, self.monitoring.workspace("/" + "/".join(segs), self.topology))
         if low[2] == "resourcegroups":
             return self._in_group(method, segs, low, path, query, body)
         if low[2] == "providers":
@@ -148,6 +161,10 @@ class ArmApp:
             if len(low) == 7 and low[3:5] == ["microsoft.network", "locations"] and \
                     low[6] == "servicetags":
                 return self._only(method, "GET") or Response(200, self._service_tags(segs[5]))
+            if len(low) == 8 and low[3:5] == ["microsoft.network", "locations"] and \
+                    low[6] == "operations":  # a connection monitor PUT's Azure-AsyncOperation
+                self._only(method, "GET")
+                return Response(*self.monitoring.service.poll_async(segs[7]))
             if low[3:] == [EXTENSION_NAMESPACE, "assumptions"]:
                 # The twin's extension (not an Azure API): every assumption of the topology
                 # as it is now, paged like any ARM list.
@@ -201,15 +218,23 @@ class ArmApp:
             raise not_found(resource_id)
         if len(low) == 8:
             return self._only(method, "GET") or Response(200, self._render(parent, query))
+        if rtype == T_NW and low[8] in ("connectionmonitors", "operationresults"):
+            return _monitor_response(*self.monitoring.below_watcher(
+                method, segs, low, parent, query, parse_json(body), self.topology,
+                self.endpoint))
         if len(low) == 9:
             if method == "POST" and rtype == T_NW and low[8] in ACTIONS:
                 return self._start(low[8], parent, query, body)
+            if method == "POST" and rtype == T_NIC and low[8] in NIC_ACTIONS:
+                return self._start_nic(low[8], parent, query)
             if rtype == T_VNET and low[8] == "listnetworkmanagereffectivesecurityadminrules":
                 return self._only(method, "POST") or self._admin_rules(parent, body)
             if rtype == T_VM and low[8] == "instanceview":
                 return self._only(method, "GET") or Response(200, self._instance_view(parent))
             return self._only(method, "GET") or self._list(
                 self._children(parent, low[8], resource_id), path, query)
+        if rtype == T_NW and low[8] == "connectionanalyzers" and len(low) in (10, 11):
+            return self._analyzer(method, parent, segs, low, query, body)
         if len(low) == 10:
             child_id = "/" + "/".join(segs[:10])
             if method in ("PUT", "DELETE") and (rtype, low[8]) in WRITABLE:
@@ -385,12 +410,57 @@ class ArmApp:
             compute = functools.partial(engine.run_check, topo, spec, probes)
         elif action == "ipflowverify":
             result = engine.ip_flow_verify(topo, payload)
+        elif action == "networkconfigurationdiagnostic":
+            result, _ = diagnostics.network_configuration_diagnostic(topo, payload)
         else:
             result = engine.next_hop(topo, payload)
+        return self._operation(watcher.location, query, result, compute)
+
+    def _analyzer(self, method: str, watcher_raw: JSON, segs: list[str], low: list[str],
+                  query: dict[str, str], body: bytes | None) -> Response:
+        """connectionAnalyzers: the resource, kept per app, and its /query as an operation."""
+        analyzer_id = "/" + "/".join(segs[:10])
+        stored = self._analyzers.get(key(analyzer_id))
+        if len(low) == 11:
+            if low[10] != "query" or method != "POST":
+                raise ArmError(404, "InvalidResourceType", f"No route for '{analyzer_id}/"
+                               f"{segs[10]}'.")
+            if stored is None:
+                raise not_found(analyzer_id)
+            topo = self.topology
+            watcher = topo.watchers[key(watcher_raw["id"])]
+            compute = functools.partial(diagnostics.analyzer_query, topo, watcher, stored,
+                                        self.probes)
+            return self._operation(watcher.location, query, None, compute)
+        if method == "PUT":
+            resource = diagnostics.analyzer_resource(self.topology, analyzer_id, segs[9],
+                                                     parse_json(body))
+            self._analyzers[key(analyzer_id)] = resource
+            return Response(200 if stored is not None else 201, copy.deepcopy(resource))
+        if method == "DELETE":
+            existed = self._analyzers.pop(key(analyzer_id), None) is not None
+            return Response(200 if existed else 204, NO_BODY)
+        self._only(method, "GET")
+        if stored is None:
+            raise not_found(analyzer_id)
+        return Response(200, copy.deepcopy(stored))
+
+    def _start_nic(self, action: str, nic_raw: JSON, query: dict[str, str]) -> Response:
+        """A NIC's effective routes or NSGs, answered over the topology as it is now."""
+        topo = self.topology
+        if action == "effectiveroutetable":
+            result = diagnostics.effective_routes(topo, nic_raw["id"])
+        else:
+            result = diagnostics.effective_nsgs(topo, nic_raw["id"])
+        return self._operation(str(nic_raw.get("location") or "global"), query, result, None)
+
+    def _operation(self, region: str, query: dict[str, str], result: JSON | None,
+                   compute: Callable[[], JSON] | None) -> Response:
+        topo = self.topology
         op_id = str(uuid.uuid4())
         api = query.get("api-version", "")
         location = (f"{self.endpoint}/subscriptions/{topo.subscription_id}/providers/"
-                    f"Microsoft.Network/locations/{watcher.location}/operationResults/{op_id}"
+                    f"Microsoft.Network/locations/{region}/operationResults/{op_id}"
                     + (f"?{urlencode({'api-version': api})}" if api else ""))
         with self._lock:
             self._ops[op_id] = Operation(self._clock() + self.check_seconds, location, result,
@@ -411,6 +481,10 @@ class ArmApp:
             return Response(202, None, {"Location": op.location,
                                         "Retry-After": format_seconds(self.retry_after)})
         return Response(200, op.answer(), {"Location": op.location})
+
+
+def _monitor_response(status: int, body: Any, headers: dict[str, str]) -> Response:
+    return Response(status, NO_BODY if status == 204 else body, headers)
 
 
 def parse_json(body: bytes | None) -> Any:

@@ -25,8 +25,10 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from .chaos import Chaos, Sabotage
+from .clock import TwinClock
 from .errors import ArmError
 from .facade import NO_BODY, ArmApp, Response
+from .log_analytics import LogAnalyticsServer
 from .ratelimit import TokenBucket
 from .topology import Topology, load_topology
 
@@ -196,7 +198,8 @@ class EmulatorServer:
                  token: str | None = None, check_seconds: float = 2.0,
                  retry_after: float = 1.0, probes: int | None = None,
                  write_rate: float | None = None, page_size: int = 1000,
-                 chaos: Chaos | None = None, allow_remote: bool = False) -> None:
+                 chaos: Chaos | None = None, allow_remote: bool = False,
+                 time_scale: float = 1.0) -> None:
         if not allow_remote and not is_loopback_host(host.strip("[]")):
             raise ValueError(f"host: {host!r} is not a loopback address, so other machines could "
                              "reach the twin, and its token grants write access to it; e.g. "
@@ -211,9 +214,16 @@ class EmulatorServer:
         if page_size < 1:
             raise ValueError("page_size must be >= 1")
         # load_topology copies a Topology too: PUTs here must not leak into the caller's object.
+        # The twin's clock (Connection Monitor runs on it): time_scale twin seconds per second.
+        self.clock = TwinClock(time_scale)
         self.app = ArmApp(load_topology(topology), check_seconds=check_seconds,
-                          retry_after=retry_after, probes=probes, page_size=page_size)
+                          retry_after=retry_after, probes=probes, page_size=page_size,
+                          twin_clock=self.clock)
         self.host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+        # Log Analytics is another origin in Azure, with another token: here too (IPv4 only).
+        self.log_analytics = LogAnalyticsServer(
+            self.app.monitoring.query, host="127.0.0.1" if ":" in self.host else self.host,
+            token="")
         self.port = port
         self._fixed_token = token
         self.token = token or ""
@@ -240,6 +250,8 @@ class EmulatorServer:
         self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02},
                                         name=f"nwlab-emulator:{self.port}", daemon=True)
         self._thread.start()
+        self.log_analytics.token = secrets.token_urlsafe(32)
+        self.log_analytics.start()
         return self
 
     def stop(self) -> None:
@@ -247,6 +259,7 @@ class EmulatorServer:
         httpd, self._httpd = self._httpd, None
         if httpd is None:
             return
+        self.log_analytics.stop()
         if self.chaos is not None:
             self.chaos.wake()  # stalled handlers end now
         httpd.shutdown()
@@ -271,6 +284,18 @@ class EmulatorServer:
     @property
     def subscription_id(self) -> str:
         return self.app.topology.subscription_id
+
+    @property
+    def log_analytics_endpoint(self) -> str:
+        """The Log Analytics query origin (its own port on loopback)."""
+        return self.log_analytics.endpoint
+
+    def token_for(self, *scopes: str) -> str:
+        """The token a credential hands out for `scopes`: Log Analytics' own for its scope,
+        the ARM token otherwise (so neither is ever accepted by the other origin)."""
+        if any("loganalytics" in str(s).lower() for s in scopes):
+            return self.log_analytics.token
+        return self.token
 
     @property
     def topology(self) -> Topology:
@@ -340,6 +365,8 @@ class EmulatorServer:
             response = Response(exc.status, exc.body())  # what _serve would send
         if method == "POST" and response.status == 202:
             self._count("checks")
+        if method in WRITE_METHODS:  # a what-if: monitors see the new network from now on
+            self.app.monitoring.service.observe(self.app.topology)
         response.headers.update(extra)
         if chaos is not None:
             response = chaos.after(self, method, parts.path, body, response, fault)

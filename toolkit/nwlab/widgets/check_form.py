@@ -64,9 +64,13 @@ class CheckForm(FormBase):
         "ip_version": "IP version", "timeout": "Timeout"}
 
     def __init__(self, nw: Any, *, runner: Callable[..., Any] | None = None,
-                 timeout: float = 600) -> None:
+                 timeout: float = 600, twin: Any = None) -> None:
         super().__init__()
         self.nw = nw
+        # Where fixes are proven: the twin given, or the client itself when it is an emulator.
+        self.twin = twin if twin is not None else (
+            nw if getattr(nw, "backend", None) == "emulator" else None)
+        self.diagnosis: Any = None
         self.runner = runner
         self.timeout = timeout
         self.figures: list[Any] = []
@@ -112,6 +116,11 @@ class CheckForm(FormBase):
                             tooltip="Run the connection check")
         self.stop = w.Button(description="Stop", icon="stop", disabled=True,
                              tooltip="Stop waiting for the check")
+        self.verify = w.Button(description="Verify fix on the twin", icon="check",
+                               disabled=self.twin is None,
+                               tooltip="Diagnose the check, apply each fix to a fork of the twin "
+                                       "and re-run it" if self.twin is not None else
+                                       "No twin: pass CheckForm(nw, twin=nwlab.emulate(...))")
         self.progress = w.HTML()
         self.status = w.HTML()
         self.out = w.Output(layout=full)
@@ -121,7 +130,7 @@ class CheckForm(FormBase):
             self.dest_kind, self.destination,
             w.HBox([self.port, self.protocol]),
             self.advanced,
-            w.HBox([self.run, self.stop]),
+            w.HBox([self.run, self.stop, self.verify]),
             self.progress, self.status, self.out,
         ])
 
@@ -136,6 +145,7 @@ class CheckForm(FormBase):
             getattr(self, name).observe(self._save, names="value")
         self.run.on_click(self._on_run)
         self.stop.on_click(self._on_stop)
+        self.verify.on_click(self._on_verify)
 
     # -- inventory -----------------------------------------------------------------------
 
@@ -408,6 +418,34 @@ class CheckForm(FormBase):
             self._render(result)
             self.progress.value = (f"Done in {time.monotonic() - started:.1f} s: "
                                    f"{html.escape(str(getattr(result, 'status', '')))}")
+        except BaseException as exc:  # shown in the form, never raised into the kernel
+            self._show_error(exc)
+            self.progress.value = ""
+        finally:
+            self._finished()
+
+    def _on_verify(self, _button: Any = None) -> None:
+        kwargs = self._prepare(self._answerable_kwargs)
+        if kwargs is None or self.twin is None:
+            return
+        self.out.outputs = ()
+        self.progress.value = "Diagnosing, then proving each fix on a fork of the twin …"
+        self._start(self._verify_work, kwargs, time.monotonic(), name="nwlab-verify")
+
+    def _verify_work(self, kwargs: dict[str, Any], started: float,
+                     cancel: threading.Event) -> None:
+        """diagnose() with the form's check, verify_fixes() on the twin, the answer inline."""
+        try:
+            d = self.nw.diagnose(kwargs["source"], kwargs["destination"], kwargs["port"],
+                                 protocol=kwargs["protocol"],
+                                 resource_group=kwargs["resource_group"], timeout=self.timeout)
+            if not cancel.is_set():
+                d.verify_fixes(self.twin)
+            self.diagnosis = self.result = d
+            self.out.outputs = (html_bundle(d._repr_html_(), str(d)),)
+            proven = sum(1 for f in d.fixes if f.proven)
+            self.progress.value = (f"Done in {time.monotonic() - started:.1f} s: {proven} of "
+                                   f"{len(d.fixes)} fixes proven on the twin")
         except BaseException as exc:  # shown in the form, never raised into the kernel
             self._show_error(exc)
             self.progress.value = ""

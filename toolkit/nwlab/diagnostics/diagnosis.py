@@ -1,0 +1,448 @@
+"""One diagnosis: the connectivity check and, concurrently, the tests that explain it (NSG
+diagnostic and IP flow verify at each end, next hop and effective routes at the source, next hop
+at the dropping hop when it is another VM), read into findings that name the resource holding the
+blocking rule or route, and the fixes for them.
+
+    d = nw.diagnose("MultiTierApp0", "Database0", 1433, resource_group="ContosoRG")
+    d.verdict, d.findings, d.fixes, d.frame(); print(d)
+
+The 2026-01-01 connectionAnalyzers bundle is not used here: the separate calls run on every
+backend, the bundle is a resource (PUT and DELETE: writes against the budget), and its result
+string is undocumented (reference §8.3), so its reading stays with analyze_connection(). With twin=, every test runs on the twin too and is reconciled
+(nwlab.diagnostics.reconcile).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import ipaddress
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from nwlab.arm.errors import NwlabError
+from nwlab.checkspec import CheckSpec, build_check
+from nwlab.diagnostics import operations
+from nwlab.diagnostics.fixes import BlockingRoute, Fix, Flow, fixes_frame, nsg_fixes, route_fixes
+from nwlab.diagnostics.flow import IpFlowResult, NextHopResult
+from nwlab.diagnostics.nsg import NsgDiagnosticResult
+from nwlab.diagnostics.render import table_frame, table_html, table_text
+from nwlab.diagnostics.routes import EffectiveRoutes
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from nwlab.diagnostics.reconcile import Reconciliation
+    from nwlab.model import ConnectivityResult
+
+__all__ = ["Diagnosis", "Finding", "diagnose"]
+
+# Issues Azure reports when the packet reached the destination NIC and the guest did not answer.
+GUEST_ISSUES = frozenset({"GuestFirewall", "NoListenerOnDestination"})
+
+
+class Client(operations.Client, Protocol):
+    """What diagnose() needs of a NetworkWatcher: the operations' needs and the check."""
+
+    def run_spec(self, spec: CheckSpec) -> ConnectivityResult: ...
+
+    def ip_flow_verify(self, vm: Any, direction: Any, protocol: Any, local_port: Any,
+                       remote_ip: Any, remote_port: Any) -> IpFlowResult: ...
+
+    def next_hop(self, vm: Any, destination_ip: Any, *, source_ip: Any = None,
+                 nic: Any = None) -> NextHopResult: ...
+
+    def nsg_diagnostic(self, target: Any, *, direction: Any, protocol: Any, source: Any,
+                       destination: Any, destination_port: Any) -> NsgDiagnosticResult: ...
+
+    def effective_routes(self, vm_or_nic: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One reason the check came out as it did, with the resource that holds it."""
+
+    kind: str  # nsg-rule, route, guest-or-application, beyond-estate, unreachable, reachable
+    test: str  # the test that shows it (a key of Diagnosis.tests)
+    text: str
+    resource_id: str | None = None  # the NSG or route table (None when no Azure resource holds it)
+    rule: str | None = None  # the rule or route name
+    priority: int | None = None
+    fields: dict[str, Any] = field(default_factory=dict)  # the rule's own properties
+
+
+@dataclass
+class Diagnosis:
+    """Every test's result for one question, the findings they support, and the fixes."""
+
+    source: str
+    destination: str
+    port: int | None
+    protocol: str
+    connectivity: ConnectivityResult
+    tests: dict[str, Any]  # name -> typed result, or the NwlabError the test failed with
+    findings: list[Finding]
+    fixes: list[Fix]
+    flow: Flow | None = None
+    spec: CheckSpec | None = None
+    elapsed_s: float = 0.0
+    twin: dict[str, Any] | None = None  # the same tests on the twin (name -> result)
+    reconciliation: list[Reconciliation] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        return "reachable" if self.connectivity.reachable else "not reachable"
+
+    @property
+    def path(self) -> list[str]:
+        return [f"{h.type} {h.address}".strip() for h in self.connectivity.hops]
+
+    def summary(self) -> str:
+        port = f":{self.port}" if self.port is not None else ""
+        return (f"{self.source} -> {self.destination}{port} ({self.protocol}): {self.verdict} "
+                f"({self.connectivity.status}); path: {' -> '.join(self.path) or '-'}")
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per test: its verdict in a word and what it names."""
+        out = []
+        for name, result in self.tests.items():
+            if isinstance(result, NwlabError):
+                out.append({"test": name, "outcome": "failed", "detail": str(result)})
+                continue
+            summary = result.summary() if hasattr(result, "summary") else str(result)
+            out.append({"test": name, "outcome": _outcome(result), "detail": summary})
+        for rec in self.reconciliation:
+            for row in out:
+                if row["test"] == rec.test:
+                    row["twin"] = rec.outcome
+                    row["cause"] = rec.cause
+        return out
+
+    def frame(self) -> pd.DataFrame:
+        columns = ("test", "outcome", "detail") + (("twin", "cause") if self.reconciliation
+                                                    else ())
+        return table_frame(columns, self.rows())
+
+    def fixes_frame(self) -> pd.DataFrame:
+        return fixes_frame(self.fixes)
+
+    def __str__(self) -> str:
+        lines = [self.summary(), ""]
+        lines += [f"- {f.text}" for f in self.findings] or ["- no finding"]
+        if self.fixes:
+            lines += ["", "Fixes (smallest first):"]
+            for i, fix in enumerate(self.fixes, 1):
+                lines.append(f"  {i}. {fix}")
+                if fix.result is not None:  # verified: what the check said on the fork
+                    lines.append(f"     on the twin's fork: {_after(fix.result)}")
+        if self.reconciliation:
+            lines += ["", "Live and twin:"]
+            lines += [f"  {r}" for r in self.reconciliation]
+        columns = ("test", "outcome", "detail")
+        return "\n".join(lines) + "\n\n" + table_text("Tests:", columns, self.rows())
+
+    def _repr_html_(self) -> str:
+        findings = [{"finding": f.text, "resource": f.resource_id, "priority": f.priority}
+                    for f in self.findings]
+        fixes = [{"fix": f.title, "proven": f.proven, "command": f.command} for f in self.fixes]
+        parts = [table_html("Diagnosis", self.summary(), ("finding", "resource", "priority"),
+                            findings),
+                 table_html("Fixes", "smallest first", ("fix", "proven", "command"), fixes)
+                 if fixes else "",
+                 table_html("Tests", "each test's own answer", ("test", "outcome", "detail"),
+                            self.rows())]
+        return "".join(parts)
+
+    def __repr__(self) -> str:
+        return f"<Diagnosis {self.summary()}; {len(self.findings)} findings, {len(self.fixes)} fixes>"
+
+    def verify_fixes(self, twin: Any, checks: Iterable[Any] | None = None) -> list[Fix]:
+        """Apply each fix to a fork of the twin and re-run the check (see verify.py)."""
+        from nwlab.diagnostics.verify import verify_fixes
+
+        self.fixes = verify_fixes(self, twin, checks)
+        return self.fixes
+
+
+def _after(result: Any) -> str:
+    if isinstance(result, NwlabError):
+        return f"the fix could not be applied: {result}"
+    issues = sorted({i.type for i in getattr(result, "issues", None) or []})
+    return f"{result.status}" + (f" ({', '.join(issues)})" if issues else "")
+
+
+def _outcome(result: Any) -> str:
+    if isinstance(result, IpFlowResult):
+        return result.access or "-"
+    if isinstance(result, NextHopResult):
+        return result.next_hop_type or "-"
+    if isinstance(result, NsgDiagnosticResult):
+        return result.access or "-"
+    if isinstance(result, EffectiveRoutes):
+        return f"{len(result.routes)} routes"
+    if hasattr(result, "reachable"):
+        return "reachable" if result.reachable else "not reachable"
+    return "done"
+
+
+# -- running the tests ---------------------------------------------------------------------------
+
+def _vm_address(client: Client, vm_id: str, deadline: float) -> str:
+    """A VM's primary private address (its NIC read, as the operations do)."""
+    return operations._on_vm(client, vm_id, None, None, "address", deadline).address
+
+
+def _protocols(spec: CheckSpec) -> tuple[str | None, str]:
+    """(IP flow verify protocol or None when it cannot test it, NSG diagnostic protocol)."""
+    proto = (spec.protocol or "Tcp").lower()
+    if proto == "icmp":
+        return None, "ICMP"  # IP flow verify is TCP/UDP only (reference §0.3)
+    return "TCP", "TCP"  # Http/Https checks are TCP underneath
+
+
+def plan(client: Client, spec: CheckSpec, deadline: float
+         ) -> tuple[dict[str, Callable[[], Any]], Flow | None]:
+    """The explaining tests, by name, and the flow they test (None when the destination has no
+    address yet, e.g. a host name the service resolves)."""
+    source_ip = _vm_address(client, spec.source_id, deadline)
+    dest = spec.destination
+    dest_vm = dest.value if dest.kind == "vm" else None
+    dest_ip: str | None = None
+    if dest_vm is not None:
+        dest_ip = _vm_address(client, dest_vm, deadline)
+    elif dest.kind == "ip":
+        dest_ip = dest.value
+    flow_proto, nsg_proto = _protocols(spec)
+    port = spec.port if spec.port is not None else (dest.url_port if dest.url_port else None)
+    port_text = str(port) if port is not None else "*"
+    tests: dict[str, Callable[[], Any]] = {}
+    if dest_ip is None:
+        return tests, None
+    src = spec.source_id
+    tests["nsg_diagnostic.source"] = lambda: client.nsg_diagnostic(
+        src, direction="Outbound", protocol=nsg_proto, source=source_ip, destination=dest_ip,
+        destination_port=port_text)
+    tests["next_hop.source"] = lambda: client.next_hop(src, dest_ip)
+    tests["effective_routes.source"] = lambda: client.effective_routes(src)
+    if flow_proto is not None:
+        tests["ip_flow_verify.source"] = lambda: client.ip_flow_verify(
+            src, "Outbound", flow_proto, "*", dest_ip, port_text)
+    if dest_vm is not None:
+        tests["nsg_diagnostic.destination"] = lambda: client.nsg_diagnostic(
+            dest_vm, direction="Inbound", protocol=nsg_proto, source=source_ip,
+            destination=dest_ip, destination_port=port_text)
+        if flow_proto is not None:
+            tests["ip_flow_verify.destination"] = lambda: client.ip_flow_verify(
+                dest_vm, "Inbound", flow_proto, port_text, source_ip, "*")
+    flow = Flow("Icmp" if flow_proto is None else "Tcp", source_ip, dest_ip, port)
+    return tests, flow
+
+
+def _dropping_hop(connectivity: Any) -> tuple[Any, Any] | None:
+    """The first hop between the ends whose NSG or route blocks, and its blocking issue."""
+    hops = connectivity.hops
+    for hop in hops[1:-1]:  # the ends are tested already
+        for issue in hop.issues:
+            if issue.type in ("NetworkSecurityRule", "UserDefinedRoute"):
+                return hop, issue
+    return None
+
+
+def _hop_plan(client: Client, connectivity: Any, flow: Flow | None
+              ) -> dict[str, Callable[[], Any]]:
+    found = _dropping_hop(connectivity) if flow is not None and not connectivity.reachable \
+        else None
+    if found is None or flow is None:
+        return {}
+    hop, issue = found
+    rid = hop.resource_id or ""
+    low = rid.lower()
+    if "/networkinterfaces/" not in low:
+        return {}
+    nic = rid[:low.index("/ipconfigurations/")] if "/ipconfigurations/" in low else rid
+    try:
+        body = client.arm.get_json(nic)
+    except NwlabError:
+        return {}
+    vm = (((body or {}).get("properties") or {}).get("virtualMachine") or {}).get("id")
+    direction = issue.origin if issue.origin in ("Inbound", "Outbound") else "Outbound"
+    port = "*" if flow.destination_port is None else str(flow.destination_port)
+    tests: dict[str, Callable[[], Any]] = {
+        "nsg_diagnostic.hop": functools.partial(
+            client.nsg_diagnostic, nic, direction=direction,
+            protocol="ICMP" if flow.protocol == "Icmp" else "TCP", source=flow.source,
+            destination=flow.destination, destination_port=port),
+        "effective_routes.hop": functools.partial(client.effective_routes, nic)}
+    if vm and hop.address:
+        tests["next_hop.hop"] = functools.partial(client.next_hop, vm, flow.destination,
+                                                  source_ip=hop.address, nic=nic)
+    return tests
+
+
+def run_tests(client: Client, spec: CheckSpec, timeout: float
+              ) -> tuple[Any, dict[str, Any], Flow | None]:
+    """The check and its explaining tests, concurrently: wall time is the slowest of them."""
+    deadline = time.monotonic() + timeout
+    with ThreadPoolExecutor(max_workers=8, thread_name_prefix="nwlab-diagnose") as pool:
+        check: Future[Any] = pool.submit(client.run_spec, spec)
+        try:
+            tests, flow = plan(client, spec, deadline)
+        except NwlabError as exc:  # the reads failed: the check still answers
+            tests, flow = {}, None
+            planned: dict[str, Future[Any]] = {}
+            results: dict[str, Any] = {"plan": exc}
+        else:
+            planned = {name: pool.submit(call) for name, call in tests.items()}
+            results = {}
+        connectivity = check.result()
+        # One more round at the hop that drops, when it is not the source: Azure names the
+        # hop's NIC, and the tests there say which of its NSGs or routes did it.
+        hop_tests = _hop_plan(client, connectivity, flow)
+        planned.update({name: pool.submit(call) for name, call in hop_tests.items()})
+        for name, future in planned.items():
+            try:
+                results[name] = future.result()
+            except NwlabError as exc:  # one test failing does not lose the others
+                results[name] = exc
+    return connectivity, {"connectivity": connectivity, **results}, flow
+
+
+# -- reading the results -------------------------------------------------------------------------
+
+def _nsg_findings(client: Client, tests: dict[str, Any], flow: Flow | None
+                  ) -> tuple[list[Finding], list[Fix]]:
+    findings: list[Finding] = []
+    fixes: list[Fix] = []
+    seen: set[tuple[str, str]] = set()
+    for end in ("source", "hop", "destination"):
+        result = tests.get(f"nsg_diagnostic.{end}")
+        if not isinstance(result, NsgDiagnosticResult) or result.allowed:
+            continue
+        for layer in result.blocking():
+            if layer.matched_rule is None:
+                continue
+            rule_name = layer.matched_rule.rule_name
+            if (layer.nsg_id.lower(), rule_name.lower()) in seen:
+                continue
+            seen.add((layer.nsg_id.lower(), rule_name.lower()))
+            short = rule_name.split("_", 1)[1] if "_" in rule_name else rule_name
+            fields: dict[str, Any] = {}
+            priority = None
+            nsg = None
+            if "/networkSecurityGroups/" in layer.nsg_id:
+                try:
+                    nsg = client.arm.get_json(layer.nsg_id)
+                except NwlabError:
+                    nsg = None
+            for kind in ("securityRules", "defaultSecurityRules"):
+                for item in ((nsg or {}).get("properties") or {}).get(kind) or []:
+                    if str(item.get("name", "")).lower() == short.lower():
+                        fields = dict(item.get("properties") or {})
+                        fields.pop("provisioningState", None)
+                        priority = fields.get("priority")
+            direction = str((result.results[0].query.direction if result.results and
+                             result.results[0].query else "") or "").lower() or "-"
+            findings.append(Finding(
+                kind="nsg-rule", test=f"nsg_diagnostic.{end}",
+                text=(f"{short} (priority {priority if priority is not None else '?'}, "
+                      f"{direction}) in {layer.nsg_id.rsplit('/', 1)[-1]} denies the flow; "
+                      f"applied to {layer.applied_to or '-'}"),
+                resource_id=layer.nsg_id, rule=short, priority=priority, fields=fields))
+            if nsg is not None and flow is not None:
+                # ValueError: the rule is not in the NSG as read now (changed since): no fix
+                with contextlib.suppress(ValueError):
+                    fixes += nsg_fixes(nsg, rule_name, flow, endpoint=client.arm.endpoint)
+    return findings, fixes
+
+
+def _route_findings(client: Client, tests: dict[str, Any], flow: Flow | None
+                    ) -> tuple[list[Finding], list[Fix]]:
+    hop = tests.get("next_hop.source")
+    if not isinstance(hop, NextHopResult) or not hop.dropped or flow is None:
+        return [], []
+    routes = tests.get("effective_routes.source")
+    route = routes.route_for(flow.destination) if isinstance(routes, EffectiveRoutes) else None
+    table = hop.user_route_table_id
+    name = route.name if route is not None else None
+    where = f"route {name} in {table.rsplit('/', 1)[-1]}" if table and name else \
+        (f"a route in {table}" if table else "a system route")
+    finding = Finding(kind="route", test="next_hop.source",
+                      text=f"{where} sends {flow.destination} to None (dropped)",
+                      resource_id=table, rule=name,
+                      fields={"addressPrefix": list(route.address_prefixes) if route else [],
+                              "nextHopType": "None"})
+    fixes: list[Fix] = []
+    intended = _system_hop(routes, flow.destination) if isinstance(routes, EffectiveRoutes) \
+        else None
+    if route is not None and table and intended is not None:
+        blocking = BlockingRoute.from_effective(route, table, flow.destination)
+        # ValueError: a next hop the fixes cannot write (e.g. a gateway-learned one): no fix
+        with contextlib.suppress(ValueError):
+            fixes = route_fixes(blocking, flow.destination, next_hop_type=intended,
+                                route_table_id=table, endpoint=client.arm.endpoint)
+    return [finding], fixes
+
+
+def _system_hop(routes: EffectiveRoutes, address: str) -> str | None:
+    """The next hop Azure's own (Default) routes give `address`: what the traffic would take
+    without the user route that drops it."""
+    defaults = EffectiveRoutes(routes=tuple(r for r in routes.routes
+                                            if r.source.lower() == "default"))
+    best = defaults.route_for(address)
+    if best is None or best.next_hop_type.lower() == "none":
+        return None
+    return best.next_hop_type
+
+
+def _check_findings(connectivity: Any, flow: Flow | None) -> list[Finding]:
+    if connectivity.reachable:
+        return [Finding(kind="reachable", test="connectivity",
+                        text=f"Azure reached the destination ({connectivity.status}).")]
+    types = {i.type for i in connectivity.issues}
+    last = connectivity.hops[-1] if connectivity.hops else None
+    if types <= GUEST_ISSUES and last is not None and last.type.lower() in ("virtualmachine", "vnetlocal"):
+        return [Finding(kind="guest-or-application", test="connectivity",
+                        text="Azure delivered the packet to the destination NIC and no NSG or "
+                             "route blocks it: the guest OS firewall or the application refused "
+                             "or did not answer.", resource_id=last.resource_id)]
+    if flow is not None and not ipaddress.ip_address(flow.destination).is_private and \
+            not (types & {"NetworkSecurityRule", "UserDefinedRoute"}):
+        return [Finding(kind="beyond-estate", test="connectivity",
+                        text=f"The packet left the estate towards {flow.destination}; what lies "
+                             "beyond (Internet, on-premises) is not visible to Azure.")]
+    return [Finding(kind="unreachable", test="connectivity",
+                    text=f"Not reachable ({connectivity.status}); issues: "
+                         f"{', '.join(sorted(types)) or 'none reported'}.")]
+
+
+def diagnose(client: Client, source: Any, destination: Any, port: Any = None, *,
+             protocol: Any = None, resource_group: Any = None, twin: Any = None,
+             timeout: Any = 600) -> Diagnosis:
+    """See the module docstring. Bad input fails before any request (build_check)."""
+    spec = build_check(client.subscription_id, source, destination, port, protocol=protocol,
+                       resource_group=resource_group, timeout=timeout)
+    started = time.monotonic()
+    connectivity, tests, flow = run_tests(client, spec, spec.timeout)
+    findings: list[Finding] = []
+    fixes: list[Fix] = []
+    if not connectivity.reachable:
+        nsg_found, fixes = _nsg_findings(client, tests, flow)
+        route_found, route_fixed = _route_findings(client, tests, flow)
+        findings, fixes = nsg_found + route_found, fixes + route_fixed
+    findings = findings or _check_findings(connectivity, flow)
+    dest = spec.destination.value
+    shown = dest.rsplit("/", 1)[-1] if spec.destination.kind == "vm" else dest
+    d = Diagnosis(source=spec.source_name, destination=shown, port=spec.port,
+                  protocol=spec.protocol or "Tcp", connectivity=connectivity, tests=tests,
+                  findings=findings, fixes=fixes, flow=flow, spec=spec,
+                  elapsed_s=round(time.monotonic() - started, 3))
+    if twin is not None:
+        from nwlab.diagnostics.reconcile import reconcile
+
+        _, twin_tests, _ = run_tests(twin, spec, spec.timeout)
+        d.twin = twin_tests
+        d.reconciliation = reconcile(client, twin, tests, twin_tests)
+    return d

@@ -1,0 +1,82 @@
+"""Prove a fix on the twin: apply it to a fork (an independent copy) by its own REST request, re-run
+the check, and mark it proven when the check now passes and no other check of a given set changes
+verdict. The twin itself is never written."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+from nwlab.arm.errors import NwlabError
+from nwlab.checkspec import CheckSpec, build_check
+from nwlab.diagnostics.fixes import Fix
+
+if TYPE_CHECKING:  # pragma: no cover
+    from nwlab.diagnostics.diagnosis import Diagnosis
+
+__all__ = ["apply_fix", "as_specs", "verify_fixes"]
+
+
+def as_specs(subscription_id: str, checks: Iterable[Any] | None,
+             resource_group: str | None = None) -> list[CheckSpec]:
+    """Checks as CheckSpecs: a CheckSpec, a mapping of check() arguments, or a
+    (source, destination[, port]) tuple; VM names resolve in `resource_group` unless a
+    mapping names its own."""
+    specs = []
+    for i, item in enumerate(checks or ()):
+        if isinstance(item, CheckSpec):
+            specs.append(item)
+        elif isinstance(item, Mapping):
+            args = {"resource_group": resource_group, **item}
+            try:
+                specs.append(build_check(subscription_id, args.pop("source"),
+                                         args.pop("destination"), args.pop("port", None),
+                                         **args))
+            except KeyError as exc:
+                raise ValueError(f"checks[{i}]: needs {exc.args[0]!r}; e.g. "
+                                 "{'source': 'WebVM0', 'destination': '10.1.4.4', 'port': 1433}"
+                                 ) from None
+        elif isinstance(item, Sequence) and not isinstance(item, str) and 2 <= len(item) <= 3:
+            specs.append(build_check(subscription_id, *item, resource_group=resource_group))
+        else:
+            raise TypeError(f"checks[{i}]: expected a CheckSpec, a dict of check() arguments or "
+                            f"a (source, destination, port) tuple, got {item!r}")
+    return specs
+
+
+def apply_fix(fork: Any, fix: Fix) -> None:
+    """Send the fix's own request to the fork: its path and api-version, the fork's endpoint
+    (a fix built from a live diagnosis names management.azure.com)."""
+    parts = urlsplit(fix.request.url)
+    versions = parse_qs(parts.query).get("api-version")
+    api = versions[0] if versions else None
+    fork.arm.request(fix.request.method, parts.path, json=fix.request.body, api_version=api)
+
+
+def verify_fixes(diagnosis: Diagnosis, twin: Any, checks: Iterable[Any] | None = None
+                 ) -> list[Fix]:
+    """Each fix with proven set and the check's result on its fork (see the module docstring)."""
+    if not callable(getattr(twin, "fork", None)):
+        raise TypeError("twin: expected an emulator client (nwlab.emulate(...)); fixes are "
+                        "proven on a fork of a twin, never on Azure")
+    spec = diagnosis.spec
+    if spec is None:
+        raise ValueError("diagnosis: has no check to re-run (it was built by hand)")
+    others = as_specs(twin.subscription_id, checks, spec.resource_group)
+    before = [twin.run_spec(s).reachable for s in others]
+    out = []
+    for fix in diagnosis.fixes:
+        fork = twin.fork()
+        try:
+            try:
+                apply_fix(fork, fix)
+            except NwlabError as exc:
+                out.append(fix.with_proof(False, exc))
+                continue
+            result = fork.run_spec(spec)
+            after = [fork.run_spec(s).reachable for s in others]
+            out.append(fix.with_proof(bool(result.reachable) and after == before, result))
+        finally:
+            fork.close()
+    return out
