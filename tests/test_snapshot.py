@@ -212,3 +212,71 @@ def test_snapshot_drops_the_free_text_of_admin_rules():
     assert "deny-rdp" in text
     assert "platform team" not in text
     assert "no RDP" not in text
+
+
+# -- issue 11: firewalls and policies, private endpoints and DNS, gateways -------------------
+
+def _estate_parts():
+    """The firewall, private-endpoint and gateway estates of tests/emulator, with the checks
+    each one answers (source, destination, port)."""
+    from tests.emulator import test_firewall, test_gateways, test_private_endpoints
+
+    firewall = test_firewall._estate(groups=test_firewall.ALLOW_SQL)
+    endpoint = test_private_endpoints._estate()
+    gateway = test_gateways._hub()
+    # A connection's pre-shared key must never reach a snapshot file.
+    conn = next(r for r in gateway.resources if r["type"] == "Microsoft.Network/connections")
+    conn["properties"]["sharedKey"] = "do-not-keep-me"
+    return [
+        (firewall, [("a", "b", 1433), ("a", "b", 22)],
+         {"Microsoft.Network/azureFirewalls", "Microsoft.Network/firewallPolicies",
+          "Microsoft.Network/firewallPolicies/ruleCollectionGroups"}),
+        (endpoint, [("c", "10.2.3.4", 443), ("c", "https://acct.blob.core.windows.net/", 0),
+                    ("h", "10.2.3.4", 443)],
+         {"Microsoft.Network/privateEndpoints", "Microsoft.Network/privateDnsZones",
+          "Microsoft.Network/privateDnsZones/A",
+          "Microsoft.Network/privateDnsZones/virtualNetworkLinks"}),
+        (gateway, [("h", "192.168.50.10", 443), ("s", "192.168.50.10", 443)],
+         {"Microsoft.Network/virtualNetworkGateways", "Microsoft.Network/localNetworkGateways",
+          "Microsoft.Network/connections"}),
+    ]
+
+
+@pytest.mark.parametrize("index", [0, 1, 2], ids=["firewall", "private-endpoint", "gateway"])
+def test_snapshot_captures_firewalls_endpoints_and_gateways_and_answers_alike(index, tmp_path):
+    net, checks, types = _estate_parts()[index]
+    live = nwlab.emulate(net.document(), check_seconds=0, retry_after=0)
+    try:
+        topology = live.snapshot("rg", path=tmp_path / "estate.json")
+        twin = nwlab.emulate(topology, check_seconds=0, retry_after=0)
+        try:
+            for source, destination, port in checks:
+                a = live.check(source, destination, port, resource_group="rg")
+                b = twin.check(source, destination, port, resource_group="rg")
+                assert (a.status, [h.type for h in a.hops], [i.to_dict() for i in a.issues]) \
+                    == (b.status, [h.type for h in b.hops], [i.to_dict() for i in b.issues]), \
+                    (source, destination, port)
+                assert sorted(x.code for x in a.assumptions) == \
+                    sorted(x.code for x in b.assumptions)
+            assert twin.assumptions == [] == live.assumptions
+        finally:
+            twin.close()
+    finally:
+        live.close()
+    captured = {r["type"] for r in topology["resources"]}
+    assert types <= captured, types - captured
+    text = (tmp_path / "estate.json").read_text()
+    assert "do-not-keep-me" not in text
+    assert "11111111-2222-3333-4444-555555555555" not in text
+
+
+def test_snapshot_records_learned_routes_it_cannot_read():
+    from tests.emulator import test_gateways
+
+    live = nwlab.emulate(test_gateways._hub().document(), check_seconds=0, retry_after=0)
+    try:
+        topology = live.snapshot("rg")
+    finally:
+        live.close()
+    # The emulator does not serve getLearnedRoutes: the snapshot says so instead of guessing.
+    assert any("getLearnedRoutes" in n for n in topology["emulation"]["notes"])

@@ -282,3 +282,15 @@ def test_a_peer_outside_the_scope_is_noted_and_kept_as_an_external_vnet():
         assert [a.code for a in twin.assumptions] == ["EXTERNAL_VNET"]
     finally:
         twin.close()
+
+
+def test_a_rows_secrets_are_never_written():
+    """A connection's pre-shared key and a gateway's client settings, dropped as ARM's are."""
+    from nwlab.snapshot_graph import _resource
+
+    item = _resource({"id": "/subscriptions/x/resourceGroups/g/providers/Microsoft.Network/"
+                            "connections/c", "name": "c", "type": "microsoft.network/connections",
+                      "properties": {"sharedKey": "s3cret", "connectionStatus": "Connected",
+                                     "authorizationKey": "k"}})
+    assert item is not None and item["type"] == "Microsoft.Network/connections"
+    assert item["properties"] == {"connectionStatus": "Connected"}

@@ -193,6 +193,9 @@ class Net:
                                "provisioningState": "Succeeded"}})
         return vm_id
 
+    def subnet_id(self, vnet: str, subnet: str) -> str:
+        return f"{self._vnets[vnet]['id']}/subnets/{subnet}"
+
     def vm_id(self, name: str) -> str:
         return self.rid("Microsoft.Compute", "virtualMachines", name)
 

@@ -87,8 +87,8 @@ def test_cli_says_how_many_assumptions_and_where(tmp_path: Path) -> None:
 
     doc = two_subnets().document()
     doc["resources"].append({"id": doc["resources"][0]["id"].replace(
-        "virtualNetworks/v", "azureFirewalls/fw"), "name": "fw",
-        "type": "Microsoft.Network/azureFirewalls", "location": "westus", "properties": {}})
+        "virtualNetworks/v", "applicationGateways/fw"), "name": "fw",
+        "type": "Microsoft.Network/applicationGateways", "location": "westus", "properties": {}})
     path = tmp_path / "estate.json"
     path.write_text(json.dumps(doc))
     proc = subprocess.Popen(

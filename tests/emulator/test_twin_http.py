@@ -109,8 +109,8 @@ def test_effective_admin_rules_page_with_skip_token(serve: Callable[..., Client]
 def test_twin_assumptions_on_the_client() -> None:
     net = Net()
     net.vnet("v", "10.0.0.0/16")
-    net.resources.append({"id": net.rid("Microsoft.Network", "azureFirewalls", "fw"),
-                          "name": "fw", "type": "Microsoft.Network/azureFirewalls",
+    net.resources.append({"id": net.rid("Microsoft.Network", "applicationGateways", "fw"),
+                          "name": "fw", "type": "Microsoft.Network/applicationGateways",
                           "location": "westus", "properties": {}})
     twin = nwlab.emulate(net.document(), check_seconds=0, retry_after=0)
     try:

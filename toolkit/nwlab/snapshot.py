@@ -17,8 +17,9 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
-from nwlab.arm.errors import ArmError
+from nwlab.arm.errors import ArmError, OperationTimeout
 from nwlab.arm.ids import ZERO_SUBSCRIPTION
+from nwlab.arm.lro import run_operation
 from nwlab.arm.session import response_json
 from nwlab.files import write_text
 from nwlab.watcher import AGENT_PUBLISHER
@@ -27,13 +28,27 @@ if TYPE_CHECKING:  # pragma: no cover
     from nwlab.watcher import NetworkWatcher
 
 NETWORK_TYPES = ("virtualNetworks", "networkInterfaces", "networkSecurityGroups", "routeTables",
-                 "publicIPAddresses", "applicationSecurityGroups")
+                 "publicIPAddresses", "applicationSecurityGroups", "azureFirewalls",
+                 "firewallPolicies", "ipGroups", "privateEndpoints", "virtualNetworkGateways",
+                 "localNetworkGateways", "connections")
+# Private DNS is its own API surface under Microsoft.Network with its own versions (spec
+# privatedns/resource-manager/Microsoft.Network/stable/2020-06-01).
+PRIVATE_DNS_API = "2020-06-01"
+# Child collections the twin reads, listed per parent: (parent type, segment, api-version).
+CHILD_LISTS = (("microsoft.network/firewallpolicies", "ruleCollectionGroups", None),
+               ("microsoft.network/privatednszones", "virtualNetworkLinks", PRIVATE_DNS_API),
+               ("microsoft.network/privatednszones", "A", PRIVATE_DNS_API))
+# Properties that can hold a secret or a credential and that the twin never reads: a
+# connection's pre-shared key, a gateway's point-to-site client settings (RADIUS secrets,
+# root certificates).
+SECRET_PROPERTIES = frozenset({"sharedKey", "vpnClientConfiguration", "authorizationKey"})
 # Top-level keys that carry nothing the engine needs and may carry what a user would not share.
 DROP_KEYS = frozenset({"etag", "tags", "managedBy", "identity", "zones", "plan", "systemData"})
 _REFERENCE = re.compile(
     r"/subscriptions/[^/\"]+/resourceGroups/[^/\"]+/providers/Microsoft\.Network/"
     r"(?:virtualNetworks|networkSecurityGroups|routeTables|publicIPAddresses|"
-    r"applicationSecurityGroups)/[^/\"]+",
+    r"applicationSecurityGroups|firewallPolicies|ipGroups|localNetworkGateways|"
+    r"virtualNetworkGateways)/[^/\"]+",
     re.IGNORECASE)
 
 
@@ -49,7 +64,11 @@ def outside_scope(resources: dict[str, dict[str, Any]], subscriptions: list[str]
 
 
 def _clean(resource: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in resource.items() if k not in DROP_KEYS}
+    out = {k: v for k, v in resource.items() if k not in DROP_KEYS}
+    if isinstance(out.get("properties"), dict):
+        out["properties"] = {k: v for k, v in out["properties"].items()
+                             if k not in SECRET_PROPERTIES}
+    return out
 
 
 def _vm_entry(nw: NetworkWatcher, vm: dict[str, Any]) -> list[dict[str, Any]]:
@@ -86,14 +105,17 @@ def take_snapshot(nw: NetworkWatcher, *, resource_group: str | None = None, path
     sub = nw.subscription_id
     scope = f"/subscriptions/{sub}" + (f"/resourceGroups/{resource_group}" if resource_group else "")
     resources: dict[str, dict[str, Any]] = {}
+    missing_notes: list[str] = []
     for kind in NETWORK_TYPES:
         for item in nw.arm.list(f"{scope}/providers/Microsoft.Network/{kind}"):
             resources[str(item["id"]).lower()] = _clean(item)
+    for item in nw.arm.list(f"{scope}/providers/Microsoft.Network/privateDnsZones",
+                            api_version=PRIVATE_DNS_API):
+        resources[str(item["id"]).lower()] = _clean(item)
     for vm in nw.arm.list(f"{scope}/providers/Microsoft.Compute/virtualMachines"):
         for item in _vm_entry(nw, vm):
             resources[str(item["id"]).lower()] = item
     # Peered VNets, NSGs and route tables may live in other groups: fetch what is referenced.
-    missing_notes: list[str] = []
     for _ in range(3):
         text = json.dumps(list(resources.values()))
         wanted = {m.group(0) for m in _REFERENCE.finditer(text)
@@ -187,14 +209,20 @@ def _without_text(rule: dict[str, Any]) -> dict[str, Any]:
 
 
 def capture_outside_resources(nw: NetworkWatcher, resources: dict[str, dict[str, Any]],
-                              notes: list[str], subscription: str) -> None:
-    """Add what the twin reads from outside the resources (docs/twin.md) to `resources` (keyed
-    by lower-cased id): each VNet's effective admin rules, then the prefixes of the service tags
-    the rules and routes name, per region. Shared by the ARM and the Resource Graph snapshot:
-    neither Resource Graph nor a GET of the resources answers them. Failures become `notes`."""
-    admin = _admin_rules(nw, resources, notes)
-    for item in admin:
-        resources[str(item["id"]).lower()] = item
+                              notes: list[str], subscription: str, *,
+                              children: bool = True) -> None:
+    """Add what the twin reads beyond the resources' own GET (docs/twin.md) to `resources`
+    (keyed by lower-cased id): child collections (rule collection groups, private DNS links and
+    records; `children=False` when Resource Graph already returned them), gateways' learned
+    routes, each VNet's effective admin rules, then the prefixes of the service tags the rules
+    and routes name, per region. Shared by the ARM and the Resource Graph snapshot, so both give
+    the twin the same. Failures become `notes`."""
+    captures = [_learned_routes, _admin_rules]
+    if children:
+        captures.insert(0, _children)
+    for capture in captures:
+        for item in capture(nw, resources, notes):
+            resources[str(item["id"]).lower()] = item
     for item in _service_tags(nw, resources, notes, subscription):  # last: admin rules name tags
         resources[str(item["id"]).lower()] = item
 
@@ -289,4 +317,47 @@ def _service_tags(nw: NetworkWatcher, resources: dict[str, dict[str, Any]],
                     "type": "Microsoft.Network/serviceTags", "location": region,
                     "cloud": body.get("cloud"), "changeNumber": body.get("changeNumber"),
                     "retrievedAt": retrieved, "values": kept})
+    return out
+
+
+def _children(nw: NetworkWatcher, resources: dict[str, dict[str, Any]],
+              notes: list[str]) -> list[dict[str, Any]]:
+    """Firewall Policy rule collection groups, private DNS zone links and A records: child
+    collections ARM lists under their parent, stored as resources of their own."""
+    out = []
+    for parent in list(resources.values()):
+        ptype = str(parent.get("type", "")).lower()
+        for wanted, segment, api in CHILD_LISTS:
+            if ptype != wanted:
+                continue
+            path = f"{parent['id']}/{segment}"
+            try:
+                out += [_clean(item) for item in nw.arm.list(path, api_version=api)]
+            except ArmError as exc:
+                notes.append(f"{path}: {exc.status} {exc.code}")
+    return out
+
+
+def _learned_routes(nw: NetworkWatcher, resources: dict[str, dict[str, Any]],
+                    notes: list[str]) -> list[dict[str, Any]]:
+    """Each gateway's BGP-learned routes (POST getLearnedRoutes, a long-running operation):
+    ExpressRoute and BGP routes exist only there (twin-semantics §9.2 rule 7)."""
+    out = []
+    for gw in [r for r in resources.values() if str(r.get("type", "")).lower()
+               == "microsoft.network/virtualnetworkgateways"]:
+        path = f"{gw['id']}/getLearnedRoutes"
+        try:
+            op = run_operation(nw.arm, path, None, poll_interval=2.0, timeout=120.0)
+        except ArmError as exc:
+            notes.append(f"{path}: {exc.status} {exc.code}")
+            continue
+        except OperationTimeout:
+            notes.append(f"{path}: did not finish within 120 s")
+            continue
+        body = op.body if isinstance(op.body, dict) else {}
+        out.append({"id": f"{gw['id']}/learnedRoutes", "name": "learnedRoutes",
+                    "type": "Microsoft.Network/virtualNetworkGateways/learnedRoutes",
+                    "gatewayId": gw["id"], "observedAt": time.strftime(
+                        "%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "value": [r for r in body.get("value") or [] if isinstance(r, dict)]})
     return out

@@ -4,7 +4,8 @@ One query per group of resource types (reference §6.5: project plain columns, o
 arrays such as subnets, peerings and rules whole as JSON: they can exceed mv-expand's 400-row cap),
 subscriptions in batches of 300, pages by $skipToken, the quota waited out. What Resource Graph
 cannot answer is read over ARM: a VM's power state when `properties.extended` lacks it, each
-VNet's effective security admin rules and the service tags' prefixes (the ARM snapshot's code).
+gateways' learned routes, each VNet's effective security admin rules and the service tags'
+prefixes (the ARM snapshot's code).
 A coverage record says which subscriptions were read and which were denied or skipped, and why.
 Each finished query is saved next to the output (`<path>.partial.json`), so an interrupted snapshot continues
 where it stopped. The output is today's snapshot format, scrubbed the same way.
@@ -27,6 +28,7 @@ from nwlab.arm.resource_graph import ResourceGraph, validate_scope
 from nwlab.progress import TqdmProgress, WidgetProgress, in_kernel
 from nwlab.snapshot import (
     DROP_KEYS,
+    SECRET_PROPERTIES,
     capture_outside_resources,
     outside_scope,
     placeholder_others,
@@ -206,7 +208,7 @@ def _assemble(nw: NetworkWatcher, state: dict[str, Any], requested: list[str] | 
     # Effective admin rules and service-tag prefixes: Resource Graph has neither, the ARM
     # snapshot's reads fetch them (one shared capture, so both paths give the twin the same).
     outside = outside_scope(resources, [e["subscriptionId"] for e in read])
-    capture_outside_resources(nw, resources, outside, primary)
+    capture_outside_resources(nw, resources, outside, primary, children=False)
     notes += [f"could not read {n}" for n in outside]
     topology: dict[str, Any] = {
         "subscriptionId": primary,
@@ -246,7 +248,8 @@ def _resource(row: dict[str, Any]) -> dict[str, Any] | None:
                                                     "provisioningState") if k in props}
     else:
         props.pop("defaultSecurityRules", None)  # implied by the twin, as in the ARM snapshot
-        item["properties"] = props
+        # A connection's pre-shared key, a gateway's client secrets: never written (as in ARM's).
+        item["properties"] = {k: v for k, v in props.items() if k not in SECRET_PROPERTIES}
     return item
 
 

@@ -8,8 +8,8 @@ blocking rule or route, and the fixes for them.
 
 The 2026-01-01 connectionAnalyzers bundle is not used here: the separate calls run on every
 backend, the bundle is a resource (PUT and DELETE: writes against the budget), and its result
-string is undocumented (reference §8.3), so its reading stays with analyze_connection(). With twin=, every test runs on the twin too and is reconciled
-(nwlab.diagnostics.reconcile).
+string is undocumented (reference §8.3), so its reading stays with analyze_connection().
+With twin=, every test runs on the twin too and is reconciled (nwlab.diagnostics.reconcile).
 """
 
 from __future__ import annotations

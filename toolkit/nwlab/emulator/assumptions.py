@@ -16,8 +16,9 @@ CODES: dict[str, str] = {
     "UNMODELLED_RESOURCE_TYPE": "a resource type the twin does not model; it is kept for GET "
                                 "but takes no part in routing or filtering",
     "UNMODELLED_FIELD": "a field the twin does not model; it is ignored",
-    "UNMODELLED_VALUE": "a value Azure accepts that the twin does not model (e.g. an ECMP next "
-                        "hop, an IPv6 prefix); the item is skipped",
+    "UNMODELLED_VALUE": "a value Azure accepts that the twin does not model (e.g. an IPv6 "
+                        "prefix, a gateway next hop with no gateway in reach); the item is "
+                        "skipped",
     "EXTERNAL_VNET": "a peering to a VNet the topology does not hold: its peered space is "
                      "routed, a packet sent there stops (verdict undetermined)",
     "UNRESOLVED_SERVICE_TAG": "a service tag with no prefixes in the topology; the rule or "
@@ -67,6 +68,29 @@ CODES: dict[str, str] = {
     "ASSUME_MONITOR_ERROR_CODES": "the codes of refusals Azure documents no code for "
                                   "(limits, a source in another region, unknown names) are "
                                   "the twin's own",
+    "ASSUME_FIREWALL_HOP": "an Azure Firewall is drawn as a VirtualAppliance hop at its "
+                           "private IP (undocumented)",
+    "ASSUME_FIREWALL_DENY": "a flow the firewall's rules drop: the hop carries no issue (no "
+                            "documented issue type names a firewall rule); the real service "
+                            "may report Reachable because the firewall can answer a TCP "
+                            "handshake itself",
+    "ASSUME_FIREWALL_L4_ONLY": "an application rule that decides by FQDN met a check to an "
+                               "address: it is not applied",
+    "ASSUME_FIREWALL_SNAT_ADDRESS": "the firewall SNATs the flow to its first private IP",
+    "ASSUME_GATEWAY_BEYOND": "a packet handed to a VPN or ExpressRoute gateway: what lies "
+                             "beyond is outside the twin, the check ends at the gateway",
+    "ASSUME_GATEWAY_CONNECTION_UP": "a gateway connection without connectionStatus is taken "
+                                    "as Connected",
+    "ASSUME_SERVICE_ENDPOINT_HOP": "a flow through a service endpoint is drawn as one "
+                                   "Internet hop and the service answers",
+    "ASSUME_SERVICE_ENDPOINT_BEATS_EQUAL_UDR": "a service endpoint route wins an exact-prefix "
+                                               "tie with a user route",
+    "ASSUME_PRIVATE_ENDPOINT_HOP": "a private endpoint is drawn as a VnetLocal hop at its NIC",
+    "ASSUME_PRIVATE_ENDPOINT_PORTS": "a private endpoint answers on its service's documented "
+                                     "ports only (none for ICMP)",
+    "ASSUME_ECMP_FLOW_HASH": "an ECMP route's flow is drawn through its first member; every "
+                             "member is evaluated and a disagreement leaves the verdict "
+                             "undetermined",
 }
 
 

@@ -11,7 +11,11 @@ The walk: from the source NIC, outbound NSGs (NIC then subnet), then the route o
 subnet; a VirtualAppliance hop continues from the appliance NIC (inbound NSGs on arrival,
 IP forwarding required, outbound NSGs and its subnet's routes on leaving); the walk ends at the
 destination NIC (VnetLocal hop, inbound NSGs subnet then NIC), the Internet, or a dead end
-(Destination hop, resourceId "Unknown"). Like the service, the walk continues after an NSG
+(Destination hop, resourceId "Unknown"). An Azure Firewall is an appliance without a NIC
+(firewall.py decides the flow), a private endpoint's NIC answers for its service
+(private_endpoints.py), a gateway route ends the walk at the gateway (gateways.py), a service
+endpoint route at the service (service_endpoints.py), and an ECMP set is walked through each
+member in turn (run_check). Like the service, the walk continues after an NSG
 block so the whole path is listed. A check is Reachable only if nothing blocked it, the
 destination answers (running VM, listener, guest firewall) and the reply routes back to the
 source (replies are not NSG-filtered: NSGs are stateful).
@@ -27,7 +31,16 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import assumptions, nsg, peering, routing
+from . import (
+    assumptions,
+    firewall,
+    gateways,
+    nsg,
+    peering,
+    private_endpoints,
+    routing,
+    service_endpoints,
+)
 from .assumptions import Assumption
 from .errors import ArmError, not_found
 from .topology import (
@@ -178,7 +191,9 @@ def parse_check(topo: Topology, watcher: Watcher, body: Any) -> CheckSpec:
             literal = ipaddress.ip_address(host_text)
         except ValueError:
             host = host_text.lower().rstrip(".")
-            address = topo.emulation.dns.get(host)
+            # A private DNS zone linked to the source's VNet answers first (Azure DNS).
+            address = private_endpoints.resolve(topo, topo.vnet_of(src_cfg).id, host)[0] \
+                or topo.emulation.dns.get(host)
         else:
             if not isinstance(literal, ipaddress.IPv4Address):
                 raise ArmError(400, "InvalidRequestFormat", "The emulator models IPv4 only.")
@@ -217,6 +232,10 @@ class Walk:
     internet: bool = False  # left for the Internet
     egress: tuple[Nic, IpConfig] | None = None  # the NIC that sent it to the Internet
     public_ingress: bool = False  # reached a VM through its public IP
+    snat: firewall.Firewall | None = None  # an Azure Firewall SNATed the flow to its address
+    # VirtualApplianceEcmp: route id -> the member this walk took, and each set met (id, size).
+    ecmp_choice: dict[str, int] = field(default_factory=dict)
+    ecmp_seen: list[tuple[str, int]] = field(default_factory=list)
     # What the path touched that the twin assumed (twin-semantics §15), and resource keys
     # whose load-time assumptions concern this path.
     assumptions: list[Assumption] = field(default_factory=list)
@@ -282,8 +301,17 @@ def _cross(topo: Topology, walk: Walk | None, cfg: IpConfig, found: tuple[Nic, I
 
 
 def _running(topo: Topology, nic: Nic) -> bool:
+    if nic.vm_id is None and firewall.is_firewall(topo, nic.id):
+        return True  # an Azure Firewall's synthetic NIC: the service runs it
     vm = topo.vms.get(key(nic.vm_id)) if nic.vm_id else None
     return vm is not None and vm.running
+
+
+def _firewall_near(topo: Topology, cfg: IpConfig,
+                   address: ipaddress.IPv4Address) -> firewall.Firewall | None:
+    """An Azure Firewall at ``address`` in this NIC's VNet or a peered one (it has no NIC)."""
+    vnet = topo.vnet_of(cfg)
+    return firewall.firewall_near(topo, [vnet.id, *vnet.peered_vnet_ids], address)
 
 
 def _route(topo: Topology, walk: Walk, cfg: IpConfig,
@@ -360,10 +388,24 @@ def _to_public_ip(topo: Topology, walk: Walk, packet: nsg.Packet,
     walk.blocked |= _block(topo, walk, hop, nic, cfg, "Inbound", inbound)
 
 
-def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet) -> Walk:
+def _appliance_ip(walk: Walk, route: routing.Route) -> ipaddress.IPv4Address:
+    """The appliance a VirtualAppliance or VirtualApplianceEcmp route hands the packet to:
+    for an ECMP set, the member this walk's flow hash picked (run_check tries each)."""
+    if route.next_hop_type != "VirtualApplianceEcmp":
+        assert route.next_hop_ip is not None
+        return route.next_hop_ip
+    if route.id not in walk.ecmp_choice:
+        walk.ecmp_choice[route.id] = 0
+        walk.ecmp_seen.append((route.id, len(route.next_hop_ips)))
+    return route.next_hop_ips[walk.ecmp_choice[route.id] % len(route.next_hop_ips)]
+
+
+def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet,
+            ecmp_choice: dict[str, int] | None = None) -> Walk:
     """Trace the probe from the source NIC to where it ends, recording issues on the way."""
     nic, cfg = spec.source_nic, spec.source_cfg
     walk = Walk([Hop("Source", str(cfg.address), cfg.id)], blocked=False)
+    walk.ecmp_choice.update(ecmp_choice or {})
     dest = packet.destination
     visited = {key(nic.id)}
     for _ in range(MAX_HOPS):
@@ -373,11 +415,35 @@ def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet) -> Walk:
         hop_type = route.next_hop_type if route else "None"
         if route is not None and hop_type == "None":
             here.issues.append(route_issue(route))
-        if hop_type == "VirtualAppliance":
-            assert route is not None and route.next_hop_ip is not None
-            found = _nic_near(topo, cfg, route.next_hop_ip)
+        if hop_type in ("VirtualAppliance", "VirtualApplianceEcmp"):
+            assert route is not None
+            appliance = _appliance_ip(walk, route)
+            found = _nic_near(topo, cfg, appliance)
+            fw = _firewall_near(topo, cfg, appliance) if found is None else None
+            if fw is not None:
+                found = fw.as_nic()
             if found is None or not _cross(topo, walk, cfg, found, packet.source):
                 break  # no such appliance, or the peering drops it: a dead end
+            if fw is not None:
+                if key(fw.id) in visited:
+                    walk.blocked = True  # routing loop
+                    return walk
+                visited.add(key(fw.id))
+                walk.hops.append(Hop("VirtualAppliance", str(fw.address), fw.id))
+                walk.touch(fw.id)
+                decision = firewall.decide(topo, fw, packet.protocol, packet.source, dest,
+                                           packet.destination_port, spec.host)
+                walk.assumptions.extend(decision.assumptions)
+                if not decision.allowed:
+                    walk.blocked = True  # the firewall drops it: nothing goes further
+                    return walk
+                if decision.snat and walk.snat is None:
+                    walk.snat = fw
+                    walk.assumptions.append(firewall.snat_note(fw))
+                    packet = replace(packet, source=fw.address)
+                nic, cfg = found
+                packet = replace(packet, via_appliance=True)
+                continue
             anic, acfg = found
             if key(anic.id) in visited:
                 walk.blocked = True  # routing loop: the probe never arrives
@@ -392,15 +458,38 @@ def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet) -> Walk:
             nic, cfg = anic, acfg
             packet = replace(packet, via_appliance=True)
             continue
-        if hop_type in ("VnetLocal", "VNetPeering"):
+        if hop_type in ("VnetLocal", "VNetPeering", "InterfaceEndpoint"):
             found = _nic_near(topo, cfg, dest, peering_only=hop_type == "VNetPeering")
             if found is None or not _cross(topo, walk, cfg, found, packet.source):
                 break
             dnic, dcfg = found
             hop = Hop("VnetLocal", str(dcfg.address), dcfg.id)
             walk.hops.append(hop)
-            walk.blocked |= _block(topo, walk, hop, dnic, dcfg, "Inbound", packet)
+            endpoint = private_endpoints.endpoint_of(topo, dnic)
+            if endpoint is not None:
+                walk.assumptions.append(private_endpoints.hop_note(endpoint, dcfg))
+                walk.touch(endpoint.id)
+            if endpoint is None or private_endpoints.nsgs_apply(topo, endpoint):
+                walk.blocked |= _block(topo, walk, hop, dnic, dcfg, "Inbound", packet)
             walk.delivered_to = found
+            return walk
+        if hop_type == "VirtualNetworkGateway":
+            gw = gateways.gateway_for(topo, topo.subnet_of(cfg))
+            if gw is None:
+                break  # no gateway in reach: the route leads nowhere
+            walk.hops.append(Hop("VirtualNetworkGateway", gw.address, gw.id))
+            walk.touch(gw.id)
+            walk.assumptions.extend([*gw.notes, gateways.beyond(gw, dest)])
+            walk.blocked = True  # beyond the gateway is outside the twin (§9.4)
+            return walk
+        if hop_type == "VirtualNetworkServiceEndpoint":
+            assert route is not None
+            subnet = topo.subnet_of(cfg)
+            tie = any(p == route.prefix for p, _ in routing.expanded_user_routes(topo, subnet))
+            walk.assumptions.extend(service_endpoints.hop_assumption(subnet, dest, tie))
+            walk.egress = (nic, cfg)
+            walk.hops.append(Hop("Internet", str(dest), "Internet", link_type="Internet"))
+            walk.internet = True
             return walk
         if hop_type == "Internet" and dest.is_global:
             walk.egress = (nic, cfg)
@@ -443,9 +532,25 @@ def reply_routes_back(topo: Topology, spec: CheckSpec, walk: Walk) -> bool:
     if start is None:
         return False
     nic, cfg = start
+    if walk.snat is not None and not walk.internet:
+        assert spec.address is not None
+        # The reply goes to the firewall's address first, then the firewall sends it on.
+        route = _route(topo, walk, cfg, walk.snat.address)
+        if route is None or route.next_hop_type not in ("VnetLocal", "VNetPeering") or \
+                _firewall_near(topo, cfg, walk.snat.address) is None:
+            return False
+        if not _cross(topo, walk, cfg, walk.snat.as_nic(), spec.address):
+            return False
+        nic, cfg = walk.snat.as_nic()
     target = spec.source_cfg.address
     reply_source = spec.address  # the far end answers from the address it was asked on
     assert reply_source is not None
+    if private_endpoints.endpoint_of(topo, nic) is not None:
+        # A private endpoint's replies use system routes, not user routes (twin-semantics
+        # §7.2 rule 6, field consensus).
+        found = _nic_near(topo, cfg, target)
+        return found is not None and key(found[0].id) == key(spec.source_nic.id) and \
+            _cross(topo, walk, cfg, found, reply_source)
     visited = {key(nic.id)}
     for _ in range(MAX_HOPS):
         if key(nic.id) == key(spec.source_nic.id):
@@ -453,9 +558,12 @@ def reply_routes_back(topo: Topology, spec: CheckSpec, walk: Walk) -> bool:
         route = _route(topo, walk, cfg, target)
         if route is None:
             return False
-        if route.next_hop_type == "VirtualAppliance":
-            assert route.next_hop_ip is not None
-            found = _nic_near(topo, cfg, route.next_hop_ip)
+        if route.next_hop_type in ("VirtualAppliance", "VirtualApplianceEcmp"):
+            appliance = _appliance_ip(walk, route)
+            found = _nic_near(topo, cfg, appliance)
+            fw = _firewall_near(topo, cfg, appliance) if found is None else None
+            if fw is not None:
+                found = fw.as_nic()  # stateful: the firewall lets its flow's replies back
             if found is None or key(found[0].id) in visited:
                 return False
             if not _cross(topo, walk, cfg, found, reply_source):
@@ -481,6 +589,11 @@ def _endpoint_answers(topo: Topology, spec: CheckSpec, walk: Walk) -> bool:
         return True  # an Internet endpoint answers on any port
     assert walk.delivered_to is not None
     nic = walk.delivered_to[0]
+    endpoint = private_endpoints.endpoint_of(topo, nic) if nic.vm_id is None else None
+    if endpoint is not None:
+        ok, notes = private_endpoints.answers(endpoint, spec.protocol, spec.port)
+        walk.assumptions.extend(notes)
+        return ok
     vm = topo.vms.get(key(nic.vm_id)) if nic.vm_id else None
     if vm is None or not vm.running:
         return False  # the service reports a stopped destination without any issue
@@ -524,6 +637,8 @@ def run_check(topo: Topology, spec: CheckSpec, probes: int | None = None) -> dic
         walk = forward(topo, spec, packet)
         reachable = (not walk.blocked and _endpoint_answers(topo, spec, walk)
                      and reply_routes_back(topo, spec, walk))
+        if walk.ecmp_seen:
+            walk.assumptions.append(_ecmp_branches(topo, spec, packet, walk, reachable))
     latency = _latency(topo, spec) if reachable else None
     result: dict[str, Any] = {"hops": _render_hops(spec, walk.hops, latency),
                               "connectionStatus": "Reachable" if reachable else "Unreachable"}
@@ -535,6 +650,26 @@ def run_check(topo: Topology, spec: CheckSpec, probes: int | None = None) -> dic
     if touched:
         result[EXTENSION] = extension(touched, reachable)
     return result
+
+
+def _ecmp_branches(topo: Topology, spec: CheckSpec, packet: nsg.Packet, walk: Walk,
+                   reachable: bool) -> Assumption:
+    """Evaluate every member of the first ECMP set the flow met (twin-semantics §14.4, §15.4:
+    all / some / none); the drawn path is the first member's."""
+    route_id, size = walk.ecmp_seen[0]
+    outcomes = [reachable]
+    for i in range(1, size):
+        other = forward(topo, spec, packet, {**walk.ecmp_choice, route_id: i})
+        outcomes.append(not other.blocked and _endpoint_answers(topo, spec, other)
+                        and reply_routes_back(topo, spec, other))
+    reached = [str(i) for i, ok in enumerate(outcomes) if ok]
+    summary = "all members reach" if len(reached) == size else \
+        "no member reaches" if not reached else f"members {', '.join(reached)} of {size} reach"
+    return Assumption(
+        "ASSUME_ECMP_FLOW_HASH", route_id, f"the flow is hashed to member 0 of the ECMP set "
+        f"(drawn); each member evaluated: {summary}", field="nextHop.nextHopIpAddresses",
+        alternatives=("the flow hashes to another member",),
+        verdict_sensitive=len(set(outcomes)) > 1)
 
 
 EXTENSION = "nwlab"  # the extension field: never part of Azure's ConnectivityInformation

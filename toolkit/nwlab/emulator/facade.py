@@ -57,6 +57,10 @@ CHILD_FIELDS = {
     ("microsoft.network/routetables", "routes"): "routes",
     ("microsoft.network/networkinterfaces", "ipconfigurations"): "ipConfigurations",
 }
+# Child collections kept as separate resources in a topology (their ids under the parent).
+STORED_CHILDREN = frozenset({("microsoft.network/firewallpolicies", "rulecollectiongroups"),
+                             ("microsoft.network/privatednszones", "virtualnetworklinks"),
+                             ("microsoft.network/privatednszones", "a")})
 # Children that can be written, so a what-if uses the calls a user would make against Azure.
 WRITABLE = {(T_NSG, "securityrules"): "securityRules", (T_RT, "routes"): "routes"}
 ACTIONS = ("connectivitycheck", "ipflowverify", "nexthop", "networkconfigurationdiagnostic")
@@ -270,6 +274,12 @@ class ArmApp:
         if ptype == T_NSG and segment == "defaultsecurityrules":
             return self._default_rules(parent["id"])
         prop = CHILD_FIELDS.get((ptype, segment))
+        if prop is None and (ptype, segment) in STORED_CHILDREN:
+            # Children a snapshot stores as resources of their own (rule collection groups,
+            # private DNS links and records).
+            under = f"{key(parent_id)}/{segment}/"
+            return [self._render(r, {}) for r in self.topology.document["resources"]
+                    if key(r["id"]).startswith(under) and "/" not in r["id"][len(under):]]
         if prop is None:
             raise ArmError(404, "InvalidResourceType",
                            f"'{segment}' is not a child collection of {parent_id}.")

@@ -9,6 +9,10 @@ tag prefix. Longest prefix wins; on equal prefixes a user route beats a system r
 explicit CIDR route beats a tag route, and tag routes rank regional > top-level >
 AzureCloud.<region> > AzureCloud.
 
+Optional system routes (issue 11): VirtualNetworkGateway routes (gateways.py),
+VirtualNetworkServiceEndpoint routes (service_endpoints.py), /32 InterfaceEndpoint routes
+(private_endpoints.py); a route table's disablePeeringRoute "All" drops the peering routes.
+
 Each subnet's table is built once per topology (on first use) into a longest-prefix index:
 prefix length -> network -> route, so a lookup is at most 33 dict probes whatever the size of
 the service tags it expands.
@@ -17,7 +21,9 @@ the service tags it expands.
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import replace
 
+from . import gateways, private_endpoints, service_endpoints
 from .servicetags import route_tag_rank
 from .topology import Route, Subnet, Topology, key
 
@@ -27,7 +33,13 @@ EVERYTHING = ipaddress.IPv4Network("0.0.0.0/0")
 # Equal-prefix order among system routes. A peered range equal to a reserved prefix: the
 # reference assumes the peering route is added and the None route kept (twin-semantics §5.4);
 # the peering route is taken, as the VNet-local route is for the VNet's own range.
-SYSTEM_ORDER = {"VnetLocal": 3, "VNetPeering": 2, "Internet": 1, "None": 0}
+# Gateway (BGP) routes beat the other system routes on equal prefixes (doc: User > BGP >
+# system); VNet, peering and service-endpoint routes beat them even when they are longer
+# (see route_index).
+SYSTEM_ORDER = {"VirtualNetworkGateway": 4, "VnetLocal": 3, "InterfaceEndpoint": 3,
+                "VNetPeering": 2, "Internet": 1, "None": 0}
+# Routes a BGP route never overrides, whatever its length (doc, "How Azure selects a route").
+BEATS_BGP = frozenset({"VnetLocal", "VNetPeering", "VirtualNetworkServiceEndpoint"})
 
 RouteIndex = tuple[tuple[int, dict[int, Route]], ...]  # (prefix length, network -> route)
 
@@ -47,13 +59,16 @@ def user_route_prefixes(topo: Topology, subnet: Subnet) -> list[ipaddress.IPv4Ne
 def system_routes(topo: Topology, subnet: Subnet) -> list[Route]:
     vnet = topo.vnets[key(subnet.vnet_id)]
     routes = [Route("VnetLocal", space, "VnetLocal", None, None) for space in vnet.spaces]
-    for link in vnet.peerings:
+    for link in () if peering_routes_disabled(topo, subnet) else vnet.peerings:
         # A peering to a VNet outside the topology carries its id: its assumption
         # (EXTERNAL_VNET) joins the walk that takes the route.
         external = key(link.remote_vnet_id) not in topo.vnets
         routes += [Route("VNetPeering", space, "VNetPeering", None, None,
                          id=link.id if external else "")
                    for space in link.routed_spaces]
+    routes += gateways.gateway_routes(topo, subnet)
+    routes += service_endpoints.endpoint_routes(topo, subnet)
+    routes += private_endpoints.endpoint_routes(topo, subnet)
     routes.append(Route("Internet", EVERYTHING, "Internet", None, None))
     if not any(r.prefix == EVERYTHING for r in user_routes(topo, subnet)):
         # doc "Default": a VNet range equal to a reserved prefix turns its route into
@@ -61,6 +76,15 @@ def system_routes(topo: Topology, subnet: Subnet) -> list[Route]:
         routes += [Route("None", p, "None", None, None) for p in NONE_PREFIXES
                    if not any(p.subnet_of(space) for space in vnet.spaces)]
     return routes
+
+
+def peering_routes_disabled(topo: Topology, subnet: Subnet) -> bool:
+    """disablePeeringRoute "All" on the subnet's route table drops its VNetPeering routes (doc
+    virtual-network/configure-disable-peering-route-propagation, preview)."""
+    if subnet.route_table_id is None:
+        return False
+    props = (topo.raw.get(key(subnet.route_table_id)) or {}).get("properties") or {}
+    return str(props.get("disablePeeringRoute") or "None").lower() == "all"
 
 
 def expanded_user_routes(topo: Topology, subnet: Subnet) -> list[tuple[ipaddress.IPv4Network,
@@ -77,13 +101,14 @@ def expanded_user_routes(topo: Topology, subnet: Subnet) -> list[tuple[ipaddress
             data, _ = topo.service_tags.lookup(route.tag, table.location)
             if data is None:
                 continue  # UNRESOLVED_SERVICE_TAG, recorded at load
-            ranked = Route(route.name, None, route.next_hop_type, route.next_hop_ip,
-                           route.route_table_id, route.tag, route.id, route_tag_rank(data))
+            ranked = replace(route, prefix=None, rank=route_tag_rank(data))
             out.extend((net, ranked) for net in data.prefixes.networks)
     return out
 
 
 def _rank(route: Route) -> tuple[int, int]:
+    if route.next_hop_type == "VirtualNetworkServiceEndpoint":
+        return (2, 0)  # assumed: wins an exact tie with a user route (service_endpoints.py)
     if route.route_table_id is not None:
         return (1, route.rank)
     return (0, SYSTEM_ORDER.get(route.next_hop_type, 0))
@@ -95,7 +120,12 @@ def route_index(topo: Topology, subnet: Subnet) -> RouteIndex:
     if cached is not None:
         return cached
     by_length: dict[int, dict[int, Route]] = {}
-    candidates = [(r.prefix, r) for r in system_routes(topo, subnet)]
+    system = system_routes(topo, subnet)
+    shielded = [r.prefix for r in system if r.next_hop_type in BEATS_BGP
+                and isinstance(r.prefix, ipaddress.IPv4Network)]
+    candidates = [(r.prefix, r) for r in system if r.next_hop_type != "VirtualNetworkGateway"
+                  or not any(isinstance(r.prefix, ipaddress.IPv4Network)
+                             and r.prefix.subnet_of(p) for p in shielded)]
     candidates += expanded_user_routes(topo, subnet)
     for prefix, route in candidates:
         assert isinstance(prefix, ipaddress.IPv4Network)

@@ -96,3 +96,22 @@ def route_tag_rank(tag: TagData) -> int:
     if cloud:
         return 1 if tag.regional else 0
     return 3 if tag.regional else 2
+
+
+# Service endpoint name -> its service tag where the two differ (doc service-tags-overview).
+TAG_OF_SERVICE = {
+    "microsoft.keyvault": "AzureKeyVault", "microsoft.web": "AppService",
+    "microsoft.containerregistry": "AzureContainerRegistry",
+    "microsoft.cognitiveservices": "CognitiveServicesManagement",
+    "microsoft.azurecosmosdb": "AzureCosmosDB", "microsoft.storage.global": "Storage",
+}
+
+
+def endpoint_tag_names(service: str, locations: list[Any]) -> list[str]:
+    """The tags whose prefixes a subnet's service endpoint routes: the regional tag of each
+    listed location (Storage.westeurope), the top-level tag for "*" or a global service."""
+    base = TAG_OF_SERVICE.get(service.lower()) or service.split(".", 1)[-1]
+    locs = [str(x).replace(" ", "") for x in locations]
+    if not locs or "*" in locs or service.lower() == "microsoft.storage.global":
+        return [base]
+    return [f"{base}.{loc}" for loc in locs]

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .assumptions import Assumption
-from .servicetags import T_SERVICE_TAGS, ServiceTagIndex
+from .servicetags import T_SERVICE_TAGS, ServiceTagIndex, endpoint_tag_names
 
 DEFAULT_TOPOLOGY_PATH = Path(__file__).with_name("contoso.json")
 
@@ -53,8 +53,27 @@ T_PIP = "microsoft.network/publicipaddresses"
 T_NW = "microsoft.network/networkwatchers"
 T_ASG = "microsoft.network/applicationsecuritygroups"
 T_ADMIN = "microsoft.network/virtualnetworks/effectivesecurityadminrules"
+# Read by firewall.py and gateways.py (the walk builds their indexes on first use).
+T_FIREWALL = "microsoft.network/azurefirewalls"
+T_FIREWALL_POLICY = "microsoft.network/firewallpolicies"
+T_RULE_COLLECTION_GROUP = "microsoft.network/firewallpolicies/rulecollectiongroups"
+T_IP_GROUP = "microsoft.network/ipgroups"
+T_GATEWAY = "microsoft.network/virtualnetworkgateways"
+T_LOCAL_GATEWAY = "microsoft.network/localnetworkgateways"
+T_CONNECTION = "microsoft.network/connections"
+# The stored POST {gateway}/getLearnedRoutes answer: {"gatewayId", "value": [GatewayRoute]}.
+T_LEARNED_ROUTES = "microsoft.network/virtualnetworkgateways/learnedroutes"
+# Read by private_endpoints.py.
+T_PRIVATE_ENDPOINT = "microsoft.network/privateendpoints"
+T_DNS_ZONE_GROUP = "microsoft.network/privateendpoints/privatednszonegroups"
+T_DNS_ZONE = "microsoft.network/privatednszones"
+T_DNS_LINK = "microsoft.network/privatednszones/virtualnetworklinks"
+T_DNS_A = "microsoft.network/privatednszones/a"
 MODELLED_TYPES = frozenset({T_VM, T_EXT, T_VNET, T_NIC, T_NSG, T_RT, T_PIP, T_NW, T_ASG, T_ADMIN,
-                            T_SERVICE_TAGS})
+                            T_SERVICE_TAGS, T_FIREWALL, T_FIREWALL_POLICY,
+                            T_RULE_COLLECTION_GROUP, T_IP_GROUP, T_GATEWAY, T_LOCAL_GATEWAY,
+                            T_CONNECTION, T_LEARNED_ROUTES, T_PRIVATE_ENDPOINT,
+                            T_DNS_ZONE_GROUP, T_DNS_ZONE, T_DNS_LINK, T_DNS_A})
 
 AGENT_PUBLISHER = "microsoft.azure.networkwatcher"
 AGENT_TYPES = frozenset({"networkwatcheragentwindows", "networkwatcheragentlinux"})
@@ -68,7 +87,8 @@ ROUTE_HOP_TYPES = {"virtualappliance": "VirtualAppliance", "vnetlocal": "VnetLoc
                    "virtualnetworkgateway": "VirtualNetworkGateway",
                    "virtualapplianceecmp": "VirtualApplianceEcmp"}
 # Next hops Azure accepts that the walk does not follow (gateways: issue 11; ECMP sets).
-UNMODELLED_HOP_TYPES = frozenset({"VirtualNetworkGateway", "VirtualApplianceEcmp"})
+UNMODELLED_HOP_TYPES = frozenset({"VirtualNetworkGateway"})
+ECMP_MEMBERS = (2, 64)  # spec routeTable.json RouteNextHopEcmp; Az.Network's 2-64 bound
 ADMIN_ACCESS = {"allow": "Allow", "deny": "Deny", "alwaysallow": "AlwaysAllow"}
 # A service tag's name as the Discovery API spells them (Storage, Sql.WestEurope,
 # AzureCloud.westeurope, AzureFrontDoor.Backend...).
@@ -144,6 +164,7 @@ class Route:
     tag: str | None = None  # the service tag named as addressPrefix
     id: str = ""
     rank: int = 4  # equal-prefix order among user routes: CIDR 4, tag routes 0-3
+    next_hop_ips: tuple[ipaddress.IPv4Address, ...] = ()  # VirtualApplianceEcmp members
 
 
 @dataclass(frozen=True)
@@ -487,8 +508,20 @@ def parse_route(raw: Mapping[str, Any], rid: str, route_table_id: str) -> Route:
         raise TopologyError(rid, f"nextHopIpAddress is only allowed with VirtualAppliance, not "
                             f"{hop_type}", field="nextHopIpAddress",
                             code="InvalidRouteNextHopIpAddress")
+    members: tuple[ipaddress.IPv4Address, ...] = ()
+    if hop_type == "VirtualApplianceEcmp":
+        texts = (props.get("nextHop") or {}).get("nextHopIpAddresses") \
+            if isinstance(props.get("nextHop"), Mapping) else None
+        low, high = ECMP_MEMBERS
+        if not isinstance(texts, list) or not low <= len(texts) <= high:
+            raise TopologyError(rid, f"a VirtualApplianceEcmp route needs nextHop."
+                                f"nextHopIpAddresses with {low} to {high} addresses, e.g. "
+                                '{"nextHop": {"nextHopIpAddresses": ["10.0.0.4", "10.0.0.5"]}}',
+                                field="nextHop.nextHopIpAddresses",
+                                code="InvalidRouteNextHopIpAddress")
+        members = tuple(parse_address(t, rid, "nextHop.nextHopIpAddresses") for t in texts)
     return Route(name=name, prefix=prefix, next_hop_type=hop_type, next_hop_ip=next_ip,
-                 route_table_id=route_table_id, tag=tag, id=rid)
+                 route_table_id=route_table_id, tag=tag, id=rid, next_hop_ips=members)
 
 
 def _admin_side(entries: Any, rid: str, field: str) -> tuple[Prefix, ...]:
@@ -565,23 +598,15 @@ UNMODELLED_FIELDS: dict[str, dict[str, tuple[Any, str]]] = {
     },
     "subnet": {
         "natGateway": (None, "NAT gateway ignored: Internet egress treated as allowed"),
-        "serviceEndpoints": ([], "service endpoints add no routes; service traffic follows "
-                             "the other routes"),
         "serviceEndpointPolicies": ([], "service endpoint policies are not applied"),
         "defaultOutboundAccess": (True, "defaultOutboundAccess=false ignored: Internet egress "
                                   "treated as allowed"),
     },
-    "routeTable": {
-        "disablePeeringRoute": ("None", "peering routes are kept in subnets of this table"),
-    },
     "peering": {
-        "useRemoteGateways": (False, "the remote VNet's gateway routes are not added"),
-        "allowGatewayTransit": (False, "no gateway routes are offered to the peer"),
         "peerCompleteVnets": (True, "subnet peering: the whole remote space is routed"),
     },
     "networkInterface": {
         "dnsSettings.dnsServers": ([], "custom DNS servers are not consulted"),
-        "privateEndpoint": (None, "private endpoint NIC treated as a plain NIC"),
     },
     "ipConfiguration": {
         "loadBalancerBackendAddressPools": ([], "load balancer membership ignored"),
@@ -892,7 +917,6 @@ class Topology:
                 "ASSUME_TAG_ROUTE_NOT_IN_VIRTUALNETWORK", rid, "service-tag routes do not widen "
                 "the VirtualNetwork tag of subnets using this table (only CIDR routes do)",
                 alternatives=("the tag's prefixes join VirtualNetwork",)))
-        self._unmodelled_fields(rid, res["properties"], "routeTable")
         self.route_tables[key(rid)] = RouteTable(rid, res["name"], tuple(routes), location)
 
     def _ipv4_prefixes(self, texts: list[Any], rid: str, field: str,
@@ -937,10 +961,25 @@ class Topology:
                                "networkSecurityGroup.id")
             rt = self._lookup(_ref(sprops.get("routeTable")), T_RT, sid, "routeTable.id")
             self._unmodelled_fields(sid, sprops, "subnet")
+            self._note_service_endpoints(sid, sprops, str(res.get("location", "")))
             self.subnets[key(sid)] = Subnet(sid, child["name"], rid, prefixes, nsg, rt)
             subnet_ids.append(sid)
         self.vnets[key(rid)] = VirtualNetwork(rid, res["name"], str(res.get("location", "")),
                                               spaces, tuple(subnet_ids), ())
+
+    def _note_service_endpoints(self, sid: str, props: JSON, region: str) -> None:
+        """A service endpoint whose tag has no stored prefixes routes nothing: say so."""
+        for entry in props.get("serviceEndpoints") or []:
+            if not isinstance(entry, Mapping) or not isinstance(entry.get("service"), str):
+                raise TopologyError(sid, "each serviceEndpoints entry needs a 'service' "
+                                    "(e.g. Microsoft.Storage)", field="serviceEndpoints")
+            for name in endpoint_tag_names(entry["service"], entry.get("locations") or []):
+                if self.service_tags.lookup(name, region)[0] is None:
+                    self.note(Assumption(
+                        "UNRESOLVED_SERVICE_TAG", sid, f"service endpoint {entry['service']}: "
+                        f"tag {name!r} has no prefixes in the topology, no endpoint route is "
+                        "added", field="serviceEndpoints",
+                        alternatives=("the tag's prefixes are routed to the service",)))
 
     def _check_peerings(self) -> None:
         for vkey, vnet in list(self.vnets.items()):

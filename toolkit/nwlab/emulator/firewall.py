@@ -1,0 +1,335 @@
+"""Azure Firewall (twin-semantics §6; doc firewall/rule-processing, firewall/snat-private-range,
+firewall/firewall-faq).
+
+The firewall has no NIC in a snapshot. The twin puts a forwarding appliance at
+``ipConfigurations[0].properties.privateIPAddress`` in AzureFirewallSubnet; a user route
+``VirtualAppliance`` to that address reaches it, and its onward traffic follows
+AzureFirewallSubnet's routes. Rules, from the classic collections on the firewall and from the
+Firewall Policy's rule collection groups (a base policy's groups first, then by group priority,
+then collection priority):
+- network rules first: the first matching rule decides (Allow or Deny);
+- then application rules, for HTTP/HTTPS/MSSQL ports: they match a target FQDN, so they decide
+  only when the check names a host; for an IP destination the twin cannot tell
+  (ASSUME_FIREWALL_L4_ONLY, verdict-sensitive);
+- nothing matched: default deny.
+DNAT rules translate traffic sent to the firewall's public address; a check from inside the
+estate never does that, so they are read and not applied here.
+
+SNAT (doc firewall/snat-private-range): a network-rule flow to an address outside the SNAT
+private ranges (IANA RFC 1918 + 100.64/10 by default, ``Network.SNAT.PrivateRanges`` classic or
+``snat.privateRanges`` policy) leaves with the firewall's address; application rules always
+SNAT. Downstream NSGs then see the firewall's private IP (ASSUME_FIREWALL_SNAT_ADDRESS).
+
+A denied flow: the hop is VirtualAppliance at the firewall's IP (ASSUME_FIREWALL_HOP) and it
+carries no issue of a documented type (a firewall rule is not an NSG rule); the extension
+field names the deciding rule (ASSUME_FIREWALL_DENY), with the alternative that the real
+service may report Reachable because the firewall can complete a TCP handshake itself (doc
+connection-troubleshoot-overview, "Fault types"); the twin reports what the rules do.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .assumptions import Assumption
+from .topology import T_FIREWALL, T_RULE_COLLECTION_GROUP, IpConfig, Nic, Topology, key
+
+DEFAULT_PRIVATE = tuple(ipaddress.IPv4Network(p) for p in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"))
+APPLICATION_PORTS = frozenset({80, 443, 1433})  # HTTP, HTTPS, MSSQL (rule-processing)
+
+
+@dataclass(frozen=True)
+class FirewallRule:
+    kind: str  # network | application | nat
+    name: str  # collection/rule, as the verdict names it
+    action: str  # Allow | Deny | Dnat
+    protocols: frozenset[str]  # TCP UDP ICMP ANY (network), HTTP HTTPS MSSQL (application)
+    sources: tuple[str, ...]
+    destinations: tuple[str, ...]
+    ports: tuple[str, ...]
+    fqdns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Firewall:
+    id: str
+    address: ipaddress.IPv4Address
+    subnet_id: str
+    rules: tuple[FirewallRule, ...]  # network, then application, each in processing order
+    private_ranges: tuple[str, ...]
+
+    def as_nic(self) -> tuple[Nic, IpConfig]:
+        """The synthetic forwarding NIC the walk continues from (no VM, no NSG)."""
+        cfg = IpConfig(f"{self.id}/ipConfigurations/0", "firewall", self.address,
+                       self.subnet_id, True)
+        return Nic(self.id, self.id.rsplit("/", 1)[-1], (cfg,), None, True, None), cfg
+
+
+@dataclass
+class Decision:
+    allowed: bool
+    rule: str  # deciding rule, or "DefaultDeny"
+    snat: bool
+    assumptions: list[Assumption]
+
+
+def _props(res: Any) -> dict[str, Any]:
+    props = res.get("properties") if isinstance(res, dict) else None
+    return props if isinstance(props, dict) else {}
+
+
+def _list(value: Any) -> tuple[str, ...]:
+    return tuple(str(v) for v in value or [])
+
+
+def _ip_groups(topo: Topology, ids: Any) -> tuple[str, ...]:
+    out: list[str] = []
+    for gid in ids or []:
+        out += _list(_props(topo.raw.get(key(str(gid)))).get("ipAddresses"))
+    return tuple(out)
+
+
+def _policy_rule(topo: Topology, coll: str, action: str, raw: dict[str, Any]) -> FirewallRule:
+    kind = {"networkrule": "network", "applicationrule": "application",
+            "natrule": "nat"}.get(str(raw.get("ruleType", "")).lower(), "network")
+    protocols = frozenset(str(p).upper() for p in raw.get("ipProtocols") or []) \
+        if kind != "application" else \
+        frozenset(str(p.get("protocolType", "")).upper() + ":" + str(p.get("port", ""))
+                  for p in raw.get("protocols") or [] if isinstance(p, dict))
+    return FirewallRule(
+        kind, f"{coll}/{raw.get('name', '')}", "Dnat" if kind == "nat" else action, protocols,
+        _list(raw.get("sourceAddresses")) + _ip_groups(topo, raw.get("sourceIpGroups")),
+        _list(raw.get("destinationAddresses")) + _ip_groups(topo, raw.get("destinationIpGroups")),
+        _list(raw.get("destinationPorts")),
+        _list(raw.get("targetFqdns")) + _list(raw.get("destinationFqdns")))
+
+
+def _policy_groups(topo: Topology, policy_id: str, seen: set[str]) -> list[dict[str, Any]]:
+    """Rule collection groups of a policy, a base policy's first (rule-processing doc)."""
+    if key(policy_id) in seen:
+        return []
+    seen.add(key(policy_id))
+    policy = topo.raw.get(key(policy_id))
+    base = _props(policy).get("basePolicy")
+    inherited = _policy_groups(topo, base["id"], seen) if isinstance(base, dict) \
+        and base.get("id") else []
+    own = [res for res in topo.raw.values() if str(res.get("type", "")).lower() == T_RULE_COLLECTION_GROUP
+           and key(res["id"]).startswith(key(policy_id) + "/rulecollectiongroups/")]
+    own.sort(key=lambda g: int(_props(g).get("priority") or 65000))
+    return inherited + own
+
+
+def _policy_rules(topo: Topology, policy_id: str) -> list[FirewallRule]:
+    out = []
+    for group in _policy_groups(topo, policy_id, set()):
+        collections = [c for c in _props(group).get("ruleCollections") or []
+                       if isinstance(c, dict)]
+        collections.sort(key=lambda c: int(c.get("priority") or 65000))
+        for coll in collections:
+            action = str((coll.get("action") or {}).get("type") or "Deny").capitalize()
+            out += [_policy_rule(topo, str(coll.get("name", "")), action, r)
+                    for r in coll.get("rules") or [] if isinstance(r, dict)]
+    return out
+
+
+def _classic_rules(topo: Topology, props: dict[str, Any]) -> list[FirewallRule]:
+    out = []
+    for field, kind in (("natRuleCollections", "nat"), ("networkRuleCollections", "network"),
+                        ("applicationRuleCollections", "application")):
+        collections = [c for c in props.get(field) or [] if isinstance(c, dict)]
+        collections.sort(key=lambda c: int(_props(c).get("priority") or 65000))
+        for coll in collections:
+            cprops = _props(coll)
+            action = str((cprops.get("action") or {}).get("type") or "Deny").capitalize()
+            for raw in cprops.get("rules") or []:
+                if not isinstance(raw, dict):
+                    continue
+                if kind == "application":
+                    protocols = frozenset(
+                        str(p.get("protocolType", "")).upper() + ":" + str(p.get("port", ""))
+                        for p in raw.get("protocols") or [] if isinstance(p, dict))
+                else:
+                    protocols = frozenset(str(p).upper() for p in raw.get("protocols") or [])
+                out.append(FirewallRule(
+                    kind, f"{coll.get('name', '')}/{raw.get('name', '')}",
+                    "Dnat" if kind == "nat" else action, protocols,
+                    _list(raw.get("sourceAddresses"))
+                    + _ip_groups(topo, raw.get("sourceIpGroups")),
+                    _list(raw.get("destinationAddresses"))
+                    + _ip_groups(topo, raw.get("destinationIpGroups")),
+                    _list(raw.get("destinationPorts")),
+                    _list(raw.get("targetFqdns")) + _list(raw.get("destinationFqdns"))))
+    return out
+
+
+def firewalls(topo: Topology) -> dict[ipaddress.IPv4Address, Firewall]:
+    """Private IP -> firewall (built once per topology)."""
+    cached = topo.cache.get("firewalls")
+    if cached is not None:
+        return cached
+    out: dict[ipaddress.IPv4Address, Firewall] = {}
+    for res in topo.raw.values():
+        if str(res.get("type", "")).lower() != T_FIREWALL:
+            continue
+        props = _props(res)
+        configs = [_props(c) for c in props.get("ipConfigurations") or []]
+        if not configs or not configs[0].get("privateIPAddress"):
+            continue  # a vWAN hub firewall (hubIPAddresses) is not in a VNet of the topology
+        subnet = str((configs[0].get("subnet") or {}).get("id") or "")
+        if key(subnet) not in topo.subnets:
+            continue
+        rules = _classic_rules(topo, props)
+        policy = props.get("firewallPolicy")
+        ranges: tuple[str, ...] = tuple(
+            r.strip() for r in str((props.get("additionalProperties") or {}).get(
+                "Network.SNAT.PrivateRanges", "IANAPrivateRanges")).split(","))
+        if isinstance(policy, dict) and policy.get("id"):
+            rules += _policy_rules(topo, policy["id"])
+            snat = _props(topo.raw.get(key(policy["id"]))).get("snat") or {}
+            if snat.get("privateRanges"):
+                ranges = _list(snat["privateRanges"])
+        order = {"nat": 0, "network": 1, "application": 2}  # the type order beats priorities
+        rules.sort(key=lambda r: order[r.kind])
+        address = ipaddress.IPv4Address(str(configs[0]["privateIPAddress"]))
+        out[address] = Firewall(res["id"], address, subnet, tuple(rules), ranges)
+    topo.cache["firewalls"] = out
+    return out
+
+
+def is_firewall(topo: Topology, resource_id: str) -> bool:
+    return str((topo.raw.get(key(resource_id)) or {}).get("type", "")).lower() == T_FIREWALL
+
+
+def firewall_near(topo: Topology, vnet_ids: Iterable[str],
+                  address: ipaddress.IPv4Address) -> Firewall | None:
+    """The firewall at ``address`` in one of these VNets (the sender's or a peer)."""
+    fw = firewalls(topo).get(address)
+    if fw is None:
+        return None
+    wanted = {key(v) for v in vnet_ids}
+    return fw if key(topo.subnets[key(fw.subnet_id)].vnet_id) in wanted else None
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _entry(text: str) -> tuple[str, Any]:
+    """One address entry parsed once: ("any"), ("range", (lo, hi)), ("net", network) or
+    ("tag", name) - rules are matched for every check, their texts never change."""
+    text = text.strip()
+    if text == "*":
+        return "any", None
+    if "-" in text and text[:1].isdigit():
+        lo, _, hi = text.partition("-")
+        try:
+            return "range", (int(ipaddress.IPv4Address(lo)), int(ipaddress.IPv4Address(hi)))
+        except ValueError:
+            return "none", None
+    try:
+        return "net", ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return "tag", text  # network rules take service tags
+
+
+def _in(address: ipaddress.IPv4Address, entries: tuple[str, ...], topo: Topology,
+        region: str) -> bool:
+    value = int(address)
+    for text in entries:
+        kind, item = _entry(text)
+        if kind == "any":
+            return True
+        if kind == "range" and item[0] <= value <= item[1]:
+            return True
+        if kind == "net" and address in item:
+            return True
+        if kind == "tag":
+            data, _ = topo.service_tags.lookup(item, region)
+            if data is not None and address in data.prefixes:
+                return True
+    return False
+
+
+def _port_in(port: int | None, entries: tuple[str, ...]) -> bool:
+    for text in entries:
+        text = text.strip()
+        if text == "*" or port is None:
+            return True
+        lo, _, hi = text.partition("-")
+        if lo.isdigit() and int(lo) <= port <= int(hi or lo):
+            return True
+    return False
+
+
+def _private(fw: Firewall, destination: ipaddress.IPv4Address) -> bool:
+    for text in fw.private_ranges:
+        if text.lower() == "ianaprivateranges":
+            if any(destination in n for n in DEFAULT_PRIVATE):
+                return True
+        else:
+            try:
+                if destination in ipaddress.ip_network(text, strict=False):
+                    return True
+            except ValueError:
+                continue
+    return False
+
+
+def decide(topo: Topology, fw: Firewall, protocol: str, source: ipaddress.IPv4Address,
+           destination: ipaddress.IPv4Address, port: int | None, host: str | None) -> Decision:
+    """The firewall's verdict on a flow's first packet (twin-semantics §6.2 rules 3-8)."""
+    region = str((topo.raw.get(key(fw.id)) or {}).get("location", ""))
+    notes = [Assumption("ASSUME_FIREWALL_HOP", fw.id, "the firewall is drawn as a "
+                        "VirtualAppliance hop at its private IP (undocumented)")]
+    l7_unknown = False
+    for rule in fw.rules:
+        if rule.kind == "nat":
+            continue  # DNAT needs a packet to the firewall's public address
+        if not _in(source, rule.sources, topo, region):
+            continue
+        if rule.kind == "network":
+            proto_ok = not rule.protocols or "ANY" in rule.protocols \
+                or protocol.upper() in rule.protocols
+            if proto_ok and _in(destination, rule.destinations, topo, region) \
+                    and _port_in(port, rule.ports):
+                allowed = rule.action == "Allow"
+                return Decision(allowed, rule.name, allowed and not _private(fw, destination),
+                                notes + _deny_notes(fw, rule.name, allowed))
+            continue
+        # Application rule: HTTP/HTTPS/MSSQL on the rule's protocol ports, matched by FQDN.
+        if protocol == "Icmp" or port not in APPLICATION_PORTS or not any(
+                p.endswith(f":{port}") for p in rule.protocols):
+            continue
+        if host is None:
+            l7_unknown = True
+            continue
+        if any(fnmatch.fnmatch(host, f.lower()) for f in rule.fqdns):
+            allowed = rule.action == "Allow"
+            return Decision(allowed, rule.name, allowed,
+                            notes + _deny_notes(fw, rule.name, allowed))
+    if l7_unknown:
+        notes.append(Assumption(
+            "ASSUME_FIREWALL_L4_ONLY", fw.id, "an application rule matches this flow's source "
+            "and port but decides by FQDN and the check names an address: the twin does not "
+            "apply it", alternatives=("the application rule allows the flow",),
+            verdict_sensitive=True))
+    return Decision(False, "DefaultDeny", False, notes + _deny_notes(fw, "DefaultDeny", False))
+
+
+def _deny_notes(fw: Firewall, rule: str, allowed: bool) -> list[Assumption]:
+    if allowed:
+        return []
+    return [Assumption(
+        "ASSUME_FIREWALL_DENY", fw.id, f"the firewall drops the flow ({rule}); the hop carries "
+        "no issue (no documented issue type names a firewall rule)",
+        alternatives=("the firewall completes the TCP handshake itself and the service "
+                      "reports Reachable",))]  # the twin's verdict is the rule's: not sensitive
+
+
+def snat_note(fw: Firewall) -> Assumption:
+    return Assumption("ASSUME_FIREWALL_SNAT_ADDRESS", fw.id, f"the flow is SNATed to the "
+                      f"firewall's private IP {fw.address}; later rules see that source",
+                      alternatives=("another address of AzureFirewallSubnet",))

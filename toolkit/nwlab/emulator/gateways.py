@@ -1,0 +1,183 @@
+"""VPN and ExpressRoute gateways (twin-semantics §9; doc virtual-network/
+virtual-networks-udr-overview, "Optional default routes" and "Border gateway protocol").
+
+A virtual network gateway sits in its VNet's GatewaySubnet. It adds VirtualNetworkGateway
+routes to every subnet of its VNet and of peered VNets that use it (their link has
+``useRemoteGateways`` and the gateway VNet's link back ``allowGatewayTransit``):
+- the address prefixes of the local network gateways of its Connected IPsec connections,
+- the address spaces of the VNets behind its Connected Vnet2Vnet connections,
+- the routes it learned over BGP, where the snapshot stored the gateway's ``getLearnedRoutes``
+  answer (ExpressRoute routes exist only there: they cannot be derived from configuration).
+A subnet whose route table has ``disableBgpRoutePropagation`` gets none of them.
+
+What lies beyond the gateway is outside the twin: a check taking such a route ends at a
+VirtualNetworkGateway hop and its verdict is undetermined (ASSUME_GATEWAY_BEYOND).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Any
+
+from .assumptions import Assumption
+from .topology import (
+    T_CONNECTION,
+    T_GATEWAY,
+    T_LEARNED_ROUTES,
+    Route,
+    Subnet,
+    Topology,
+    key,
+)
+
+
+@dataclass(frozen=True)
+class Gateway:
+    id: str
+    vnet_id: str
+    address: str  # the hop's address: the gateway's private IP, else its public IP, else ""
+    prefixes: tuple[ipaddress.IPv4Network, ...]
+    notes: tuple[Assumption, ...] = ()  # what the twin assumed about its connections
+
+
+def _props(res: Any) -> dict[str, Any]:
+    props = res.get("properties") if isinstance(res, dict) else None
+    return props if isinstance(props, dict) else {}
+
+
+def _ref(value: Any) -> str | None:
+    return value.get("id") if isinstance(value, dict) and isinstance(value.get("id"), str) \
+        else None
+
+
+def _networks(texts: Any) -> list[ipaddress.IPv4Network]:
+    out = []
+    for text in texts or []:
+        try:
+            net = ipaddress.ip_network(str(text), strict=False)
+        except ValueError:
+            continue  # a bad prefix in a learned-routes answer is not the user's to fix
+        if isinstance(net, ipaddress.IPv4Network):
+            out.append(net)
+    return out
+
+
+def _address(topo: Topology, props: dict[str, Any]) -> str:
+    for cfg in props.get("ipConfigurations") or []:
+        cprops = _props(cfg)
+        if cprops.get("privateIPAddress"):
+            return str(cprops["privateIPAddress"])
+        pip = topo.raw.get(key(_ref(cprops.get("publicIPAddress")) or ""))
+        if pip is not None and _props(pip).get("ipAddress"):
+            return str(_props(pip)["ipAddress"])
+    return ""
+
+
+def _vnet_of(props: dict[str, Any]) -> str | None:
+    for cfg in props.get("ipConfigurations") or []:
+        subnet = _ref(_props(cfg).get("subnet"))
+        if subnet and "/subnets/" in subnet:
+            return subnet.rsplit("/subnets/", 1)[0]
+    return None
+
+
+def gateways(topo: Topology) -> dict[str, Gateway]:
+    """VNet key -> the VNet's gateway with the prefixes it routes (built once per topology)."""
+    cached = topo.cache.get("gateways")
+    if cached is not None:
+        return cached
+    learned: dict[str, list[ipaddress.IPv4Network]] = {}
+    for res in topo.raw.values():
+        if str(res.get("type", "")).lower() == T_LEARNED_ROUTES:
+            gw = str(res.get("gatewayId") or res["id"].rsplit("/learnedRoutes", 1)[0])
+            # origin Network is the gateway's own VNet: already a VnetLocal route.
+            learned.setdefault(key(gw), []).extend(
+                net for r in res.get("value") or [] if isinstance(r, dict)
+                and str(r.get("origin", "")).lower() != "network"
+                for net in _networks([r.get("network")]))
+    routed: dict[str, list[ipaddress.IPv4Network]] = {}
+    notes: dict[str, list[Assumption]] = {}
+    for res in topo.raw.values():
+        if str(res.get("type", "")).lower() != T_CONNECTION:
+            continue
+        props = _props(res)
+        gw_ref = _ref(props.get("virtualNetworkGateway1"))
+        if gw_ref is None:
+            continue
+        gw = gw_ref
+        status = props.get("connectionStatus")
+        if status is None:
+            notes.setdefault(key(gw), []).append(Assumption(
+                "ASSUME_GATEWAY_CONNECTION_UP", res["id"], "the connection has no "
+                "connectionStatus: it is taken as Connected and its prefixes are routed",
+                field="connectionStatus", alternatives=("not connected: no routes",)))
+        elif str(status) != "Connected":
+            continue  # assumed: static routes exist only while the connection is up (§9.4)
+        local = topo.raw.get(key(_ref(props.get("localNetworkGateway2")) or ""))
+        if local is not None:
+            routed.setdefault(key(gw), []).extend(_networks(
+                (_props(local).get("localNetworkAddressSpace") or {}).get("addressPrefixes")))
+        remote = topo.raw.get(key(_ref(props.get("virtualNetworkGateway2")) or ""))
+        remote_vnet = _vnet_of(_props(remote)) if remote is not None else None
+        if remote_vnet is not None and key(remote_vnet) in topo.vnets:
+            routed.setdefault(key(gw), []).extend(topo.vnets[key(remote_vnet)].spaces)
+    out: dict[str, Gateway] = {}
+    for res in topo.raw.values():
+        if str(res.get("type", "")).lower() != T_GATEWAY:
+            continue
+        props = _props(res)
+        vnet = _vnet_of(props)
+        if vnet is None or key(vnet) not in topo.vnets:
+            continue
+        nets = tuple(dict.fromkeys([*routed.get(key(res["id"]), []),
+                                    *learned.get(key(res["id"]), [])]))
+        out[key(vnet)] = Gateway(res["id"], vnet, _address(topo, props), nets,
+                                 tuple(notes.get(key(res["id"]), ())))
+    topo.cache["gateways"] = out
+    return out
+
+
+def _propagation_disabled(topo: Topology, subnet: Subnet) -> bool:
+    if subnet.route_table_id is None:
+        return False
+    table = topo.raw.get(key(subnet.route_table_id)) or {}
+    return bool(_props(table).get("disableBgpRoutePropagation"))
+
+
+def gateway_for(topo: Topology, subnet: Subnet) -> Gateway | None:
+    """The gateway whose routes this subnet gets: its VNet's own, else a peer's through
+    gateway transit (useRemoteGateways here, allowGatewayTransit on the peer's link back)."""
+    found = gateways(topo)
+    vnet = topo.vnets[key(subnet.vnet_id)]
+    own = found.get(key(vnet.id))
+    if own is not None:
+        return own
+    for link in vnet.peerings:
+        remote = found.get(key(link.remote_vnet_id))
+        back = topo.link(link.remote_vnet_id, vnet.id)
+        if remote is None or back is None:
+            continue
+        if _props(topo.raw.get(key(link.id))).get("useRemoteGateways") and \
+                _props(topo.raw.get(key(back.id))).get("allowGatewayTransit"):
+            return remote
+    return None
+
+
+def gateway_routes(topo: Topology, subnet: Subnet) -> list[Route]:
+    """The subnet's VirtualNetworkGateway system routes (none with BGP propagation off)."""
+    if _propagation_disabled(topo, subnet):
+        return []
+    gw = gateway_for(topo, subnet)
+    if gw is None:
+        return []
+    return [Route("VirtualNetworkGateway", net, "VirtualNetworkGateway", None, None, id=gw.id)
+            for net in gw.prefixes]
+
+
+def beyond(gw: Gateway, destination: ipaddress.IPv4Address) -> Assumption:
+    """What the twin says about a packet handed to a gateway (twin-semantics §9.4)."""
+    return Assumption(
+        "ASSUME_GATEWAY_BEYOND", gw.id, f"{destination} is beyond the gateway: the check ends "
+        "at a VirtualNetworkGateway hop at the gateway and is reported Unreachable",
+        alternatives=("the on-premises endpoint answers",), verdict_sensitive=True)
