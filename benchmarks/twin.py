@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/twin.py                  # 5,000 NICs, tags, ASGs, admin rules
     .venv/bin/python benchmarks/twin.py --plain          # the same estate with CIDRs only
     .venv/bin/python benchmarks/twin.py --nics 20000     # the next issue's scale
+    .venv/bin/python benchmarks/twin.py --estate landing-zone   # issue 11's estate, 5,000 NICs
 
 The estate is hub and spoke: a hub with a forwarding appliance, spokes peered to it (forwarded
 traffic allowed), each spoke's subnets behind an NSG of about 50 rules (a third name application
@@ -17,6 +18,12 @@ parse_check + run_check over a fixed mix (same VNet, spoke to spoke through the 
 Storage and to the Internet), no HTTP; write = one NSG rule PUT as the facade applies it
 (Topology.with_child), then the first check after it (the derived indexes rebuilt on use).
 Issue 10's baseline (before tags/ASGs): about 3,500 checks/s, load 1.2-1.7 s.
+
+--estate landing-zone: the bundled landing zone (nwlab.emulate("landing-zone"): firewall hub,
+ILB web tier, private subnet, NAT gateway, scale set, dual stack) with plain spokes added until it
+holds --nics NICs; the mix is the internal load balancer's frontend, VM to VM across spokes (the
+firewall hop), the Internet (NAT gateway, default outbound, private subnet) and scale set
+instances by address.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from nwlab.emulator import engine
+from nwlab.emulator import engine, landing_zone
 from nwlab.emulator.topology import Topology, load_topology
 
 SUB = "00000000-0000-0000-0000-000000000000"
@@ -231,14 +238,50 @@ def check_mix(topo: Topology, count: int, seed: int = 11) -> list[dict[str, Any]
     return bodies
 
 
+LZ_SPOKES = 50  # plain spokes the landing zone grows by; their VMs make up the NIC count
+
+
+def landing_zone_estate(nics: int) -> dict[str, Any]:
+    base = len(landing_zone.build()["emulation"]["listeners"]) + 1  # + the endpoint's NIC
+    per_spoke = max(0, -(-(nics - base) // LZ_SPOKES))
+    return landing_zone.build(extra_spokes=LZ_SPOKES if per_spoke else 0,
+                              vms_per_extra_spoke=per_spoke)
+
+
+def landing_zone_mix(topo: Topology, count: int, seed: int = 11) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    vms = sorted(v.id for v in topo.vms.values())
+    instances = [v for v in vms if "/virtualMachineScaleSets/" in v]
+    bodies = []
+    for i in range(count):
+        source = rng.choice(vms)
+        kind = i % 4
+        if kind == 0:
+            dest: dict[str, Any] = {"address": landing_zone.ILB_IP, "port": 443}
+        elif kind == 1:
+            target = rng.choice([v for v in vms[:64] if v != source] or vms)
+            dest = {"resourceId": target, "port": 8080} if target not in instances else \
+                {"address": "10.3.1.4", "port": 8443}
+        elif kind == 2:
+            dest = {"address": str(ipaddress.IPv4Address(0x68000000 + i)), "port": 443}
+        else:
+            dest = {"address": f"10.3.1.{4 + i % 2}", "port": 8443}
+            if source in instances:
+                source = vms[0] if vms[0] not in instances else vms[-1]
+        bodies.append({"source": {"resourceId": source}, "destination": dest})
+    return bodies
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--nics", type=int, default=5000)
     parser.add_argument("--checks", type=int, default=4000)
     parser.add_argument("--plain", action="store_true", help="CIDRs only (no tags/ASGs/admin)")
+    parser.add_argument("--estate", choices=("hub-spoke", "landing-zone"), default="hub-spoke")
     args = parser.parse_args()
-    doc = estate(args.nics, args.plain)
-    mode = "plain" if args.plain else "tags+ASGs+admin"
+    lz = args.estate == "landing-zone"
+    doc = landing_zone_estate(args.nics) if lz else estate(args.nics, args.plain)
+    mode = "landing-zone" if lz else "plain" if args.plain else "tags+ASGs+admin"
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "estate.json"
         path.write_text(json.dumps(doc), encoding="utf-8")
@@ -247,7 +290,7 @@ def main() -> None:
         topo = load_topology(path)
         load_s, load_cpu = time.perf_counter() - started, time.process_time() - cpu
     watcher = next(iter(topo.watchers.values()))
-    bodies = check_mix(topo, args.checks)
+    bodies = landing_zone_mix(topo, args.checks) if lz else check_mix(topo, args.checks)
     reachable = 0
     started, cpu = time.perf_counter(), time.process_time()
     for body in bodies:

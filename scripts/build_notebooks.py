@@ -498,6 +498,201 @@ again == shared
 """),
 ]
 
+LANDING_ZONE: list[Cell] = [
+    md("""
+# How traffic crosses a landing zone
+
+**What this teaches.** An enterprise estate is more than NSGs and routes: an internal load
+balancer only sends to backends whose health probe gets in, a *private* subnet has no way out to
+the Internet unless something gives it one, a scale set's instances are sources like VMs, a
+dual-stack subnet carries IPv6 beside IPv4, and the hub's Azure Firewall, VPN gateway and private
+endpoints decide the rest. Each exercise: **predict** the verdict, **run** the check, **change**
+one thing with the call you would send to Azure, **run** again.
+
+`nwlab.emulate("landing-zone")` starts the bundled estate (docs/twin.md): a hub with Azure
+Firewall, a VPN gateway to an on-premises site and a jump box; spoke `spoke-web` with an internal
+load balancer (10.1.2.100) before `web1` and `web2`; spoke `spoke-app` with `app1`, a private
+endpoint for the storage account `stlzdata` and `worker1` in a private subnet; spoke `spoke-data`,
+dual stack, with the scale set `api` behind a NAT gateway and `dual1`.
+
+Where the twin does not model a part yet, or Azure does not document what happens, it says so:
+every result lists the **assumptions** its path rests on.
+"""),
+    code("""
+import nwlab
+
+nw = nwlab.emulate("landing-zone", check_seconds=0.2, retry_after=0.1)
+RG = "landing-zone"
+NET = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/landing-zone"
+       "/providers/Microsoft.Network")
+
+
+def show(result):
+    \"\"\"The verdict, the path, the issues and the assumptions, one line each.\"\"\"
+    print(result.summary())
+    print("   path:", " -> ".join(f"{h.type} {h.address}" for h in result.hops))
+    for issue in result.issues:
+        print("   issue:", issue.describe())
+    for note in result.assumptions:
+        print("   assumed:", note.code, "-", note.assumed[:110])
+
+
+nw.list_vms(RG)[["name", "power_state", "agent"]]
+"""),
+    md("""
+## Exercise 1: a load-balanced web tier
+
+The jump box (10.0.3.4) calls the web tier through the internal load balancer's frontend
+10.1.2.100 on 443. The rule `https` sends 443 to the pool `web-pool` (web1, web2) if the probe
+`https-probe` (TCP 443) finds them healthy. Probes come from **168.63.129.16** (the
+`AzureLoadBalancer` service tag), and the backends' NSGs must let them in.
+
+**Predict:** reachable? Which VM answers?
+"""),
+    code("""
+show(nw.check("jump", "10.1.2.100", 443, resource_group=RG))
+"""),
+    md("""
+Now someone *tightens* the web NSG: `allow-https-to-web` admits only `10.0.0.0/8` instead of
+`VirtualNetwork`, and the catch-all `deny-rest-inbound` denies every other source. **Predict:**
+can the jump box (10.0.3.4, inside 10.0.0.0/8) still reach the web tier through the load balancer?
+And web1 directly?
+"""),
+    code("""
+web_nsg = f"{NET}/networkSecurityGroups/web-nsg"
+asg_web = [{"id": f"{NET}/applicationSecurityGroups/asg-web"}]
+nw.set_security_rule(web_nsg, "allow-https-to-web", priority=100, direction="Inbound",
+                     access="Allow", protocol="Tcp", sourceAddressPrefix="10.0.0.0/8",
+                     sourcePortRange="*", destinationApplicationSecurityGroups=asg_web,
+                     destinationPortRange="443")
+nw.set_security_rule(web_nsg, "deny-rest-inbound", priority=4000, direction="Inbound",
+                     access="Deny", protocol="*", sourceAddressPrefix="*", sourcePortRange="*",
+                     destinationAddressPrefix="*", destinationPortRange="*")
+print("through the load balancer:")
+show(nw.check("jump", "10.1.2.100", 443, resource_group=RG))
+print("web1 directly:")
+show(nw.check("jump", "web1", 443, resource_group=RG))
+"""),
+    md("""
+The probe's 168.63.129.16 is not in 10.0.0.0/8, so `deny-rest-inbound` drops the probes, both
+backends are marked down and the load balancer sends nothing, although every client is allowed.
+The fix is an inbound allow for the `AzureLoadBalancer` tag above the deny (Azure's default rule
+`AllowAzureLoadBalancerInBound` does this at 65001, which is why a catch-all deny at 4000 hides it):
+"""),
+    code("""
+nw.set_security_rule(web_nsg, "allow-lb-probe", priority=3900, direction="Inbound",
+                     access="Allow", protocol="Tcp", sourceAddressPrefix="AzureLoadBalancer",
+                     sourcePortRange="*", destinationAddressPrefix="*",
+                     destinationPortRange="443")
+show(nw.check("jump", "10.1.2.100", 443, resource_group=RG))
+"""),
+    md("""
+## Exercise 2: a private subnet
+
+`worker1` (10.2.3.4) sits in the subnet `private`, created with `defaultOutboundAccess: false`.
+There is no NAT gateway on it, no public IP on its NIC and no load balancer outbound rule.
+
+**Predict:** can it reach the Internet (13.107.21.200:443)? Can it reach `app1` next door?
+"""),
+    code("""
+show(nw.check("worker1", "13.107.21.200", 443, resource_group=RG))
+show(nw.check("worker1", "app1", 8080, resource_group=RG))
+"""),
+    md("""
+Private subnets lose only *default* outbound access: private addresses are unaffected. Azure
+documents no `connectivityCheck` issue for "no outbound path", so the twin answers Unreachable with
+no issue and says what it assumed. The documented ways out are a NAT gateway on the subnet, a
+public IP on the NIC, a load balancer outbound rule, or a default route to an appliance (the hub's
+firewall, once t11a's model lands).
+
+## Exercise 3: a scale set instance
+
+The scale set `api` (Uniform) has two instances, 10.3.1.4 and 10.3.1.5, in a subnet with the NAT
+gateway `data-natgw`. Connection troubleshoot lists scale sets among its *sources*; a check runs
+from one instance, named by its instance id.
+
+**Predict:** does instance 0 reach the Internet? Which address does it leave with?
+"""),
+    code("""
+VMSS = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/landing-zone"
+        "/providers/Microsoft.Compute/virtualMachineScaleSets/api")
+show(nw.check(f"{VMSS}/virtualMachines/0", "13.107.21.200", 443))
+"""),
+    md("""
+It leaves through the NAT gateway: on a subnet with one, the NAT gateway outranks every other
+method, and its public IP (20.50.0.9) is the source address the far end sees. As a
+*destination*, a scale set instance is not documented, so `check()` refuses it before any
+request and says what to give instead:
+"""),
+    code("""
+try:
+    nw.check("jump", f"{VMSS}/virtualMachines/1", 8443, resource_group=RG)
+except ValueError as exc:
+    print(exc)
+show(nw.check("jump", "10.3.1.5", 8443, resource_group=RG))
+"""),
+    md("""
+## Exercise 4: a dual-stack subnet
+
+`spoke-data` has `10.3.0.0/16` and `fd00:db8:3::/48`; `dual1` has 10.3.2.4 and fd00:db8:3:2::4.
+**Predict:** does an IPv4 check from `dual1` to the scale set work? Does the IPv6 one?
+"""),
+    code("""
+show(nw.check("dual1", "10.3.1.4", 8443, resource_group=RG))
+try:
+    show(nw.check("dual1", "fd00:db8:3:1::4", 8443, resource_group=RG, ip_version="IPv6"))
+except Exception as exc:  # what the twin says today
+    print(type(exc).__name__, exc)
+"""),
+    md("""
+The IPv4 path is modelled; the IPv6 configurations are kept and listed as `UNMODELLED_VALUE`
+assumptions rather than silently dropped. IPv6 checks are not modelled by the twin yet, and it
+says so instead of answering.
+
+## Exercise 5: spoke to spoke through the firewall
+
+Every spoke's route table sends `10.0.0.0/8` and `0.0.0.0/0` to the firewall's private IP
+10.0.1.4. The firewall policy allows `spoke-web` to reach `spoke-app` on 8080 and nothing else
+between spokes. **Predict:** `web1` to `app1` on 8080? `app1` to `web1` on 443?
+"""),
+    code("""
+show(nw.check("web1", "app1", 8080, resource_group=RG))
+show(nw.check("app1", "web1", 443, resource_group=RG))
+print("what the twin holds but does not model yet:")
+for note in nw.assumptions:
+    if note.code == "UNMODELLED_RESOURCE_TYPE" and "/azureFirewalls/" in note.resource_id:
+        print("  ", note.resource_id.rsplit("/providers/", 1)[1])
+"""),
+    md("""
+## Exercise 6: a private endpoint by name
+
+`app1` calls `https://stlzdata.blob.core.windows.net`. The private DNS zone
+`privatelink.blob.core.windows.net`, linked to every VNet, resolves the name to the private
+endpoint's 10.2.2.5. **Predict:** which address does the check go to, and does it answer?
+"""),
+    code("""
+show(nw.check("app1", "https://stlzdata.blob.core.windows.net", resource_group=RG))
+"""),
+    md("""
+## Exercise 7: on-premises through the VPN gateway
+
+The jump box admits SSH from on-premises (192.168.0.0/16, the local network gateway
+`onprem-site`). **Predict:** can the jump box reach 192.168.1.10 on 22? Which hop does the packet
+leave by?
+"""),
+    code("""
+show(nw.check("jump", "192.168.1.10", 22, resource_group=RG))
+nw.close()
+"""),
+    md("""
+What the twin answers in exercises 5 to 7 is what it can say before the firewall, private
+endpoint and gateway models are merged: the packet stops at the firewall's address, the storage
+name resolves to its public address, and 192.168.0.0/16 meets the system route to *None*. The
+resources themselves are held in Azure's shapes and listed as assumptions, never silently dropped;
+the notebook is regenerated when those models land.
+"""),
+]
+
 MONITOR: list[Cell] = [
     md("""
 # Keep watching: the mesh as a Connection Monitor on the twin
@@ -721,6 +916,7 @@ NOTEBOOKS_BY_NAME: dict[str, list[Cell]] = {
     "03-teaching-nsg-and-routes": TEACHING,
     "04-mesh-checks": MESH,
     "05-share-a-diagnosis": SHARING,
+    "06-landing-zone": LANDING_ZONE,
     "07-one-diagnosis": ONE_DIAGNOSIS,
     "08-monitor": MONITOR,
 }

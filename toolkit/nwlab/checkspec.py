@@ -14,7 +14,15 @@ from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 from urllib.parse import unquote, urlsplit
 
-from nwlab.arm.ids import GUID_RE, VM_ID_EXAMPLE, ResourceId, is_vm_id, parse_resource_id, vm_id
+from nwlab.arm.ids import (
+    GUID_RE,
+    VM_ID_EXAMPLE,
+    ResourceId,
+    is_vm_id,
+    is_vmss_instance_id,
+    parse_resource_id,
+    vm_id,
+)
 
 PROTOCOLS = {"tcp": "Tcp", "http": "Http", "https": "Https", "icmp": "Icmp"}
 IP_VERSIONS = {"ipv4": "IPv4", "ipv6": "IPv6"}
@@ -228,7 +236,12 @@ def _source(subscription_id: str, value: Any, rg: str | None) -> str:
         if rid is None:
             raise ValueError(f"source: {value!r} is not a resource id; e.g. source='{VM_ID_EXAMPLE}'")
         _subscription_guid("source", value, rid, f"source='{VM_ID_EXAMPLE}'")
-        if not is_vm_id(rid):
+        if rid.type.lower() == "microsoft.compute/virtualmachinescalesets":
+            # The overview lists scale sets as sources, but a check runs from one instance.
+            raise ValueError(f"source: {value!r} is a scale set; a check runs from one instance: "
+                             f"pass '{rid}/virtualMachines/<instanceId>' (a Uniform instance) "
+                             "or the Flexible member VM's id")
+        if not (is_vm_id(rid) or is_vmss_instance_id(rid)):
             raise ValueError(f"source: {value!r} is a {rid.type} id, but connection troubleshoot runs "
                              f"from a virtual machine; pass the VM's id, e.g. '{VM_ID_EXAMPLE}'")
         return str(rid)
@@ -262,6 +275,12 @@ def _destination(subscription_id: str, value: Any, rg: str | None) -> Destinatio
     if text.startswith("/") or text.lower().startswith("subscriptions/"):
         _id_text("destination", value, text, f"destination='{VM_ID_EXAMPLE}'")
         rid = parse_resource_id(text)
+        if is_vmss_instance_id(rid):
+            # The overview lists VMs, FQDNs, URIs and IPs as destinations, not scale set
+            # instances.
+            raise ValueError(f"destination: {value!r} is a scale set instance, which connection "
+                             "troubleshoot does not document as a destination; give the "
+                             "instance's private IP address instead, e.g. destination='10.1.4.4'")
         if rid is None or not is_vm_id(rid):
             kind = f"a {rid.type} id" if rid else "not a resource id"
             raise ValueError(f"destination: {value!r} is {kind}; a destination resource must be a "

@@ -17,6 +17,7 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
+from nwlab import snapshot_compute
 from nwlab.arm.errors import ArmError, OperationTimeout
 from nwlab.arm.ids import ZERO_SUBSCRIPTION
 from nwlab.arm.lro import run_operation
@@ -106,12 +107,14 @@ def take_snapshot(nw: NetworkWatcher, *, resource_group: str | None = None, path
     scope = f"/subscriptions/{sub}" + (f"/resourceGroups/{resource_group}" if resource_group else "")
     resources: dict[str, dict[str, Any]] = {}
     missing_notes: list[str] = []
-    for kind in NETWORK_TYPES:
+    for kind in (*NETWORK_TYPES, *snapshot_compute.EGRESS_TYPES):
         for item in nw.arm.list(f"{scope}/providers/Microsoft.Network/{kind}"):
             resources[str(item["id"]).lower()] = _clean(item)
     for item in nw.arm.list(f"{scope}/providers/Microsoft.Network/privateDnsZones",
                             api_version=PRIVATE_DNS_API):
         resources[str(item["id"]).lower()] = _clean(item)
+    for item in snapshot_compute.arm_scale_sets(nw, scope, _clean):
+        resources[str(item["id"]).lower()] = item
     for vm in nw.arm.list(f"{scope}/providers/Microsoft.Compute/virtualMachines"):
         for item in _vm_entry(nw, vm):
             resources[str(item["id"]).lower()] = item

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nwlab import snapshot_compute
 from nwlab.arm.errors import ArmError, NwlabError
 from nwlab.arm.ids import ZERO_SUBSCRIPTION
 from nwlab.arm.resource_graph import ResourceGraph, validate_scope
@@ -246,6 +247,9 @@ def _resource(row: dict[str, Any]) -> dict[str, Any] | None:
             return None  # other extensions' settings may hold secrets and the twin needs none
         item["properties"] = {k: props[k] for k in ("publisher", "type", "typeHandlerVersion",
                                                     "provisioningState") if k in props}
+    elif rtype.startswith("Microsoft.Compute/virtualMachineScaleSets"):
+        item["properties"] = props
+        return snapshot_compute.graph_row(rtype, item)  # no OS profile, agent extension only
     else:
         props.pop("defaultSecurityRules", None)  # implied by the twin, as in the ARM snapshot
         # A connection's pre-shared key, a gateway's client secrets: never written (as in ARM's).

@@ -50,6 +50,12 @@ def is_vm_id(rid: ResourceId | None) -> bool:
     return rid is not None and rid.type.lower() == "microsoft.compute/virtualmachines"
 
 
+def is_vmss_instance_id(rid: ResourceId | None) -> bool:
+    """A Uniform scale set instance: ``…/virtualMachineScaleSets/{vmss}/virtualMachines/{i}``."""
+    return rid is not None and rid.type.lower() == \
+        "microsoft.compute/virtualmachinescalesets/virtualmachines"
+
+
 def vm_id(subscription: str, resource_group: str, name: str) -> str:
     return (f"/subscriptions/{subscription}/resourceGroups/{resource_group}"
             f"/providers/Microsoft.Compute/virtualMachines/{name}")

@@ -59,6 +59,30 @@ CODES: dict[str, str] = {
                                     "JSON of the separate operation's answer (undocumented)",
     "ASSUME_PUBLIC_IP_PATH": "the path to a VM's public IP is drawn Source, Internet, VM "
                              "(the service's drawing is undocumented)",
+    # Load balancers (loadbalancer.py, twin-semantics §10).
+    "ASSUME_LB_HEALTH_FROM_PROBE": "a backend is healthy iff its probe port listens and its "
+                                   "NSGs admit 168.63.129.16 there; none healthy: no flow",
+    "ASSUME_LB_BACKEND_FIRST_HEALTHY": "several healthy backends could take the flow; the "
+                                       "twin follows the first in pool order",
+    "ASSUME_LB_NO_RULE_DROPS": "a frontend with no rule for the flow's protocol and port "
+                               "drops it",
+    "ASSUME_LB_IP_POOL_BY_NIC": "an IP-based backend pool's members are the NICs holding "
+                                "its addresses",
+    "ASSUME_ILB_NEXT_HOP_KEEPS_DESTINATION": "a route to an internal frontend hands the "
+                                             "packet to a backend without rewriting it",
+    # Outbound (outbound.py, twin-semantics §11).
+    "ASSUME_NO_OUTBOUND_UNREACHABLE": "a private subnet without an outbound method cannot "
+                                      "reach the Internet; drawn as a Destination hop with "
+                                      "no issue",
+    "ASSUME_LB_RULE_OUTBOUND_SNAT": "a public LB rule without disableOutboundSnat (or a "
+                                    "Basic LB) gives its backends outbound SNAT",
+    "ASSUME_NAT_PREFIX_ADDRESS_UNKNOWN": "a NAT gateway's public IP prefix: its egress "
+                                         "address is unknown",
+    # Scale sets (scalesets.py, twin-semantics §12).
+    "ASSUME_VMSS_INSTANCE_SOURCE": "a Uniform scale set instance is named as a check's source "
+                                   "by its instance id",
+    "ASSUME_VMSS_WITHOUT_INSTANCES": "a scale set whose instances the topology does not hold "
+                                     "makes no NICs",
     "ASSUME_MONITOR_FIRST_RUN_AT_START": "a connection monitor's first tests run at its start "
                                          "time (Azure shows data after about 5 minutes)",
     "ASSUME_MONITOR_WORKSPACE": "a Log Analytics workspace a connection monitor's outputs name "

@@ -35,10 +35,13 @@ from . import (
     assumptions,
     firewall,
     gateways,
+    loadbalancer,
     nsg,
+    outbound,
     peering,
     private_endpoints,
     routing,
+    scalesets,
     service_endpoints,
 )
 from .assumptions import Assumption
@@ -171,6 +174,7 @@ def parse_check(topo: Topology, watcher: Watcher, body: Any) -> CheckSpec:
     url_port: int | None = None
     if destination.get("resourceId"):
         dest_vm = _vm(topo, destination.get("resourceId"), "destination")
+        scalesets.refuse_destination(topo, dest_vm)
         address = _primary(topo, dest_vm)[1].address
         text = dest_vm.id
     else:
@@ -236,6 +240,7 @@ class Walk:
     # VirtualApplianceEcmp: route id -> the member this walk took, and each set met (id, size).
     ecmp_choice: dict[str, int] = field(default_factory=dict)
     ecmp_seen: list[tuple[str, int]] = field(default_factory=list)
+    delivered_port: int | None = None  # a load balancer's backend port, when it rewrote it
     # What the path touched that the twin assumed (twin-semantics §15), and resource keys
     # whose load-time assumptions concern this path.
     assumptions: list[Assumption] = field(default_factory=list)
@@ -337,13 +342,63 @@ def _route(topo: Topology, walk: Walk, cfg: IpConfig,
 
 
 def _egress_address(topo: Topology, cfg: IpConfig) -> ipaddress.IPv4Address | None:
-    """The public address a NIC's Internet traffic leaves with, when the topology says."""
-    if cfg.public_ip_id is None:
+    """The public address a NIC's Internet traffic leaves with, when the topology says (NAT
+    gateway, instance public IP or load balancer frontend: outbound.py)."""
+    return outbound.egress(topo, cfg).address
+
+
+def _appliance_at(topo: Topology, walk: Walk, cfg: IpConfig, address: ipaddress.IPv4Address,
+                  packet: nsg.Packet) -> tuple[Nic, IpConfig] | None:
+    """The NIC a VirtualAppliance next hop hands the packet to: the NIC holding the address,
+    or the backend an internal LB frontend picks (twin-semantics §10.2.6: HA-ports NVA pair;
+    the destination is not rewritten, the packet was not addressed to the frontend)."""
+    found = _nic_near(topo, cfg, address)
+    if found is not None:
+        return found
+    vnet = topo.vnet_of(cfg)
+    fe = loadbalancer.frontend_at(topo, [key(vnet.id), *map(key, vnet.peered_vnet_ids)],
+                                  address)
+    if fe is None:
         return None
-    for address, (_, owner, _) in topo.public_ip_index.items():
-        if owner.id == cfg.id:
-            return address
-    return None
+    choice = loadbalancer.choose(topo, fe, packet.protocol, packet.destination_port)
+    walk.assumptions.extend(choice.assumptions)
+    walk.assumptions.append(Assumption(
+        "ASSUME_ILB_NEXT_HOP_KEEPS_DESTINATION", fe.id, "a route to an internal load balancer "
+        "frontend hands the packet to a backend without rewriting its destination"))
+    walk.touch(fe.lb_id)
+    return choice.backend
+
+
+def _via_frontend(topo: Topology, walk: Walk, cfg: IpConfig, fe: loadbalancer.Frontend,
+                  packet: nsg.Packet) -> bool:
+    """A packet addressed to an internal LB frontend (twin-semantics §10.2): the rule for its
+    protocol and port, then a healthy backend; the backend's inbound NSGs see the backend's
+    address and port. False when nothing takes the flow (the caller draws the dead end)."""
+    choice = loadbalancer.choose(topo, fe, packet.protocol, packet.destination_port, cfg)
+    if len(choice.healthy) > 1:
+        # The twin follows the first healthy backend; the choice rests on it when the others
+        # would meet a different inbound verdict.
+        verdicts = {nsg.evaluate(topo, n, c, "Inbound",
+                                 replace(packet, destination=c.address,
+                                         destination_port=choice.port)).allowed
+                    for n, c in choice.healthy}
+        choice.assumptions = [a.sensitive(len(verdicts) > 1)
+                              if a.code == "ASSUME_LB_BACKEND_FIRST_HEALTHY" else a
+                              for a in choice.assumptions]
+    walk.assumptions.extend(choice.assumptions)
+    walk.touch(fe.lb_id)
+    if choice.backend is None:
+        return False
+    bnic, bcfg = choice.backend
+    if not _cross(topo, walk, cfg, choice.backend, packet.source):
+        return False
+    hop = Hop("VnetLocal", str(bcfg.address), bcfg.id)
+    walk.hops.append(hop)
+    arriving = replace(packet, destination=bcfg.address, destination_port=choice.port)
+    walk.blocked |= _block(topo, walk, hop, bnic, bcfg, "Inbound", arriving)
+    walk.delivered_to = choice.backend
+    walk.delivered_port = choice.port
+    return True
 
 
 def _to_public_ip(topo: Topology, walk: Walk, packet: nsg.Packet,
@@ -406,6 +461,9 @@ def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet,
     nic, cfg = spec.source_nic, spec.source_cfg
     walk = Walk([Hop("Source", str(cfg.address), cfg.id)], blocked=False)
     walk.ecmp_choice.update(ecmp_choice or {})
+    note = scalesets.source_note(spec.source_vm)
+    if note is not None:
+        walk.assumptions.append(note)
     dest = packet.destination
     visited = {key(nic.id)}
     for _ in range(MAX_HOPS):
@@ -418,7 +476,7 @@ def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet,
         if hop_type in ("VirtualAppliance", "VirtualApplianceEcmp"):
             assert route is not None
             appliance = _appliance_ip(walk, route)
-            found = _nic_near(topo, cfg, appliance)
+            found = _appliance_at(topo, walk, cfg, appliance, packet)
             fw = _firewall_near(topo, cfg, appliance) if found is None else None
             if fw is not None:
                 found = fw.as_nic()
@@ -460,7 +518,15 @@ def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet,
             continue
         if hop_type in ("VnetLocal", "VNetPeering", "InterfaceEndpoint"):
             found = _nic_near(topo, cfg, dest, peering_only=hop_type == "VNetPeering")
-            if found is None or not _cross(topo, walk, cfg, found, packet.source):
+            if found is None:
+                vnet = topo.vnet_of(cfg)
+                vnets = list(vnet.peered_vnet_ids) if hop_type == "VNetPeering" else \
+                    [vnet.id, *vnet.peered_vnet_ids]
+                fe = loadbalancer.frontend_at(topo, [key(v) for v in vnets], dest)
+                if fe is not None and _via_frontend(topo, walk, cfg, fe, packet):
+                    return walk
+                break
+            if not _cross(topo, walk, cfg, found, packet.source):
                 break
             dnic, dcfg = found
             hop = Hop("VnetLocal", str(dcfg.address), dcfg.id)
@@ -492,6 +558,11 @@ def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet,
             walk.internet = True
             return walk
         if hop_type == "Internet" and dest.is_global:
+            way = outbound.egress(topo, cfg)
+            walk.assumptions.extend(way.assumptions)
+            walk.touch(way.resource_id)
+            if way.method is None:
+                break  # no outbound method (a private subnet): the flow cannot leave
             walk.egress = (nic, cfg)
             target = topo.public_ip_index.get(dest)
             if target is not None:
@@ -560,7 +631,9 @@ def reply_routes_back(topo: Topology, spec: CheckSpec, walk: Walk) -> bool:
             return False
         if route.next_hop_type in ("VirtualAppliance", "VirtualApplianceEcmp"):
             appliance = _appliance_ip(walk, route)
-            found = _nic_near(topo, cfg, appliance)
+            found = _appliance_at(topo, walk, cfg, appliance,
+                                  nsg.Packet("Tcp", reply_source, spec.port, target,
+                                             spec.source_port))
             fw = _firewall_near(topo, cfg, appliance) if found is None else None
             if fw is not None:
                 found = fw.as_nic()  # stateful: the firewall lets its flow's replies back
@@ -601,11 +674,12 @@ def _endpoint_answers(topo: Topology, spec: CheckSpec, walk: Walk) -> bool:
         return True
     last = walk.hops[-1]
     denied = topo.emulation.guest_denied.get(key(vm.id), frozenset())
-    if spec.port in denied:
+    port = walk.delivered_port or spec.port  # a load balancer may have rewritten it
+    if port in denied:
         last.issues.append(endpoint_issue("GuestFirewall"))
         return False
     listening = topo.emulation.listeners.get(key(vm.id))
-    if listening is not None and spec.port not in listening:
+    if listening is not None and port not in listening:
         last.issues.append(endpoint_issue("NoListenerOnDestination"))
         return False
     return True

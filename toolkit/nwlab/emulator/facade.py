@@ -35,6 +35,8 @@ from .topology import (
     T_NW,
     T_RT,
     T_VM,
+    T_VMSS,
+    T_VMSS_VM,
     T_VNET,
     Topology,
     TopologyError,
@@ -273,6 +275,10 @@ class ArmApp:
             return [copy.deepcopy(e) for e in self.topology.extensions.get(key(parent_id), [])]
         if ptype == T_NSG and segment == "defaultsecurityrules":
             return self._default_rules(parent["id"])
+        if ptype == T_VMSS and segment in ("virtualmachines", "networkinterfaces"):
+            # A Uniform scale set's instances (Compute) and their NICs (Network RP, served at
+            # the scale set's path), as the snapshot lists them.
+            return self._scale_set_children(parent_id, segment)
         prop = CHILD_FIELDS.get((ptype, segment))
         if prop is None and (ptype, segment) in STORED_CHILDREN:
             # Children a snapshot stores as resources of their own (rule collection groups,
@@ -284,6 +290,12 @@ class ArmApp:
             raise ArmError(404, "InvalidResourceType",
                            f"'{segment}' is not a child collection of {parent_id}.")
         return [self._render(c, {}) for c in parent["properties"].get(prop, [])]
+
+    def _scale_set_children(self, vmss_id: str, segment: str) -> list[JSON]:
+        inside = key(vmss_id) + "/virtualmachines/"
+        wanted = T_VMSS_VM if segment == "virtualmachines" else T_NIC
+        return [self._render(r, {}) for r in self.topology.document["resources"]
+                if key(r["id"]).startswith(inside) and str(r.get("type", "")).lower() == wanted]
 
     def _render(self, res: JSON, query: dict[str, str]) -> JSON:
         """A resource as ARM GET shows it (instance view only on request, default rules)."""

@@ -69,11 +69,16 @@ T_DNS_ZONE_GROUP = "microsoft.network/privateendpoints/privatednszonegroups"
 T_DNS_ZONE = "microsoft.network/privatednszones"
 T_DNS_LINK = "microsoft.network/privatednszones/virtualnetworklinks"
 T_DNS_A = "microsoft.network/privatednszones/a"
+T_LB = "microsoft.network/loadbalancers"  # loadbalancer.py
+T_NAT = "microsoft.network/natgateways"  # outbound.py
+T_VMSS = "microsoft.compute/virtualmachinescalesets"  # scalesets.py
+T_VMSS_VM = "microsoft.compute/virtualmachinescalesets/virtualmachines"  # a Uniform instance
 MODELLED_TYPES = frozenset({T_VM, T_EXT, T_VNET, T_NIC, T_NSG, T_RT, T_PIP, T_NW, T_ASG, T_ADMIN,
                             T_SERVICE_TAGS, T_FIREWALL, T_FIREWALL_POLICY,
                             T_RULE_COLLECTION_GROUP, T_IP_GROUP, T_GATEWAY, T_LOCAL_GATEWAY,
                             T_CONNECTION, T_LEARNED_ROUTES, T_PRIVATE_ENDPOINT,
-                            T_DNS_ZONE_GROUP, T_DNS_ZONE, T_DNS_LINK, T_DNS_A})
+                            T_DNS_ZONE_GROUP, T_DNS_ZONE, T_DNS_LINK, T_DNS_A,
+                            T_LB, T_NAT, T_VMSS, T_VMSS_VM})
 
 AGENT_PUBLISHER = "microsoft.azure.networkwatcher"
 AGENT_TYPES = frozenset({"networkwatcheragentwindows", "networkwatcheragentlinux"})
@@ -597,10 +602,7 @@ UNMODELLED_FIELDS: dict[str, dict[str, tuple[Any, str]]] = {
                                    "through emulation.dns"),
     },
     "subnet": {
-        "natGateway": (None, "NAT gateway ignored: Internet egress treated as allowed"),
         "serviceEndpointPolicies": ([], "service endpoint policies are not applied"),
-        "defaultOutboundAccess": (True, "defaultOutboundAccess=false ignored: Internet egress "
-                                  "treated as allowed"),
     },
     "peering": {
         "peerCompleteVnets": (True, "subnet peering: the whole remote space is routed"),
@@ -609,8 +611,6 @@ UNMODELLED_FIELDS: dict[str, dict[str, tuple[Any, str]]] = {
         "dnsSettings.dnsServers": ([], "custom DNS servers are not consulted"),
     },
     "ipConfiguration": {
-        "loadBalancerBackendAddressPools": ([], "load balancer membership ignored"),
-        "loadBalancerInboundNatRules": ([], "inbound NAT rules ignored"),
         "applicationGatewayBackendAddressPools": ([], "application gateway membership ignored"),
         "gatewayLoadBalancer": (None, "gateway load balancer chaining ignored"),
     },
@@ -715,8 +715,9 @@ class Topology:
             elif rtype == T_NIC:
                 self._children(res, props, "ipConfigurations", "ipConfigurations",
                                "networkInterfaces/ipConfigurations")
-            elif rtype == T_VM:
-                # ARM GET of a VM lists its extensions under a top-level "resources" array.
+            elif rtype in (T_VM, T_VMSS_VM):
+                # ARM GET of a VM (or a scale set instance) lists its extensions under a
+                # top-level "resources" array.
                 for ext in res.get("resources") or []:
                     if isinstance(ext, dict) and isinstance(ext.get("id"), str):
                         ext.setdefault("type", "Microsoft.Compute/virtualMachines/extensions")
@@ -805,6 +806,12 @@ class Topology:
             self._parse_nic(res)
         for res in self._of_type(T_VM):
             self._parse_vm(res)
+        # Uniform scale set instances are VMs to the walk (twin-semantics §12.2); scalesets.py
+        # checks their scale set and reads the agent from its extension profile.
+        from . import scalesets
+        for res in self._of_type(T_VMSS_VM):
+            self._parse_vm(res)
+        scalesets.apply(self)
         for res in self._of_type(T_NW):
             loc = res.get("location")
             if not isinstance(loc, str) or not loc:
@@ -820,6 +827,11 @@ class Topology:
                 raise TopologyError(self.extensions[vm_key][0]["id"], "extension of a virtual "
                                     "machine that is not in the topology", field="id",
                                     code="InvalidResourceReference")
+        # Load balancers and NAT gateways are parsed (and their references refused when
+        # dangling) by their own modules; imported here because they read the records above.
+        from . import loadbalancer, outbound
+        self.cache["lb"] = loadbalancer.build(self)
+        outbound.nat_gateways(self)
 
     def _note_rule_prefixes(self, rule: SecurityRule, region: str) -> None:
         """Assumptions a rule's address sides carry: tags without data, IPv6 prefixes."""
@@ -1111,7 +1123,9 @@ class Topology:
         configs.sort(key=lambda c: not c.primary)
         nsg = self._lookup(_ref(props.get("networkSecurityGroup")), T_NSG, rid,
                            "networkSecurityGroup.id")
-        vm = self._lookup(_ref(props.get("virtualMachine")), T_VM, rid, "virtualMachine.id")
+        vm_ref = _ref(props.get("virtualMachine"))
+        vm_type = T_VMSS_VM if vm_ref and "/virtualmachinescalesets/" in key(vm_ref) else T_VM
+        vm = self._lookup(vm_ref, vm_type, rid, "virtualMachine.id")
         nic = Nic(rid, res["name"], tuple(configs), nsg,
                   bool(props.get("enableIPForwarding", False)), vm)
         self.nics[key(rid)] = nic
@@ -1397,13 +1411,29 @@ def _parse_latency(value: Any, field: str) -> Latency:
                         f"0 <= min <= avg <= max, got {value!r}", field=field)
 
 
+def _landing_zone() -> JSON:
+    from .landing_zone import build
+    return build()
+
+
+def _contoso() -> JSON:
+    return dict(json.loads(DEFAULT_TOPOLOGY_PATH.read_text(encoding="utf-8")))
+
+
+# Bundled estates by name: nwlab.emulate("landing-zone"), --topology landing-zone (docs/twin.md).
+BUNDLED: dict[str, Callable[[], JSON]] = {"contoso": _contoso, "landing-zone": _landing_zone}
+
+
 def load_topology(source: str | os.PathLike[str] | Mapping[str, Any] | Topology | None = None,
                   ) -> Topology:
-    """Load a topology from a path, a dict, or None (the bundled Contoso topology)."""
+    """Load a topology from a path, a dict, a bundled estate's name (``"landing-zone"``,
+    ``"contoso"``), or None (the bundled Contoso topology)."""
     if isinstance(source, Topology):
         return Topology(source.document)
     if source is None:
         source = DEFAULT_TOPOLOGY_PATH
+    if isinstance(source, str) and source.lower() in BUNDLED:
+        return Topology(BUNDLED[source.lower()](), owned=True)
     if isinstance(source, Mapping):
         return Topology(source)
     path = Path(source)

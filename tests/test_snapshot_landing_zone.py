@@ -1,0 +1,98 @@
+"""nw.snapshot() of the landing-zone estate: load balancers, NAT gateways, scale sets and their
+instances' NICs are captured (scrubbed: no OS profile, only the agent extension), and the
+snapshot answers like the estate."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import nwlab
+from nwlab.emulator import landing_zone
+
+RG = landing_zone.RG
+INSTANCE = f"{landing_zone.COMPUTE}/virtualMachineScaleSets/api/virtualMachines/0"
+CHECKS = [("jump", landing_zone.ILB_IP, 443), ("worker1", "13.107.21.200", 443),
+          (INSTANCE, "13.107.21.200", 443), ("jump", "10.3.1.5", 8443),
+          ("dual1", "13.107.21.200", 443), ("worker1", "app1", 8080)]
+
+
+def _with_secrets() -> dict:
+    """The estate as Azure would return it, with what a snapshot must not keep."""
+    doc = landing_zone.build()
+    for res in doc["resources"]:
+        if res["type"] == "Microsoft.Compute/virtualMachineScaleSets":
+            profile = res["properties"]["virtualMachineProfile"]
+            profile["osProfile"] = {"adminUsername": "azureuser", "customData": "c2VjcmV0"}
+            profile["extensionProfile"]["extensions"].append({
+                "name": "script", "properties": {
+                    "publisher": "Microsoft.Azure.Extensions", "type": "CustomScript",
+                    "protectedSettings": {"commandToExecute": "echo hunter2"}}})
+    return doc
+
+
+def test_snapshot_captures_load_balancers_nat_gateways_and_scale_sets(tmp_path):
+    live = nwlab.emulate(_with_secrets(), check_seconds=0, retry_after=0)
+    try:
+        topology = live.snapshot(RG, path=tmp_path / "lz.json")
+    finally:
+        live.close()
+    by_type: dict[str, list] = {}
+    for res in topology["resources"]:
+        by_type.setdefault(res["type"], []).append(res)
+    assert [r["name"] for r in by_type["Microsoft.Network/loadBalancers"]] == ["web-ilb"]
+    assert [r["name"] for r in by_type["Microsoft.Network/natGateways"]] == ["data-natgw"]
+    (vmss,) = by_type["Microsoft.Compute/virtualMachineScaleSets"]
+    assert vmss["properties"]["orchestrationMode"] == "Uniform"
+    assert [e["name"] for e in vmss["properties"]["virtualMachineProfile"]["extensionProfile"][
+        "extensions"]] == ["AzureNetworkWatcherExtension"]
+    instances = by_type["Microsoft.Compute/virtualMachineScaleSets/virtualMachines"]
+    assert sorted(r["name"] for r in instances) == ["api_0", "api_1"]
+    nics = [r["id"] for r in by_type["Microsoft.Network/networkInterfaces"]]
+    assert sum("/virtualMachineScaleSets/api/virtualMachines/" in n for n in nics) == 2
+    text = (tmp_path / "lz.json").read_text()
+    for secret in ("azureuser", "c2VjcmV0", "hunter2", "CustomScript"):
+        assert secret not in text, secret
+
+
+def test_snapshot_of_the_landing_zone_answers_like_the_estate():
+    live = nwlab.emulate(_with_secrets(), check_seconds=0, retry_after=0)
+    twin = nwlab.emulate(copy.deepcopy(live.snapshot(RG)), check_seconds=0, retry_after=0)
+    try:
+        for source, destination, port in CHECKS:
+            group = None if source.startswith("/") else RG
+            a = live.check(source, destination, port, resource_group=group)
+            b = twin.check(source, destination, port, resource_group=group)
+            assert (a.status, [h.address for h in a.hops], sorted(x.code for x in a.assumptions)) \
+                == (b.status, [h.address for h in b.hops], sorted(x.code for x in b.assumptions)), \
+                (source, destination, port)
+        # Every assumption survives the round trip, except those on the firewall, gateway,
+        # private endpoint and DNS resources, which the ARM snapshot does not capture yet
+        # (issue 11's other half).
+        later = ("azurefirewalls", "firewallpolicies", "virtualnetworkgateways",
+                 "localnetworkgateways", "connections", "privateendpoints", "privatednszones")
+
+        def mine(nw: nwlab.NetworkWatcher) -> str:
+            return json.dumps(sorted(
+                (a.code, a.resource_id.lower()) for a in nw.assumptions
+                if not any(f"/microsoft.network/{t}/" in a.resource_id.lower() for t in later)))
+
+        assert mine(twin) == mine(live)
+    finally:
+        twin.close()
+        live.close()
+
+
+def test_resource_graph_snapshot_of_scale_sets_is_scrubbed_and_loads():
+    from nwlab.emulator.topology import load_topology
+
+    live = nwlab.emulate(_with_secrets(), check_seconds=0, retry_after=0)
+    try:
+        topology = live.snapshot(via="resource-graph")
+    finally:
+        live.close()
+    text = json.dumps(topology)
+    for secret in ("azureuser", "c2VjcmV0", "hunter2", "CustomScript"):
+        assert secret not in text, secret
+    topo = load_topology(topology)
+    assert INSTANCE.lower() in topo.vms and len(topo.nics) == 9
