@@ -8,7 +8,13 @@ import threading
 import pytest
 
 from fakearm import SUB, FakeArm
-from nwlab.arm.errors import ArmError, CheckCancelled, OperationTimeout
+from nwlab.arm.errors import (
+    ArmError,
+    CheckCancelled,
+    MalformedResponse,
+    OperationTimeout,
+    PagingError,
+)
 from nwlab.arm.resource_graph import (
     ResourceGraph,
     ResourceGraphError,
@@ -121,9 +127,19 @@ def test_other_answers_are_typed_errors(fake_arm: FakeArm, graph, answer, error)
 
 def test_a_repeating_skip_token_ends_as_an_error(fake_arm: FakeArm, graph):
     fake_arm.on("POST", RG_PATH, page([{"id": "a"}], "same"))
-    with pytest.raises(ResourceGraphError, match="repeats"):
+    with pytest.raises(PagingError, match="repeats") as caught:
         graph.query(QUERY, subscriptions=[SUB])
+    assert isinstance(caught.value, ResourceGraphError)
     assert len(fake_arm.seen("POST", RG_PATH)) == 2
+
+
+@pytest.mark.parametrize("body", [{"data": "nope"}, [1, 2]])
+def test_a_malformed_answer_is_a_malformed_response(fake_arm: FakeArm, graph, body):
+    """Callers that catch the typed family (MalformedResponse) catch Resource Graph's too."""
+    fake_arm.on("POST", RG_PATH, (200, QUOTA, body))
+    with pytest.raises(MalformedResponse) as caught:
+        graph.query(QUERY, subscriptions=[SUB])
+    assert caught.value.code == "InvalidResponseContent" and caught.value.status == 200
 
 
 def test_timeout_bounds_quota_waits(fake_arm: FakeArm, connect):

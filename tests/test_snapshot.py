@@ -159,10 +159,10 @@ def test_snapshot_of_a_tagged_estate_answers_like_the_estate():
         live.close()
 
 
-def test_snapshot_keeps_a_peer_in_another_subscription_as_a_reference(tmp_path):
+def peer_elsewhere(foreign: str):
+    """A spoke peered to a hub in another subscription (`foreign`), which is not in the estate."""
     from tests.emulator.factory import Net
 
-    foreign = str(uuid.uuid4())
     net = Net()
     net.vnet("spoke", "10.1.0.0/16")
     net.subnet("spoke", "s", "10.1.1.0/24")
@@ -172,7 +172,12 @@ def test_snapshot_keeps_a_peer_in_another_subscription_as_a_reference(tmp_path):
             "remoteVirtualNetwork": {"id": f"/subscriptions/{foreign}/resourceGroups/hub/"
                                            "providers/Microsoft.Network/virtualNetworks/hub"},
             "remoteAddressSpace": {"addressPrefixes": ["10.0.0.0/16"]}}})
-    live = nwlab.emulate(net.document(), check_seconds=0, retry_after=0)
+    return net
+
+
+def test_snapshot_keeps_a_peer_in_another_subscription_as_a_reference(tmp_path):
+    foreign = str(uuid.uuid4())
+    live = nwlab.emulate(peer_elsewhere(foreign).document(), check_seconds=0, retry_after=0)
     try:
         topology = live.snapshot("rg", path=tmp_path / "spoke.json")
     finally:

@@ -188,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     snapshot.add_argument("--out", required=True, type=_writable_out, help="topology file to write")
     snapshot.add_argument("--keep-subscription", action="store_true",
                           help="keep the real subscription id (default: zeros)")
+    _graph_snapshot_args(snapshot)
     _backend_args(snapshot)
 
     from nwlab.cli_monitor import add_parser as add_monitor_parser
@@ -223,11 +224,55 @@ def make_client(args: argparse.Namespace) -> Any:
                          arm_endpoint=args.arm_endpoint)
 
 
+def _graph_snapshot_args(parser: argparse.ArgumentParser) -> None:
+    """An estate through Azure Resource Graph: the scope, the path, and resuming."""
+    group = parser.add_argument_group("estate (Azure Resource Graph)")
+    scope = group.add_mutually_exclusive_group()
+    scope.add_argument("--subscriptions", nargs="+", metavar="S",
+                       help="subscription ids to read (read through Resource Graph)")
+    scope.add_argument("--management-group", metavar="MG",
+                       help="a management group to read (e.g. ProductionMG)")
+    group.add_argument("--via", choices=("auto", "arm", "resource-graph"), default="auto",
+                       help="arm: ARM GETs (one group or subscription); resource-graph: Azure "
+                            "Resource Graph; auto (default): Resource Graph for an estate")
+    group.add_argument("--resume", action="store_true",
+                       help="continue an interrupted Resource Graph snapshot of the same --out "
+                            "and scope (its FILE.partial.json)")
+
+
+SNAPSHOT_FLAGS = {**FLAGS, "subscriptions": "--subscriptions", "path": "--out",
+                  "management_group": "--management-group", "via": "--via"}
+
+
+def _graph_snapshot_scope(args: argparse.Namespace) -> dict[str, Any]:
+    """snapshot()'s estate keywords from the flags; a leftover partial state is resumed only
+    when asked, so a rerun never silently mixes an old run's rows into a new snapshot."""
+    partial = Path(args.out + ".partial.json")
+    via_graph = args.via == "resource-graph" or (
+        args.via == "auto" and (args.subscriptions or args.management_group))
+    if args.resume and not via_graph:
+        raise ValueError("--resume continues a Resource Graph snapshot: add --subscriptions S "
+                         "or --management-group MG (or --via resource-graph)")
+    if via_graph and partial.exists() and not args.resume:
+        raise ValueError(f"--out: {str(partial)!r} holds an interrupted snapshot; add --resume "
+                         "to continue it, or delete that file to start again")
+    if args.resume and not partial.exists():
+        print(f"nwlab: nothing to resume ({partial} does not exist); starting afresh",
+              file=sys.stderr)
+    if not args.subscription and args.subscriptions and args.replay is None \
+            and args.emulate is None:
+        args.subscription = args.subscriptions[0]  # live Azure: the token's first subscription
+    return {"subscriptions": args.subscriptions, "management_group": args.management_group,
+            "via": args.via}
+
+
 def run_snapshot(args: argparse.Namespace) -> int:
+    scope = _graph_snapshot_scope(args)
     nw = make_client(args)
     try:
+        # Progress goes to stderr (tqdm on a terminal, a line every few seconds otherwise).
         topology = nw.snapshot(args.resource_group, path=args.out,
-                               keep_subscription=args.keep_subscription)
+                               keep_subscription=args.keep_subscription, **scope)
     except OSError as exc:  # written last: the disk filled, the folder went away meanwhile
         raise OSError(f"--out: cannot write {args.out!r} ({exc.strerror or exc})") from None
     finally:
@@ -237,6 +282,12 @@ def run_snapshot(args: argparse.Namespace) -> int:
         kind = str(resource.get("type", "")).split("/")[-1]
         kinds[kind] = kinds.get(kind, 0) + 1
     print(f"wrote {args.out}: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
+    coverage = (topology.get("snapshot") or {}).get("coverage")
+    if coverage:  # never a silently dropped subscription: the ones not read, on stderr
+        for part in ("denied", "skipped"):
+            for entry in coverage[part]:
+                print(f"nwlab: {part} {entry['subscriptionId']}: {entry['reason']}",
+                      file=sys.stderr)
     return 0
 
 
@@ -297,6 +348,8 @@ def _run(words: list[str]) -> int:
         from nwlab.cli_monitor import MONITOR_FLAGS
 
         flags = {**flags, **MONITOR_FLAGS}
+    if args.command == "snapshot":
+        flags = SNAPSHOT_FLAGS
     try:
         if args.command == "snapshot":
             return run_snapshot(args)

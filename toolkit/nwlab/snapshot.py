@@ -53,6 +53,17 @@ _REFERENCE = re.compile(
     re.IGNORECASE)
 
 
+def outside_scope(resources: dict[str, dict[str, Any]], subscriptions: list[str]) -> list[str]:
+    """Notes for what the resources reference in a subscription the snapshot did not read (a
+    peer VNet elsewhere): the twin keeps such a peer as an external VNet when the peering says
+    what it peered, and the note says it was not captured."""
+    inside = tuple(f"/subscriptions/{s}/".lower() for s in subscriptions)
+    text = json.dumps(list(resources.values()))
+    found = {m.group(0) for m in _REFERENCE.finditer(text)
+             if m.group(0).lower() not in resources and not m.group(0).lower().startswith(inside)}
+    return [f"{rid}: in another subscription, not captured" for rid in sorted(found)]
+
+
 def _clean(resource: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in resource.items() if k not in DROP_KEYS}
     if isinstance(out.get("properties"), dict):
@@ -130,10 +141,7 @@ def take_snapshot(nw: NetworkWatcher, *, resource_group: str | None = None, path
                 resources[rid.lower()] = {}
     resources = {k: v for k, v in resources.items() if v}
     regions = {str(r.get("location", "")).replace(" ", "").lower() for r in resources.values()}
-    for capture in (_children, _learned_routes, _admin_rules,
-                    _service_tags):  # tags last: admin rules name tags too
-        for item in capture(nw, resources, missing_notes):
-            resources[str(item["id"]).lower()] = item
+    capture_outside_resources(nw, resources, missing_notes, sub)
     for watcher in nw.arm.list(f"/subscriptions/{sub}/providers/Microsoft.Network/networkWatchers"):
         if str(watcher.get("location", "")).replace(" ", "").lower() in regions:
             resources[str(watcher["id"]).lower()] = _clean(watcher)
@@ -164,11 +172,16 @@ def _placeholder(n: int) -> str:
 def _zero_subscriptions(text: str, own: str) -> str:
     """The snapshot's subscription becomes zeros; any other one a reference names (a peer in
     another subscription) becomes a stable placeholder, in order of first use."""
-    text = text.replace(own, ZERO_SUBSCRIPTION)
+    return placeholder_others(text.replace(own, ZERO_SUBSCRIPTION), {ZERO_SUBSCRIPTION})
+
+
+def placeholder_others(text: str, keep: set[str]) -> str:
+    """Every subscription id a resource id names, other than those in `keep` (lower-cased
+    placeholders already written), becomes a stable placeholder, in order of first use."""
     others: dict[str, str] = {}
     for match in _SUBSCRIPTION.finditer(text):
         found = match.group(1).lower()
-        if found != ZERO_SUBSCRIPTION and found not in others:
+        if found not in keep and found not in others:
             others[found] = _placeholder(len(others))
     for found, placeholder in others.items():
         text = re.sub(re.escape(found), placeholder, text, flags=re.IGNORECASE)
@@ -196,6 +209,25 @@ def _without_text(rule: dict[str, Any]) -> dict[str, Any]:
     if isinstance(out.get("properties"), dict):
         out["properties"] = {k: v for k, v in out["properties"].items() if k not in _ADMIN_TEXT}
     return out
+
+
+def capture_outside_resources(nw: NetworkWatcher, resources: dict[str, dict[str, Any]],
+                              notes: list[str], subscription: str, *,
+                              children: bool = True) -> None:
+    """Add what the twin reads beyond the resources' own GET (docs/twin.md) to `resources`
+    (keyed by lower-cased id): child collections (rule collection groups, private DNS links and
+    records; `children=False` when Resource Graph already returned them), gateways' learned
+    routes, each VNet's effective admin rules, then the prefixes of the service tags the rules
+    and routes name, per region. Shared by the ARM and the Resource Graph snapshot, so both give
+    the twin the same. Failures become `notes`."""
+    captures = [_learned_routes, _admin_rules]
+    if children:
+        captures.insert(0, _children)
+    for capture in captures:
+        for item in capture(nw, resources, notes):
+            resources[str(item["id"]).lower()] = item
+    for item in _service_tags(nw, resources, notes, subscription):  # last: admin rules name tags
+        resources[str(item["id"]).lower()] = item
 
 
 def _admin_rules(nw: NetworkWatcher, resources: dict[str, dict[str, Any]],
@@ -255,7 +287,7 @@ def _tag_names(resource: dict[str, Any]) -> set[str]:
 
 
 def _service_tags(nw: NetworkWatcher, resources: dict[str, dict[str, Any]],
-                  notes: list[str]) -> list[dict[str, Any]]:
+                  notes: list[str], subscription: str) -> list[dict[str, Any]]:
     """The prefixes of the tags the estate's rules and routes use, per region, from the Service
     Tags discovery API (the doc advises querying with the resource's own region)."""
     wanted: dict[str, set[str]] = {}
@@ -266,7 +298,8 @@ def _service_tags(nw: NetworkWatcher, resources: dict[str, dict[str, Any]],
     out = []
     retrieved = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     for region, names in sorted(wanted.items()):
-        path = (f"/subscriptions/{nw.subscription_id}/providers/Microsoft.Network/locations/"
+        # Public data: any subscription the caller can read answers it for every region.
+        path = (f"/subscriptions/{subscription}/providers/Microsoft.Network/locations/"
                 f"{region}/serviceTags")
         try:
             body = nw.arm.get_json(path) or {}

@@ -3,9 +3,11 @@
 One query per group of resource types (reference §6.5: project plain columns, order by id, keep
 arrays such as subnets, peerings and rules whole as JSON: they can exceed mv-expand's 400-row cap),
 subscriptions in batches of 300, pages by $skipToken, the quota waited out. What Resource Graph
-cannot answer is read over ARM: a VM's power state when `properties.extended` lacks it. A coverage
-record says which subscriptions were read and which were denied or skipped, and why. Each finished
-query is saved next to the output (`<path>.partial.json`), so an interrupted snapshot continues
+cannot answer is read over ARM: a VM's power state when `properties.extended` lacks it, each
+gateways' learned routes, each VNet's effective security admin rules and the service tags'
+prefixes (the ARM snapshot's code).
+A coverage record says which subscriptions were read and which were denied or skipped, and why.
+Each finished query is saved next to the output (`<path>.partial.json`), so an interrupted snapshot continues
 where it stopped. The output is today's snapshot format, scrubbed the same way.
 """
 
@@ -25,7 +27,14 @@ from nwlab.arm.errors import ArmError, NwlabError
 from nwlab.arm.ids import ZERO_SUBSCRIPTION
 from nwlab.arm.resource_graph import ResourceGraph, validate_scope
 from nwlab.progress import TqdmProgress, WidgetProgress, in_kernel
-from nwlab.snapshot import DROP_KEYS, write_json
+from nwlab.snapshot import (
+    DROP_KEYS,
+    SECRET_PROPERTIES,
+    capture_outside_resources,
+    outside_scope,
+    placeholder_others,
+    write_json,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from nwlab.watcher import NetworkWatcher
@@ -138,15 +147,11 @@ def take_graph_snapshot(nw: NetworkWatcher, *, path: Any = None,
     state = _load_state(target, scope)
     display = _display(progress, len(STEPS) + 1)
     try:
-        if "coverage" not in state["done"]:
-            rows = graph.query(COVERAGE_QUERY, page_size=page_size, **scope).rows
-            state["done"]["coverage"] = rows
-            _save_state(target, state)
-        _tick(display, state)
-        for step in STEPS:
-            if step.name not in state["done"]:
-                result = graph.query(step.query, page_size=page_size, **scope)
-                state["done"][step.name] = result.rows
+        for name, query in (("coverage", COVERAGE_QUERY), *((s.name, s.query) for s in STEPS)):
+            if name not in state["done"]:
+                result = graph.query(query, page_size=page_size, **scope)
+                state["done"][name] = result.rows
+                # Every page counts, the coverage query's too (it spends the same quota).
                 state["stats"]["pages"] += result.pages
                 state["stats"]["throttled"] += result.throttled
                 state["stats"]["quota_waits"] += result.quota_waits
@@ -201,6 +206,11 @@ def _assemble(nw: NetworkWatcher, state: dict[str, Any], requested: list[str] | 
                 not item["properties"]["instanceView"]["statuses"]:
             _power_state_over_arm(nw, item, notes)
     primary = read[0]["subscriptionId"]
+    # Effective admin rules and service-tag prefixes: Resource Graph has neither, the ARM
+    # snapshot's reads fetch them (one shared capture, so both paths give the twin the same).
+    outside = outside_scope(resources, [e["subscriptionId"] for e in read])
+    capture_outside_resources(nw, resources, outside, primary, children=False)
+    notes += [f"could not read {n}" for n in outside]
     topology: dict[str, Any] = {
         "subscriptionId": primary,
         "resources": sorted(resources.values(), key=lambda r: (str(r.get("type")), str(r.get("id")))),
@@ -242,7 +252,8 @@ def _resource(row: dict[str, Any]) -> dict[str, Any] | None:
         return snapshot_compute.graph_row(rtype, item)  # no OS profile, agent extension only
     else:
         props.pop("defaultSecurityRules", None)  # implied by the twin, as in the ARM snapshot
-        item["properties"] = props
+        # A connection's pre-shared key, a gateway's client secrets: never written (as in ARM's).
+        item["properties"] = {k: v for k, v in props.items() if k not in SECRET_PROPERTIES}
     return item
 
 
@@ -263,10 +274,14 @@ def _scrub(topology: dict[str, Any]) -> dict[str, Any]:
     coverage = topology["snapshot"]["coverage"]
     subs = [e["subscriptionId"] for part in ("read", "denied", "skipped") for e in coverage[part]]
     text = json.dumps(topology)
+    written: set[str] = set()
     for i, sub in enumerate(dict.fromkeys(s.lower() for s in subs)):
         placeholder = ZERO_SUBSCRIPTION[:-12] + f"{i:012d}"
         text = _replace_casefold(text, sub, placeholder)
-    return dict(json.loads(text))
+        written.add(placeholder)
+    # A subscription outside the scope that a resource names (a peer elsewhere) too, as the
+    # ARM snapshot scrubs it.
+    return dict(json.loads(placeholder_others(text, written)))
 
 
 def _replace_casefold(text: str, old: str, new: str) -> str:

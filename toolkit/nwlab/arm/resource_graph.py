@@ -17,7 +17,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from nwlab.arm.errors import ArmError, OperationTimeout, ThrottledError
+from nwlab.arm.errors import (
+    ArmError,
+    MalformedResponse,
+    OperationTimeout,
+    PagingError,
+    ThrottledError,
+)
 from nwlab.arm.ids import GUID_RE
 from nwlab.arm.session import ArmClient, response_json
 
@@ -36,9 +42,14 @@ MAX_THROTTLED_IN_A_ROW = 30  # then ThrottledError: a quota that never resets is
 _HMS = re.compile(r"^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2}(?:\.\d+)?)$")
 
 
-class ResourceGraphError(ArmError):
+class ResourceGraphError(MalformedResponse):
     """Resource Graph answered with something that is not a QueryResponse (no `data` list, a
-    `$skipToken` that repeats, a page that is not an object)."""
+    page that is not an object): a malformed answer, caught as MalformedResponse too."""
+
+
+class SkipTokenCycle(ResourceGraphError, PagingError):
+    """A `$skipToken` repeated an earlier page: paging would not end (a PagingError, as a
+    repeating nextLink is)."""
 
 
 def parse_resets_after(text: str | None) -> float | None:
@@ -151,7 +162,7 @@ class ResourceGraph:
                     result.truncated = True
                 return
             if not isinstance(token, str) or token in seen:
-                raise ResourceGraphError(
+                raise SkipTokenCycle(
                     "Resource Graph sent a $skipToken that repeats an earlier page (or is not "
                     "text); paging would not end.", status=200, code="SkipTokenCycle",
                     method="POST", url=PATH, fix="Try again later; report it if it repeats.")
@@ -255,5 +266,6 @@ def validate_scope(subscriptions: Iterable[str] | None, management_groups: Itera
             list(dict.fromkeys(groups)) if groups is not None else None)
 
 
-__all__ = ["API_VERSION", "QueryResult", "ResourceGraph", "ResourceGraphError", "batches",
+__all__ = ["API_VERSION", "QueryResult", "ResourceGraph", "ResourceGraphError", "SkipTokenCycle",
+           "batches",
            "parse_resets_after"]
