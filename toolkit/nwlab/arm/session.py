@@ -41,7 +41,7 @@ from nwlab.arm.errors import (
 )
 from nwlab.arm.headers import parse_retry_after
 from nwlab.arm.origin import has_control, origin_of
-from nwlab.arm.throttle import TokenBucket
+from nwlab.arm.throttle import BudgetScope, TokenBucket
 
 DEFAULT_API_VERSIONS = {
     # connectivityCheck's wire format has not changed in a way that matters since 2020-05-01;
@@ -215,6 +215,11 @@ class ArmClient:
         """Drop the connections; every later request raises ClientClosed."""
         self.closed = True
         self.session.close()
+
+    def write_budget_scope(self, budget: TokenBucket | None) -> BudgetScope:
+        """`with arm.write_budget_scope(bucket) as installed:` every write in the block spends
+        `installed` (the bucket, or the one a batch already running on this client installed)."""
+        return BudgetScope(self, budget)
 
     def require_open(self) -> None:
         if self.closed:
