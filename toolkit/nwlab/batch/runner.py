@@ -32,6 +32,7 @@ from nwlab.arm.session import CancelScope
 from nwlab.arm.throttle import (
     AZURE_NETWORK_WINDOW_S,
     AZURE_NETWORK_WRITES,
+    AdaptiveBudget,
     FairTokenBucket,
     TokenBucket,
 )
@@ -93,10 +94,14 @@ def _concurrency(value: Any, distinct: int) -> int:
 
 
 def make_budget(write_rate: Any) -> TokenBucket | None:
-    """The batch's write budget: Azure Network's default, `write_rate` per second, or none (inf)."""
+    """The batch's write budget: Azure Network's default, `write_rate` per second, or none (inf).
+
+    Either adapts to the service (arm.throttle.AdaptiveBudget): it reads the remaining-writes
+    header and backs off once per 429 storm, so a real budget smaller than the model costs a
+    pause, not a storm of retries."""
     if write_rate is None:
-        return FairTokenBucket(AZURE_NETWORK_WRITES / AZURE_NETWORK_WINDOW_S,
-                               capacity=AZURE_NETWORK_WRITES)
+        return AdaptiveBudget(AZURE_NETWORK_WRITES / AZURE_NETWORK_WINDOW_S,
+                              capacity=AZURE_NETWORK_WRITES)
     if isinstance(write_rate, bool) or not isinstance(write_rate, numbers.Real) \
             or math.isnan(write_rate) or write_rate <= 0:
         raise BatchInputError(f"write_rate: expected a positive number of writes per second, got "
@@ -104,7 +109,7 @@ def make_budget(write_rate: Any) -> TokenBucket | None:
                               "per 5 minutes, the default), or math.inf for no client-side budget")
     if math.isinf(write_rate):
         return None
-    return FairTokenBucket(float(write_rate))
+    return AdaptiveBudget(float(write_rate))
 
 
 # -- running --------------------------------------------------------------------------------
@@ -309,6 +314,8 @@ def run_batch(nw: BatchClient, checks: Any, *, concurrency: int | None = None,
         "write_rate": installed.rate if installed is not None else None,
         "preflights": watcher_for.preflights,
         "throttled_responses": getattr(nw.arm, "throttled_responses", 0) - throttled_before,
+        # Back-offs the adaptive budget made (one per 429 storm); None without a budget.
+        "backoffs": getattr(installed, "backoffs", None),
         "cancelled": sum(1 for e in entries if e.verdict == "cancelled"),
         "interrupted": interrupted,
     }
