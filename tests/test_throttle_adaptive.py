@@ -162,3 +162,15 @@ def test_check_many_with_plain_dicts_imports_no_pandas_until_a_frame() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "before False" in out.stdout and "after True" in out.stdout
+
+
+def test_the_duration_is_estimated_up_front_from_the_write_budget() -> None:
+    from nwlab.batch.runner import estimate_seconds, estimate_text, make_budget
+
+    azure = make_budget(None)
+    # 3,000 checks: 1,000 go in the first window, the other 2,000 at 1,000 per 5 minutes.
+    assert estimate_seconds(3000, azure) == pytest.approx(600)
+    assert estimate_text(3000, 3000, azure) == ("3,000 checks: at least 10 minutes at 200 writes "
+                                                "a minute (the write budget)")
+    assert estimate_text(200, 200, azure) is None  # within the burst: no wait worth saying
+    assert estimate_seconds(10, None, check_s=30) == 30

@@ -112,6 +112,26 @@ def make_budget(write_rate: Any) -> TokenBucket | None:
     return AdaptiveBudget(float(write_rate))
 
 
+def estimate_seconds(distinct: int, budget: TokenBucket | None, check_s: float = 0.0) -> float:
+    """The least time `distinct` checks can take: the writes past the budget's saved-up burst
+    at its rate, plus one check's duration (the last check still runs after its POST)."""
+    if budget is None or distinct <= 0:
+        return check_s if distinct > 0 else 0.0
+    return max(0.0, distinct - budget.capacity) / budget.rate + check_s
+
+
+def estimate_text(total: int, distinct: int, budget: TokenBucket | None) -> str | None:
+    """E.g. `3,000 checks: at least 10 minutes at Azure's write budget`; None when the budget
+    does not make the batch wait."""
+    seconds = estimate_seconds(distinct, budget)
+    if budget is None or seconds < 60:
+        return None
+    minutes = math.ceil(seconds / 60)
+    noun = "check" if total == 1 else "checks"
+    return (f"{total:,} {noun}: at least {minutes} minute{'s' if minutes != 1 else ''} at "
+            f"{budget.rate * 60:,.0f} writes a minute (the write budget)")
+
+
 # -- running --------------------------------------------------------------------------------
 
 
@@ -201,10 +221,12 @@ def run_batch(nw: BatchClient, checks: Any, *, concurrency: int | None = None,
 
     display: Any = None
     callback: ProgressCallback | None
+    estimate = estimate_text(total, len(tasks), budget)
     if on_progress is None or on_progress is True:
         from nwlab.progress import auto_progress
 
-        display = auto_progress(total, desc="checks")
+        # Said before the first check: how long the write budget alone makes the batch take.
+        display = auto_progress(total, desc=estimate or "checks")
         callback = display
     elif on_progress is False:
         callback = None
@@ -316,6 +338,7 @@ def run_batch(nw: BatchClient, checks: Any, *, concurrency: int | None = None,
         "throttled_responses": getattr(nw.arm, "throttled_responses", 0) - throttled_before,
         # Back-offs the adaptive budget made (one per 429 storm); None without a budget.
         "backoffs": getattr(installed, "backoffs", None),
+        "estimate": estimate,
         "cancelled": sum(1 for e in entries if e.verdict == "cancelled"),
         "interrupted": interrupted,
     }
@@ -327,4 +350,4 @@ def run_batch(nw: BatchClient, checks: Any, *, concurrency: int | None = None,
 
 
 __all__ = ["DEFAULT_CONCURRENCY", "MAX_CONCURRENCY", "BatchClient", "FairTokenBucket", "WatcherCache",
-           "make_budget", "run_batch"]
+           "estimate_seconds", "estimate_text", "make_budget", "run_batch"]
