@@ -135,11 +135,13 @@ def service_rate(args: Any) -> int:
     n, real = args.n, args.service_rate
     d, r = args.check_seconds, args.retry_after
     print(f"python {sys.version.split()[0]}; N={n} D={d:g}s R={r:g}s; emulator throttles at "
-          f"{real:g} writes/s, client budget: default; {_mode(args.emulator_process)}")
+          f"{real:g} writes/s, client write_rate={args.client_rate}; "
+          f"{_mode(args.emulator_process)}")
     with emulator(d=d, r=r, rate=real, separate=args.emulator_process) as nw:
         run(nw, distinct_checks(len(SOURCES))[:3], write_rate=math.inf)  # warm-up
         time.sleep(1.0)  # let the emulator's bucket refill after the warm-up
-        batch, wall, counts = run(nw, distinct_checks(n), concurrency=args.concurrency)
+        batch, wall, counts = run(nw, distinct_checks(n), concurrency=args.concurrency,
+                                  write_rate=args.client_rate)
     bound = 1.15 * n / real
     throttled = counts.get("throttled", 0)
     print(f"batch: {batch.summary()}; {batch.stats['backoffs']} back-off(s)")
@@ -161,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--service-rate", type=float, default=None,
                    help="R writes/s for the emulator's throttle only; the client keeps its "
                         "default budget (the real budget smaller than the client's model)")
+    p.add_argument("--client-rate", default="adapt",
+                   help="write_rate for --service-rate runs: 'adapt' (default here) or None")
     p.add_argument("--concurrency", type=int, default=None,
                    help=f"default: check_many's ({DEFAULT_CONCURRENCY})")
     p.add_argument("--sample", type=int, default=5, help="sequential checks timed (default 5)")
@@ -176,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(in_process=False)
     args = p.parse_args(argv)
     args.emulator_process = not args.in_process
+    args.client_rate = None if args.client_rate.lower() == "none" else args.client_rate
     if args.service_rate:
         return service_rate(args)
     rate = None if args.write_rate.lower() == "none" else float(args.write_rate)

@@ -116,7 +116,7 @@ def test_the_service_refill_is_measured_from_the_answers() -> None:
 
 
 def test_the_session_feeds_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
-    """check_many against an emulator throttling at 20 writes/s, default budget: the client
+    """check_many against an emulator throttling at 20 writes/s, write_rate="adapt": the client
     reads the header (the budget saw it) and counts one back-off per storm, not per 429."""
     import nwlab
 
@@ -132,7 +132,7 @@ def test_the_session_feeds_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
             return real(bucket)
 
         monkeypatch.setattr(nw.arm, "write_budget_scope", spy)
-        batch = nw.check_many(checks, on_progress=False)
+        batch = nw.check_many(checks, write_rate="adapt", on_progress=False)
         assert batch.ok
         used = seen[0]
         assert isinstance(used, AdaptiveBudget) and used.header_seen

@@ -56,6 +56,7 @@ from nwlab.model import ConnectivityResult
 # 30-120 s per check = 100-400 checks in flight). Larger batches queue behind it.
 DEFAULT_CONCURRENCY = 256
 MAX_CONCURRENCY = 4096
+ADAPT = "adapt"  # write_rate= for the adaptive budget
 
 
 class BatchArm(Protocol):
@@ -96,10 +97,15 @@ def _concurrency(value: Any, distinct: int) -> int:
 def make_budget(write_rate: Any) -> TokenBucket | None:
     """The batch's write budget: Azure Network's default, `write_rate` per second, or none (inf).
 
-    Either adapts to the service (arm.throttle.AdaptiveBudget): it reads the remaining-writes
-    header and backs off once per 429 storm, so a real budget smaller than the model costs a
-    pause, not a storm of retries."""
+    write_rate="adapt": Azure's default adapted to the service (arm.throttle.AdaptiveBudget): it
+    reads the remaining-writes header and backs off once per 429 storm, so a real budget smaller
+    than the model costs a pause, not a storm of retries."""
     if write_rate is None:
+        return FairTokenBucket(AZURE_NETWORK_WRITES / AZURE_NETWORK_WINDOW_S,
+                               capacity=AZURE_NETWORK_WRITES)
+    if write_rate == ADAPT:
+        # Not yet the default: three fault-injection cases of tests/test_faults.py change
+        # behaviour under it (see the branch report).
         return AdaptiveBudget(AZURE_NETWORK_WRITES / AZURE_NETWORK_WINDOW_S,
                               capacity=AZURE_NETWORK_WRITES)
     if isinstance(write_rate, bool) or not isinstance(write_rate, numbers.Real) \
@@ -109,7 +115,7 @@ def make_budget(write_rate: Any) -> TokenBucket | None:
                               "per 5 minutes, the default), or math.inf for no client-side budget")
     if math.isinf(write_rate):
         return None
-    return AdaptiveBudget(float(write_rate))
+    return FairTokenBucket(float(write_rate))
 
 
 def estimate_seconds(distinct: int, budget: TokenBucket | None, check_s: float = 0.0) -> float:
