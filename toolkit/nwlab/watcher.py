@@ -65,8 +65,10 @@ class NetworkWatcher:
         self._watchers: dict[str, str] | None = None
         self._lock = threading.Lock()
         self._cancel_all = CancelScope()
-        # Set by nwlab.emulate(): the running emulator, for what-if helpers and tests.
+        # Set by nwlab.emulate(): the running emulator, for what-if helpers and tests, and the
+        # function that starts one (fork() calls it; the watcher does not import the package).
         self.emulator: Any = None
+        self.start_emulator: Callable[..., NetworkWatcher] | None = None
 
     def __repr__(self) -> str:
         return (f"<NetworkWatcher backend={self.backend} endpoint={self.arm.endpoint} "
@@ -464,13 +466,11 @@ class NetworkWatcher:
         """An independent copy of this emulator client's twin: a new emulator over the twin's
         topology as it is now, with the same timing. Cheap: the loaded topology is immutable,
         so the fork starts from a copy of its document, not from a file."""
-        if self.emulator is None:
+        if self.emulator is None or self.start_emulator is None:
             raise TypeError("fork(): only an emulator client has a twin to fork "
                             "(nwlab.emulate(...)); Azure itself is never copied")
-        import nwlab
-
         app = self.emulator.app
-        return nwlab.emulate(self.emulator.topology, check_seconds=app.check_seconds,
+        return self.start_emulator(self.emulator.topology, check_seconds=app.check_seconds,
                              retry_after=app.retry_after, probes=app.probes,
                              write_rate=self.emulator.write_rate)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from . import nsg
 from .assumptions import Assumption
-from .topology import IpConfig, Nic, Topology, TopologyError, key
+from .topology import IpConfig, Nic, Topology, TopologyError, key, register_part
 
 T_LB = "microsoft.network/loadbalancers"
 LB_PROTOCOLS = {"tcp": "Tcp", "udp": "Udp", "all": "All"}
@@ -368,3 +368,10 @@ def choose(topo: Topology, fe: Frontend, protocol: str, port: int | None,
             f"could take the flow; the twin follows the first, {healthy[0][1].id} (Azure's "
             "hash is unspecified)", alternatives=tuple(c.id for _, c in healthy[1:])))
     return Choice(rule, healthy[0], backend_port, notes, down, healthy)
+
+
+def _load(topo: Topology) -> None:
+    topo.cache["lb"] = build(topo)  # refuses dangling references at load, not at first use
+
+
+register_part("loadbalancer", 20, _load)

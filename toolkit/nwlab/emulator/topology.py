@@ -80,6 +80,17 @@ MODELLED_TYPES = frozenset({T_VM, T_EXT, T_VNET, T_NIC, T_NSG, T_RT, T_PIP, T_NW
                             T_DNS_ZONE_GROUP, T_DNS_ZONE, T_DNS_LINK, T_DNS_A,
                             T_LB, T_NAT, T_VMSS, T_VMSS_VM})
 
+# Parsers of the estate parts that live in their own modules (scalesets.py, loadbalancer.py,
+# outbound.py), by name: (rank, parser), run in rank order at the end of every load. Each module
+# registers itself with register_part(), so this module, the data, imports none of the code that
+# acts on it; nwlab.emulator's __init__ imports them, so every Topology is built with all three.
+PART_PARSERS: dict[str, tuple[int, Callable[[Topology], Any]]] = {}
+
+
+def register_part(name: str, rank: int, parse: Callable[[Topology], Any]) -> None:
+    PART_PARSERS[name] = (rank, parse)
+
+
 AGENT_PUBLISHER = "microsoft.azure.networkwatcher"
 AGENT_TYPES = frozenset({"networkwatcheragentwindows", "networkwatcheragentlinux"})
 
@@ -807,11 +818,9 @@ class Topology:
         for res in self._of_type(T_VM):
             self._parse_vm(res)
         # Uniform scale set instances are VMs to the walk (twin-semantics §12.2); scalesets.py
-        # checks their scale set and reads the agent from its extension profile.
-        from . import scalesets
+        # checks their scale set and reads the agent from its extension profile (a part parser).
         for res in self._of_type(T_VMSS_VM):
             self._parse_vm(res)
-        scalesets.apply(self)
         for res in self._of_type(T_NW):
             loc = res.get("location")
             if not isinstance(loc, str) or not loc:
@@ -827,11 +836,10 @@ class Topology:
                 raise TopologyError(self.extensions[vm_key][0]["id"], "extension of a virtual "
                                     "machine that is not in the topology", field="id",
                                     code="InvalidResourceReference")
-        # Load balancers and NAT gateways are parsed (and their references refused when
-        # dangling) by their own modules; imported here because they read the records above.
-        from . import loadbalancer, outbound
-        self.cache["lb"] = loadbalancer.build(self)
-        outbound.nat_gateways(self)
+        # Scale sets, load balancers and NAT gateways are parsed (and their references refused
+        # when dangling) by their own modules, which read the records above.
+        for _, parse in sorted(PART_PARSERS.values(), key=lambda entry: entry[0]):
+            parse(self)
 
     def _note_rule_prefixes(self, rule: SecurityRule, region: str) -> None:
         """Assumptions a rule's address sides carry: tags without data, IPv6 prefixes."""
