@@ -376,6 +376,11 @@ def _route(topo: Topology, walk: Walk, cfg: IpConfig,
                     # Every service tag is public Azure space: it could hold a public
                     # destination, never a private one.
                     walk.assumptions.append(note.sensitive(dest.is_global))
+    if route is not None and route.route_table_id is None and dest.version == 6:
+        walk.assumptions.append(Assumption(
+            "ASSUME_IPV6_SYSTEM_ROUTES", subnet.id, f"{dest} took the assumed IPv6 system route "
+            f"{route.prefix} -> {route.next_hop_type} (IPv6 system routes are undocumented)",
+            alternatives=("the observed effective routes differ",)))
     if route is not None and route.id:
         # The route leads where the twin cannot follow: a gateway, an ECMP set, a VNet outside
         # the topology.
@@ -522,6 +527,10 @@ def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet,
     nic, cfg = spec.source_nic, spec.source_cfg
     walk = Walk([Hop("Source", str(cfg.address), cfg.id)], blocked=False)
     walk.ecmp_choice.update(ecmp_choice or {})
+    if spec.ip_version == "IPv6":
+        walk.assumptions.append(Assumption(
+            "ASSUME_IPV6_HOPS", cfg.id, "the IPv6 check is drawn like an IPv4 one, hops at the "
+            "IPv6 ip configurations (the service's IPv6 drawing is undocumented)"))
     note = scalesets.source_note(spec.source_vm)
     if note is not None:
         walk.assumptions.append(note)

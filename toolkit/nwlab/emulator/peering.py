@@ -39,7 +39,9 @@ def crossing(topo: Topology, sender_vnet: str, receiver_vnet: str,
             alternatives=("only the direction away from the closed side is dropped",),
             verdict_sensitive=not agree))
         return False, notes
-    if any(source in space for space in topo.vnets[key(sender_vnet)].spaces):
+    sender = topo.vnets[key(sender_vnet)]
+    if any(source in space for space in sender.spaces) or \
+            any(source in space for space in sender.spaces6):  # either family
         return True, notes
     mode = topo.emulation.forwarded_traffic
     sender_ok = out_link is not None and out_link.allow_forwarded

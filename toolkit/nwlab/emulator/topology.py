@@ -166,7 +166,7 @@ class Route:
     name: str
     prefix: ipaddress.IPv4Network | ipaddress.IPv6Network | None  # None: a service-tag route
     next_hop_type: str
-    next_hop_ip: ipaddress.IPv4Address | None
+    next_hop_ip: IPAddress | None
     route_table_id: str | None  # None for a system route
     tag: str | None = None  # the service tag named as addressPrefix
     id: str = ""
@@ -493,6 +493,19 @@ def parse_security_rule(raw: Mapping[str, Any], rid: str) -> SecurityRule:
                         source_asgs=asgs["source"], destination_asgs=asgs["destination"])
 
 
+def _parse_ipv6_address(text: Any, rid: str, field: str) -> ipaddress.IPv6Address:
+    """The next hop of an IPv6 route: an IPv6 address (a route's families cannot mix)."""
+    try:
+        addr = ipaddress.ip_address(str(text).strip()) if isinstance(text, str) else None
+    except ValueError:
+        addr = None
+    if not isinstance(addr, ipaddress.IPv6Address):
+        raise TopologyError(rid, f"{text!r} is not an IPv6 address; a route with an IPv6 "
+                            "addressPrefix needs an IPv6 nextHopIpAddress such as "
+                            "\"fd00:db8:0:1::4\"", field=field, code="InvalidIPAddressFormat")
+    return addr
+
+
 def parse_route(raw: Mapping[str, Any], rid: str, route_table_id: str) -> Route:
     """Validate one routes entry (from a topology or a PUT body)."""
     props = raw.get("properties")
@@ -513,8 +526,10 @@ def parse_route(raw: Mapping[str, Any], rid: str, route_table_id: str) -> Route:
                             f", got {props.get('nextHopType')!r}", field="nextHopType",
                             code="InvalidRouteNextHopType")
     ip_text = props.get("nextHopIpAddress")
-    next_ip = None
-    if hop_type == "VirtualAppliance":
+    next_ip: IPAddress | None = None
+    if hop_type == "VirtualAppliance" and isinstance(prefix, ipaddress.IPv6Network):
+        next_ip = _parse_ipv6_address(ip_text, rid, "nextHopIpAddress")  # same family
+    elif hop_type == "VirtualAppliance":
         next_ip = parse_address(ip_text, rid, "nextHopIpAddress")
     elif ip_text not in (None, ""):
         raise TopologyError(rid, f"nextHopIpAddress is only allowed with VirtualAppliance, not "
