@@ -377,10 +377,12 @@ def _route(topo: Topology, walk: Walk, cfg: IpConfig,
                     # destination, never a private one.
                     walk.assumptions.append(note.sensitive(dest.is_global))
     if route is not None and route.route_table_id is None and dest.version == 6:
+        # Once per VNet whichever hop asked (the reply asks again): the routes are the VNet's.
         walk.assumptions.append(Assumption(
-            "ASSUME_IPV6_SYSTEM_ROUTES", subnet.id, f"{dest} took the assumed IPv6 system route "
-            f"{route.prefix} -> {route.next_hop_type} (IPv6 system routes are undocumented)",
-            alternatives=("the observed effective routes differ",)))
+            "ASSUME_IPV6_SYSTEM_ROUTES", subnet.vnet_id, "IPv6 system routes are undocumented: "
+            "the VNet's IPv6 spaces are assumed VnetLocal, peered IPv6 spaces VNetPeering, ::/0 "
+            "Internet, no IPv6 None routes", alternatives=("the observed effective routes "
+                                                          "differ",)))
     if route is not None and route.id:
         # The route leads where the twin cannot follow: a gateway, an ECMP set, a VNet outside
         # the topology.
