@@ -302,3 +302,12 @@ def test_ipv6_internet_egress_with_an_ipv6_public_ip_reaches() -> None:
     result = check6(net, "a", "2001:4860:4860::8888", 443)
     assert result["connectionStatus"] == "Reachable"
     assert hops(result)[-1] == ("Internet", "2001:4860:4860::8888")
+
+
+def test_ipv6_ecmp_route_needs_ipv6_members() -> None:
+    net = pair()
+    bad = route("ecmp", "fd00:db8:0:2::/64", "VirtualApplianceEcmp")
+    bad["properties"]["nextHop"] = {"nextHopIpAddresses": ["10.0.9.4", "10.0.9.5"]}
+    net.rt("rt", bad)
+    with pytest.raises(TopologyError, match="needs an IPv6 nextHopIpAddress"):
+        net.topology()

@@ -122,8 +122,6 @@ CODES: dict[str, str] = {
     "ASSUME_IPV6_EGRESS": "an IPv6 configuration reaches the IPv6 Internet only with an IPv6 "
                           "public IP of its own (default outbound access and NAT gateways are "
                           "IPv4)",
-    "ASSUME_IPV6_FIREWALL": "an IPv6 flow routed to an Azure Firewall stops there (dual-stack "
-                            "firewalls are preview), verdict undetermined",
 }
 
 

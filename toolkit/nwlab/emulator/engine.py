@@ -561,15 +561,10 @@ def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet,
                 visited.add(key(fw.id))
                 walk.hops.append(Hop("VirtualAppliance", str(fw.address), fw.id))
                 walk.touch(fw.id)
-                if not isinstance(dest, ipaddress.IPv4Address) or \
-                        not isinstance(packet.source, ipaddress.IPv4Address):
-                    walk.assumptions.append(Assumption(
-                        "ASSUME_IPV6_FIREWALL", fw.id, "an IPv6 flow reached an Azure "
-                        "Firewall: dual-stack firewalls are preview and not modelled, the walk "
-                        "stops here", alternatives=("the firewall's rules allow it",),
-                        verdict_sensitive=True))
-                    walk.blocked = True
-                    return walk
+                # Only IPv4 flows get here: a firewall is found by an IPv4 address
+                # (firewall_near) and a route's next hops are of its prefix's family.
+                assert isinstance(dest, ipaddress.IPv4Address) and \
+                    isinstance(packet.source, ipaddress.IPv4Address)
                 decision = firewall.decide(topo, fw, packet.protocol, packet.source, dest,
                                            packet.destination_port, spec.host)
                 walk.assumptions.extend(decision.assumptions)

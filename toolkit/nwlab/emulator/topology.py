@@ -171,7 +171,7 @@ class Route:
     tag: str | None = None  # the service tag named as addressPrefix
     id: str = ""
     rank: int = 4  # equal-prefix order among user routes: CIDR 4, tag routes 0-3
-    next_hop_ips: tuple[ipaddress.IPv4Address, ...] = ()  # VirtualApplianceEcmp members
+    next_hop_ips: tuple[IPAddress, ...] = ()  # VirtualApplianceEcmp members
 
 
 @dataclass(frozen=True)
@@ -535,7 +535,7 @@ def parse_route(raw: Mapping[str, Any], rid: str, route_table_id: str) -> Route:
         raise TopologyError(rid, f"nextHopIpAddress is only allowed with VirtualAppliance, not "
                             f"{hop_type}", field="nextHopIpAddress",
                             code="InvalidRouteNextHopIpAddress")
-    members: tuple[ipaddress.IPv4Address, ...] = ()
+    members: tuple[IPAddress, ...] = ()
     if hop_type == "VirtualApplianceEcmp":
         texts = (props.get("nextHop") or {}).get("nextHopIpAddresses") \
             if isinstance(props.get("nextHop"), Mapping) else None
@@ -546,7 +546,9 @@ def parse_route(raw: Mapping[str, Any], rid: str, route_table_id: str) -> Route:
                                 '{"nextHop": {"nextHopIpAddresses": ["10.0.0.4", "10.0.0.5"]}}',
                                 field="nextHop.nextHopIpAddresses",
                                 code="InvalidRouteNextHopIpAddress")
-        members = tuple(parse_address(t, rid, "nextHop.nextHopIpAddresses") for t in texts)
+        parse = _parse_ipv6_address if isinstance(prefix, ipaddress.IPv6Network) \
+            else parse_address  # members are of the route's family
+        members = tuple(parse(t, rid, "nextHop.nextHopIpAddresses") for t in texts)
     return Route(name=name, prefix=prefix, next_hop_type=hop_type, next_hop_ip=next_ip,
                  route_table_id=route_table_id, tag=tag, id=rid, next_hop_ips=members)
 
