@@ -311,3 +311,15 @@ def test_ipv6_ecmp_route_needs_ipv6_members() -> None:
     net.rt("rt", bad)
     with pytest.raises(TopologyError, match="needs an IPv6 nextHopIpAddress"):
         net.topology()
+
+
+@pytest.mark.parametrize(("src", "dst"), [
+    (["10.0.1.0/24", "fd00:db8:0:1::/64"], "*"),
+    ("10.0.1.0/24", "fd00:db8:0:2::/64"),
+])
+def test_a_rule_mixing_address_families_is_refused(src: Any, dst: str) -> None:
+    net = pair(nsg_b="nb")
+    net.nsg("nb", rule("mixed", 100, "Inbound", "Allow", src=src, dst=dst))
+    with pytest.raises(TopologyError, match="different address families") as err:
+        net.topology()
+    assert err.value.code == "ResourceCannotContainAddressPrefixesFromDifferentAddressFamilies"

@@ -485,6 +485,15 @@ def parse_security_rule(raw: Mapping[str, Any], rid: str) -> SecurityRule:
         values = _one_or_many(props, single, plural, rid)
         field = plural if props.get(plural) else single
         prefixes[side] = tuple(_parse_prefix(v, rid, field) for v in values)
+    # One rule holds one address family (twin-semantics §13.2 rule 2); Azure's refusal, as
+    # quoted in hashicorp/terraform-provider-azurerm#12534.
+    families = {p.version for p in prefixes["source"] + prefixes["destination"]
+                if isinstance(p, (ipaddress.IPv4Network, ipaddress.IPv6Network))}
+    if len(families) > 1:
+        raise TopologyError(rid, "the rule contains IP addresses or prefixes of different "
+                            "address families; all of them must be IPv4 or all IPv6: write "
+                            "one rule per family", field="sourceAddressPrefixes",
+                            code="ResourceCannotContainAddressPrefixesFromDifferentAddressFamilies")
     return SecurityRule(name=name, priority=priority, direction=direction, access=access,
                         protocol=protocol, source_prefixes=prefixes["source"],
                         source_ports=ports["source"],
