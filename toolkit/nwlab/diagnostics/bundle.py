@@ -150,8 +150,8 @@ def read_bundle(result: ConnectionAnalyzerResult, spec: CheckSpec, wanted: Mappi
     if not result.succeeded:
         error = f": {result.error}" if result.error else ""
         raise ValueError(f"the bundle ended as {result.status or 'no status'}{error}")
-    meta = {**{k: result.meta.get(k) for k in ("watcher", "analyzer", "request_id", "polls",
-                                               "backend", "elapsed_s")}, "via": VIA_BUNDLE}
+    kept = ("watcher", "analyzer", "deleted", "request_id", "polls", "backend", "elapsed_s")
+    meta = {**{k: result.meta.get(k) for k in kept}, "via": VIA_BUNDLE}
     out: dict[str, Any] = {}
     for operation, test in wanted.items():
         data = _data(result, operation)
