@@ -238,6 +238,26 @@ def test_a_put_refused_after_the_list_falls_back_and_is_remembered(fake_arm, con
     assert len(fake_arm.seen("PUT")) == 1 and len(fake_arm.seen("GET", ANALYZERS)) == 1
 
 
+def test_a_bundle_write_refused_falls_back_and_is_not_written_again(fake_arm, connect):
+    _bundle(_estate(fake_arm), [])
+    fake_arm.on("PUT", ANALYZER, _refusal(403, "AuthorizationFailed"))
+    nw = connect()
+    d = nw.diagnose(VM_ID, "10.1.4.4", 80)
+    assert d.via == "separate calls" and "HTTP 403 AuthorizationFailed" in d.via_reason
+    assert "AuthorizationFailed for connectionAnalyzers api-version" in d.via_reason  # its words
+    assert d.verdict == "reachable"
+    nw.diagnose(VM_ID, "10.1.4.4", 80)
+    assert len(fake_arm.seen("PUT")) == 1
+
+
+def test_a_replay_without_the_bundle_says_so_briefly():
+    with nwlab.replay() as recorded:
+        d = recorded.diagnose("MultiTierApp0", "Database0", 80, resource_group="ContosoRG")
+    assert d.via == "separate calls"
+    assert d.via_reason == ("the recordings hold no connectionAnalyzers answer (replay answers "
+                            "only what was recorded)")
+
+
 def test_a_check_the_bundle_cannot_express_uses_the_separate_calls(fake_arm, connect):
     _estate(fake_arm)
     d = connect().diagnose(VM_ID, "https://10.1.4.4/health")

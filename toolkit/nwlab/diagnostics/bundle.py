@@ -25,7 +25,6 @@ from nwlab.diagnostics.analyzer import ConnectionAnalyzerResult
 from nwlab.diagnostics.analyzer_run import (
     ANALYZER_API_VERSION,
     UNSUPPORTED_CODES,
-    AnalyzerUnsupported,
     analyze_connection,
 )
 from nwlab.diagnostics.flow import NextHopResult
@@ -89,16 +88,23 @@ def _refusal(exc: NwlabError) -> tuple[str, bool]:
     """(why the bundle is not used, whether that answer holds for this client from now on)."""
     if isinstance(exc, ArmError):
         code = f" {exc.code}" if exc.code else ""
+        said = " ".join(exc.message.split())[:120]
         why = f"the service answered HTTP {exc.status}{code} for connectionAnalyzers " \
-              f"(api-version {ANALYZER_API_VERSION})"
+              f"(api-version {ANALYZER_API_VERSION}): {said}"
         unsupported = exc.status in (404, 405) or (
             exc.status == 400 and str(exc.code or "").lower() in UNSUPPORTED_CODES)
         definite = unsupported or (exc.status is not None and 400 <= exc.status < 500
                                    and exc.status not in _TRANSIENT)
         return why, definite
-    # A replay answers only what was recorded: a miss will not change on the next call.
-    return f"connectionAnalyzers could not be asked ({type(exc).__name__}: {exc})", \
-        isinstance(exc, ReplayMismatch)
+    if isinstance(exc, ReplayMismatch):  # a miss will not change on the next call
+        return "the recordings hold no connectionAnalyzers answer (replay answers only what " \
+               "was recorded)", True
+    return f"connectionAnalyzers failed ({_brief(exc)})", False
+
+
+def _brief(exc: NwlabError) -> str:
+    """The error's type and its message without the fix and ids (a reason, not a report)."""
+    return f"{type(exc).__name__}: {' '.join(exc.message.split())[:160]}"
 
 
 def offered(client: Client, spec: CheckSpec, deadline: float) -> tuple[bool, str]:
@@ -194,17 +200,14 @@ def attempt(client: Client, spec: CheckSpec, deadline: float, analyzer: bool | N
         result = analyze_connection(client, spec.source_id, dest, spec.port,
                                     protocol=spec.protocol or "Tcp", operations=list(wanted),
                                     timeout=max(0.0, deadline - time.monotonic()))
-    except AnalyzerUnsupported as exc:  # the List answered, the PUT or query did not
+    except NwlabError as exc:  # AnalyzerUnsupported: the List answered, the PUT or query not
         if analyzer:
             raise
-        why, _ = _refusal(exc)
-        with contextlib.suppress(NwlabError):  # not remembered if the watcher cannot be read
-            _remember(client, _watcher(client, spec), False, why)
+        why, definite = _refusal(exc)
+        if definite:  # e.g. 403 on the PUT: asking again would be refused again
+            with contextlib.suppress(NwlabError):  # unremembered if the watcher cannot be read
+                _remember(client, _watcher(client, spec), False, why)
         return None, why
-    except NwlabError as exc:
-        if analyzer:
-            raise
-        return None, f"the bundle failed ({type(exc).__name__}: {exc})"
     try:
         return read_bundle(result, spec, wanted), "the watcher lists connectionAnalyzers"
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
