@@ -265,6 +265,14 @@ def test_a_check_the_bundle_cannot_express_uses_the_separate_calls(fake_arm, con
     assert fake_arm.seen("GET", "connectionAnalyzers") == []
 
 
+def test_analyzer_true_with_a_check_the_bundle_cannot_express_fails_before_any_request(
+        fake_arm, connect):
+    with pytest.raises(ValueError, match=r"analyzer=True: the check sets source_port|"
+                                         r"analyzer=True: a url destination"):
+        connect().diagnose(VM_ID, "https://10.1.4.4/health", analyzer=True)
+    assert fake_arm.requests == []
+
+
 def test_the_watcher_id_in_the_fake_is_the_one_probed(fake_arm, connect):
     _estate(fake_arm).on("GET", ANALYZERS, _refusal(405, "MethodNotAllowed"))
     connect().diagnose(VM_ID, "10.1.4.4", 80)

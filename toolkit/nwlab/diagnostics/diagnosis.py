@@ -299,7 +299,9 @@ def run_tests(client: Client, spec: CheckSpec, timeout: float, *, analyzer: bool
     of the connectionAnalyzers bundle (nwlab.diagnostics.bundle); the separate calls stand in
     when it is not offered or its answer cannot be read. Also returns (path taken, why)."""
     deadline = time.monotonic() + timeout
-    covered = set(bundle.bundle_tests(spec).values()) if analyzer is not False else set()
+    unfit = bundle.ineligible(spec) if analyzer is not False else "analyzer=False"
+    # A check the bundle cannot express starts at once, concurrently with the plan's reads.
+    covered = set(bundle.bundle_tests(spec).values()) if unfit is None else set()
     with ThreadPoolExecutor(max_workers=8, thread_name_prefix="nwlab-diagnose") as pool:
         tried: Future[Any] | None = None
         check: Future[Any] | None = None
@@ -316,7 +318,7 @@ def run_tests(client: Client, spec: CheckSpec, timeout: float, *, analyzer: bool
             results = {}
         planned = {name: pool.submit(call) for name, call in tests.items()
                    if name not in covered}
-        via = (bundle.VIA_SEPARATE, "analyzer=False")
+        via = (bundle.VIA_SEPARATE, unfit or "")
         if tried is not None:
             got, why = tried.result()  # analyzer=True: its failure is raised here
             if got is None:
@@ -468,6 +470,10 @@ def diagnose(client: Client, source: Any, destination: Any, port: Any = None, *,
                         f"or False, got {analyzer!r}; e.g. analyzer=False")
     spec = build_check(client.subscription_id, source, destination, port, protocol=protocol,
                        resource_group=resource_group, timeout=timeout)
+    unfit = bundle.ineligible(spec) if analyzer is True else None
+    if unfit is not None:
+        raise ValueError(f"analyzer=True: {unfit}; pass analyzer=None to use the separate calls "
+                         "where the bundle cannot be used")
     started = time.monotonic()
     connectivity, tests, flow, (via, why) = run_tests(client, spec, spec.timeout,
                                                       analyzer=analyzer)
