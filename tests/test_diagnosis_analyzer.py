@@ -170,8 +170,10 @@ def _op(name: str, result: Any) -> dict[str, Any]:
 def test_a_readable_bundle_answer_replaces_the_three_separate_calls(fake_arm, connect):
     _bundle(_estate(fake_arm), [_op("ConnectivityCheck", REACHABLE), _op("NextHop", NEXT_HOP),
                                 _op("NSG", NSG_ALLOW)])
-    d = connect().diagnose(VM_ID, "10.1.4.4", 80)
+    nw = connect()
+    d = nw.diagnose(VM_ID, "10.1.4.4", 80)
     assert d.via == "connectionAnalyzers" and d.verdict == "reachable"
+    assert d.via_reason == "the watcher lists connectionAnalyzers"
     (put,) = fake_arm.seen("PUT")
     assert put.body["properties"]["diagnosticOperations"] == ["ConnectivityCheck", "NextHop",
                                                               "NSG"]
@@ -184,6 +186,8 @@ def test_a_readable_bundle_answer_replaces_the_three_separate_calls(fake_arm, co
     assert len(fake_arm.seen("POST", r"/ipFlowVerify$")) == 1
     assert d.tests["next_hop.source"].meta["destination_ip"] == "10.1.4.4"
     assert d.tests["nsg_diagnostic.source"].access == "Allow"
+    forced = nw.diagnose(VM_ID, "10.1.4.4", 80, analyzer=True)
+    assert (forced.via, forced.via_reason) == ("connectionAnalyzers", "analyzer=True")
 
 
 def test_a_bundle_answer_in_the_spec_example_shape_falls_back_with_the_reason(fake_arm, connect):

@@ -208,8 +208,13 @@ def attempt(client: Client, spec: CheckSpec, deadline: float, analyzer: bool | N
             with contextlib.suppress(NwlabError):  # unremembered if the watcher cannot be read
                 _remember(client, _watcher(client, spec), False, why)
         return None, why
+    except (ValueError, TypeError) as exc:  # a check its body cannot carry (validated apart)
+        if analyzer:
+            raise
+        return None, f"the bundle cannot carry this check ({exc})"
     try:
-        return read_bundle(result, spec, wanted), "the watcher lists connectionAnalyzers"
+        return read_bundle(result, spec, wanted), \
+            "analyzer=True" if analyzer else "the watcher lists connectionAnalyzers"
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         why = f"the bundle's answer could not be read: {exc}"
         if analyzer:
