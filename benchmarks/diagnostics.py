@@ -5,9 +5,10 @@ POST, polls, parsing), and how fast a large effective-rules answer parses and go
     .venv/bin/python benchmarks/diagnostics.py --calls 200 --rules 10000
     .venv/bin/python benchmarks/diagnostics.py --estate other-topology.json   # diagnose() there too
 
-It also prints diagnose()'s wall time on the twin (every test, the dropping-hop round included)
-for the bundled estate and any --estate given (goal, issue 13: well under 1 s), and what
-verify_fixes costs (a fork per fix, the check re-run there).
+It also prints diagnose()'s wall time on the twin (every test, the dropping-hop round included),
+through the connectionAnalyzers bundle and by the separate calls, for the bundled estate and any
+--estate given (goal, issue 13: well under 1 s), and what verify_fixes costs (a fork per fix, the
+check re-run there).
 
 Figures only: nothing is asserted here (the machine may be busy); each line names what it measured.
 """
@@ -71,9 +72,12 @@ def diagnose_figures(topology: str | None, calls: int) -> None:
         questions = CONTOSO_QUESTIONS if topology is None else _questions(twin)
         rg = "ContosoRG" if topology is None else None
         for source, dest, port in questions:
-            timed(f"diagnose {name}: {source} -> {dest}:{port}",
-                  lambda s=source, d=dest, p=port: twin.diagnose(s, d, p, resource_group=rg),
-                  max(5, calls // 5))
+            # The twin serves connectionAnalyzers: the default takes the bundle (PUT, query,
+            # DELETE); analyzer=False is the separate calls' figure beside it.
+            for via, analyzer in (("bundle", None), ("separate", False)):
+                timed(f"diagnose {name} [{via}]: {source} -> {dest}:{port}",
+                      lambda s=source, d=dest, p=port, a=analyzer: twin.diagnose(
+                          s, d, p, resource_group=rg, analyzer=a), max(5, calls // 5))
         source, dest, port = questions[0]
         d = twin.diagnose(source, dest, port, resource_group=rg)
         timed(f"verify_fixes {name}: {len(d.fixes)} fixes", lambda: d.verify_fixes(twin), 3)

@@ -855,6 +855,7 @@ import nwlab
 recorded = nwlab.replay()
 d = recorded.diagnose("MultiTierApp0", "Database0", 80, resource_group="ContosoRG")
 print(d.summary())
+print(d.via_text())   # how the tests ran, and why
 d.frame()[["test", "outcome"]]
 """),
     md("""
@@ -864,6 +865,12 @@ On the twin every test answers. Both ends allow the flow; the hop round finds th
 appliance's NSG denying outbound port 80, names the rule, its priority and the NIC it is applied
 to, and lists the fixes smallest first (its priority is 100, so no allow rule can go above it:
 narrowing the deny comes first).
+
+The `Tests` line says how they ran. The twin serves Network API 2026-01-01's
+`connectionAnalyzers` bundle, so the check, the source's next hop and its NSG diagnostic ran as
+that one resource (a PUT, a query and a DELETE: writes), read into the same tests; where a
+service does not offer it, `diagnose()` runs the separate calls and says why (the recordings
+above). `analyzer=False` keeps to the separate calls.
 """),
     code("""
 twin = nwlab.emulate(check_seconds=0, retry_after=0)   # instant checks: a teaching twin

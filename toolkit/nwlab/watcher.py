@@ -453,14 +453,18 @@ class NetworkWatcher:
 
     # -- one diagnosis, and a twin's forks -----------------------------------------------------
     def diagnose(self, source: Any, destination: Any, port: Any = None, *, protocol: Any = None,
-                 resource_group: Any = None, twin: Any = None, timeout: Any = 600) -> Diagnosis:
+                 resource_group: Any = None, twin: Any = None, timeout: Any = 600,
+                 analyzer: Any = None) -> Diagnosis:
         """The connectivity check and, concurrently, the tests that explain it, as one answer:
         verdict, path, the blocking rule or route with the resource that holds it, fixes. With
-        twin= (an emulator client), every test also runs on the twin and is reconciled."""
+        twin= (an emulator client), every test also runs on the twin and is reconciled.
+        analyzer: None uses the connectionAnalyzers bundle where the service offers it (a PUT
+        and a DELETE), False the separate calls only, True the bundle or an error (d.via)."""
         from nwlab.diagnostics.diagnosis import diagnose
 
         return diagnose(self, source, destination, port, protocol=protocol,
-                        resource_group=resource_group, twin=twin, timeout=timeout)
+                        resource_group=resource_group, twin=twin, timeout=timeout,
+                        analyzer=analyzer)
 
     def fork(self) -> NetworkWatcher:
         """An independent copy of this emulator client's twin: a new emulator over the twin's

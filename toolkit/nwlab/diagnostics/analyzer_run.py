@@ -25,8 +25,8 @@ __all__ = ["ANALYZER_API_VERSION", "AnalyzerUnsupported", "analyze_connection"]
 ANALYZER_API_VERSION = "2026-01-01"
 # ARM's answers for a resource type or api-version a region or cloud does not serve.
 UNSUPPORTED_CODES = frozenset({"noregisteredproviderfound", "invalidresourcetype",
-                               "invalidapiversionparameter", "apiversionnotsupported",
-                               "unsupportedapiversion"})
+                               "invalidapiversionparameter", "invalidapiversion",
+                               "apiversionnotsupported", "unsupportedapiversion"})
 DEFAULT_OPERATIONS = ("NextHop", "NSG", "PortScan", "ConnectivityCheck")
 # The spec example (2025-09-01 NetworkWatcherConnectionAnalyzerCreate.json) answers "Tcp": the
 # connectivity check's Protocol enum.

@@ -6,15 +6,19 @@ blocking rule or route, and the fixes for them.
     d = nw.diagnose("MultiTierApp0", "Database0", 1433, resource_group="ContosoRG")
     d.verdict, d.findings, d.fixes, d.frame(); print(d)
 
-The 2026-01-01 connectionAnalyzers bundle is not used here: the separate calls run on every
-backend, the bundle is a resource (PUT and DELETE: writes against the budget), and its result
-string is undocumented (reference §8.3), so its reading stays with analyze_connection().
-With twin=, every test runs on the twin too and is reconciled (nwlab.diagnostics.reconcile).
+Where the service offers the 2026-01-01 connectionAnalyzers bundle (asked once per client, by
+a List read), the check, the source's next hop and its NSG diagnostic run as that one resource
+and are read into the same tests (nwlab.diagnostics.bundle); elsewhere, or when its answer cannot
+be read, the separate calls run. `d.via` says which, `d.via_reason` why. The bundle is a PUT and
+a DELETE (writes); analyzer=False keeps to the separate calls, analyzer=True insists on the
+bundle (its failures raise). With twin=, every test runs on the twin too (separate calls) and is
+reconciled (nwlab.diagnostics.reconcile).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import ipaddress
 import time
@@ -25,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from nwlab.arm.errors import NwlabError
 from nwlab.checkspec import CheckSpec, build_check
-from nwlab.diagnostics import operations
+from nwlab.diagnostics import bundle, operations
 from nwlab.diagnostics.fixes import BlockingRoute, Fix, Flow, fixes_frame, nsg_fixes, route_fixes
 from nwlab.diagnostics.flow import IpFlowResult, NextHopResult
 from nwlab.diagnostics.nsg import NsgDiagnosticResult
@@ -91,6 +95,8 @@ class Diagnosis:
     elapsed_s: float = 0.0
     twin: dict[str, Any] | None = None  # the same tests on the twin (name -> result)
     reconciliation: list[Reconciliation] = field(default_factory=list)
+    via: str = bundle.VIA_SEPARATE  # how the tests ran: "connectionAnalyzers" or "separate calls"
+    via_reason: str | None = None  # why that path (e.g. the service's refusal of the bundle)
 
     @property
     def verdict(self) -> str:
@@ -142,7 +148,11 @@ class Diagnosis:
             lines += ["", "Live and twin:"]
             lines += [f"  {r}" for r in self.reconciliation]
         columns = ("test", "outcome", "detail")
-        return "\n".join(lines) + "\n\n" + table_text("Tests:", columns, self.rows())
+        return "\n".join(lines) + "\n\n" + table_text(f"Tests ({self.via_text()}):", columns,
+                                                       self.rows())
+
+    def via_text(self) -> str:
+        return f"via {self.via}" + (f": {self.via_reason}" if self.via_reason else "")
 
     def _repr_html_(self) -> str:
         findings = [{"finding": f.text, "resource": f.resource_id, "priority": f.priority}
@@ -152,8 +162,8 @@ class Diagnosis:
                             findings),
                  table_html("Fixes", "smallest first", ("fix", "proven", "command"), fixes)
                  if fixes else "",
-                 table_html("Tests", "each test's own answer", ("test", "outcome", "detail"),
-                            self.rows())]
+                 table_html("Tests", f"each test's own answer, {self.via_text()}",
+                            ("test", "outcome", "detail"), self.rows())]
         return "".join(parts)
 
     def __repr__(self) -> str:
@@ -270,22 +280,53 @@ def _hop_plan(client: Client, connectivity: Any, flow: Flow | None
     return tests
 
 
-def run_tests(client: Client, spec: CheckSpec, timeout: float
-              ) -> tuple[Any, dict[str, Any], Flow | None]:
-    """The check and its explaining tests, concurrently: wall time is the slowest of them."""
+def run_tests(client: Client, spec: CheckSpec, timeout: float, *, analyzer: bool | None = False
+              ) -> tuple[Any, dict[str, Any], Flow | None, tuple[str, str]]:
+    """The check and its explaining tests, concurrently: wall time is the slowest of them.
+    Unless analyzer=False, the check, source next hop and source NSG diagnostic are first asked
+    of the connectionAnalyzers bundle (nwlab.diagnostics.bundle); the separate calls stand in
+    when it is not offered or its answer cannot be read. Also returns (path taken, why)."""
     deadline = time.monotonic() + timeout
+    unfit = bundle.ineligible(spec) if analyzer is not False else "analyzer=False"
+    # A check the bundle cannot express starts at once, concurrently with the plan's reads.
+    covered = set(bundle.bundle_tests(spec).values()) if unfit is None else set()
     with ThreadPoolExecutor(max_workers=8, thread_name_prefix="nwlab-diagnose") as pool:
-        check: Future[Any] = pool.submit(client.run_spec, spec)
+        tried: Future[Any] | None = None
+        check: Future[Any] | None = None
+        if covered:
+            tried = pool.submit(bundle.attempt, client, spec, deadline, analyzer)
+        else:
+            check = pool.submit(client.run_spec, spec)
         try:
             tests, flow = plan(client, spec, deadline)
         except NwlabError as exc:  # the reads failed: the check still answers
             tests, flow = {}, None
-            planned: dict[str, Future[Any]] = {}
             results: dict[str, Any] = {"plan": exc}
         else:
-            planned = {name: pool.submit(call) for name, call in tests.items()}
             results = {}
-        connectivity = check.result()
+        planned = {name: pool.submit(call) for name, call in tests.items()
+                   if name not in covered}
+        via = (bundle.VIA_SEPARATE, unfit or "")
+        if tried is not None:
+            got, why = tried.result()  # analyzer=True: its failure is raised here
+            if got is None:
+                via = (bundle.VIA_SEPARATE, why)
+                # What is left of the timeout is the check's (the bundle spent the rest).
+                left = dataclasses.replace(spec, timeout=max(0.001, deadline - time.monotonic()))
+                check = pool.submit(client.run_spec, left)
+                planned.update({name: pool.submit(call) for name, call in tests.items()
+                                if name in covered})
+            else:
+                via = (bundle.VIA_BUNDLE, why)
+                results.update({k: v for k, v in got.items() if k in tests})
+                hop = results.get("next_hop.source")
+                if isinstance(hop, NextHopResult) and flow is not None:
+                    # The bundle's next hop does not repeat the addresses it was asked about;
+                    # the plan's reads know them (the separate call's meta names them).
+                    hop.meta.update(source_ip=flow.source, destination_ip=flow.destination)
+                connectivity = got["connectivity"]
+        if check is not None:
+            connectivity = check.result()
         # One more round at the hop that drops, when it is not the source: Azure names the
         # hop's NIC, and the tests there say which of its NSGs or routes did it.
         hop_tests = _hop_plan(client, connectivity, flow)
@@ -295,7 +336,9 @@ def run_tests(client: Client, spec: CheckSpec, timeout: float
                 results[name] = future.result()
             except NwlabError as exc:  # one test failing does not lose the others
                 results[name] = exc
-    return connectivity, {"connectivity": connectivity, **results}, flow
+    ordered = {name: results[name] for name in tests if name in results}  # the plan's order
+    ordered.update(results)
+    return connectivity, {"connectivity": connectivity, **ordered}, flow, via
 
 
 # -- reading the results -------------------------------------------------------------------------
@@ -408,12 +451,20 @@ def _check_findings(connectivity: Any, flow: Flow | None) -> list[Finding]:
 
 def diagnose(client: Client, source: Any, destination: Any, port: Any = None, *,
              protocol: Any = None, resource_group: Any = None, twin: Any = None,
-             timeout: Any = 600) -> Diagnosis:
+             timeout: Any = 600, analyzer: Any = None) -> Diagnosis:
     """See the module docstring. Bad input fails before any request (build_check)."""
+    if analyzer not in (None, True, False):
+        raise TypeError(f"analyzer: expected None (use connectionAnalyzers where offered), True "
+                        f"or False, got {analyzer!r}; e.g. analyzer=False")
     spec = build_check(client.subscription_id, source, destination, port, protocol=protocol,
                        resource_group=resource_group, timeout=timeout)
+    unfit = bundle.ineligible(spec) if analyzer is True else None
+    if unfit is not None:
+        raise ValueError(f"analyzer=True: {unfit}; pass analyzer=None to use the separate calls "
+                         "where the bundle cannot be used")
     started = time.monotonic()
-    connectivity, tests, flow = run_tests(client, spec, spec.timeout)
+    connectivity, tests, flow, (via, why) = run_tests(client, spec, spec.timeout,
+                                                      analyzer=analyzer)
     findings: list[Finding] = []
     fixes: list[Fix] = []
     if not connectivity.reachable:
@@ -426,11 +477,11 @@ def diagnose(client: Client, source: Any, destination: Any, port: Any = None, *,
     d = Diagnosis(source=spec.source_name, destination=shown, port=spec.port,
                   protocol=spec.protocol or "Tcp", connectivity=connectivity, tests=tests,
                   findings=findings, fixes=fixes, flow=flow, spec=spec,
-                  elapsed_s=round(time.monotonic() - started, 3))
+                  elapsed_s=round(time.monotonic() - started, 3), via=via, via_reason=why)
     if twin is not None:
         from nwlab.diagnostics.reconcile import reconcile
 
-        _, twin_tests, _ = run_tests(twin, spec, spec.timeout)
+        _, twin_tests, _, _ = run_tests(twin, spec, spec.timeout)
         d.twin = twin_tests
         d.reconciliation = reconcile(client, twin, tests, twin_tests)
     return d

@@ -235,6 +235,9 @@ class ArmApp:
                 return self._start_nic(low[8], parent, query)
             if rtype == T_VNET and low[8] == "listnetworkmanagereffectivesecurityadminrules":
                 return self._only(method, "POST") or self._admin_rules(parent, body)
+            if rtype == T_NW and low[8] == "connectionanalyzers":  # List (nw26, pageable)
+                return self._only(method, "GET") or self._list(
+                    self._analyzers_of(parent["id"]), path, query)
             if rtype == T_VM and low[8] == "instanceview":
                 return self._only(method, "GET") or Response(200, self._instance_view(parent))
             return self._only(method, "GET") or self._list(
@@ -466,6 +469,11 @@ class ArmApp:
         if stored is None:
             raise not_found(analyzer_id)
         return Response(200, copy.deepcopy(stored))
+
+    def _analyzers_of(self, watcher_id: str) -> list[JSON]:
+        prefix = key(watcher_id) + "/connectionanalyzers/"
+        return [copy.deepcopy(r) for k, r in sorted(self._analyzers.items())
+                if k.startswith(prefix)]
 
     def _start_nic(self, action: str, nic_raw: JSON, query: dict[str, str]) -> Response:
         """A NIC's effective routes or NSGs, answered over the topology as it is now."""
