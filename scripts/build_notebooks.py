@@ -927,7 +927,25 @@ d = changed.diagnose("WebVM0", "Database0", 80, resource_group="ContosoRG", twin
 for line in d.reconciliation:
     print(line)
 """),
+    md("""
+## 5. The landing-zone estate: a flow the hub's firewall stops
+
+`nwlab.emulate("landing-zone")` is a hub with Azure Firewall and a VPN gateway, three spokes, a
+private endpoint, an internal load balancer, a NAT gateway and a scale set (see notebook 06).
+Spokes reach each other only through the firewall, whose policy allows `spoke-web` to `spoke-app`
+on 8080 and nothing else. **Predict:** can `app1` (spoke-app) reach `web1` on 443, and what will
+the answer name? No documented connectivity-check issue names a firewall rule, so the diagnosis
+names what the twin assumed where the packet stopped: the firewall and the rule that decided.
+"""),
     code("""
+lz = nwlab.emulate("landing-zone", check_seconds=0, retry_after=0)
+d = lz.diagnose("app1", "web1", 443, resource_group="landing-zone")
+print(d.summary())
+for finding in d.findings:
+    print("-", finding.text[:160])
+"""),
+    code("""
+lz.close()
 changed.close()
 twin.close()
 recorded.close()

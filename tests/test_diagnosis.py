@@ -220,3 +220,19 @@ def test_diagnose_a_route_to_none_names_the_route_and_its_fixes_are_proven(twin)
     assert [f.kind for f in d.fixes] == ["change-route", "delete-route"]
     assert d.fixes[0].request.body["properties"]["nextHopType"] == "Internet"
     assert [f.proven for f in d.verify_fixes(twin)] == [True, True]
+
+
+def test_a_stop_no_nsg_or_route_explains_names_what_the_twin_assumed() -> None:
+    # A firewall's default deny carries no documented issue: the diagnosis names the twin's
+    # assumption (the deciding rule) instead of "none reported"; a reachable answer adds none.
+    lz = nwlab.emulate("landing-zone", check_seconds=0, retry_after=0)
+    try:
+        d = lz.diagnose("app1", "web1", 443, resource_group="landing-zone")
+        assumed = [f for f in d.findings if f.kind == "twin-assumption"]
+        assert any("ASSUME_FIREWALL_DENY" in f.text and "DefaultDeny" in f.text for f in assumed)
+        assert any(f.resource_id and "/azureFirewalls/" in f.resource_id for f in assumed)
+        assert "ASSUME_FIREWALL_DENY" in str(d)
+        ok = lz.diagnose("web1", "app1", 8080, resource_group="landing-zone")
+        assert [f.kind for f in ok.findings] == ["reachable"]
+    finally:
+        lz.close()

@@ -69,7 +69,8 @@ class Client(operations.Client, Protocol):
 class Finding:
     """One reason the check came out as it did, with the resource that holds it."""
 
-    kind: str  # nsg-rule, route, guest-or-application, beyond-estate, unreachable, reachable
+    kind: str  # nsg-rule, route, guest-or-application, beyond-estate, unreachable, reachable,
+    # twin-assumption
     test: str  # the test that shows it (a key of Diagnosis.tests)
     text: str
     resource_id: str | None = None  # the NSG or route table (None when no Azure resource holds it)
@@ -449,6 +450,18 @@ def _check_findings(connectivity: Any, flow: Flow | None) -> list[Finding]:
                          f"{', '.join(sorted(types)) or 'none reported'}.")]
 
 
+def _assumption_findings(connectivity: Any, *, every: bool) -> list[Finding]:
+    """What the twin assumed where the verdict rests on it (verdict-sensitive ones), or, with
+    `every` (the check stopped and no NSG or route explains it), all it assumed on the path: a
+    firewall's deciding rule, what lies beyond a gateway, so the answer names them instead of
+    'none reported'. Azure's own results carry no assumptions: a live diagnosis has none."""
+    return [Finding(kind="twin-assumption", test="connectivity",
+                    text=f"The twin assumed ({a.code}): {a.assumed}",
+                    resource_id=a.resource_id or None)
+            for a in getattr(connectivity, "assumptions", None) or []
+            if every or a.verdict_sensitive]
+
+
 def diagnose(client: Client, source: Any, destination: Any, port: Any = None, *,
              protocol: Any = None, resource_group: Any = None, twin: Any = None,
              timeout: Any = 600, analyzer: Any = None) -> Diagnosis:
@@ -472,6 +485,7 @@ def diagnose(client: Client, source: Any, destination: Any, port: Any = None, *,
         route_found, route_fixed = _route_findings(client, tests, flow)
         findings, fixes = nsg_found + route_found, fixes + route_fixed
     findings = findings or _check_findings(connectivity, flow)
+    findings += _assumption_findings(connectivity, every=[f.kind for f in findings] == ["unreachable"])
     dest = spec.destination.value
     shown = dest.rsplit("/", 1)[-1] if spec.destination.kind == "vm" else dest
     d = Diagnosis(source=spec.source_name, destination=shown, port=spec.port,
