@@ -1313,11 +1313,37 @@ class Topology:
     def vnet_of(self, cfg: IpConfig) -> VirtualNetwork:
         return self.vnets[key(self.subnet_of(cfg).vnet_id)]
 
-    def resources_of_type(self, rtype: str) -> list[JSON]:
-        """Top-level resources of one ARM type, in topology order (what a list returns)."""
-        wanted = rtype.lower()
-        return [r for r in self.document["resources"]
-                if str(r.get("type", "")).lower() == wanted]
+    def resources_of_type(self, rtype: str, group: str | None = None) -> list[JSON]:
+        """Top-level resources of one ARM type, in topology order (what a list returns);
+        ``group``: only those of that resource group (case-insensitive)."""
+        wanted = (rtype.lower(), group.lower() if group is not None else None)
+        return [self.raw[k] for k in self._listing().by_type.get(wanted, ())]
+
+    def resource_groups(self) -> dict[str, tuple[str, str]]:
+        """Lower-cased resource group name -> (name as first spelled, location of its first
+        resource), in topology order."""
+        return self._listing().groups
+
+    def _subnets_using(self, route_table_key: str) -> tuple[str, ...]:
+        """Keys of the subnets associated with a route table (writes never move subnets,
+        so derived topologies share the index)."""
+        found = self.cache.get("route-table-subnets")
+        if found is None:
+            found = {}
+            for k, sn in self.subnets.items():
+                if sn.route_table_id:
+                    found.setdefault(key(sn.route_table_id), []).append(k)
+            self.cache["route-table-subnets"] = found
+        return tuple(found.get(route_table_key, ()))
+
+    def _listing(self) -> Listing:
+        # Built on first use and shared by every topology a rule or route write derives from
+        # this one (such a write changes no top-level id, type or location), so a
+        # resource-group-scoped request reads a dict instead of scanning every resource.
+        found = self.cache.get("listing")
+        if found is None:
+            found = self.cache["listing"] = Listing(self.document["resources"])
+        return found
 
     def with_child(self, parent_id: str, field: str, child: JSON) -> tuple[Topology, bool]:
         """A new topology with ``child`` put into the parent's ``field`` list (upsert by name).
@@ -1356,41 +1382,77 @@ class Topology:
         """
         pkey = key(parent_id)
         resources = self.document["resources"]
-        index = next(i for i, r in enumerate(resources) if key(r["id"]) == pkey)
-        parent = copy.deepcopy(resources[index])
+        index = self._listing().positions[pkey]
+        old_parent = resources[index]
+        parent = copy.deepcopy(old_parent)
         items, created = change(parent["properties"].get(field) or [])
         parent["properties"][field] = items
         rtype = str(parent["type"]).lower()
-        document = {**self.document, "resources": [*resources[:index], parent,
-                                                   *resources[index + 1:]]}
+        replaced = list(resources)  # one slot changes: the list is copied, not rebuilt
+        replaced[index] = parent
+        document = {**self.document, "resources": replaced}
         if (rtype, field) not in REWRITABLE:
             return Topology(copy.deepcopy(document), owned=True), created
         segment, suffix = REWRITABLE[(rtype, field)]
         new = copy.copy(self)
         new.document = document
-        prefix = pkey + "/"
-        new.raw = {k: v for k, v in self.raw.items() if not k.startswith(prefix)}
+        # The parent's children in raw are exactly the entries of its old list (_children
+        # gave each its id), so only those leave; the new ones come in with the parse below.
+        gone = {key(c["id"]) for c in old_parent["properties"].get(field) or []
+                if isinstance(c, Mapping) and isinstance(c.get("id"), str)}
+        new.raw = dict(self.raw)
+        for k in gone:
+            new.raw.pop(k, None)
         new.raw[pkey] = parent
         new._children(parent, parent["properties"], field, segment, suffix)
-        new.assumptions = [a for a in self.assumptions
-                           if not (key(a.resource_id) == pkey or
-                                   key(a.resource_id).startswith(prefix))]
-        new.assumptions_at = {k: list(v) for k, v in self.assumptions_at.items()
-                              if not (k == pkey or k.startswith(prefix))}
+        # Assumptions about the parent or its old or new children are noted again by the
+        # parse; the lists of every other resource are shared (nothing appends to them).
+        touched = gone | {key(c["id"]) for c in items} | {pkey}
+        new.assumptions_at = dict(self.assumptions_at)
+        dropped = [id(a) for k in touched for a in new.assumptions_at.pop(k, ())]
+        if dropped:
+            dropped_ids = set(dropped)
+            new.assumptions = [a for a in self.assumptions if id(a) not in dropped_ids]
+        else:
+            new.assumptions = list(self.assumptions)
+        new.cache = dict(self.cache)
         if rtype == T_NSG:
             new.nsgs = dict(self.nsgs)
             new._parse_nsg(parent)
             new._check_asg_pairs(new.nsgs[pkey])
-            stale = {("nsg", pkey, "Inbound"), ("nsg", pkey, "Outbound")}
-            new.cache = {k: v for k, v in self.cache.items() if k not in stale}
+            stale: list[tuple[str, ...]] = [("nsg", pkey, d) for d in ("Inbound", "Outbound")]
         else:
             new.route_tables = dict(self.route_tables)
             new._parse_route_table(parent)
-            users = {("routes", k) for k, sn in self.subnets.items()
-                     if sn.route_table_id and key(sn.route_table_id) == pkey}
-            users |= {("vnet-tag", k) for _, k in users}
-            new.cache = {k: v for k, v in self.cache.items() if k not in users}
+            users = self._subnets_using(pkey)
+            stale = [(kind, k) for kind in ("routes", "vnet-tag") for k in users]
+        for stale_key in stale:
+            new.cache.pop(stale_key, None)
         return new, created
+
+
+class Listing:
+    """What ARM list calls and writes read, indexed in one pass over the top-level resources:
+    keys by (type, None) and by (type, resource group), the resource groups, and each
+    resource's position in the document."""
+
+    __slots__ = ("by_type", "groups", "positions")
+
+    def __init__(self, resources: Iterable[JSON]) -> None:
+        self.by_type: dict[tuple[str, str | None], list[str]] = {}
+        self.groups: dict[str, tuple[str, str]] = {}
+        self.positions: dict[str, int] = {}  # key -> index in document["resources"]
+        for i, res in enumerate(resources):
+            self.positions[key(res["id"])] = i
+            rid = res["id"]
+            rtype = str(res.get("type", "")).lower()
+            k = key(rid)
+            self.by_type.setdefault((rtype, None), []).append(k)
+            name = resource_group_of(rid)
+            if name:
+                self.by_type.setdefault((rtype, name.lower()), []).append(k)
+                if name.lower() not in self.groups:
+                    self.groups[name.lower()] = (name, str(res.get("location", "")))
 
 
 # Writable children the topology can re-parse alone: (type, field) -> (segment, child type).
