@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from nwlab.emulator import Topology, nsg, routing
+import pytest
+
+from nwlab.emulator import Topology, TopologyError, nsg, routing
 from nwlab.emulator.facade import ArmApp
 from nwlab.emulator.topology import key, resource_group_of
 
@@ -164,3 +166,35 @@ def test_arm_group_listings_after_writes_equal_a_fresh_load() -> None:
     rules = {n["name"]: [r["name"] for r in n["properties"]["securityRules"]]
              for n in listed["value"]}
     assert rules == {"n1": ["allow-80", "deny-22"], "n2": []}
+
+
+def test_rules_of_one_body_are_parsed_once_and_keep_their_own_name_and_id() -> None:
+    net = Net()
+    net.vnet("v", "10.0.0.0/16")
+    a, b = (net.nsg(n, rule(r, 100, "Inbound", "Allow", dst=["10.0.1.0/24", "Storage"],
+                            dport=["443", "8080-8090"])) for n, r in (("a", "r1"), ("b", "r2")))
+    topo = net.topology()
+    (r1,), (r2,) = topo.nsgs[key(a)].rules, topo.nsgs[key(b)].rules
+    assert (r1.name, r1.id, r2.name, r2.id) == ("r1", f"{a}/securityRules/r1",
+                                                "r2", f"{b}/securityRules/r2")
+    assert r1.destination_prefixes is r2.destination_prefixes  # one parse for both
+    assert r1.destination_ports == r2.destination_ports
+    assert len(topo._rule_memo) == 1
+    # Each rule's assumption names that rule, although the body was parsed once.
+    assert {a.resource_id for a in topo.assumptions if a.code == "UNRESOLVED_SERVICE_TAG"} == \
+        {r1.id, r2.id}
+
+
+def test_a_refused_body_names_each_rule_that_carries_it() -> None:
+    for first in ("good", "bad"):
+        net = Net()
+        net.vnet("v", "10.0.0.0/16")
+        bad = rule("bad", 200, "Inbound", "Allow", dport="70000")
+        good = rule("good", 100, "Inbound", "Allow", dport="80")
+        net.nsg("x", *((good, bad) if first == "good" else (bad, good)))
+        net.nsg("y", rule("also-bad", 200, "Inbound", "Allow", dport="70000"))
+        with pytest.raises(TopologyError, match=r"securityRules/bad.*70000"):
+            net.topology()
+        net.resources = [r for r in net.resources if r["name"] != "x"]
+        with pytest.raises(TopologyError, match=r"securityRules/also-bad.*70000"):
+            net.topology()

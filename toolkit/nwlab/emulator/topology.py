@@ -19,7 +19,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -486,6 +486,25 @@ def parse_security_rule(raw: Mapping[str, Any], rid: str) -> SecurityRule:
                         source_asgs=asgs["source"], destination_asgs=asgs["destination"])
 
 
+def parse_security_rules(raw: Mapping[str, Any], rid: str,
+                         memo: dict[str, SecurityRule]) -> SecurityRule:
+    """:func:`parse_security_rule` once per distinct body: estates repeat a few thousand rule
+    bodies across tens of thousands of rules. ``memo`` maps a body's canonical JSON to the
+    rule parsed from it; only name and id differ between rules of one body. A body that is
+    refused is never stored, so each refusal names its own rule."""
+    props = raw.get("properties")
+    try:
+        body = json.dumps(props, sort_keys=True)
+    except (TypeError, ValueError):  # not JSON (a caller's own objects): parse it alone
+        return parse_security_rule(raw, rid)
+    found = memo.get(body)
+    if found is None:
+        found = memo[body] = parse_security_rule(raw, rid)
+        return found
+    name = str(raw.get("name") or rid.rstrip("/").split("/")[-1])
+    return replace(found, name=name, id=rid)
+
+
 def parse_route(raw: Mapping[str, Any], rid: str, route_table_id: str) -> Route:
     """Validate one routes entry (from a topology or a PUT body)."""
     props = raw.get("properties")
@@ -666,6 +685,9 @@ class Topology:
         self.assumptions: list[Assumption] = []
         self.assumptions_at: dict[str, list[Assumption]] = {}
         self.cache: dict[Any, Any] = {}
+        # Rule body -> parsed rule (parse_security_rules), shared with topologies a write
+        # derives from this one.
+        self._rule_memo: dict[str, SecurityRule] = {}
         self._index(resources)
         self._parse()
         self.emulation = self._parse_emulation(doc.get("emulation") or {})
@@ -861,7 +883,7 @@ class Topology:
         rules: list[SecurityRule] = []
         location = str(res.get("location", ""))
         for child in res["properties"]["securityRules"]:
-            rule = parse_security_rule(child, child["id"])
+            rule = parse_security_rules(child, child["id"], self._rule_memo)
             for other in rules:
                 if other.name.lower() == rule.name.lower():
                     raise TopologyError(child["id"], "duplicate rule name", field="name")
