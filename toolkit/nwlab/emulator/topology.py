@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .assumptions import Assumption
+from .gcpause import collector_paused
 from .servicetags import T_SERVICE_TAGS, ServiceTagIndex, endpoint_tag_names
 
 DEFAULT_TOPOLOGY_PATH = Path(__file__).with_name("contoso.json")
@@ -649,6 +650,7 @@ class Topology:
     built on first use, so a write that rebuilds the topology pays only for what is asked.
     """
 
+    @collector_paused
     def __init__(self, document: Mapping[str, Any], *, owned: bool = False) -> None:
         # ``owned``: the caller hands over a document nobody else holds (just parsed, or
         # already copied for a write), so the copy that protects a caller's dict is skipped.
@@ -882,16 +884,24 @@ class Topology:
     def _parse_nsg(self, res: JSON) -> None:
         rules: list[SecurityRule] = []
         location = str(res.get("location", ""))
+        # Position of the first earlier rule by name and by (direction, priority): the clash
+        # reported is the one with the earliest rule, as a pairwise scan would find it.
+        by_name: dict[str, int] = {}
+        by_slot: dict[tuple[str, int], int] = {}
         for child in res["properties"]["securityRules"]:
             rule = parse_security_rules(child, child["id"], self._rule_memo)
-            for other in rules:
+            clashes = [i for i in (by_name.get(rule.name.lower()),
+                                   by_slot.get((rule.direction, rule.priority))) if i is not None]
+            if clashes:
+                other = rules[min(clashes)]
                 if other.name.lower() == rule.name.lower():
                     raise TopologyError(child["id"], "duplicate rule name", field="name")
-                if other.direction == rule.direction and other.priority == rule.priority:
-                    raise TopologyError(child["id"], f"priority {rule.priority} is already used "
-                                        f"by {other.direction.lower()} rule '{other.name}'; "
-                                        "priorities must be unique per direction",
-                                        field="priority", code="SecurityRuleInvalidPriority")
+                raise TopologyError(child["id"], f"priority {rule.priority} is already used "
+                                    f"by {other.direction.lower()} rule '{other.name}'; "
+                                    "priorities must be unique per direction",
+                                    field="priority", code="SecurityRuleInvalidPriority")
+            by_name[rule.name.lower()] = len(rules)
+            by_slot[(rule.direction, rule.priority)] = len(rules)
             for side, ids in (("source", rule.source_asgs),
                               ("destination", rule.destination_asgs)):
                 for asg in ids:
@@ -1508,6 +1518,7 @@ def _contoso() -> JSON:
 BUNDLED: dict[str, Callable[[], JSON]] = {"contoso": _contoso, "landing-zone": _landing_zone}
 
 
+@collector_paused  # the JSON decode allocates as much as the parse
 def load_topology(source: str | os.PathLike[str] | Mapping[str, Any] | Topology | None = None,
                   ) -> Topology:
     """Load a topology from a path, a dict, a bundled estate's name (``"landing-zone"``,
