@@ -198,3 +198,16 @@ def test_a_refused_body_names_each_rule_that_carries_it() -> None:
         net.resources = [r for r in net.resources if r["name"] != "x"]
         with pytest.raises(TopologyError, match=r"securityRules/also-bad.*70000"):
             net.topology()
+
+
+def test_the_numerous_records_carry_no_instance_dict() -> None:
+    # 20,000 NICs make ~100,000 of these; slots keep each one a fixed, smaller object.
+    net, _ = _estate()
+    topo = net.topology()
+    nic = next(iter(topo.nics.values()))
+    vm = next(iter(topo.vms.values()))
+    subnet = next(iter(topo.subnets.values()))
+    records = [nic, nic.primary, vm, subnet, topo.nsgs[key(next(iter(topo.nsgs)))].rules[0],
+               topo.route_tables[next(iter(topo.route_tables))].routes[0],
+               topo.nsgs[next(iter(topo.nsgs))].rules[0].destination_ports[0]]
+    assert [type(r).__name__ for r in records if hasattr(r, "__dict__")] == []

@@ -120,7 +120,7 @@ class TopologyError(ValueError):
 # Parsed records
 # ---------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PortRange:
     """An inclusive port range; '*' is 0-65535."""
 
@@ -131,7 +131,7 @@ class PortRange:
         return isinstance(port, int) and self.low <= port <= self.high
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SecurityRule:
     """One NSG rule, user-defined or one of Azure's implied default rules, or an effective
     Virtual Network Manager security admin rule (``admin``: access may be AlwaysAllow)."""
@@ -160,7 +160,7 @@ class SecurityRule:
         return ("DefaultRule_" if self.default else "UserRule_") + self.name
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Route:
     name: str
     prefix: ipaddress.IPv4Network | ipaddress.IPv6Network | None  # None: a service-tag route
@@ -173,7 +173,7 @@ class Route:
     next_hop_ips: tuple[ipaddress.IPv4Address, ...] = ()  # VirtualApplianceEcmp members
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Subnet:
     id: str
     name: str
@@ -205,7 +205,7 @@ class VirtualNetwork:
     peerings: tuple[Peering, ...] = ()  # the same links with their flags
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IpConfig:
     id: str
     name: str
@@ -216,7 +216,7 @@ class IpConfig:
     public_ip_id: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Nic:
     id: str
     name: str
@@ -230,7 +230,7 @@ class Nic:
         return self.ip_configs[0]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VirtualMachine:
     id: str
     name: str
