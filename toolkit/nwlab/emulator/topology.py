@@ -1475,12 +1475,16 @@ class Listing:
         self.groups: dict[str, tuple[str, str]] = {}
         self.positions: dict[str, int] = {}  # key -> index in document["resources"]
         for i, res in enumerate(resources):
-            self.positions[key(res["id"])] = i
             rid = res["id"]
-            rtype = str(res.get("type", "")).lower()
             k = key(rid)
+            self.positions[k] = i
+            rtype = str(res.get("type", "")).lower()
             self.by_type.setdefault((rtype, None), []).append(k)
-            name = resource_group_of(rid)
+            # Loaded ids start /subscriptions/{id}/resourceGroups/{name}/ (the loader refuses
+            # others but the subscription-scoped Service Tags): split off the prefix only.
+            parts = rid.split("/", 5)
+            name = parts[4] if len(parts) > 5 and parts[3].lower() == "resourcegroups" \
+                else resource_group_of(rid)
             if name:
                 self.by_type.setdefault((rtype, name.lower()), []).append(k)
                 if name.lower() not in self.groups:
