@@ -639,15 +639,28 @@ show(nw.check("jump", "10.3.1.5", 8443, resource_group=RG))
 """),
     code("""
 show(nw.check("dual1", "10.3.1.4", 8443, resource_group=RG))
+show(nw.check("dual1", "fd00:db8:3:1::4", 8443, resource_group=RG, ip_version="IPv6"))
+"""),
+    md("""
+Both are reachable, each family on its own: the IPv6 probe leaves from `dual1`'s IPv6
+configuration, takes the VNet's IPv6 range (`VnetLocal`) and is let in by `data-nsg`'s rule
+`allow-api-v6` (source `fd00:db8::/32`, port 8443); the IPv4 one by `allow-api-from-spokes`.
+Azure's routing article lists no IPv6 system routes, so the twin says which it assumed
+(`ASSUME_IPV6_SYSTEM_ROUTES`), and that it drew the IPv6 hops like IPv4 ones
+(`ASSUME_IPV6_HOPS`).
+
+**Change:** ask for IPv6 from `jump`, whose NIC has no IPv6 configuration. **Predict:** an
+Unreachable verdict, or a refusal?
+"""),
+    code("""
 try:
-    show(nw.check("dual1", "fd00:db8:3:1::4", 8443, resource_group=RG, ip_version="IPv6"))
-except Exception as exc:  # what the twin says today
+    nw.check("jump", "fd00:db8:3:1::4", 8443, resource_group=RG, ip_version="IPv6")
+except Exception as exc:  # the twin refuses the request before any walk
     print(type(exc).__name__, exc)
 """),
     md("""
-The IPv4 path is modelled; the IPv6 configurations are kept and listed as `UNMODELLED_VALUE`
-assumptions rather than silently dropped. IPv6 checks are not modelled by the twin yet, and it
-says so instead of answering.
+A refusal: a source without an address of the chosen family cannot take part, so the request is
+refused (400) with what to send instead, not reported as Unreachable.
 
 ## Exercise 5: spoke to spoke through the firewall
 

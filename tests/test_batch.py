@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import nwlab
-import nwlab.batch as batch_mod
+import nwlab.batch.runner as batch_mod
 from nwlab.batch import (
     CANCELLED_BEFORE_START,
     BatchInputError,

@@ -148,7 +148,7 @@ def test_save_is_atomic(mixed: BatchResult, tmp_path: Path, monkeypatch: pytest.
             raise KeyboardInterrupt
         return real_dumps(*args, **kwargs)
 
-    monkeypatch.setattr("nwlab.batch.json.dumps", interrupted)
+    monkeypatch.setattr("nwlab.batch.result.json.dumps", interrupted)
     with pytest.raises(KeyboardInterrupt):
         mixed.save(path)
     monkeypatch.undo()

@@ -433,3 +433,10 @@ def test_put_and_delete_without_api_version_are_arm_400s(contoso: Client, query:
 def test_writes_with_api_version_in_any_case_are_served(contoso: Client) -> None:
     rule = f"{NET}/networkSecurityGroups/AuditNsg/securityRules/Port80"
     assert contoso.request("DELETE", f"{rule}?API-Version=2024-05-01").status_code == 200
+
+
+def test_a_generated_token_can_be_passed_as_a_flag_value() -> None:
+    # token_urlsafe begins with '-' one time in 64; `--token -abc` would read as another option.
+    from nwlab.emulator.server import new_token
+
+    assert all(new_token()[0].isalnum() for _ in range(2000))

@@ -211,3 +211,21 @@ def test_the_numerous_records_carry_no_instance_dict() -> None:
                topo.route_tables[next(iter(topo.route_tables))].routes[0],
                topo.nsgs[next(iter(topo.nsgs))].rules[0].destination_ports[0]]
     assert [type(r).__name__ for r in records if hasattr(r, "__dict__")] == []
+
+
+def test_an_ipv6_route_write_reaches_a_check_that_already_ran() -> None:
+    # The IPv6 route index is cached per subnet like the IPv4 one: a route PUT and DELETE
+    # must drop it for the subnets using the table.
+    from .test_ipv6 import check6, pair
+    net = pair()
+    rt = net.rt("rt", route("keep", "10.9.0.0/16", "None"))
+    net._vnets["v"]["properties"]["subnets"][0]["properties"]["routeTable"] = {"id": rt}
+    before = net.topology()
+    assert check6(before, "a", "b")["connectionStatus"] == "Reachable"  # fills the cache
+    after, _ = before.with_child(rt, "routes", {
+        "name": "drop-b6", "id": f"{rt}/routes/drop-b6",
+        "properties": {"addressPrefix": "fd00:db8:0:2::/64", "nextHopType": "None"}})
+    assert check6(after, "a", "b")["connectionStatus"] == "Unreachable"
+    again, _ = after.without_child(rt, "routes", "drop-b6")
+    assert check6(again, "a", "b")["connectionStatus"] == "Reachable"
+    assert check6(before, "a", "b")["connectionStatus"] == "Reachable"

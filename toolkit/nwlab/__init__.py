@@ -103,7 +103,7 @@ def emulate(topology: Any = None, *, check_seconds: float = 2.0, retry_after: fl
     twin's clock speed (twin seconds per real second), which Connection Monitor runs on.
     """
     from nwlab.emulator import EmulatorServer
-    from nwlab.emulator.chaos import EmulatorCredential
+    from nwlab.emulator.credential import EmulatorCredential
 
     server = EmulatorServer(topology, check_seconds=check_seconds, retry_after=retry_after,
                             probes=probes, write_rate=write_rate, time_scale=time_scale).start()
@@ -118,6 +118,7 @@ def emulate(topology: Any = None, *, check_seconds: float = 2.0, retry_after: fl
                     min_poll_interval=min(MIN_POLL_INTERVAL_S, max(retry_after, 0.01)))
     nw = NetworkWatcher(arm, poll_interval=retry_after, backend="emulator", on_close=server.stop)
     nw.emulator = server
+    nw.start_emulator = emulate
     nw.log_analytics_endpoint = server.log_analytics_endpoint  # its own origin, its own token
     return nw
 

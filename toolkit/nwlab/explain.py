@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypedDict
 from urllib.parse import urlsplit
 
+from nwlab.verdict import status_verdict
 from nwlab.viz.palette import ISSUE, NEUTRAL, OK, WARN
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -549,7 +550,7 @@ def explain_result(result: ConnectivityResult) -> Findings:
     dest = result.destination
     dest_name = destination_name(result)
     loss = result.probe_loss
-    unsure = result.status.lower() not in ("unreachable", "disconnected", "degraded")
+    unsure = status_verdict(False, result.status) == "unknown"  # nwlab.verdict classifies
     if not result.reachable and not findings and unsure:
         findings.append(Finding(
             severity="Warning",
@@ -687,10 +688,11 @@ def verdict_sentence(result: ConnectivityResult) -> str:
             return (f"{src} reaches {dest}, but {_probes(result)} "
                     f"({result.probe_loss:.0%} loss){tail}.")
         return f"{src} reaches {dest}: {_probes(result)}{tail}."
-    if status not in ("unreachable", "disconnected", "degraded"):
+    if status_verdict(False, status) == "unknown":
         return (f"The check from {src} to {dest} ended with status '{result.status}': "
                 f"{_probes(result)}.")
-    verb = "cannot reach" if status != "degraded" else "reaches with degraded connectivity"
+    verb = ("cannot reach" if status_verdict(False, status) != "degraded"
+            else "reaches with degraded connectivity")
     issue = blocking_issue(result)
     if issue is None and _ends_at_appliance(result):
         return (f"{src} {verb} {dest}: the probes reach the virtual appliance "

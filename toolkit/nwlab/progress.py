@@ -12,11 +12,13 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Protocol
 
+from nwlab.verdict import MARKS
+
 if TYPE_CHECKING:  # pragma: no cover
-    from nwlab.batch import BatchProgress
+    from nwlab.batch.result import BatchProgress
 
 # Verdicts shown next to the bar, with the text mark the figures use (never colour alone).
-_SHOWN = (("reachable", "\u2714"), ("unreachable", "\u2716"), ("error", "!"), ("cancelled", "\u2013"))
+_SHOWN = tuple((name, MARKS[name]) for name in ("reachable", "unreachable", "error", "cancelled"))
 
 
 class ProgressDisplay(Protocol):

@@ -21,7 +21,7 @@ from nwlab.model import ConnectivityResult
 from nwlab.redact import Redactor, cut_tokens
 
 if TYPE_CHECKING:  # pragma: no cover
-    from nwlab.batch import BatchResult
+    from nwlab.batch.result import BatchResult
 
 
 def export_html(results: ConnectivityResult | Iterable[ConnectivityResult] | BatchResult,

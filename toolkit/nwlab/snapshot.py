@@ -23,10 +23,10 @@ from nwlab.arm.ids import ZERO_SUBSCRIPTION
 from nwlab.arm.lro import run_operation
 from nwlab.arm.session import response_json
 from nwlab.files import write_text
-from nwlab.watcher import AGENT_PUBLISHER
+from nwlab.inventory import agent_extensions, read_power_statuses
 
 if TYPE_CHECKING:  # pragma: no cover
-    from nwlab.watcher import NetworkWatcher
+    from nwlab.arm.session import ArmClient
 
 NETWORK_TYPES = ("virtualNetworks", "networkInterfaces", "networkSecurityGroups", "routeTables",
                  "publicIPAddresses", "applicationSecurityGroups", "azureFirewalls",
@@ -72,51 +72,55 @@ def _clean(resource: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _vm_entry(nw: NetworkWatcher, vm: dict[str, Any]) -> list[dict[str, Any]]:
+def _vm_entry(arm: ArmClient, vm: dict[str, Any]) -> list[dict[str, Any]]:
     """The VM reduced to its network profile, OS type and power state, plus its agent extension."""
     vm_id = str(vm.get("id"))
     props = vm.get("properties") or {}
-    view = nw.arm.get_json(f"{vm_id}/instanceView") or {}
-    statuses = [s for s in view.get("statuses") or [] if str(s.get("code", "")).startswith("PowerState/")]
     os_type = ((props.get("storageProfile") or {}).get("osDisk") or {}).get("osType")
     entry = {"id": vm_id, "name": vm.get("name"), "type": "Microsoft.Compute/virtualMachines",
              "location": vm.get("location"),
              "properties": {"networkProfile": props.get("networkProfile") or {},
                             "storageProfile": {"osDisk": {"osType": os_type}} if os_type else {},
-                            "instanceView": {"statuses": statuses}}}
-    out = [entry]
-    for ext in nw.arm.list(f"{vm_id}/extensions"):
-        ext_props = ext.get("properties") or {}
-        if str(ext_props.get("publisher", "")).lower() == AGENT_PUBLISHER:
-            # Extension settings may hold secrets; only what identifies the agent is kept.
-            out.append({"id": ext.get("id"), "name": ext.get("name"),
-                        "type": "Microsoft.Compute/virtualMachines/extensions",
-                        "location": ext.get("location") or vm.get("location"),
-                        "properties": {k: ext_props.get(k) for k in
-                                       ("publisher", "type", "typeHandlerVersion",
-                                        "provisioningState") if k in ext_props}})
-    return out
+                            "instanceView": {"statuses": read_power_statuses(arm, vm_id)}}}
+    agents = agent_extensions(arm, vm_id)
+    for ext in agents:
+        ext["location"] = ext["location"] or vm.get("location")
+    return [entry, *agents]
 
 
-def take_snapshot(nw: NetworkWatcher, *, resource_group: str | None = None, path: Any = None,
+def arm_of(client: Any) -> ArmClient:
+    """The ARM client a snapshot reads through: `client` itself, or a NetworkWatcher's `.arm`
+    (take_snapshot(arm) keeps working; the snapshot never uses anything else of the watcher)."""
+    arm = getattr(client, "arm", client)
+    if not callable(getattr(arm, "get_json", None)) or not isinstance(
+            getattr(arm, "subscription_id", None), str):
+        raise TypeError(f"snapshot: expected an ARM client (nw.arm) or a NetworkWatcher, got "
+                        f"{type(client).__name__}; e.g. take_snapshot(nw.arm, resource_group='RG')")
+    return arm
+
+
+def take_snapshot(client: ArmClient | Any, *, resource_group: str | None = None, path: Any = None,
                   keep_subscription: bool = False) -> dict[str, Any]:
-    """Read the network in scope (a resource group, or the whole subscription) as a topology."""
+    """Read the network in scope (a resource group, or the whole subscription) as a topology.
+
+    `client`: the ARM client (nw.arm); a NetworkWatcher is accepted for its ARM client."""
+    arm = arm_of(client)
     if resource_group is not None and not isinstance(resource_group, str):
         raise TypeError("resource_group: expected a resource group name, e.g. 'ContosoRG'")
-    sub = nw.subscription_id
+    sub = arm.subscription_id
     scope = f"/subscriptions/{sub}" + (f"/resourceGroups/{resource_group}" if resource_group else "")
     resources: dict[str, dict[str, Any]] = {}
     missing_notes: list[str] = []
     for kind in (*NETWORK_TYPES, *snapshot_compute.EGRESS_TYPES):
-        for item in nw.arm.list(f"{scope}/providers/Microsoft.Network/{kind}"):
+        for item in arm.list(f"{scope}/providers/Microsoft.Network/{kind}"):
             resources[str(item["id"]).lower()] = _clean(item)
-    for item in nw.arm.list(f"{scope}/providers/Microsoft.Network/privateDnsZones",
+    for item in arm.list(f"{scope}/providers/Microsoft.Network/privateDnsZones",
                             api_version=PRIVATE_DNS_API):
         resources[str(item["id"]).lower()] = _clean(item)
-    for item in snapshot_compute.arm_scale_sets(nw, scope, _clean):
+    for item in snapshot_compute.arm_scale_sets(arm, scope, _clean):
         resources[str(item["id"]).lower()] = item
-    for vm in nw.arm.list(f"{scope}/providers/Microsoft.Compute/virtualMachines"):
-        for item in _vm_entry(nw, vm):
+    for vm in arm.list(f"{scope}/providers/Microsoft.Compute/virtualMachines"):
+        for item in _vm_entry(arm, vm):
             resources[str(item["id"]).lower()] = item
     # Peered VNets, NSGs and route tables may live in other groups: fetch what is referenced.
     for _ in range(3):
@@ -135,14 +139,14 @@ def take_snapshot(nw: NetworkWatcher, *, resource_group: str | None = None, path
             break
         for rid in sorted(wanted):
             try:
-                resources[rid.lower()] = _clean(nw.arm.get_json(rid))
+                resources[rid.lower()] = _clean(arm.get_json(rid))
             except ArmError as exc:
                 missing_notes.append(f"{rid}: {exc.status} {exc.code}")
                 resources[rid.lower()] = {}
     resources = {k: v for k, v in resources.items() if v}
     regions = {str(r.get("location", "")).replace(" ", "").lower() for r in resources.values()}
-    capture_outside_resources(nw, resources, missing_notes, sub)
-    for watcher in nw.arm.list(f"/subscriptions/{sub}/providers/Microsoft.Network/networkWatchers"):
+    capture_outside_resources(arm, resources, missing_notes, sub)
+    for watcher in arm.list(f"/subscriptions/{sub}/providers/Microsoft.Network/networkWatchers"):
         if str(watcher.get("location", "")).replace(" ", "").lower() in regions:
             resources[str(watcher["id"]).lower()] = _clean(watcher)
     topology: dict[str, Any] = {
@@ -211,7 +215,7 @@ def _without_text(rule: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def capture_outside_resources(nw: NetworkWatcher, resources: dict[str, dict[str, Any]],
+def capture_outside_resources(arm: ArmClient, resources: dict[str, dict[str, Any]],
                               notes: list[str], subscription: str, *,
                               children: bool = True) -> None:
     """Add what the twin reads beyond the resources' own GET (docs/twin.md) to `resources`
@@ -224,13 +228,13 @@ def capture_outside_resources(nw: NetworkWatcher, resources: dict[str, dict[str,
     if children:
         captures.insert(0, _children)
     for capture in captures:
-        for item in capture(nw, resources, notes):
+        for item in capture(arm, resources, notes):
             resources[str(item["id"]).lower()] = item
-    for item in _service_tags(nw, resources, notes, subscription):  # last: admin rules name tags
+    for item in _service_tags(arm, resources, notes, subscription):  # last: admin rules name tags
         resources[str(item["id"]).lower()] = item
 
 
-def _admin_rules(nw: NetworkWatcher, resources: dict[str, dict[str, Any]],
+def _admin_rules(arm: ArmClient, resources: dict[str, dict[str, Any]],
                  notes: list[str]) -> list[dict[str, Any]]:
     """Each VNet's effective security admin rules (Virtual Network Manager): what is deployed,
     not the inert configuration (twin-semantics §3.1), one pseudo-resource per VNet."""
@@ -244,7 +248,7 @@ def _admin_rules(nw: NetworkWatcher, resources: dict[str, dict[str, Any]],
         try:
             # POST with a skipToken body: the arm layer's list() follows GET nextLinks only.
             while True:
-                body = response_json(nw.arm.request("POST", path, json={"skipToken": token}
+                body = response_json(arm.request("POST", path, json={"skipToken": token}
                                                     if token else {}), strict=True) or {}
                 rules += [_without_text(item) for item in body.get("value") or []
                           if isinstance(item, dict)]
@@ -286,7 +290,7 @@ def _tag_names(resource: dict[str, Any]) -> set[str]:
             and ":" not in n}
 
 
-def _service_tags(nw: NetworkWatcher, resources: dict[str, dict[str, Any]],
+def _service_tags(arm: ArmClient, resources: dict[str, dict[str, Any]],
                   notes: list[str], subscription: str) -> list[dict[str, Any]]:
     """The prefixes of the tags the estate's rules and routes use, per region, from the Service
     Tags discovery API (the doc advises querying with the resource's own region)."""
@@ -302,13 +306,13 @@ def _service_tags(nw: NetworkWatcher, resources: dict[str, dict[str, Any]],
         path = (f"/subscriptions/{subscription}/providers/Microsoft.Network/locations/"
                 f"{region}/serviceTags")
         try:
-            body = nw.arm.get_json(path) or {}
+            body = arm.get_json(path) or {}
             values = list(body.get("values") or [])
             # The answer is paged with nextLink but its items are under "values", not the
             # "value" that ArmClient.list() reads.
             next_link = body.get("nextLink")
             while next_link:
-                page = nw.arm.get_json(next_link) or {}
+                page = arm.get_json(next_link) or {}
                 values += page.get("values") or []
                 next_link = page.get("nextLink")
         except ArmError as exc:
@@ -323,7 +327,7 @@ def _service_tags(nw: NetworkWatcher, resources: dict[str, dict[str, Any]],
     return out
 
 
-def _children(nw: NetworkWatcher, resources: dict[str, dict[str, Any]],
+def _children(arm: ArmClient, resources: dict[str, dict[str, Any]],
               notes: list[str]) -> list[dict[str, Any]]:
     """Firewall Policy rule collection groups, private DNS zone links and A records: child
     collections ARM lists under their parent, stored as resources of their own."""
@@ -335,13 +339,13 @@ def _children(nw: NetworkWatcher, resources: dict[str, dict[str, Any]],
                 continue
             path = f"{parent['id']}/{segment}"
             try:
-                out += [_clean(item) for item in nw.arm.list(path, api_version=api)]
+                out += [_clean(item) for item in arm.list(path, api_version=api)]
             except ArmError as exc:
                 notes.append(f"{path}: {exc.status} {exc.code}")
     return out
 
 
-def _learned_routes(nw: NetworkWatcher, resources: dict[str, dict[str, Any]],
+def _learned_routes(arm: ArmClient, resources: dict[str, dict[str, Any]],
                     notes: list[str]) -> list[dict[str, Any]]:
     """Each gateway's BGP-learned routes (POST getLearnedRoutes, a long-running operation):
     ExpressRoute and BGP routes exist only there (twin-semantics §9.2 rule 7)."""
@@ -350,7 +354,7 @@ def _learned_routes(nw: NetworkWatcher, resources: dict[str, dict[str, Any]],
                == "microsoft.network/virtualnetworkgateways"]:
         path = f"{gw['id']}/getLearnedRoutes"
         try:
-            op = run_operation(nw.arm, path, None, poll_interval=2.0, timeout=120.0)
+            op = run_operation(arm, path, None, poll_interval=2.0, timeout=120.0)
         except ArmError as exc:
             notes.append(f"{path}: {exc.status} {exc.code}")
             continue

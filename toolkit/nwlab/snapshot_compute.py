@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from nwlab.watcher import AGENT_PUBLISHER
+from nwlab.inventory import AGENT_PUBLISHER
 
 if TYPE_CHECKING:  # pragma: no cover
-    from nwlab.watcher import NetworkWatcher
+    from nwlab.arm.session import ArmClient
 
 EGRESS_TYPES = ("loadBalancers", "natGateways")  # Microsoft.Network lists beside NETWORK_TYPES
 T_VMSS = "Microsoft.Compute/virtualMachineScaleSets"
@@ -82,18 +82,18 @@ def graph_row(rtype: str, item: dict[str, Any]) -> dict[str, Any]:
     return item
 
 
-def arm_scale_sets(nw: NetworkWatcher, scope: str,
+def arm_scale_sets(arm: ArmClient, scope: str,
                    clean: Any) -> Iterator[dict[str, Any]]:
     """Every scale set in scope, and for Uniform ones their instances and instance NICs."""
-    for vmss in nw.arm.list(f"{scope}/providers/Microsoft.Compute/virtualMachineScaleSets"):
+    for vmss in arm.list(f"{scope}/providers/Microsoft.Compute/virtualMachineScaleSets"):
         yield reduce_scale_set(vmss)
         mode = str((vmss.get("properties") or {}).get("orchestrationMode") or "Uniform")
         if mode.lower() != "uniform":
             continue  # Flexible members are ordinary VMs and NICs, listed with the rest
         vmss_id = str(vmss["id"])
-        for instance in nw.arm.list(f"{vmss_id}/virtualMachines",
+        for instance in arm.list(f"{vmss_id}/virtualMachines",
                                     params={"$expand": "instanceView"}):
             yield reduce_instance(instance)
-        for nic in nw.arm.list(f"{vmss_id}/networkInterfaces",
+        for nic in arm.list(f"{vmss_id}/networkInterfaces",
                                api_version=VMSS_NIC_API_VERSION):
             yield {**clean(nic), "type": T_NIC}

@@ -26,10 +26,12 @@ from nwlab import snapshot_compute
 from nwlab.arm.errors import ArmError, NwlabError
 from nwlab.arm.ids import ZERO_SUBSCRIPTION
 from nwlab.arm.resource_graph import ResourceGraph, validate_scope
+from nwlab.inventory import read_power_statuses
 from nwlab.progress import TqdmProgress, WidgetProgress, in_kernel
 from nwlab.snapshot import (
     DROP_KEYS,
     SECRET_PROPERTIES,
+    arm_of,
     capture_outside_resources,
     outside_scope,
     placeholder_others,
@@ -37,7 +39,7 @@ from nwlab.snapshot import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from nwlab.watcher import NetworkWatcher
+    from nwlab.arm.session import ArmClient
 
 log = logging.getLogger(__name__)
 STATE_VERSION = 1
@@ -123,7 +125,7 @@ class SnapshotProgress:
     counts: dict[str, int]
 
 
-def take_graph_snapshot(nw: NetworkWatcher, *, path: Any = None,
+def take_graph_snapshot(client: ArmClient | Any, *, path: Any = None,
                         subscriptions: list[str] | None = None,
                         management_group: str | None = None, keep_subscription: bool = False,
                         progress: Any = True, page_size: int = 1000,
@@ -133,11 +135,12 @@ def take_graph_snapshot(nw: NetworkWatcher, *, path: Any = None,
     `progress`: True picks a display (a widget in a notebook, tqdm in a terminal, a log line every
     few seconds otherwise), False none, or a callable taking SnapshotProgress.
     """
+    arm = arm_of(client)
     if management_group is not None and not isinstance(management_group, str):
         raise TypeError("management_group: expected a management group name, e.g. 'ProductionMG'")
     if subscriptions is None and management_group is None:
-        subscriptions = [nw.subscription_id]
-    graph = graph or ResourceGraph(nw.arm)
+        subscriptions = [arm.subscription_id]
+    graph = graph or ResourceGraph(arm)
     scope: dict[str, Any] = ({"subscriptions": list(subscriptions)} if subscriptions is not None
                              else {"management_groups": [management_group]})
     # GUIDs, one scope, not empty: refused before any request.
@@ -160,7 +163,7 @@ def take_graph_snapshot(nw: NetworkWatcher, *, path: Any = None,
     finally:
         if display is not None and hasattr(display, "close"):
             display.close()
-    topology = _assemble(nw, state, subs)
+    topology = _assemble(arm, state, subs)
     if not keep_subscription:
         topology = _scrub(topology)
     if target is not None:
@@ -171,8 +174,9 @@ def take_graph_snapshot(nw: NetworkWatcher, *, path: Any = None,
 
 # -- assembly ---------------------------------------------------------------------------------------
 
-def _assemble(nw: NetworkWatcher, state: dict[str, Any], requested: list[str] | None
+def _assemble(client: ArmClient | Any, state: dict[str, Any], requested: list[str] | None
               ) -> dict[str, Any]:
+    arm = arm_of(client)
     readable = {str(r.get("subscriptionId") or str(r.get("id", "")).split("/")[-1]).lower(): r
                 for r in state["done"]["coverage"]}
     read: list[dict[str, str]] = []
@@ -204,12 +208,12 @@ def _assemble(nw: NetworkWatcher, state: dict[str, Any], requested: list[str] | 
     for item in list(resources.values()):
         if item["type"] == "Microsoft.Compute/virtualMachines" and \
                 not item["properties"]["instanceView"]["statuses"]:
-            _power_state_over_arm(nw, item, notes)
+            _power_state_over_arm(arm, item, notes)
     primary = read[0]["subscriptionId"]
     # Effective admin rules and service-tag prefixes: Resource Graph has neither, the ARM
     # snapshot's reads fetch them (one shared capture, so both paths give the twin the same).
     outside = outside_scope(resources, [e["subscriptionId"] for e in read])
-    capture_outside_resources(nw, resources, outside, primary, children=False)
+    capture_outside_resources(arm, resources, outside, primary, children=False)
     notes += [f"could not read {n}" for n in outside]
     topology: dict[str, Any] = {
         "subscriptionId": primary,
@@ -257,15 +261,14 @@ def _resource(row: dict[str, Any]) -> dict[str, Any] | None:
     return item
 
 
-def _power_state_over_arm(nw: NetworkWatcher, vm: dict[str, Any], notes: list[str]) -> None:
+def _power_state_over_arm(arm: ArmClient, vm: dict[str, Any], notes: list[str]) -> None:
     """Resource Graph's power state converges slowly and may be absent: read the instance view."""
     try:
-        view = nw.arm.get_json(f"{vm['id']}/instanceView") or {}
+        statuses = read_power_statuses(arm, str(vm["id"]))
     except ArmError as exc:
         notes.append(f"could not read the power state of {vm['id']}: {exc.status} {exc.code}")
         return
-    vm["properties"]["instanceView"]["statuses"] = [
-        s for s in view.get("statuses") or [] if str(s.get("code", "")).startswith("PowerState/")]
+    vm["properties"]["instanceView"]["statuses"] = statuses
 
 
 def _scrub(topology: dict[str, Any]) -> dict[str, Any]:

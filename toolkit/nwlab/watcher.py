@@ -5,15 +5,22 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from nwlab.arm.errors import ArmError, OperationFailed, OperationTimeout, PreflightError
-from nwlab.arm.ids import is_vm_id, normalize_region, parse_resource_id
+from nwlab.arm.errors import OperationFailed, OperationTimeout, PreflightError
+from nwlab.arm.ids import normalize_region
 from nwlab.arm.lro import Progress, run_operation
 from nwlab.arm.session import ArmClient, Canceller, CancelScope, deadline_scope
 from nwlab.checkspec import CheckSpec, build_check, check_callbacks
+
+# Re-exported: these names were defined here before nwlab.inventory became their home.
+from nwlab.inventory import AGENT_PUBLISHER as AGENT_PUBLISHER
+from nwlab.inventory import AGENT_TYPES as AGENT_TYPES
+from nwlab.inventory import VmStatus, read_vm_status, status_from_vm
+from nwlab.inventory import has_agent as has_agent
+from nwlab.inventory import power_state as power_state
+from nwlab.inventory import text_or_empty as _text
 from nwlab.model import Assumption, ConnectivityResult
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -30,65 +37,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from nwlab.diagnostics.analyzer import ConnectionAnalyzerResult
     from nwlab.diagnostics.diagnosis import Diagnosis
     from nwlab.monitor import Monitor
-
-AGENT_PUBLISHER = "microsoft.azure.networkwatcher"
-AGENT_TYPES = frozenset({"networkwatcheragentwindows", "networkwatcheragentlinux"})
-
-
-@dataclass(frozen=True)
-class VmStatus:
-    """What pre-flight needs to know about a VM: where it is, whether it runs, whether it has the agent."""
-
-    id: str
-    name: str
-    resource_group: str
-    location: str
-    power_state: str | None  # "running", "deallocated", ... None when unknown
-    agent: bool
-    os_type: str | None
-
-    @property
-    def running(self) -> bool:
-        # Azure omits nothing here in practice; an unknown power state is not treated as stopped.
-        return self.power_state in (None, "running")
-
-
-# Answers are read leniently: a field of the wrong JSON type (a list where an object belongs, a
-# number where a string does) reads as absent, so a damaged answer gives a result or a typed
-# error further on, never an AttributeError here.
-
-
-def _obj(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _items(value: Any) -> list[dict[str, Any]]:
-    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def power_state(statuses: Iterable[dict[str, Any]] | None) -> str | None:
-    for status in _items(statuses):
-        code = _text(status.get("code"))
-        if code.lower().startswith("powerstate/"):
-            return code.split("/", 1)[1].lower()
-    return None
-
-
-def has_agent(extensions: Iterable[dict[str, Any]] | None) -> bool:
-    """The Network Watcher agent, matched by publisher and type (its name varies; reference §5.2)."""
-    for ext in _items(extensions):
-        props = _obj(ext.get("properties"))
-        publisher = _text(props.get("publisher")).lower()
-        kind = _text(props.get("type")).lower()
-        state = (_text(props.get("provisioningState")) or "Succeeded").lower()
-        if publisher == AGENT_PUBLISHER and kind in AGENT_TYPES and state == "succeeded":
-            return True
-    return False
-
 
 def _looks_like_result(body: Any) -> bool:
     """A ConnectivityInformation, flat or wrapped in "properties" (as model.from_dict reads it)."""
@@ -117,8 +65,10 @@ class NetworkWatcher:
         self._watchers: dict[str, str] | None = None
         self._lock = threading.Lock()
         self._cancel_all = CancelScope()
-        # Set by nwlab.emulate(): the running emulator, for what-if helpers and tests.
+        # Set by nwlab.emulate(): the running emulator, for what-if helpers and tests, and the
+        # function that starts one (fork() calls it; the watcher does not import the package).
         self.emulator: Any = None
+        self.start_emulator: Callable[..., NetworkWatcher] | None = None
 
     def __repr__(self) -> str:
         return (f"<NetworkWatcher backend={self.backend} endpoint={self.arm.endpoint} "
@@ -212,7 +162,7 @@ class NetworkWatcher:
         rows = []
         with self._bounded(timeout, cancel):
             for vm in self.arm.list(f"{scope}/providers/Microsoft.Compute/virtualMachines"):
-                status = self._status_from_vm(vm)
+                status = status_from_vm(self.arm, vm)
                 rows.append({"name": status.name, "resource_group": status.resource_group,
                              "location": status.location, "power_state": status.power_state,
                              "agent": status.agent, "os_type": status.os_type, "id": status.id})
@@ -232,37 +182,7 @@ class NetworkWatcher:
 
     def vm_status(self, vm_id: str) -> VmStatus:
         """GET the VM (region), its instance view (power state) and its extensions (agent)."""
-        try:
-            # $expand=instanceView brings the power state in the same answer: one read less.
-            vm = self.arm.get_object(vm_id, params={"$expand": "instanceView"})
-        except ArmError as exc:
-            if exc.status == 404:
-                rid = parse_resource_id(vm_id)
-                where = f" in resource group {rid.resource_group}" if rid else ""
-                raise PreflightError(
-                    f"Source VM {rid.name if rid else vm_id} was not found{where}.",
-                    fix="Check the VM name and resource_group (nw.list_vms() lists them).") from exc
-            raise
-        # Follow-up reads go to the id that was asked for, not to one the answer claims.
-        return self._status_from_vm(vm, vm_id)
-
-    def _status_from_vm(self, vm: dict[str, Any], asked: str | None = None) -> VmStatus:
-        vm_id = asked or _text(vm.get("id"))
-        rid = parse_resource_id(vm_id)
-        readable = is_vm_id(rid)  # a VM listed without a usable id gets no follow-up reads
-        props = _obj(vm.get("properties"))
-        statuses = _obj(props.get("instanceView")).get("statuses")
-        if not isinstance(statuses, list) and readable:
-            statuses = _obj(self.arm.get_json(f"{vm_id}/instanceView")).get("statuses")
-        extensions = [r for r in _items(vm.get("resources"))
-                      if _obj(r.get("properties")).get("publisher")]
-        if not extensions and readable:
-            extensions = list(self.arm.list(f"{vm_id}/extensions"))
-        os_type = _text(_obj(_obj(props.get("storageProfile")).get("osDisk")).get("osType"))
-        return VmStatus(id=vm_id, name=_text(vm.get("name")) or (rid.name if rid else ""),
-                        resource_group=rid.resource_group if rid else "",
-                        location=_text(vm.get("location")), power_state=power_state(statuses),
-                        agent=has_agent(extensions), os_type=os_type or None)
+        return read_vm_status(self.arm, vm_id)
 
     def list_watchers(self, *, timeout: float | None = None,
                       cancel: Any = None) -> dict[str, str]:
@@ -467,12 +387,12 @@ class NetworkWatcher:
         if via == "resource-graph" or (via == "auto" and estate):
             from nwlab.snapshot_graph import take_graph_snapshot
 
-            return take_graph_snapshot(self, path=path, subscriptions=subscriptions,
+            return take_graph_snapshot(self.arm, path=path, subscriptions=subscriptions,
                                        management_group=management_group,
                                        keep_subscription=keep_subscription, progress=progress)
         from nwlab.snapshot import take_snapshot
 
-        return take_snapshot(self, resource_group=resource_group, path=path,
+        return take_snapshot(self.arm, resource_group=resource_group, path=path,
                              keep_subscription=keep_subscription)
 
     # -- the other diagnostics (request building and calling live in nwlab.diagnostics) -------
@@ -546,13 +466,11 @@ class NetworkWatcher:
         """An independent copy of this emulator client's twin: a new emulator over the twin's
         topology as it is now, with the same timing. Cheap: the loaded topology is immutable,
         so the fork starts from a copy of its document, not from a file."""
-        if self.emulator is None:
+        if self.emulator is None or self.start_emulator is None:
             raise TypeError("fork(): only an emulator client has a twin to fork "
                             "(nwlab.emulate(...)); Azure itself is never copied")
-        import nwlab
-
         app = self.emulator.app
-        return nwlab.emulate(self.emulator.topology, check_seconds=app.check_seconds,
+        return self.start_emulator(self.emulator.topology, check_seconds=app.check_seconds,
                              retry_after=app.retry_after, probes=app.probes,
                              write_rate=self.emulator.write_rate)
 

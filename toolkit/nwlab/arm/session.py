@@ -41,7 +41,7 @@ from nwlab.arm.errors import (
 )
 from nwlab.arm.headers import parse_retry_after
 from nwlab.arm.origin import has_control, origin_of
-from nwlab.arm.throttle import TokenBucket
+from nwlab.arm.throttle import REMAINING_HEADER, AdaptiveBudget, BudgetScope, TokenBucket
 
 DEFAULT_API_VERSIONS = {
     # connectivityCheck's wire format has not changed in a way that matters since 2020-05-01;
@@ -165,6 +165,14 @@ class RequestRecord:
     elapsed_s: float
 
 
+def _remaining_writes(value: str | None) -> int | None:
+    """The remaining-writes header as a count; None when absent or not a whole number."""
+    try:
+        return max(0, int(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
 class ArmClient:
     """Talks to one ARM endpoint for one subscription; thread-safe, shared by concurrent checks."""
 
@@ -210,11 +218,17 @@ class ArmClient:
         self.throttled_responses = 0
         self._throttle_lock = threading.Lock()
         self._throttled_until = 0.0
+        self._throttle_started = -float("inf")
 
     def close(self) -> None:
         """Drop the connections; every later request raises ClientClosed."""
         self.closed = True
         self.session.close()
+
+    def write_budget_scope(self, budget: TokenBucket | None) -> BudgetScope:
+        """`with arm.write_budget_scope(bucket) as installed:` every write in the block spends
+        `installed` (the bucket, or the one a batch already running on this client installed)."""
+        return BudgetScope(self, budget)
 
     def require_open(self) -> None:
         if self.closed:
@@ -260,11 +274,17 @@ class ArmClient:
         dates all read as 0), `default` when there is none."""
         return max(self.min_poll_interval, default if retry_after is None else retry_after)
 
-    def note_throttled(self, retry_after: float | None) -> None:
-        """Every request of this client waits out a 429 that any of them received."""
+    def note_throttled(self, retry_after: float | None, sent_at: float | None = None) -> None:
+        """Every request of this client waits out a 429 that any of them received, once per
+        storm: a 429 for a request sent (`sent_at`, monotonic) before the current back-off began
+        is the same storm arriving late, counted but not extending the wait."""
         with self._throttle_lock:
             self.throttled_responses += 1
-            until = time.monotonic() + min(self.polite(retry_after, 1.0), MAX_RETRY_AFTER_S)
+            now = time.monotonic()
+            if sent_at is not None and sent_at < self._throttle_started:
+                return
+            self._throttle_started = now
+            until = now + min(self.polite(retry_after, 1.0), MAX_RETRY_AFTER_S)
             self._throttled_until = max(self._throttled_until, until)
 
     def _wait_for_throttle(self, cancel: Any, deadline: float | None = None) -> None:
@@ -323,10 +343,17 @@ class ArmClient:
         while True:
             attempts += 1
             self._wait_for_throttle(cancel, deadline)
+            # An adaptive budget learns from the answer to each write it let through.
+            adaptive = self.write_budget if method in WRITES and isinstance(
+                self.write_budget, AdaptiveBudget) else None
             if self.write_budget is not None and method in WRITES:
                 self.write_budget.acquire(self, cancel)
             if cancel is not None and cancel.is_set():
+                if adaptive is not None:
+                    adaptive.unanswered()
                 raise CheckCancelled("The check was stopped.")
+            sent_at = time.monotonic()
+            budget_sent_at = adaptive.now() if adaptive is not None else 0.0
             token = self.tokens.get()
             client_request_id = str(uuid.uuid4())
             headers = {"Authorization": f"Bearer {token}", "User-Agent": self.user_agent,
@@ -339,6 +366,8 @@ class ArmClient:
             except (requests.Timeout, requests.ConnectionError,
                     requests.exceptions.ChunkedEncodingError) as exc:
                 # ChunkedEncodingError: the connection dropped part way through the body.
+                if adaptive is not None:
+                    adaptive.unanswered()
                 self.history.append(RequestRecord(method, url, None, None, None, client_request_id,
                                                   time.monotonic() - started))
                 if self.closed:  # closed from another thread while this request was in flight
@@ -362,6 +391,12 @@ class ArmClient:
                 response.headers.get("x-ms-correlation-request-id"), client_request_id,
                 time.monotonic() - started))
             status = response.status_code
+            if adaptive is not None:
+                if status == 429:
+                    adaptive.throttled(parse_retry_after(response.headers.get("Retry-After")),
+                                       budget_sent_at)
+                else:
+                    adaptive.answered(_remaining_writes(response.headers.get(REMAINING_HEADER)))
             if status == 401 and not refreshed:
                 # An expired or revoked token: ARM refused the request, so even a POST may be re-sent.
                 self.tokens.invalidate(token)
@@ -384,7 +419,7 @@ class ArmClient:
                                          "redirect these requests.")
             if status == 429:
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                self.note_throttled(retry_after)
+                self.note_throttled(retry_after, sent_at)
                 if retry_statuses and attempts <= self.max_retries \
                         and (retry_after or 0.0) <= MAX_RETRY_AFTER_S \
                         and not _past(deadline, self.polite(retry_after, 1.0)):

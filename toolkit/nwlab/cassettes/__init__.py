@@ -1,0 +1,1 @@
+"""The bundled replay cassettes (JSON): recorded, scrubbed exchanges for nwlab.replay()."""

@@ -29,6 +29,7 @@ from nwlab.diagnostics import operations
 from nwlab.diagnostics.fixes import BlockingRoute, Fix, Flow, fixes_frame, nsg_fixes, route_fixes
 from nwlab.diagnostics.flow import IpFlowResult, NextHopResult
 from nwlab.diagnostics.nsg import NsgDiagnosticResult
+from nwlab.diagnostics.outcome import GUEST_ISSUES, outcome
 from nwlab.diagnostics.render import table_frame, table_html, table_text
 from nwlab.diagnostics.routes import EffectiveRoutes
 
@@ -41,7 +42,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Diagnosis", "Finding", "diagnose"]
 
 # Issues Azure reports when the packet reached the destination NIC and the guest did not answer.
-GUEST_ISSUES = frozenset({"GuestFirewall", "NoListenerOnDestination"})
 
 
 class Client(operations.Client, Protocol):
@@ -113,7 +113,7 @@ class Diagnosis:
                 out.append({"test": name, "outcome": "failed", "detail": str(result)})
                 continue
             summary = result.summary() if hasattr(result, "summary") else str(result)
-            out.append({"test": name, "outcome": _outcome(result), "detail": summary})
+            out.append({"test": name, "outcome": outcome(result), "detail": summary})
         for rec in self.reconciliation:
             for row in out:
                 if row["test"] == rec.test:
@@ -174,18 +174,6 @@ def _after(result: Any) -> str:
     return f"{result.status}" + (f" ({', '.join(issues)})" if issues else "")
 
 
-def _outcome(result: Any) -> str:
-    if isinstance(result, IpFlowResult):
-        return result.access or "-"
-    if isinstance(result, NextHopResult):
-        return result.next_hop_type or "-"
-    if isinstance(result, NsgDiagnosticResult):
-        return result.access or "-"
-    if isinstance(result, EffectiveRoutes):
-        return f"{len(result.routes)} routes"
-    if hasattr(result, "reachable"):
-        return "reachable" if result.reachable else "not reachable"
-    return "done"
 
 
 # -- running the tests ---------------------------------------------------------------------------

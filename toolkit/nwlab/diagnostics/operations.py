@@ -22,6 +22,7 @@ from nwlab.diagnostics.flow import IpFlowResult, NextHopResult
 from nwlab.diagnostics.nsg import NsgDiagnosticResult
 from nwlab.diagnostics.routes import EffectiveRoutes
 from nwlab.diagnostics.rules import EffectiveSecurityRules
+from nwlab.inventory import power_state
 
 __all__ = ["Client", "VmFacts", "effective_routes", "effective_security_rules", "ip_flow_verify",
            "next_hop", "nsg_diagnostic", "read_vm", "run_diagnostic"]
@@ -76,11 +77,7 @@ def read_vm(client: Client, vm_id: str) -> VmFacts:
             if isinstance(n, Mapping) and n.get("id")]
     # The primary NIC first: Azure marks it (properties.primary); a single NIC is primary.
     nics.sort(key=lambda n: not (n.get("properties") or {}).get("primary", len(nics) == 1))
-    state = None
-    for status in (props.get("instanceView") or {}).get("statuses") or []:
-        code = str((status or {}).get("code") or "")
-        if code.lower().startswith("powerstate/"):
-            state = code.split("/", 1)[1].lower()
+    state = power_state((props.get("instanceView") or {}).get("statuses"))  # nwlab.inventory
     rid = parse_resource_id(vm_id)
     return VmFacts(id=vm_id, name=str(vm.get("name") or (rid.name if rid else vm_id)),
                    location=str(vm.get("location") or ""), power_state=state,

@@ -18,6 +18,7 @@ from typing import Any
 
 from nwlab.arm.errors import NwlabError
 from nwlab.diagnostics.nsg import NsgDiagnosticResult
+from nwlab.diagnostics.outcome import GUEST_ISSUES, outcome
 
 __all__ = ["Reconciliation", "reconcile"]
 
@@ -38,9 +39,7 @@ class Reconciliation:
 
 
 def _word(result: Any) -> str:
-    from nwlab.diagnostics.diagnosis import _outcome
-
-    return "failed" if isinstance(result, NwlabError) or result is None else _outcome(result)
+    return "failed" if isinstance(result, NwlabError) or result is None else outcome(result)
 
 
 def _named_resources(tests: dict[str, Any]) -> list[str]:
@@ -133,8 +132,6 @@ def reconcile(live: Any, twin: Any, tests: dict[str, Any], twin_tests: dict[str,
 
 def _reached_nic(result: Any) -> bool:
     hops = getattr(result, "hops", None) or []
-    from nwlab.diagnostics.diagnosis import GUEST_ISSUES
-
     types = {i.type for i in getattr(result, "issues", None) or []}
     return bool(hops) and types <= GUEST_ISSUES and \
         hops[-1].type.lower() in ("virtualmachine", "vnetlocal")

@@ -5,15 +5,19 @@ verdict. The twin itself is never written."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from nwlab.arm.errors import NwlabError
 from nwlab.checkspec import CheckSpec, build_check
 from nwlab.diagnostics.fixes import Fix
 
-if TYPE_CHECKING:  # pragma: no cover
-    from nwlab.diagnostics.diagnosis import Diagnosis
+
+class Diagnosed(Protocol):
+    """What verify_fixes reads of a Diagnosis (a Protocol: the diagnosis imports this module)."""
+
+    spec: CheckSpec | None
+    fixes: list[Fix]
 
 __all__ = ["apply_fix", "as_specs", "verify_fixes"]
 
@@ -54,7 +58,7 @@ def apply_fix(fork: Any, fix: Fix) -> None:
     fork.arm.request(fix.request.method, parts.path, json=fix.request.body, api_version=api)
 
 
-def verify_fixes(diagnosis: Diagnosis, twin: Any, checks: Iterable[Any] | None = None
+def verify_fixes(diagnosis: Diagnosed, twin: Any, checks: Iterable[Any] | None = None
                  ) -> list[Fix]:
     """Each fix with proven set and the check's result on its fork (see the module docstring)."""
     if not callable(getattr(twin, "fork", None)):

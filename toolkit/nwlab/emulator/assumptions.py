@@ -16,9 +16,8 @@ CODES: dict[str, str] = {
     "UNMODELLED_RESOURCE_TYPE": "a resource type the twin does not model; it is kept for GET "
                                 "but takes no part in routing or filtering",
     "UNMODELLED_FIELD": "a field the twin does not model; it is ignored",
-    "UNMODELLED_VALUE": "a value Azure accepts that the twin does not model (e.g. an IPv6 "
-                        "prefix, a gateway next hop with no gateway in reach); the item is "
-                        "skipped",
+    "UNMODELLED_VALUE": "a value Azure accepts that the twin does not model (e.g. a gateway "
+                        "next hop with no gateway in reach); the item is skipped",
     "EXTERNAL_VNET": "a peering to a VNet the topology does not hold: its peered space is "
                      "routed, a packet sent there stops (verdict undetermined)",
     "UNRESOLVED_SERVICE_TAG": "a service tag with no prefixes in the topology; the rule or "
@@ -115,6 +114,14 @@ CODES: dict[str, str] = {
     "ASSUME_ECMP_FLOW_HASH": "an ECMP route's flow is drawn through its first member; every "
                              "member is evaluated and a disagreement leaves the verdict "
                              "undetermined",
+    "ASSUME_IPV6_SYSTEM_ROUTES": "IPv6 system routes (undocumented): the VNet's IPv6 spaces "
+                                 "VnetLocal, peered IPv6 spaces VNetPeering, ::/0 Internet, no "
+                                 "IPv6 None routes",
+    "ASSUME_IPV6_HOPS": "an IPv6 check is drawn like an IPv4 one, hops at the IPv6 "
+                        "configurations (the service's IPv6 drawing is undocumented)",
+    "ASSUME_IPV6_EGRESS": "an IPv6 configuration reaches the IPv6 Internet only with an IPv6 "
+                          "public IP of its own (default outbound access and NAT gateways are "
+                          "IPv4)",
 }
 
 

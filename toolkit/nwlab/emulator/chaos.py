@@ -24,12 +24,14 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any, NamedTuple
+from typing import Any
 
+# Re-exported for the import path tests and notebooks use; the credential lives in credential.py.
+from .credential import AccessToken as AccessToken
+from .credential import EmulatorCredential as EmulatorCredential
 from .facade import NO_BODY, Response
 
 CHECK = r"/connectivityCheck$"  # the POST that starts a check
@@ -351,26 +353,6 @@ class Chaos:
         if fault is None or not fault.after:
             return response
         return fault.apply(server, response, self._wake)
-
-
-class AccessToken(NamedTuple):
-    token: str
-    expires_on: int
-
-
-class EmulatorCredential:
-    """A token credential that always hands out the server's current token, so a client that
-    refreshes after ExpireToken(rotate=True) gets the new one (azure-identity's get_token shape)."""
-
-    def __init__(self, server: Any) -> None:
-        self.server = server
-        self.calls = 0
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        self.calls += 1
-        token_for = getattr(self.server, "token_for", None)  # Log Analytics has its own token
-        token = token_for(*scopes) if callable(token_for) else self.server.token
-        return AccessToken(str(token), int(time.time()) + 3600)
 
 
 __all__ = ["ANY", "CHECK", "MAX_STALL_S", "POLL", "AccessToken", "Chaos", "Drop",

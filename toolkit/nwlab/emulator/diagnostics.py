@@ -51,7 +51,7 @@ def nic_of_target(topo: Topology, target: Any) -> tuple[Nic, IpConfig]:
 
 # -- networkConfigurationDiagnostic --------------------------------------------------------------
 
-def _address(value: str) -> ipaddress.IPv4Address | None:
+def _address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """A profile side as one address: an IP, or a CIDR's network address; None for '*' or a tag."""
     try:
         return ipaddress.IPv4Network(value, strict=False).network_address

@@ -48,6 +48,7 @@ from .assumptions import Assumption
 from .errors import ArmError, not_found
 from .topology import (
     UNMODELLED_HOP_TYPES,
+    IPAddress,
     IpConfig,
     Latency,
     Nic,
@@ -80,13 +81,18 @@ class CheckSpec:
     source_port: int
     destination_text: str  # what the user asked for (VM id, IP, host or URL)
     host: str | None  # a host name still to resolve through emulation.dns
-    address: ipaddress.IPv4Address | None  # resolved destination address (None: DNS failed)
+    address: IPAddress | None  # resolved destination address (None: DNS failed)
     destination_vm: VirtualMachine | None
+    ip_version: str = "IPv4"  # the family of the walk (preferredIPVersion, or the literal's)
 
     def canonical(self) -> str:
-        """A stable text of the check: the seed of its hop ids."""
-        return json.dumps([key(self.source_vm.id), self.protocol, self.port, self.source_port,
-                           self.destination_text.lower()])
+        """A stable text of the check: the seed of its hop ids (the family only for IPv6, so
+        IPv4 hop ids stay what they were)."""
+        parts: list[Any] = [key(self.source_vm.id), self.protocol, self.port, self.source_port,
+                            self.destination_text.lower()]
+        if self.ip_version == "IPv6":
+            parts.append("IPv6")
+        return json.dumps(parts)
 
 
 def _port(value: Any, field_name: str) -> int:
@@ -159,9 +165,7 @@ def parse_check(topo: Topology, watcher: Watcher, body: Any) -> CheckSpec:
     if protocol is None:
         raise ArmError(400, "InvalidRequestFormat", f"protocol must be Tcp, Http, Https or "
                        f"Icmp, got {protocol_text!r}.")
-    if str(body.get("preferredIPVersion") or "IPv4").lower() != "ipv4":
-        raise ArmError(400, "InvalidRequestFormat", "The emulator models IPv4 only; omit "
-                       "preferredIPVersion or send IPv4.")
+    preferred = _ip_version(body.get("preferredIPVersion"))
     source_vm = _vm(topo, source.get("resourceId"), "source")
     source_port = _port(source.get("port"), "source.port") or EPHEMERAL_PORT
     requested_port = _port(destination.get("port"), "destination.port")
@@ -170,12 +174,15 @@ def parse_check(topo: Topology, watcher: Watcher, body: Any) -> CheckSpec:
 
     dest_vm = None
     host: str | None = None
-    address: ipaddress.IPv4Address | None = None
+    address: IPAddress | None = None
     url_port: int | None = None
+    literal: IPAddress | None = None
     if destination.get("resourceId"):
         dest_vm = _vm(topo, destination.get("resourceId"), "destination")
         scalesets.refuse_destination(topo, dest_vm)
         address = _primary(topo, dest_vm)[1].address
+        if preferred == "IPv6":
+            address = _ipv6_config(topo, dest_vm, "destination").address
         text = dest_vm.id
     else:
         text = str(destination.get("address")).strip()
@@ -192,16 +199,30 @@ def parse_check(topo: Topology, watcher: Watcher, body: Any) -> CheckSpec:
                                f"destination.address {text!r} has an invalid port.") from None
             host_text = parts.hostname
         try:
-            literal = ipaddress.ip_address(host_text)
+            literal = ipaddress.ip_address(host_text.strip("[]"))
         except ValueError:
             host = host_text.lower().rstrip(".")
+            if preferred == "IPv6":
+                # emulation.dns holds A records only: an AAAA answer would be a guess.
+                raise ArmError(400, "InvalidRequestFormat", f"destination.address {text!r}: "
+                               "the emulator resolves host names to IPv4 only (emulation.dns "
+                               "holds A records); give an IPv6 address or a VM with one, or "
+                               "send preferredIPVersion IPv4.") from None
             # A private DNS zone linked to the source's VNet answers first (Azure DNS).
             address = private_endpoints.resolve(topo, topo.vnet_of(src_cfg).id, host)[0] \
                 or topo.emulation.dns.get(host)
         else:
-            if not isinstance(literal, ipaddress.IPv4Address):
-                raise ArmError(400, "InvalidRequestFormat", "The emulator models IPv4 only.")
+            # A literal fixes the family (twin-semantics §13.2 rule 5).
+            family = f"IPv{literal.version}"
+            if body.get("preferredIPVersion") and preferred != family:
+                raise ArmError(400, "InvalidRequestFormat", f"preferredIPVersion {preferred} "
+                               f"contradicts destination.address {text!r}, an {family} "
+                               f"address; send preferredIPVersion {family} or leave it out.")
+            preferred = family
             address = literal
+    if preferred == "IPv6":
+        # The probe leaves from the source NIC's IPv6 configuration (its primary NIC's).
+        src_cfg = _ipv6_config(topo, source_vm, "source")
     if address == src_cfg.address:
         raise ArmError(400, "InvalidRequestFormat",
                        "The source and the destination are the same address.")
@@ -212,7 +233,30 @@ def parse_check(topo: Topology, watcher: Watcher, body: Any) -> CheckSpec:
     else:
         port = 443 if protocol == "Https" else DEFAULT_PORT
     return CheckSpec(source_vm, src_nic, src_cfg, protocol, port, source_port, text, host,
-                     address, dest_vm)
+                     address, dest_vm, preferred)
+
+
+def _ip_version(value: Any) -> str:
+    """preferredIPVersion: IPv4 (the default) or IPv6, the spec's IPVersion enum."""
+    if value is None or value == "":
+        return "IPv4"
+    text = str(value).strip().lower()
+    if text not in ("ipv4", "ipv6"):
+        raise ArmError(400, "InvalidRequestFormat", f"preferredIPVersion must be IPv4 or IPv6, "
+                       f"got {value!r}.")
+    return "IPv4" if text == "ipv4" else "IPv6"
+
+
+def _ipv6_config(topo: Topology, vm: VirtualMachine, side: str) -> IpConfig:
+    """The IPv6 ipConfiguration of a VM's primary NIC, or a clear 400 (twin-semantics §13.2
+    rule 5: a side without an address of the chosen family cannot take part)."""
+    nic, _ = _primary(topo, vm)
+    if not nic.ip6_configs:
+        raise ArmError(400, "InvalidRequestFormat",
+                       f"The {side} virtual machine {vm.id} has no IPv6 address: its network "
+                       f"interface {nic.id} has no ipConfiguration with privateIPAddressVersion "
+                       "IPv6. Send preferredIPVersion IPv4, or pick a dual-stack VM.")
+    return nic.ip6_configs[0]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -277,7 +321,7 @@ def _block(topo: Topology, walk: Walk, hop: Hop, nic: Nic, cfg: IpConfig, direct
     return True
 
 
-def _nic_near(topo: Topology, cfg: IpConfig, address: ipaddress.IPv4Address,
+def _nic_near(topo: Topology, cfg: IpConfig, address: IPAddress,
               peering_only: bool = False) -> tuple[Nic, IpConfig] | None:
     """The NIC holding ``address`` in this NIC's VNet or a peered VNet."""
     owners = topo.nics_at(address)
@@ -294,7 +338,7 @@ def _nic_near(topo: Topology, cfg: IpConfig, address: ipaddress.IPv4Address,
 
 
 def _cross(topo: Topology, walk: Walk | None, cfg: IpConfig, found: tuple[Nic, IpConfig],
-           source: ipaddress.IPv4Address) -> bool:
+           source: IPAddress) -> bool:
     """Peering flags between the sending NIC's VNet and the receiving one (peering.py)."""
     sender, receiver = topo.vnet_of(cfg).id, topo.vnet_of(found[1]).id
     allowed, notes = peering.crossing(topo, sender, receiver, source)
@@ -313,14 +357,14 @@ def _running(topo: Topology, nic: Nic) -> bool:
 
 
 def _firewall_near(topo: Topology, cfg: IpConfig,
-                   address: ipaddress.IPv4Address) -> firewall.Firewall | None:
+                   address: IPAddress) -> firewall.Firewall | None:
     """An Azure Firewall at ``address`` in this NIC's VNet or a peered one (it has no NIC)."""
     vnet = topo.vnet_of(cfg)
     return firewall.firewall_near(topo, [vnet.id, *vnet.peered_vnet_ids], address)
 
 
 def _route(topo: Topology, walk: Walk, cfg: IpConfig,
-           dest: ipaddress.IPv4Address) -> routing.Route | None:
+           dest: IPAddress) -> routing.Route | None:
     """The route lookup at a hop; the route table's assumptions join the walk's."""
     subnet = topo.subnet_of(cfg)
     route = routing.lookup(topo, subnet, dest)
@@ -332,6 +376,13 @@ def _route(topo: Topology, walk: Walk, cfg: IpConfig,
                     # Every service tag is public Azure space: it could hold a public
                     # destination, never a private one.
                     walk.assumptions.append(note.sensitive(dest.is_global))
+    if route is not None and route.route_table_id is None and dest.version == 6:
+        # Once per VNet whichever hop asked (the reply asks again): the routes are the VNet's.
+        walk.assumptions.append(Assumption(
+            "ASSUME_IPV6_SYSTEM_ROUTES", subnet.vnet_id, "IPv6 system routes are undocumented: "
+            "the VNet's IPv6 spaces are assumed VnetLocal, peered IPv6 spaces VNetPeering, ::/0 "
+            "Internet, no IPv6 None routes", alternatives=("the observed effective routes "
+                                                          "differ",)))
     if route is not None and route.id:
         # The route leads where the twin cannot follow: a gateway, an ECMP set, a VNet outside
         # the topology.
@@ -347,7 +398,7 @@ def _egress_address(topo: Topology, cfg: IpConfig) -> ipaddress.IPv4Address | No
     return outbound.egress(topo, cfg).address
 
 
-def _appliance_at(topo: Topology, walk: Walk, cfg: IpConfig, address: ipaddress.IPv4Address,
+def _appliance_at(topo: Topology, walk: Walk, cfg: IpConfig, address: IPAddress,
                   packet: nsg.Packet) -> tuple[Nic, IpConfig] | None:
     """The NIC a VirtualAppliance next hop hands the packet to: the NIC holding the address,
     or the backend an internal LB frontend picks (twin-semantics §10.2.6: HA-ports NVA pair;
@@ -443,7 +494,24 @@ def _to_public_ip(topo: Topology, walk: Walk, packet: nsg.Packet,
     walk.blocked |= _block(topo, walk, hop, nic, cfg, "Inbound", inbound)
 
 
-def _appliance_ip(walk: Walk, route: routing.Route) -> ipaddress.IPv4Address:
+def _ipv6_egress(topo: Topology, walk: Walk, cfg: IpConfig) -> bool:
+    """May an IPv6 configuration reach the IPv6 Internet? Only with an IPv6 public IP of its
+    own: default outbound access and NAT gateways are IPv4 (twin-semantics §13.2 rule 4,
+    §13.4; ASSUME_IPV6_EGRESS, verdict-sensitive: an IPv6 LB outbound rule is not modelled)."""
+    pip = topo.public_ips.get(key(cfg.public_ip_id)) if cfg.public_ip_id else None
+    version = str(((pip or {}).get("properties") or {}).get("publicIPAddressVersion") or "")
+    if pip is not None and version.lower() == "ipv6":
+        walk.touch(cfg.public_ip_id)
+        return True
+    walk.assumptions.append(Assumption(
+        "ASSUME_IPV6_EGRESS", cfg.id, "the IPv6 configuration has no IPv6 public IP: default "
+        "outbound access and NAT gateways are IPv4 only, so the flow cannot leave",
+        alternatives=("an IPv6 load balancer outbound rule carries it",),
+        verdict_sensitive=True))
+    return False
+
+
+def _appliance_ip(walk: Walk, route: routing.Route) -> IPAddress:
     """The appliance a VirtualAppliance or VirtualApplianceEcmp route hands the packet to:
     for an ECMP set, the member this walk's flow hash picked (run_check tries each)."""
     if route.next_hop_type != "VirtualApplianceEcmp":
@@ -461,6 +529,10 @@ def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet,
     nic, cfg = spec.source_nic, spec.source_cfg
     walk = Walk([Hop("Source", str(cfg.address), cfg.id)], blocked=False)
     walk.ecmp_choice.update(ecmp_choice or {})
+    if spec.ip_version == "IPv6":
+        walk.assumptions.append(Assumption(
+            "ASSUME_IPV6_HOPS", cfg.id, "the IPv6 check is drawn like an IPv4 one, hops at the "
+            "IPv6 ip configurations (the service's IPv6 drawing is undocumented)"))
     note = scalesets.source_note(spec.source_vm)
     if note is not None:
         walk.assumptions.append(note)
@@ -489,6 +561,10 @@ def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet,
                 visited.add(key(fw.id))
                 walk.hops.append(Hop("VirtualAppliance", str(fw.address), fw.id))
                 walk.touch(fw.id)
+                # Only IPv4 flows get here: a firewall is found by an IPv4 address
+                # (firewall_near) and a route's next hops are of its prefix's family.
+                assert isinstance(dest, ipaddress.IPv4Address) and \
+                    isinstance(packet.source, ipaddress.IPv4Address)
                 decision = firewall.decide(topo, fw, packet.protocol, packet.source, dest,
                                            packet.destination_port, spec.host)
                 walk.assumptions.extend(decision.assumptions)
@@ -557,6 +633,13 @@ def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet,
             walk.hops.append(Hop("Internet", str(dest), "Internet", link_type="Internet"))
             walk.internet = True
             return walk
+        if hop_type == "Internet" and dest.is_global and dest.version == 6:
+            if not _ipv6_egress(topo, walk, cfg):
+                break
+            walk.egress = (nic, cfg)
+            walk.hops.append(Hop("Internet", str(dest), "Internet", link_type="Internet"))
+            walk.internet = True
+            return walk
         if hop_type == "Internet" and dest.is_global:
             way = outbound.egress(topo, cfg)
             walk.assumptions.extend(way.assumptions)
@@ -564,7 +647,8 @@ def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet,
             if way.method is None:
                 break  # no outbound method (a private subnet): the flow cannot leave
             walk.egress = (nic, cfg)
-            target = topo.public_ip_index.get(dest)
+            target = topo.public_ip_index.get(dest) \
+                if isinstance(dest, ipaddress.IPv4Address) else None
             if target is not None:
                 _to_public_ip(topo, walk, packet, target)
                 return walk

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .assumptions import Assumption
-from .topology import T_FIREWALL, T_RULE_COLLECTION_GROUP, IpConfig, Nic, Topology, key
+from .topology import T_FIREWALL, T_RULE_COLLECTION_GROUP, IPAddress, IpConfig, Nic, Topology, key
 
 DEFAULT_PRIVATE = tuple(ipaddress.IPv4Network(p) for p in (
     "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"))
@@ -207,8 +207,11 @@ def is_firewall(topo: Topology, resource_id: str) -> bool:
 
 
 def firewall_near(topo: Topology, vnet_ids: Iterable[str],
-                  address: ipaddress.IPv4Address) -> Firewall | None:
-    """The firewall at ``address`` in one of these VNets (the sender's or a peer)."""
+                  address: IPAddress) -> Firewall | None:
+    """The firewall at ``address`` in one of these VNets (the sender's or a peer); firewalls
+    are IPv4 here (dual stack is preview, twin-semantics §13.2 rule 4)."""
+    if not isinstance(address, ipaddress.IPv4Address):
+        return None
     fw = firewalls(topo).get(address)
     if fw is None:
         return None

@@ -25,6 +25,7 @@ from .topology import (
     T_CONNECTION,
     T_GATEWAY,
     T_LEARNED_ROUTES,
+    IPAddress,
     Route,
     Subnet,
     Topology,
@@ -175,7 +176,7 @@ def gateway_routes(topo: Topology, subnet: Subnet) -> list[Route]:
             for net in gw.prefixes]
 
 
-def beyond(gw: Gateway, destination: ipaddress.IPv4Address) -> Assumption:
+def beyond(gw: Gateway, destination: IPAddress) -> Assumption:
     """What the twin says about a packet handed to a gateway (twin-semantics §9.4)."""
     return Assumption(
         "ASSUME_GATEWAY_BEYOND", gw.id, f"{destination} is beyond the gateway: the check ends "

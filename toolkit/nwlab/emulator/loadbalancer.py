@@ -17,7 +17,7 @@ from typing import Any
 
 from . import nsg
 from .assumptions import Assumption
-from .topology import IpConfig, Nic, Topology, TopologyError, key
+from .topology import IPAddress, IpConfig, Nic, Topology, TopologyError, key, register_part
 
 T_LB = "microsoft.network/loadbalancers"
 LB_PROTOCOLS = {"tcp": "Tcp", "udp": "Udp", "all": "All"}
@@ -269,9 +269,11 @@ def index_of(topo: Topology) -> Index:
 
 
 def frontend_at(topo: Topology, vnet_keys: list[str],
-                address: ipaddress.IPv4Address) -> Frontend | None:
+                address: IPAddress) -> Frontend | None:
     """The internal frontend holding ``address`` in one of these VNets (a rule cannot span
     VNets, but a peered VNet reaches an internal frontend like any private address)."""
+    if not isinstance(address, ipaddress.IPv4Address):
+        return None  # frontends are IPv4 here (dual-stack LBs are not modelled)
     index = index_of(topo)
     for vk in vnet_keys:
         fe = index.by_private.get((vk, address))
@@ -368,3 +370,10 @@ def choose(topo: Topology, fe: Frontend, protocol: str, port: int | None,
             f"could take the flow; the twin follows the first, {healthy[0][1].id} (Azure's "
             "hash is unspecified)", alternatives=tuple(c.id for _, c in healthy[1:])))
     return Choice(rule, healthy[0], backend_port, notes, down, healthy)
+
+
+def _load(topo: Topology) -> None:
+    topo.cache["lb"] = build(topo)  # refuses dangling references at load, not at first use
+
+
+register_part("loadbalancer", 20, _load)

@@ -9,6 +9,10 @@ direction a flow is opened in and never the reply.
 
 Rules are compiled once per NSG and direction (address sides merged into prefix sets, service
 tags resolved for the NSG's region, ASG ids ready) and cached on the topology.
+
+Dual stack (twin-semantics §13.2 rule 2): a rule's IPv6 prefixes match IPv6 packets, default
+rules apply to both families, VirtualNetwork gains the IPv6 spaces of the VNet and its open
+peers (and IPv6 user-route prefixes), and Internet is global address space of either family.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from . import gateways
 from .assumptions import Assumption
 from .peering import peering_open
 from .prefixset import PrefixSet
-from .routing import user_route_prefixes
+from .routing import user_route_prefixes, user_route_prefixes6
 from .topology import (
     IpConfig,
     Nic,
@@ -61,9 +65,9 @@ class Packet:
     """The first packet of a flow. A port of None is a wildcard ('*' in ipFlowVerify)."""
 
     protocol: str  # Tcp | Udp | Icmp
-    source: ipaddress.IPv4Address
+    source: ipaddress.IPv4Address | ipaddress.IPv6Address
     source_port: int | None
-    destination: ipaddress.IPv4Address
+    destination: ipaddress.IPv4Address | ipaddress.IPv6Address
     destination_port: int | None
     via_appliance: bool = False  # relayed by an appliance on the way (ASG match by IP)
     # The source is an Internet address the twin does not know (a VM's public egress address
@@ -126,11 +130,13 @@ def virtual_network_tag(topo: Topology, cfg: IpConfig) -> PrefixSet:
     if cached is not None:
         return cached
     vnet = topo.vnets[key(subnet.vnet_id)]
-    nets = list(vnet.spaces)
+    nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = [*vnet.spaces, *vnet.spaces6]
     for link in vnet.peerings:
         if peering_open(topo, vnet.id, link.remote_vnet_id):
-            nets.extend(link.routed_spaces)  # what was peered (the remote space when in sync)
+            # what was peered (the remote space when in sync), both families
+            nets.extend((*link.routed_spaces, *link.routed_spaces6))
     nets.extend(user_route_prefixes(topo, subnet))
+    nets.extend(user_route_prefixes6(topo, subnet))
     # "all connected on-premises address spaces" (doc virtual-network/service-tags-overview):
     # the prefixes the subnet's gateway routes carry, local network gateways and BGP alike.
     nets.extend(route.prefix for route in gateways.gateway_routes(topo, subnet)
@@ -146,13 +152,13 @@ def _compile_side(topo: Topology, prefixes: tuple[Prefix, ...], asgs: tuple[str,
     cached = topo.cache.get(cache_key)
     if cached is not None:
         return cached
-    nets: list[ipaddress.IPv4Network] = []
+    nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
     sets: list[PrefixSet] = []
     unresolved = False
     flags = {"*": False, "VirtualNetwork": False, "Internet": False, "AzureLoadBalancer": False}
     for prefix in prefixes:
-        if isinstance(prefix, ipaddress.IPv4Network):
-            nets.append(prefix)
+        if isinstance(prefix, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
+            nets.append(prefix)  # each family matches its own packets (PrefixSet)
         elif isinstance(prefix, ServiceTag):
             data, _ = topo.service_tags.lookup(prefix.name, region)
             if data is None:
@@ -161,7 +167,6 @@ def _compile_side(topo: Topology, prefixes: tuple[Prefix, ...], asgs: tuple[str,
                 sets.append(data.prefixes)
         elif isinstance(prefix, str):
             flags[prefix] = True
-        # IPv6 networks never match an IPv4 packet (recorded as UNMODELLED_VALUE at load).
     if nets:
         sets.insert(0, PrefixSet(nets))
     side = Side(flags["*"], flags["VirtualNetwork"], flags["Internet"],
@@ -211,7 +216,8 @@ def _in_spans(spans: tuple[tuple[int, int], ...] | None, port: int | None) -> bo
     return any(low <= port <= high for low, high in spans)
 
 
-def _side_matches(topo: Topology, side: Side, addr: ipaddress.IPv4Address, local: bool,
+def _side_matches(topo: Topology, side: Side,
+                  addr: ipaddress.IPv4Address | ipaddress.IPv6Address, local: bool,
                   unknown_public: bool, ctx: Context, packet: Packet,
                   notes: list[Assumption], rule: SecurityRule) -> bool | None:
     """True/False, or None when only an unresolved service tag could make it match."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from . import loadbalancer
 from .assumptions import Assumption
-from .topology import IpConfig, Topology, TopologyError, key
+from .topology import IpConfig, Topology, TopologyError, key, register_part
 
 T_NAT = "microsoft.network/natgateways"
 
@@ -140,3 +140,6 @@ def _egress(topo: Topology, cfg: IpConfig) -> Egress:
     # Absent (older VNets, older api-versions): default outbound access, as Azure gives
     # every subnet not created private (docs/twin.md states the assumption).
     return Egress("DefaultOutbound", None, None)
+
+
+register_part("outbound", 30, nat_gateways)

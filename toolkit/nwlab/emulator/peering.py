@@ -11,10 +11,8 @@ from VNet B into VNet A needs:
 
 from __future__ import annotations
 
-import ipaddress
-
 from .assumptions import Assumption
-from .topology import Topology, key
+from .topology import IPAddress, Topology, key
 
 
 def peering_open(topo: Topology, a: str, b: str) -> bool:
@@ -24,7 +22,7 @@ def peering_open(topo: Topology, a: str, b: str) -> bool:
 
 
 def crossing(topo: Topology, sender_vnet: str, receiver_vnet: str,
-             source: ipaddress.IPv4Address) -> tuple[bool, list[Assumption]]:
+             source: IPAddress) -> tuple[bool, list[Assumption]]:
     """May a packet from ``source`` cross from the sender's VNet into the receiver's?"""
     if key(sender_vnet) == key(receiver_vnet):
         return True, []
@@ -41,7 +39,9 @@ def crossing(topo: Topology, sender_vnet: str, receiver_vnet: str,
             alternatives=("only the direction away from the closed side is dropped",),
             verdict_sensitive=not agree))
         return False, notes
-    if any(source in space for space in topo.vnets[key(sender_vnet)].spaces):
+    sender = topo.vnets[key(sender_vnet)]
+    if any(source in space for space in sender.spaces) or \
+            any(source in space for space in sender.spaces6):  # either family
         return True, notes
     mode = topo.emulation.forwarded_traffic
     sender_ok = out_link is not None and out_link.allow_forwarded

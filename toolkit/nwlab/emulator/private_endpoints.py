@@ -31,6 +31,7 @@ from .topology import (
     T_DNS_A,
     T_DNS_LINK,
     T_PRIVATE_ENDPOINT,
+    IPAddress,
     IpConfig,
     Nic,
     Route,
@@ -59,7 +60,7 @@ class Endpoint:
     id: str
     nic_id: str
     subnet_id: str
-    addresses: tuple[ipaddress.IPv4Address, ...]
+    addresses: tuple[IPAddress, ...]
     approved: bool
     group_ids: tuple[str, ...]
 

@@ -13,6 +13,12 @@ Optional system routes (issue 11): VirtualNetworkGateway routes (gateways.py),
 VirtualNetworkServiceEndpoint routes (service_endpoints.py), /32 InterfaceEndpoint routes
 (private_endpoints.py); a route table's disablePeeringRoute "All" drops the peering routes.
 
+IPv6 (dual stack, twin-semantics §13): a separate table and longest-prefix match per family;
+an IPv6 destination meets only IPv6 routes. The routing article lists no IPv6 system routes,
+so the twin assumes (ASSUME_IPV6_SYSTEM_ROUTES) VnetLocal for the VNet's IPv6 spaces,
+VNetPeering for peered IPv6 spaces, ::/0 to Internet and no IPv6 None routes; user routes with
+IPv6 prefixes join it (tag routes stay IPv4: the stored tag sets are IPv4).
+
 Each subnet's table is built once per topology (on first use) into a longest-prefix index:
 prefix length -> network -> route, so a lookup is at most 33 dict probes whatever the size of
 the service tags it expands.
@@ -30,6 +36,7 @@ from .topology import Route, Subnet, Topology, key
 NONE_PREFIXES = tuple(ipaddress.IPv4Network(p) for p in
                       ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"))
 EVERYTHING = ipaddress.IPv4Network("0.0.0.0/0")
+EVERYTHING6 = ipaddress.IPv6Network("::/0")
 # Equal-prefix order among system routes. A peered range equal to a reserved prefix: the
 # reference assumes the peering route is added and the None route kept (twin-semantics §5.4);
 # the peering route is taken, as the VNet-local route is for the VNet's own range.
@@ -54,6 +61,47 @@ def user_route_prefixes(topo: Topology, subnet: Subnet) -> list[ipaddress.IPv4Ne
     """The CIDR (not tag, not IPv6) prefixes of the subnet's user routes."""
     return [r.prefix for r in user_routes(topo, subnet)
             if isinstance(r.prefix, ipaddress.IPv4Network)]
+
+
+def user_route_prefixes6(topo: Topology, subnet: Subnet) -> list[ipaddress.IPv6Network]:
+    """The IPv6 CIDR prefixes of the subnet's user routes."""
+    return [r.prefix for r in user_routes(topo, subnet)
+            if isinstance(r.prefix, ipaddress.IPv6Network)]
+
+
+def system_routes6(topo: Topology, subnet: Subnet) -> list[Route]:
+    """The assumed IPv6 system routes (module docstring; ASSUME_IPV6_SYSTEM_ROUTES)."""
+    vnet = topo.vnets[key(subnet.vnet_id)]
+    routes = [Route("VnetLocal", space, "VnetLocal", None, None) for space in vnet.spaces6]
+    for link in () if peering_routes_disabled(topo, subnet) else vnet.peerings:
+        external = key(link.remote_vnet_id) not in topo.vnets
+        routes += [Route("VNetPeering", space, "VNetPeering", None, None,
+                         id=link.id if external else "")
+                   for space in link.routed_spaces6]
+    routes.append(Route("Internet", EVERYTHING6, "Internet", None, None))
+    return routes
+
+
+def route_index6(topo: Topology, subnet: Subnet) -> RouteIndex:
+    """The IPv6 longest-prefix index: system routes, then user routes with IPv6 prefixes."""
+    cache_key = ("routes6", key(subnet.id))
+    cached = topo.cache.get(cache_key)
+    if cached is not None:
+        return cached
+    by_length: dict[int, dict[int, Route]] = {}
+    candidates = [(r.prefix, r) for r in system_routes6(topo, subnet)]
+    candidates += [(r.prefix, r) for r in user_routes(topo, subnet)
+                   if isinstance(r.prefix, ipaddress.IPv6Network)]
+    for prefix, route in candidates:
+        assert isinstance(prefix, ipaddress.IPv6Network)
+        slot = by_length.setdefault(prefix.prefixlen, {})
+        net = int(prefix.network_address)
+        best = slot.get(net)
+        if best is None or _rank(route) > _rank(best):
+            slot[net] = route
+    index = tuple(sorted(by_length.items(), reverse=True))
+    topo.cache[cache_key] = index
+    return index
 
 
 def system_routes(topo: Topology, subnet: Subnet) -> list[Route]:
@@ -95,6 +143,8 @@ def expanded_user_routes(topo: Topology, subnet: Subnet) -> list[tuple[ipaddress
     table = topo.route_tables[key(subnet.route_table_id)]
     out: list[tuple[ipaddress.IPv4Network, Route]] = []
     for route in table.routes:
+        if isinstance(route.prefix, ipaddress.IPv6Network):
+            continue  # IPv6 routes live in their own table (route_index6)
         if isinstance(route.prefix, ipaddress.IPv4Network):
             out.append((route.prefix, route))
         elif route.tag is not None:
@@ -102,7 +152,8 @@ def expanded_user_routes(topo: Topology, subnet: Subnet) -> list[tuple[ipaddress
             if data is None:
                 continue  # UNRESOLVED_SERVICE_TAG, recorded at load
             ranked = replace(route, prefix=None, rank=route_tag_rank(data))
-            out.extend((net, ranked) for net in data.prefixes.networks)
+            out.extend((net, ranked) for net in data.prefixes.networks
+                       if isinstance(net, ipaddress.IPv4Network))  # tag sets are IPv4
     return out
 
 
@@ -140,13 +191,21 @@ def route_index(topo: Topology, subnet: Subnet) -> RouteIndex:
 
 
 MASKS = tuple((0xFFFFFFFF << (32 - n)) & 0xFFFFFFFF for n in range(33))
+ALL128 = (1 << 128) - 1
+MASKS6 = tuple((ALL128 << (128 - n)) & ALL128 for n in range(129))
 
 
-def lookup(topo: Topology, subnet: Subnet, destination: ipaddress.IPv4Address) -> Route | None:
-    """The route a packet from this subnet to ``destination`` takes (None: no route at all)."""
+def lookup(topo: Topology, subnet: Subnet,
+           destination: ipaddress.IPv4Address | ipaddress.IPv6Address) -> Route | None:
+    """The route a packet from this subnet to ``destination`` takes (None: no route at all);
+    each family has its own table."""
     value = int(destination)
-    for length, slot in route_index(topo, subnet):
-        route = slot.get(value & MASKS[length])
+    if destination.version == 6:
+        index, masks = route_index6(topo, subnet), MASKS6
+    else:
+        index, masks = route_index(topo, subnet), MASKS
+    for length, slot in index:
+        route = slot.get(value & masks[length])
         if route is not None:
             return route
     return None

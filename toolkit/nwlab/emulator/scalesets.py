@@ -28,6 +28,7 @@ from .topology import (
     TopologyError,
     VirtualMachine,
     key,
+    register_part,
 )
 
 
@@ -104,3 +105,6 @@ def refuse_destination(topo: Topology, vm: VirtualMachine) -> None:
                    "documents VMs, FQDNs, URIs and IP addresses as destinations, not scale set "
                    f"instances. Give the instance's private IP address{address} as "
                    "destination.address instead.")
+
+
+register_part("scalesets", 10, apply)

@@ -45,6 +45,12 @@ MAX_INT_DIGITS = 20  # -9223372036854775808 is 19 digits
 _DIGITS = re.compile(r"[0-9]{1,20}")  # a Content-Length of more than 20 digits is no length
 
 
+
+def new_token() -> str:
+    """A random bearer token that a shell and argparse take as a value: token_urlsafe may begin
+    with '-', which `--token -abc` reads as another option, so every token starts with a letter."""
+    return "t" + secrets.token_urlsafe(32)
+
 class _HttpServer(ThreadingHTTPServer):
     daemon_threads = True  # a stuck keep-alive connection must not block stop()
     allow_reuse_address = True
@@ -240,7 +246,7 @@ class EmulatorServer:
         """Serve in a background thread; port 0 picks a free port. Returns self."""
         if self._httpd is not None:
             return self
-        self.token = self._fixed_token or secrets.token_urlsafe(32)
+        self.token = self._fixed_token or new_token()
         httpd = (_HttpServer6 if ":" in self.host else _HttpServer)((self.host, self.port),
                                                                     _Handler)
         httpd.emulator = self
@@ -250,7 +256,7 @@ class EmulatorServer:
         self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02},
                                         name=f"nwlab-emulator:{self.port}", daemon=True)
         self._thread.start()
-        self.log_analytics.token = secrets.token_urlsafe(32)
+        self.log_analytics.token = new_token()
         self.log_analytics.start()
         return self
 
@@ -314,7 +320,7 @@ class EmulatorServer:
 
     def rotate_token(self) -> str:
         """Issue a new token; the old one is refused from now on (chaos: a token expiring)."""
-        self.token = secrets.token_urlsafe(32)
+        self.token = new_token()
         return self.token
 
     def _count(self, *names: str) -> None:

@@ -16,11 +16,9 @@ The PaaS side is outside the twin: the check ends at an Internet-typed hop
 
 from __future__ import annotations
 
-import ipaddress
-
 from .assumptions import Assumption
 from .servicetags import endpoint_tag_names
-from .topology import Route, Subnet, Topology, key
+from .topology import IPAddress, Route, Subnet, Topology, key
 
 
 def endpoint_entries(topo: Topology, subnet: Subnet) -> list[tuple[str, list[object]]]:
@@ -45,7 +43,7 @@ def endpoint_routes(topo: Topology, subnet: Subnet) -> list[Route]:
     return routes
 
 
-def hop_assumption(subnet: Subnet, destination: ipaddress.IPv4Address,
+def hop_assumption(subnet: Subnet, destination: IPAddress,
                    tie_with_user_route: bool) -> list[Assumption]:
     notes = [Assumption(
         "ASSUME_SERVICE_ENDPOINT_HOP", subnet.id, f"{destination} is reached through the "

@@ -42,6 +42,8 @@ class ServiceTag:
 # A network (IPv6 ones never match: the twin checks IPv4), one of SERVICE_TAGS / "*", or a
 # service tag resolved from the stored Service Tags data.
 Prefix = ipaddress.IPv4Network | ipaddress.IPv6Network | str | ServiceTag
+# An address of either family (dual stack, twin-semantics §13).
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 # Lower-cased ARM types; ARM ids and types are case-insensitive.
 T_VM = "microsoft.compute/virtualmachines"
@@ -80,6 +82,17 @@ MODELLED_TYPES = frozenset({T_VM, T_EXT, T_VNET, T_NIC, T_NSG, T_RT, T_PIP, T_NW
                             T_CONNECTION, T_LEARNED_ROUTES, T_PRIVATE_ENDPOINT,
                             T_DNS_ZONE_GROUP, T_DNS_ZONE, T_DNS_LINK, T_DNS_A,
                             T_LB, T_NAT, T_VMSS, T_VMSS_VM})
+
+# Parsers of the estate parts that live in their own modules (scalesets.py, loadbalancer.py,
+# outbound.py), by name: (rank, parser), run in rank order at the end of every load. Each module
+# registers itself with register_part(), so this module, the data, imports none of the code that
+# acts on it; nwlab.emulator's __init__ imports them, so every Topology is built with all three.
+PART_PARSERS: dict[str, tuple[int, Callable[[Topology], Any]]] = {}
+
+
+def register_part(name: str, rank: int, parse: Callable[[Topology], Any]) -> None:
+    PART_PARSERS[name] = (rank, parse)
+
 
 AGENT_PUBLISHER = "microsoft.azure.networkwatcher"
 AGENT_TYPES = frozenset({"networkwatcheragentwindows", "networkwatcheragentlinux"})
@@ -165,12 +178,12 @@ class Route:
     name: str
     prefix: ipaddress.IPv4Network | ipaddress.IPv6Network | None  # None: a service-tag route
     next_hop_type: str
-    next_hop_ip: ipaddress.IPv4Address | None
+    next_hop_ip: IPAddress | None
     route_table_id: str | None  # None for a system route
     tag: str | None = None  # the service tag named as addressPrefix
     id: str = ""
     rank: int = 4  # equal-prefix order among user routes: CIDR 4, tag routes 0-3
-    next_hop_ips: tuple[ipaddress.IPv4Address, ...] = ()  # VirtualApplianceEcmp members
+    next_hop_ips: tuple[IPAddress, ...] = ()  # VirtualApplianceEcmp members
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +194,7 @@ class Subnet:
     prefixes: tuple[ipaddress.IPv4Network, ...]
     nsg_id: str | None
     route_table_id: str | None
+    prefixes6: tuple[ipaddress.IPv6Network, ...] = ()  # dual stack: the IPv6 /64
 
 
 @dataclass(frozen=True)
@@ -192,6 +206,7 @@ class Peering:
     allow_access: bool  # allowVirtualNetworkAccess (default true)
     allow_forwarded: bool  # allowForwardedTraffic (default false)
     routed_spaces: tuple[ipaddress.IPv4Network, ...]  # what the VNetPeering routes cover
+    routed_spaces6: tuple[ipaddress.IPv6Network, ...] = ()  # the same for IPv6
 
 
 @dataclass(frozen=True)
@@ -203,13 +218,14 @@ class VirtualNetwork:
     subnet_ids: tuple[str, ...]
     peered_vnet_ids: tuple[str, ...]  # peerings declared on this side and Connected
     peerings: tuple[Peering, ...] = ()  # the same links with their flags
+    spaces6: tuple[ipaddress.IPv6Network, ...] = ()  # dual stack: IPv6 address spaces
 
 
 @dataclass(frozen=True, slots=True)
 class IpConfig:
     id: str
     name: str
-    address: ipaddress.IPv4Address
+    address: IPAddress
     subnet_id: str
     primary: bool
     asg_ids: tuple[str, ...] = ()  # application security groups (lower-cased ids)
@@ -224,6 +240,8 @@ class Nic:
     nsg_id: str | None
     ip_forwarding: bool
     vm_id: str | None
+    # privateIPAddressVersion IPv6 configurations, apart so IPv4 code never meets them.
+    ip6_configs: tuple[IpConfig, ...] = ()
 
     @property
     def primary(self) -> IpConfig:
@@ -479,6 +497,15 @@ def parse_security_rule(raw: Mapping[str, Any], rid: str) -> SecurityRule:
         values = _one_or_many(props, single, plural, rid)
         field = plural if props.get(plural) else single
         prefixes[side] = tuple(_parse_prefix(v, rid, field) for v in values)
+    # One rule holds one address family (twin-semantics §13.2 rule 2); Azure's refusal, as
+    # quoted in hashicorp/terraform-provider-azurerm#12534.
+    families = {p.version for p in prefixes["source"] + prefixes["destination"]
+                if isinstance(p, (ipaddress.IPv4Network, ipaddress.IPv6Network))}
+    if len(families) > 1:
+        raise TopologyError(rid, "the rule contains IP addresses or prefixes of different "
+                            "address families; all of them must be IPv4 or all IPv6: write "
+                            "one rule per family", field="sourceAddressPrefixes",
+                            code="ResourceCannotContainAddressPrefixesFromDifferentAddressFamilies")
     return SecurityRule(name=name, priority=priority, direction=direction, access=access,
                         protocol=protocol, source_prefixes=prefixes["source"],
                         source_ports=ports["source"],
@@ -506,6 +533,19 @@ def parse_security_rules(raw: Mapping[str, Any], rid: str,
     return replace(found, name=name, id=rid)
 
 
+def _parse_ipv6_address(text: Any, rid: str, field: str) -> ipaddress.IPv6Address:
+    """The next hop of an IPv6 route: an IPv6 address (a route's families cannot mix)."""
+    try:
+        addr = ipaddress.ip_address(str(text).strip()) if isinstance(text, str) else None
+    except ValueError:
+        addr = None
+    if not isinstance(addr, ipaddress.IPv6Address):
+        raise TopologyError(rid, f"{text!r} is not an IPv6 address; a route with an IPv6 "
+                            "addressPrefix needs an IPv6 nextHopIpAddress such as "
+                            "\"fd00:db8:0:1::4\"", field=field, code="InvalidIPAddressFormat")
+    return addr
+
+
 def parse_route(raw: Mapping[str, Any], rid: str, route_table_id: str) -> Route:
     """Validate one routes entry (from a topology or a PUT body)."""
     props = raw.get("properties")
@@ -526,14 +566,16 @@ def parse_route(raw: Mapping[str, Any], rid: str, route_table_id: str) -> Route:
                             f", got {props.get('nextHopType')!r}", field="nextHopType",
                             code="InvalidRouteNextHopType")
     ip_text = props.get("nextHopIpAddress")
-    next_ip = None
-    if hop_type == "VirtualAppliance":
+    next_ip: IPAddress | None = None
+    if hop_type == "VirtualAppliance" and isinstance(prefix, ipaddress.IPv6Network):
+        next_ip = _parse_ipv6_address(ip_text, rid, "nextHopIpAddress")  # same family
+    elif hop_type == "VirtualAppliance":
         next_ip = parse_address(ip_text, rid, "nextHopIpAddress")
     elif ip_text not in (None, ""):
         raise TopologyError(rid, f"nextHopIpAddress is only allowed with VirtualAppliance, not "
                             f"{hop_type}", field="nextHopIpAddress",
                             code="InvalidRouteNextHopIpAddress")
-    members: tuple[ipaddress.IPv4Address, ...] = ()
+    members: tuple[IPAddress, ...] = ()
     if hop_type == "VirtualApplianceEcmp":
         texts = (props.get("nextHop") or {}).get("nextHopIpAddresses") \
             if isinstance(props.get("nextHop"), Mapping) else None
@@ -544,7 +586,9 @@ def parse_route(raw: Mapping[str, Any], rid: str, route_table_id: str) -> Route:
                                 '{"nextHop": {"nextHopIpAddresses": ["10.0.0.4", "10.0.0.5"]}}',
                                 field="nextHop.nextHopIpAddresses",
                                 code="InvalidRouteNextHopIpAddress")
-        members = tuple(parse_address(t, rid, "nextHop.nextHopIpAddresses") for t in texts)
+        parse = _parse_ipv6_address if isinstance(prefix, ipaddress.IPv6Network) \
+            else parse_address  # members are of the route's family
+        members = tuple(parse(t, rid, "nextHop.nextHopIpAddresses") for t in texts)
     return Route(name=name, prefix=prefix, next_hop_type=hop_type, next_hop_ip=next_ip,
                  route_table_id=route_table_id, tag=tag, id=rid, next_hop_ips=members)
 
@@ -674,12 +718,12 @@ class Topology:
         self.watchers: dict[str, Watcher] = {}
         self.public_ips: dict[str, JSON] = {}
         self.extensions: dict[str, list[JSON]] = {}  # VM key -> extension resources
-        self.ip_index: dict[tuple[str, ipaddress.IPv4Address], tuple[Nic, IpConfig]] = {}
+        self.ip_index: dict[tuple[str, IPAddress], tuple[Nic, IpConfig]] = {}
         # Public IP address -> (NIC, ipConfiguration, SKU name) for public-IP destinations.
         self.public_ip_index: dict[ipaddress.IPv4Address, tuple[Nic, IpConfig, str]] = {}
         self.asgs: dict[str, str] = {}  # ASG key -> id
         self.asg_vnet: dict[str, str] = {}  # ASG key -> VNet key of its members
-        self.asg_members: dict[str, set[ipaddress.IPv4Address]] = {}  # ASG key -> member IPs
+        self.asg_members: dict[str, set[IPAddress]] = {}  # ASG key -> member IPs
         # VNet key -> direction -> effective admin rules by priority.
         self.admin_rules: dict[str, dict[str, tuple[SecurityRule, ...]]] = {}
         self.service_tags = ServiceTagIndex()
@@ -831,11 +875,9 @@ class Topology:
         for res in self._of_type(T_VM):
             self._parse_vm(res)
         # Uniform scale set instances are VMs to the walk (twin-semantics §12.2); scalesets.py
-        # checks their scale set and reads the agent from its extension profile.
-        from . import scalesets
+        # checks their scale set and reads the agent from its extension profile (a part parser).
         for res in self._of_type(T_VMSS_VM):
             self._parse_vm(res)
-        scalesets.apply(self)
         for res in self._of_type(T_NW):
             loc = res.get("location")
             if not isinstance(loc, str) or not loc:
@@ -851,11 +893,10 @@ class Topology:
                 raise TopologyError(self.extensions[vm_key][0]["id"], "extension of a virtual "
                                     "machine that is not in the topology", field="id",
                                     code="InvalidResourceReference")
-        # Load balancers and NAT gateways are parsed (and their references refused when
-        # dangling) by their own modules; imported here because they read the records above.
-        from . import loadbalancer, outbound
-        self.cache["lb"] = loadbalancer.build(self)
-        outbound.nat_gateways(self)
+        # Scale sets, load balancers and NAT gateways are parsed (and their references refused
+        # when dangling) by their own modules, which read the records above.
+        for _, parse in sorted(PART_PARSERS.values(), key=lambda entry: entry[0]):
+            parse(self)
 
     def _note_rule_prefixes(self, rule: SecurityRule, region: str) -> None:
         """Assumptions a rule's address sides carry: tags without data, IPv6 prefixes."""
@@ -876,10 +917,6 @@ class Topology:
                             "ASSUME_SERVICE_TAG_OTHER_REGION", rule.id,
                             f"{value.name!r} read from region {other!r} (none stored for "
                             f"{region!r})", field=field))
-                elif isinstance(value, ipaddress.IPv6Network):
-                    self.note(Assumption("UNMODELLED_VALUE", rule.id,
-                                         f"IPv6 prefix {value} never matches (IPv4 only)",
-                                         field=field))
 
     def _parse_nsg(self, res: JSON) -> None:
         rules: list[SecurityRule] = []
@@ -946,9 +983,6 @@ class Topology:
                         "UNRESOLVED_SERVICE_TAG", route.id, f"service tag {route.tag!r} has no "
                         "prefixes in the topology: the route is skipped", field="addressPrefix",
                         alternatives=("the route applies to the tag's prefixes",)))
-            elif isinstance(route.prefix, ipaddress.IPv6Network):
-                self.note(Assumption("UNMODELLED_VALUE", route.id, f"IPv6 route {route.prefix} "
-                                     "is skipped (IPv4 only)", field="addressPrefix"))
             if route.next_hop_type in UNMODELLED_HOP_TYPES:
                 self.note(Assumption(
                     "UNMODELLED_VALUE", route.id, f"next hop {route.next_hop_type} is not "
@@ -963,17 +997,21 @@ class Topology:
                 alternatives=("the tag's prefixes join VirtualNetwork",)))
         self.route_tables[key(rid)] = RouteTable(rid, res["name"], tuple(routes), location)
 
-    def _ipv4_prefixes(self, texts: list[Any], rid: str, field: str,
-                       ) -> tuple[ipaddress.IPv4Network, ...]:
-        nets = []
+    @staticmethod
+    def _split_prefixes(texts: list[Any], rid: str, field: str,
+                        ) -> tuple[tuple[ipaddress.IPv4Network, ...],
+                                   tuple[ipaddress.IPv6Network, ...]]:
+        """(IPv4, IPv6) prefixes of a dual-stack list: each family is routed on its own
+        (twin-semantics §13.2 rule 1)."""
+        v4: list[ipaddress.IPv4Network] = []
+        v6: list[ipaddress.IPv6Network] = []
         for text in texts:
             net = parse_any_network(text, rid, field)
             if isinstance(net, ipaddress.IPv4Network):
-                nets.append(net)
+                v4.append(net)
             else:
-                self.note(Assumption("UNMODELLED_VALUE", rid, f"IPv6 prefix {net} is ignored "
-                                     "(IPv4 only)", field=field))
-        return tuple(nets)
+                v6.append(net)
+        return tuple(v4), tuple(v6)
 
     def _parse_vnet(self, res: JSON) -> None:
         rid, props = res["id"], res["properties"]
@@ -981,22 +1019,26 @@ class Topology:
         if not isinstance(space_list, list) or not space_list:
             raise TopologyError(rid, "addressSpace.addressPrefixes must be a non-empty list",
                                 field="addressSpace.addressPrefixes")
-        spaces = self._ipv4_prefixes(space_list, rid, "addressSpace.addressPrefixes")
+        spaces, spaces6 = self._split_prefixes(space_list, rid, "addressSpace.addressPrefixes")
         self._unmodelled_fields(rid, props, "virtualNetwork")
         subnet_ids = []
-        taken: list[tuple[ipaddress.IPv4Network, str]] = []
+        taken: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str]] = []
         for child in props["subnets"]:
             sid, sprops = child["id"], child["properties"]
             raw_prefixes = sprops.get("addressPrefixes") or [sprops.get("addressPrefix")]
             field = "addressPrefixes" if sprops.get("addressPrefixes") else "addressPrefix"
-            prefixes = self._ipv4_prefixes(raw_prefixes, sid, field)
-            for net in prefixes:
-                if not any(net.subnet_of(space) for space in spaces):
+            prefixes, prefixes6 = self._split_prefixes(raw_prefixes, sid, field)
+            both: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = [*prefixes, *prefixes6]
+            for net in both:
+                inside = any(net.subnet_of(space) for space in spaces) \
+                    if isinstance(net, ipaddress.IPv4Network) \
+                    else any(net.subnet_of(space) for space in spaces6)
+                if not inside:
                     raise TopologyError(sid, f"{net} is outside the virtual network's address "
-                                        f"space {', '.join(map(str, spaces))}", field=field,
-                                        code="NetcfgSubnetRangeOutsideVnet")
+                                        f"space {', '.join(map(str, spaces + spaces6))}",
+                                        field=field, code="NetcfgSubnetRangeOutsideVnet")
                 for other, other_id in taken:
-                    if net.overlaps(other):
+                    if net.version == other.version and net.overlaps(other):
                         raise TopologyError(sid, f"{net} overlaps {other} of subnet "
                                             f"{other_id}", field=field,
                                             code="NetcfgInvalidSubnet")
@@ -1006,10 +1048,11 @@ class Topology:
             rt = self._lookup(_ref(sprops.get("routeTable")), T_RT, sid, "routeTable.id")
             self._unmodelled_fields(sid, sprops, "subnet")
             self._note_service_endpoints(sid, sprops, str(res.get("location", "")))
-            self.subnets[key(sid)] = Subnet(sid, child["name"], rid, prefixes, nsg, rt)
+            self.subnets[key(sid)] = Subnet(sid, child["name"], rid, prefixes, nsg, rt,
+                                            prefixes6)
             subnet_ids.append(sid)
         self.vnets[key(rid)] = VirtualNetwork(rid, res["name"], str(res.get("location", "")),
-                                              spaces, tuple(subnet_ids), ())
+                                              spaces, tuple(subnet_ids), (), spaces6=spaces6)
 
     def _note_service_endpoints(self, sid: str, props: JSON, region: str) -> None:
         """A service endpoint whose tag has no stored prefixes routes nothing: say so."""
@@ -1063,12 +1106,12 @@ class Topology:
                                                 f"({mine} and {theirs})",
                                                 field="remoteVirtualNetwork.id",
                                                 code="VnetAddressSpacesOverlap")
-                routed = remote_vnet.spaces
+                routed, routed6 = remote_vnet.spaces, remote_vnet.spaces6
                 sync = str(cprops.get("peeringSyncLevel") or "FullyInSync").lower()
                 peered = (cprops.get("remoteAddressSpace") or {}).get("addressPrefixes")
                 if sync != "fullyinsync" and isinstance(peered, list) and peered:
-                    routed = self._ipv4_prefixes(peered, child["id"],
-                                                 "remoteAddressSpace.addressPrefixes")
+                    routed, routed6 = self._split_prefixes(
+                        peered, child["id"], "remoteAddressSpace.addressPrefixes")
                     if set(routed) != set(remote_vnet.spaces):
                         self.note(Assumption(
                             "ASSUME_PEERING_REMOTE_ADDRESS_SPACE", child["id"],
@@ -1079,11 +1122,12 @@ class Topology:
                 links.append(Peering(child["id"], remote,
                                      cprops.get("allowVirtualNetworkAccess", True) is not False,
                                      cprops.get("allowForwardedTraffic", False) is True,
-                                     routed))
+                                     routed, routed6))
                 peers.append(remote)
                 self.links[(vkey, key(remote))] = links[-1]
             self.vnets[vkey] = VirtualNetwork(vnet.id, vnet.name, vnet.location, vnet.spaces,
-                                              vnet.subnet_ids, tuple(peers), tuple(links))
+                                              vnet.subnet_ids, tuple(peers), tuple(links),
+                                              vnet.spaces6)
 
     def _external_peer(self, child: JSON) -> Peering | None:
         """A Connected peering to a VNet the topology does not hold (another subscription, no
@@ -1099,7 +1143,8 @@ class Topology:
         if str(cprops.get("peeringState", "Connected")).lower() != "connected":
             return None
         self._unmodelled_fields(child["id"], cprops, "peering")
-        routed = self._ipv4_prefixes(peered, child["id"], "remoteAddressSpace.addressPrefixes")
+        routed, routed6 = self._split_prefixes(peered, child["id"],
+                                               "remoteAddressSpace.addressPrefixes")
         self.note(Assumption(
             "EXTERNAL_VNET", child["id"], f"the peered VNet {remote} is not in the topology: "
             f"its peered space {', '.join(map(str, routed))} is routed, and a packet sent "
@@ -1107,7 +1152,7 @@ class Topology:
             alternatives=("the packet is delivered", "the packet is dropped")))
         return Peering(child["id"], remote,
                        cprops.get("allowVirtualNetworkAccess", True) is not False,
-                       cprops.get("allowForwardedTraffic", False) is True, routed)
+                       cprops.get("allowForwardedTraffic", False) is True, routed, routed6)
 
     def _parse_nic(self, res: JSON) -> None:
         rid, props = res["id"], res["properties"]
@@ -1116,12 +1161,12 @@ class Topology:
                                 field="ipConfigurations")
         self._unmodelled_fields(rid, props, "networkInterface")
         configs = []
+        configs6 = []
         for child in props["ipConfigurations"]:
             cid, cprops = child["id"], child["properties"]
             version = str(cprops.get("privateIPAddressVersion") or "IPv4").lower()
             if version == "ipv6" or ":" in str(cprops.get("privateIPAddress") or ""):
-                self.note(Assumption("UNMODELLED_VALUE", cid, "IPv6 ip configuration is "
-                                     "ignored (IPv4 only)", field="privateIPAddressVersion"))
+                configs6.append(self._parse_ip6_config(child))
                 continue
             addr = parse_address(cprops.get("privateIPAddress"), cid, "privateIPAddress")
             subnet_id = _ref(cprops.get("subnet"))
@@ -1159,9 +1204,9 @@ class Topology:
         vm_type = T_VMSS_VM if vm_ref and "/virtualmachinescalesets/" in key(vm_ref) else T_VM
         vm = self._lookup(vm_ref, vm_type, rid, "virtualMachine.id")
         nic = Nic(rid, res["name"], tuple(configs), nsg,
-                  bool(props.get("enableIPForwarding", False)), vm)
+                  bool(props.get("enableIPForwarding", False)), vm, tuple(configs6))
         self.nics[key(rid)] = nic
-        for cfg in configs:
+        for cfg in (*configs, *configs6):
             vnet_key = key(self.subnets[key(cfg.subnet_id)].vnet_id)
             if (vnet_key, cfg.address) in self.ip_index:
                 other = self.ip_index[(vnet_key, cfg.address)][1]
@@ -1170,7 +1215,38 @@ class Topology:
             self.ip_index[(vnet_key, cfg.address)] = (nic, cfg)
             self._index_public_ip(nic, cfg)
 
-    def _join_asg(self, asg: str, cfg_id: str, addr: ipaddress.IPv4Address,
+    def _parse_ip6_config(self, child: JSON) -> IpConfig:
+        """A privateIPAddressVersion IPv6 configuration (twin-semantics §13.1): its address
+        must lie in an IPv6 prefix of its subnet; it joins its ASGs like an IPv4 one."""
+        cid, cprops = child["id"], child["properties"]
+        text = cprops.get("privateIPAddress")
+        try:
+            addr = ipaddress.ip_address(str(text).strip()) if isinstance(text, str) else None
+        except ValueError:
+            addr = None
+        if not isinstance(addr, ipaddress.IPv6Address):
+            raise TopologyError(cid, f"{text!r} is not an IPv6 address; an IPv6 ipConfiguration "
+                                "needs privateIPAddress such as \"fd00:db8:1:1::4\"",
+                                field="privateIPAddress", code="InvalidIPAddressFormat")
+        subnet_id = _ref(cprops.get("subnet"))
+        subnet = self.subnets.get(key(subnet_id)) if subnet_id else None
+        if subnet is None:
+            raise TopologyError(cid, f"subnet.id {subnet_id!r} is not a subnet in the "
+                                "topology", field="subnet.id", code="InvalidResourceReference")
+        if not any(addr in net for net in subnet.prefixes6):
+            raise TopologyError(cid, f"{addr} is outside the IPv6 prefixes of subnet "
+                                f"{subnet.id} ({', '.join(map(str, subnet.prefixes6)) or 'none'})",
+                                field="privateIPAddress", code="PrivateIPAddressNotInSubnet")
+        pip = self._lookup(_ref(cprops.get("publicIPAddress")), T_PIP, cid,
+                           "publicIPAddress.id")
+        asgs = tuple(key(a) for a in _asg_ids(cprops, "applicationSecurityGroups", cid))
+        for asg in asgs:
+            self._lookup(asg, T_ASG, cid, "applicationSecurityGroups")
+            self._join_asg(asg, cid, addr, key(subnet.vnet_id))
+        self._unmodelled_fields(cid, cprops, "ipConfiguration")
+        return IpConfig(cid, child["name"], addr, subnet.id, False, asgs, pip)
+
+    def _join_asg(self, asg: str, cfg_id: str, addr: ipaddress.IPv4Address | ipaddress.IPv6Address,
                   vnet_key: str) -> None:
         """Membership is per ipConfiguration; every member of an ASG is in one VNet (doc
         application-security-groups: the first member fixes it, others are refused)."""
@@ -1248,8 +1324,8 @@ class Topology:
             nic = self.nics[key(nic_id)]
             if nic.vm_id is None:  # the VM side is enough to attach a NIC
                 self.nics[key(nic_id)] = Nic(nic.id, nic.name, nic.ip_configs, nic.nsg_id,
-                                             nic.ip_forwarding, rid)
-                for cfg in nic.ip_configs:
+                                             nic.ip_forwarding, rid, nic.ip6_configs)
+                for cfg in (*nic.ip_configs, *nic.ip6_configs):
                     vnet_key = key(self.subnets[key(cfg.subnet_id)].vnet_id)
                     self.ip_index[(vnet_key, cfg.address)] = (self.nics[key(nic_id)], cfg)
                     self._index_public_ip(self.nics[key(nic_id)], cfg)
@@ -1321,10 +1397,10 @@ class Topology:
         return Emulation(dns, listeners, guest, probes, default, overrides, forwarded)
 
     # -- queries used by the engine and the server --------------------------------------------
-    def nic_at(self, vnet_id: str, address: ipaddress.IPv4Address) -> tuple[Nic, IpConfig] | None:
+    def nic_at(self, vnet_id: str, address: IPAddress) -> tuple[Nic, IpConfig] | None:
         return self.ip_index.get((key(vnet_id), address))
 
-    def nics_at(self, address: ipaddress.IPv4Address) -> dict[str, tuple[Nic, IpConfig]]:
+    def nics_at(self, address: IPAddress) -> dict[str, tuple[Nic, IpConfig]]:
         """VNet key -> (NIC, ipConfiguration) holding ``address`` (by address: a hub peered
         with hundreds of spokes finds a destination without asking each spoke)."""
         owners = self.cache.get("ip-owners")
@@ -1457,7 +1533,7 @@ class Topology:
             new.route_tables = dict(self.route_tables)
             new._parse_route_table(parent)
             users = self._subnets_using(pkey)
-            stale = [(kind, k) for kind in ("routes", "vnet-tag") for k in users]
+            stale = [(kind, k) for kind in ("routes", "routes6", "vnet-tag") for k in users]
         for stale_key in stale:
             new.cache.pop(stale_key, None)
         return new, created
@@ -1551,4 +1627,4 @@ def load_topology(source: str | os.PathLike[str] | Mapping[str, Any] | Topology 
 def iter_nics_of_vnet(topo: Topology, vnet_id: str) -> Iterable[tuple[Nic, IpConfig]]:
     """Every (NIC, ipConfiguration) attached to a VNet."""
     vk = key(vnet_id)
-    return (v for (k, _), v in topo.ip_index.items() if k == vk)
+    return (v for (k, addr), v in topo.ip_index.items() if k == vk and addr.version == 4)

@@ -9,15 +9,30 @@ verdict carries its word (Sankey) or a text mark in the cell (heatmap).
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import plotly.graph_objects as go
 
+from nwlab.verdict import MARKS
 from nwlab.viz.palette import ISSUE, LOST, NEUTRAL, OK, rgba
 from nwlab.viz.text import plotly_text
 
 if TYPE_CHECKING:  # pragma: no cover
-    from nwlab.batch import BatchResult
+    import pandas as pd
+
+
+class _Batch(Protocol):
+    """What the figures need of a batch (a BatchResult): its frame and its counts. A protocol,
+    so viz never imports the batch package (which imports viz lazily for its figure methods)."""
+
+    def frame(self) -> pd.DataFrame: ...
+
+    def counts(self) -> dict[str, int]: ...
+
+
+# The frame columns the figures read.
+_COLUMNS = ["source", "destination", "port", "protocol", "verdict", "status", "avg_latency_ms",
+            "cause", "error"]
 
 __all__ = ["VERDICT_STYLE", "batch_heatmap_figure", "batch_sankey_figure"]
 
@@ -26,12 +41,12 @@ _TRANSPARENT = "rgba(0,0,0,0)"
 
 # verdict -> (colour, text mark, words); order is the legend's and the colour scale's.
 VERDICT_STYLE: dict[str, tuple[str, str, str]] = {
-    "reachable": (OK, "\u2714", "Reachable"),
-    "degraded": ("#E69F00", "\u25d1", "Degraded"),
-    "unreachable": (ISSUE, "\u2716", "Unreachable"),
-    "unknown": ("#CC79A7", "?", "Other status"),
-    "error": ("#0072B2", "!", "Error (check did not run)"),
-    "cancelled": (LOST, "\u2013", "Cancelled"),
+    "reachable": (OK, MARKS["reachable"], "Reachable"),
+    "degraded": ("#E69F00", MARKS["degraded"], "Degraded"),
+    "unreachable": (ISSUE, MARKS["unreachable"], "Unreachable"),
+    "unknown": ("#CC79A7", MARKS["unknown"], "Other status"),
+    "error": ("#0072B2", MARKS["error"], "Error (check did not run)"),
+    "cancelled": (LOST, MARKS["cancelled"], "Cancelled"),
 }
 _ORDER = list(VERDICT_STYLE)
 
@@ -42,18 +57,12 @@ def _layout(fig: go.Figure, title: str, height: int) -> None:
                       margin={"l": 20, "r": 20, "t": 50, "b": 20})
 
 
-def _rows(batch: BatchResult) -> list[dict[str, Any]]:
-    """What the figures need of each check, as plain values (the frame's columns)."""
-    rows = []
-    for entry in batch.entries:
-        r = entry.result
-        rows.append({"source": entry.source_label, "destination": entry.destination_label,
-                     "port": entry.inputs.get("port"), "protocol": entry.inputs.get("protocol"),
-                     "verdict": entry.verdict, "status": r.status if r is not None else None,
-                     "avg_latency_ms": r.avg_latency_ms if r is not None else None,
-                     "cause": entry.cause,
-                     "error": str(entry.error) if entry.error is not None else None})
-    return rows
+def _rows(batch: _Batch) -> list[dict[str, Any]]:
+    """What the figures need of each check, as plain values: BatchResult.frame()'s rows, with
+    None for every missing value (the figures never re-derive a verdict or a cause)."""
+    frame = batch.frame()[_COLUMNS]
+    shown = frame.astype(object).where(frame.notna(), None)
+    return [{str(k): v for k, v in row.items()} for row in shown.to_dict("records")]
 
 
 def _reason(row: dict[str, Any]) -> str:
@@ -124,7 +133,7 @@ def _heatmap_margins(xs: list[str], ys: list[str]) -> dict[str, int]:
             "pad": 4}
 
 
-def batch_sankey_figure(batch: BatchResult) -> go.Figure:
+def batch_sankey_figure(batch: _Batch) -> go.Figure:
     """Sources (left) -> verdict and cause (middle) -> destinations (right); widths count checks."""
     rows = _rows(batch)
     sources = sorted({str(r["source"]) for r in rows}, key=str.lower)
@@ -174,7 +183,7 @@ def batch_sankey_figure(batch: BatchResult) -> go.Figure:
     return fig
 
 
-def batch_heatmap_figure(batch: BatchResult) -> go.Figure:
+def batch_heatmap_figure(batch: _Batch) -> go.Figure:
     """Sources (rows) x destination:port (columns); colour and a text mark by verdict, the cause
     (or error) on hover. A cell with several checks (e.g. protocols) shows the worst verdict."""
     rows = _rows(batch)

@@ -23,6 +23,7 @@ from nwlab.explain import (
     short_cause,
     verdict_sentence,
 )
+from nwlab.verdict import status_verdict
 from nwlab.viz._graph import Layout, layout
 from nwlab.viz.palette import ISSUE, LOST, NEUTRAL, hop_colour, rgba
 from nwlab.viz.text import plotly_text, wrapped
@@ -98,7 +99,7 @@ def _reached_hops(result: ConnectivityResult, lay: Layout) -> list[bool]:
     first issue) are reached but what lies only beyond them is not; with no issue at all the
     destination is the one not reached (it never answered)."""
     n = len(result.hops)
-    if result.reachable or result.status.lower() == "degraded" or n == 0:
+    if status_verdict(result.reachable, result.status) in ("reachable", "degraded") or n == 0:
         return [True] * n
     blocks = {i for i, hop in enumerate(result.hops) if any(map(drops_traffic, hop.all_issues))}
     if not blocks:

@@ -11,6 +11,7 @@ import html
 from typing import TYPE_CHECKING
 
 from nwlab.explain import explain_result, findings_html, verdict_sentence
+from nwlab.verdict import status_verdict
 from nwlab.viz.palette import BADGE, ISSUE, NEUTRAL
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -25,9 +26,10 @@ _CELL = f"padding:3px 8px;border-bottom:1px solid {NEUTRAL}55;text-align:left;ve
 
 def badge_html(result: ConnectivityResult) -> str:
     """The status as a pill with an icon and the raw status word (never colour alone)."""
-    if result.reachable:
+    verdict = status_verdict(result.reachable, result.status)  # nwlab.verdict: one classification
+    if verdict == "reachable":
         icon, colour = "&#x2714;", BADGE["reachable"]
-    elif result.status.lower() in ("unreachable", "disconnected"):
+    elif verdict == "unreachable":
         icon, colour = "&#x2716;", BADGE["unreachable"]
     else:
         icon, colour = "?", BADGE["other"]

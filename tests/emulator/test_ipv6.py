@@ -1,0 +1,325 @@
+"""IPv6 dual stack in the twin (twin-semantics §13): one test per rule.
+
+Each family is its own walk: IPv6 system routes (assumed), IPv6 user routes, NSG rules with IPv6
+prefixes and the VirtualNetwork / Internet tags per family, NIC lookup by IPv6 address, and the
+source address taken from the source NIC's IPv6 configuration.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from nwlab.emulator import TopologyError, engine
+from nwlab.emulator.errors import ArmError
+from nwlab.emulator.topology import Topology, key
+
+from .factory import SUB, Net, assumed, check, outcome, route, rule
+
+V6 = "IPv6"
+
+
+def dual_vnet(net: Net, name: str, v4: str, v6: str) -> None:
+    net.vnet(name, v4, v6)
+
+
+def dual_subnet(net: Net, vnet: str, name: str, v4: str, v6: str, **kw: Any) -> None:
+    net.subnet(vnet, name, v4, **kw)
+    props = net._vnets[vnet]["properties"]["subnets"][-1]["properties"]
+    del props["addressPrefix"]
+    props["addressPrefixes"] = [v4, v6]  # one IPv4 and one IPv6 prefix (doc §13.1)
+
+
+def add_v6(net: Net, vm: str, vnet: str, subnet: str, address: str,
+           public_ip: str | None = None) -> None:
+    """A privateIPAddressVersion IPv6 configuration on the VM's NIC (secondary, as Azure
+    requires the primary to be IPv4)."""
+    nic = next(r for r in net.resources if r["name"] == f"{vm}-nic")
+    cfg: dict[str, Any] = {"privateIPAddressVersion": "IPv6", "privateIPAddress": address,
+                           "primary": False, "subnet": {"id": net.subnet_id(vnet, subnet)}}
+    if public_ip:
+        pip_id = net.rid("Microsoft.Network", "publicIPAddresses", f"{vm}-pip6")
+        cfg["publicIPAddress"] = {"id": pip_id}
+        net.resources.append({
+            "id": pip_id, "name": f"{vm}-pip6", "location": nic["location"],
+            "type": "Microsoft.Network/publicIPAddresses", "sku": {"name": "Standard"},
+            "properties": {"ipAddress": public_ip, "publicIPAllocationMethod": "Static",
+                           "publicIPAddressVersion": "IPv6"}})
+    n = len(nic["properties"]["ipConfigurations"])
+    name = "ipconfig-v6" if n == 1 else f"ipconfig-v6-{n}"
+    nic["properties"]["ipConfigurations"].append({"name": name, "properties": cfg})
+
+
+def pair(nsg_b: str | None = None) -> Net:
+    """VNet v (10.0.0.0/16 + fd00:db8::/48), subnets a and b, dual-stack VMs a and b."""
+    net = Net()
+    dual_vnet(net, "v", "10.0.0.0/16", "fd00:db8::/48")
+    dual_subnet(net, "v", "a", "10.0.1.0/24", "fd00:db8:0:1::/64")
+    dual_subnet(net, "v", "b", "10.0.2.0/24", "fd00:db8:0:2::/64", nsg=nsg_b)
+    net.vm("a", "v", "a", "10.0.1.4")
+    net.vm("b", "v", "b", "10.0.2.4")
+    add_v6(net, "a", "v", "a", "fd00:db8:0:1::4")
+    add_v6(net, "b", "v", "b", "fd00:db8:0:2::4")
+    return net
+
+
+def check6(net: Net | Topology, source: str, destination: str, port: int = 80,
+           version: str | None = V6) -> dict[str, Any]:
+    """A connectivityCheck with preferredIPVersion (destination: a VM name or an address)."""
+    topo = net.topology() if isinstance(net, Net) else net
+    vms = f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/"
+    dest: dict[str, Any] = {"port": port}
+    if key(vms + destination) in topo.vms:
+        dest["resourceId"] = vms + destination
+    else:
+        dest["address"] = destination
+    body: dict[str, Any] = {"source": {"resourceId": vms + source}, "destination": dest}
+    if version is not None:
+        body["preferredIPVersion"] = version
+    spec = engine.parse_check(topo, next(iter(topo.watchers.values())), body)
+    return engine.run_check(topo, spec)
+
+
+def hops(result: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(h["type"], h["address"]) for h in result["hops"]]
+
+
+def issues(result: dict[str, Any]) -> list[str]:
+    return [i["type"] for h in result["hops"] for i in h["issues"]]
+
+
+# -- model and request -----------------------------------------------------------------------
+
+def test_same_vnet_ipv6_check_walks_the_ipv6_configurations() -> None:
+    result = check6(pair(), "a", "fd00:db8:0:2::4")
+    assert result["connectionStatus"] == "Reachable"
+    assert hops(result) == [("Source", "fd00:db8:0:1::4"), ("VnetLocal", "fd00:db8:0:2::4")]
+    assert result["hops"][0]["resourceId"].endswith("/ipConfigurations/ipconfig-v6")
+    codes = {c for c, _ in assumed(result)}
+    assert {"ASSUME_IPV6_HOPS", "ASSUME_IPV6_SYSTEM_ROUTES"} <= codes
+    assert outcome(result) == "reached"  # neither assumption is verdict-sensitive
+
+
+def test_ipv4_check_of_the_same_pair_is_unchanged() -> None:
+    result = check(pair(), "a", "b")
+    assert hops(result) == [("Source", "10.0.1.4"), ("VnetLocal", "10.0.2.4")]
+    assert "nwlab" not in result  # nothing assumed on the IPv4 path
+
+
+def test_vm_destination_uses_its_ipv6_address() -> None:
+    result = check6(pair(), "a", "b")
+    assert hops(result)[-1] == ("VnetLocal", "fd00:db8:0:2::4")
+
+
+def test_ipv6_literal_fixes_the_family_without_preferred_ip_version() -> None:
+    result = check6(pair(), "a", "fd00:db8:0:2::4", version=None)
+    assert hops(result)[0] == ("Source", "fd00:db8:0:1::4")
+
+
+def test_source_without_ipv6_configuration_is_a_clear_400() -> None:
+    net = pair()
+    net.vm("c", "v", "a", "10.0.1.5")  # IPv4 only
+    with pytest.raises(ArmError, match=r"source virtual machine .*/c has no IPv6 address") as err:
+        check6(net, "c", "fd00:db8:0:2::4")
+    assert err.value.status == 400 and "preferredIPVersion IPv4" in err.value.message
+
+
+def test_destination_vm_without_ipv6_configuration_is_a_clear_400() -> None:
+    net = pair()
+    net.vm("c", "v", "a", "10.0.1.5")
+    with pytest.raises(ArmError, match=r"destination virtual machine .*/c has no IPv6"):
+        check6(net, "a", "c")
+
+
+@pytest.mark.parametrize(("version", "destination", "words"), [
+    ("IPv5", "fd00:db8:0:2::4", "preferredIPVersion must be IPv4 or IPv6, got 'IPv5'"),
+    ("IPv4", "fd00:db8:0:2::4", "preferredIPVersion IPv4 contradicts"),
+    ("IPv6", "10.0.2.4", "preferredIPVersion IPv6 contradicts"),
+    ("IPv6", "b.example.com", "resolves host names to IPv4 only"),
+])
+def test_bad_ip_version_requests_are_refused_naming_the_fix(version: str, destination: str,
+                                                            words: str) -> None:
+    with pytest.raises(ArmError, match=words) as err:
+        check6(pair(), "a", destination, version=version)
+    assert err.value.status == 400
+
+
+def test_ipv6_configuration_outside_the_subnet_ipv6_prefix_is_refused_at_load() -> None:
+    net = pair()
+    add_v6(net, "a", "v", "a", "fd00:db8:0:9::4")
+    with pytest.raises(TopologyError, match="outside the IPv6 prefixes of subnet"):
+        net.topology()
+
+
+def test_ipv6_subnet_outside_the_vnet_ipv6_space_is_refused_at_load() -> None:
+    net = pair()
+    dual_subnet(net, "v", "c", "10.0.3.0/24", "fd00:db9:0:3::/64")
+    with pytest.raises(TopologyError, match="outside the virtual network's address space"):
+        net.topology()
+
+
+# -- routing (rule 1: one table per family) ----------------------------------------------------
+
+def test_ipv6_user_route_applies_to_ipv6_only() -> None:
+    net = pair()
+    net.rt("rt", route("drop-b6", "fd00:db8:0:2::/64", "None"))
+    net._vnets["v"]["properties"]["subnets"][0]["properties"]["routeTable"] = {
+        "id": net.rid("Microsoft.Network", "routeTables", "rt")}
+    blocked = check6(net, "a", "b")
+    assert blocked["connectionStatus"] == "Unreachable"
+    assert "UserDefinedRoute" in issues(blocked)
+    assert check(net, "a", "b")["connectionStatus"] == "Reachable"  # IPv4 table untouched
+
+
+def test_ipv4_user_route_does_not_capture_ipv6() -> None:
+    net = pair()
+    net.rt("rt", route("drop-b4", "10.0.2.0/24", "None"))
+    net._vnets["v"]["properties"]["subnets"][0]["properties"]["routeTable"] = {
+        "id": net.rid("Microsoft.Network", "routeTables", "rt")}
+    assert check(net, "a", "b")["connectionStatus"] == "Unreachable"
+    assert check6(net, "a", "b")["connectionStatus"] == "Reachable"
+
+
+def test_ipv6_route_to_an_ipv6_appliance_passes_through_it() -> None:
+    net = pair()
+    dual_subnet(net, "v", "nva", "10.0.9.0/24", "fd00:db8:0:9::/64")
+    net.vm("nva", "v", "nva", "10.0.9.4", forwarding=True)
+    add_v6(net, "nva", "v", "nva", "fd00:db8:0:9::4")
+    net.rt("rt", route("via-nva", "fd00:db8:0:2::/64", "VirtualAppliance", "fd00:db8:0:9::4"))
+    net._vnets["v"]["properties"]["subnets"][0]["properties"]["routeTable"] = {
+        "id": net.rid("Microsoft.Network", "routeTables", "rt")}
+    result = check6(net, "a", "b")
+    assert [t for t, _ in hops(result)] == ["Source", "VirtualAppliance", "VnetLocal"]
+    assert hops(result)[1] == ("VirtualAppliance", "fd00:db8:0:9::4")
+
+
+def test_ipv6_route_with_an_ipv4_next_hop_is_refused_at_load() -> None:
+    net = pair()
+    net.rt("rt", route("bad", "fd00:db8:0:2::/64", "VirtualAppliance", "10.0.9.4"))
+    with pytest.raises(TopologyError, match="needs an IPv6 nextHopIpAddress"):
+        net.topology()
+
+
+def test_no_ipv6_none_routes_a_private_ipv6_outside_the_vnet_is_a_dead_end() -> None:
+    # fd00:dead::/32 is not in the VNet: it meets the assumed ::/0 Internet route (no None
+    # route, so no UserDefinedRoute issue), and a private address does not leave.
+    result = check6(pair(), "a", "fd00:dead::1")
+    assert result["connectionStatus"] == "Unreachable"
+    assert "UserDefinedRoute" not in issues(result)
+    assert hops(result)[-1] == ("Destination", "fd00:dead::1")
+
+
+# -- peering (rule 3) ---------------------------------------------------------------------------
+
+def test_ipv6_crosses_a_peering() -> None:
+    net = pair()
+    dual_vnet(net, "w", "10.1.0.0/16", "fd00:db9::/48")
+    dual_subnet(net, "w", "c", "10.1.1.0/24", "fd00:db9:0:1::/64")
+    net.vm("c", "w", "c", "10.1.1.4")
+    add_v6(net, "c", "w", "c", "fd00:db9:0:1::4")
+    net.peer("v", "w")
+    result = check6(net, "a", "c")
+    assert result["connectionStatus"] == "Reachable"
+    assert hops(result)[-1] == ("VnetLocal", "fd00:db9:0:1::4")
+
+
+def test_ipv6_does_not_cross_a_disconnected_peering() -> None:
+    net = pair()
+    dual_vnet(net, "w", "10.1.0.0/16", "fd00:db9::/48")
+    dual_subnet(net, "w", "c", "10.1.1.0/24", "fd00:db9:0:1::/64")
+    net.vm("c", "w", "c", "10.1.1.4")
+    add_v6(net, "c", "w", "c", "fd00:db9:0:1::4")
+    net.peer("v", "w", state="Disconnected")
+    assert check6(net, "a", "c")["connectionStatus"] == "Unreachable"
+
+
+# -- NSGs (rule 2) ------------------------------------------------------------------------------
+
+def test_nsg_rule_with_an_ipv6_prefix_denies_ipv6_only() -> None:
+    net = pair(nsg_b="nb")
+    net.nsg("nb", rule("deny-a6", 100, "Inbound", "Deny", src="fd00:db8:0:1::/64"))
+    denied = check6(net, "a", "b")
+    assert denied["connectionStatus"] == "Unreachable"
+    assert denied["hops"][-1]["issues"][0]["context"] == [{"key": "RuleName",
+                                                           "value": "UserRule_deny-a6"}]
+    assert check(net, "a", "b")["connectionStatus"] == "Reachable"
+
+
+def test_nsg_rule_with_an_ipv4_prefix_never_matches_ipv6() -> None:
+    net = pair(nsg_b="nb")
+    net.nsg("nb", rule("deny-a4", 100, "Inbound", "Deny", src="10.0.1.0/24"))
+    assert check(net, "a", "b")["connectionStatus"] == "Unreachable"
+    assert check6(net, "a", "b")["connectionStatus"] == "Reachable"
+
+
+def test_virtual_network_tag_holds_the_ipv6_spaces() -> None:
+    net = pair(nsg_b="nb")
+    net.nsg("nb", rule("deny-vnet", 100, "Inbound", "Deny", src="VirtualNetwork"))
+    denied = check6(net, "a", "b")
+    assert denied["hops"][-1]["issues"][0]["context"][0]["value"] == "UserRule_deny-vnet"
+
+
+def test_virtual_network_tag_holds_peered_ipv6_spaces() -> None:
+    net = pair()
+    dual_vnet(net, "w", "10.1.0.0/16", "fd00:db9::/48")
+    dual_subnet(net, "w", "c", "10.1.1.0/24", "fd00:db9:0:1::/64", nsg="nc")
+    net.vm("c", "w", "c", "10.1.1.4")
+    add_v6(net, "c", "w", "c", "fd00:db9:0:1::4")
+    net.peer("v", "w")
+    # Only AllowVnetInBound (65000) can let a's IPv6 address in, before DenyAllInBound.
+    net.nsg("nc")
+    assert check6(net, "a", "c")["connectionStatus"] == "Reachable"
+
+
+def test_internet_tag_covers_global_ipv6() -> None:
+    net = pair()
+    net.nsg("na", rule("no-internet", 100, "Outbound", "Deny", dst="Internet"))
+    nic = next(r for r in net.resources if r["name"] == "a-nic")
+    nic["properties"]["networkSecurityGroup"] = {
+        "id": net.rid("Microsoft.Network", "networkSecurityGroups", "na")}
+    denied = check6(net, "a", "2001:4860:4860::8888")
+    assert denied["hops"][0]["issues"][0]["context"][0]["value"] == "UserRule_no-internet"
+    # A private IPv6 address is not Internet: the same rule lets a reach b.
+    assert check6(net, "a", "b")["connectionStatus"] == "Reachable"
+
+
+# -- Internet egress (§13.4) ----------------------------------------------------------------------
+
+def test_ipv6_internet_egress_needs_an_ipv6_public_ip() -> None:
+    result = check6(pair(), "a", "2001:4860:4860::8888")
+    assert result["connectionStatus"] == "Unreachable"
+    assert ("ASSUME_IPV6_EGRESS", True) in assumed(result)
+    assert outcome(result) == "undetermined"
+
+
+def test_ipv6_internet_egress_with_an_ipv6_public_ip_reaches() -> None:
+    net = Net()
+    dual_vnet(net, "v", "10.0.0.0/16", "fd00:db8::/48")
+    dual_subnet(net, "v", "a", "10.0.1.0/24", "fd00:db8:0:1::/64")
+    net.vm("a", "v", "a", "10.0.1.4")
+    add_v6(net, "a", "v", "a", "fd00:db8:0:1::4", public_ip="2603:1030::4")
+    result = check6(net, "a", "2001:4860:4860::8888", 443)
+    assert result["connectionStatus"] == "Reachable"
+    assert hops(result)[-1] == ("Internet", "2001:4860:4860::8888")
+
+
+def test_ipv6_ecmp_route_needs_ipv6_members() -> None:
+    net = pair()
+    bad = route("ecmp", "fd00:db8:0:2::/64", "VirtualApplianceEcmp")
+    bad["properties"]["nextHop"] = {"nextHopIpAddresses": ["10.0.9.4", "10.0.9.5"]}
+    net.rt("rt", bad)
+    with pytest.raises(TopologyError, match="needs an IPv6 nextHopIpAddress"):
+        net.topology()
+
+
+@pytest.mark.parametrize(("src", "dst"), [
+    (["10.0.1.0/24", "fd00:db8:0:1::/64"], "*"),
+    ("10.0.1.0/24", "fd00:db8:0:2::/64"),
+])
+def test_a_rule_mixing_address_families_is_refused(src: Any, dst: str) -> None:
+    net = pair(nsg_b="nb")
+    net.nsg("nb", rule("mixed", 100, "Inbound", "Allow", src=src, dst=dst))
+    with pytest.raises(TopologyError, match="different address families") as err:
+        net.topology()
+    assert err.value.code == "ResourceCannotContainAddressPrefixesFromDifferentAddressFamilies"

@@ -1,0 +1,359 @@
+"""The batch runner: `run_batch` is what `NetworkWatcher.check_many` calls. A batch
+
+- validates every entry before any request (errors name the entry: ``checks[3]: port: ...``);
+- runs each distinct check once (identical entries share the result, as reference §6.1 asks:
+  never start a second identical check while one is in flight);
+- runs up to `concurrency` checks at a time on threads (a check spends its life waiting, so a
+  thread per check in flight costs little);
+- shares one client-side write budget (arm.throttle) between all its POSTs, installed on the ARM
+  client for the batch's life by ArmClient.write_budget_scope, and the client's shared back-off
+  after any 429;
+- resolves the source VM pre-flight (and through it the region's watcher) once per source;
+- ends every entry as a result or a recorded error, also when cancelled half way.
+
+It needs a client only through the small BatchClient protocol below, so it does not import the
+watcher module (which imports it).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from nwlab.arm.errors import CheckCancelled
+from nwlab.arm.session import CancelScope
+from nwlab.arm.throttle import (
+    AZURE_NETWORK_WINDOW_S,
+    AZURE_NETWORK_WRITES,
+    AdaptiveBudget,
+    FairTokenBucket,
+    TokenBucket,
+)
+from nwlab.batch.inputs import BatchInputError, normalize_checks, validate_checks
+from nwlab.batch.result import (
+    CANCELLED_BEFORE_START,
+    VERDICTS,
+    BatchEntry,
+    BatchError,
+    BatchProgress,
+    BatchResult,
+    ProgressCallback,
+)
+from nwlab.checkspec import CheckSpec
+from nwlab.model import ConnectivityResult
+
+# Why 256: a check is a POST followed by sleeping between polls, so a thread per check in flight
+# costs a sleeping thread, not a CPU. The limit should therefore be set by how many checks may be
+# in flight, not by cores: 256 lets a 200-check mesh run all at once (finishing in about one
+# check's time), and it is about what Azure's write budget sustains anyway (3.3 writes/s x
+# 30-120 s per check = 100-400 checks in flight). Larger batches queue behind it.
+DEFAULT_CONCURRENCY = 256
+MAX_CONCURRENCY = 4096
+ADAPT = "adapt"  # write_rate= for the adaptive budget
+
+
+class BatchArm(Protocol):
+    """What the runner needs of the ARM client: its 429 count and a scope for a write budget."""
+
+    throttled_responses: int
+
+    def write_budget_scope(self, budget: TokenBucket | None
+                           ) -> AbstractContextManager[TokenBucket | None]: ...
+
+
+class BatchClient(Protocol):
+    """What the runner needs of a client (NetworkWatcher is one): validate against its
+    subscription, pre-flight a source, run one validated check."""
+
+    @property
+    def subscription_id(self) -> str: ...
+
+    @property
+    def arm(self) -> BatchArm: ...
+
+    def preflight(self, spec: CheckSpec) -> str: ...
+
+    def run_spec(self, spec: CheckSpec, *, cancel: Any = None,
+                 watcher_for: Callable[[CheckSpec], str] | None = None) -> ConnectivityResult: ...
+
+
+def _concurrency(value: Any, distinct: int) -> int:
+    if value is None:
+        return max(1, min(DEFAULT_CONCURRENCY, distinct))
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) \
+            or not 1 <= int(value) <= MAX_CONCURRENCY:
+        raise BatchInputError(f"concurrency: expected an integer 1-{MAX_CONCURRENCY}, got "
+                              f"{value!r}; e.g. concurrency=64 (default {DEFAULT_CONCURRENCY})")
+    return max(1, min(int(value), distinct))
+
+
+def make_budget(write_rate: Any) -> TokenBucket | None:
+    """The batch's write budget: Azure Network's default, `write_rate` per second, or none (inf).
+
+    write_rate="adapt": Azure's default adapted to the service (arm.throttle.AdaptiveBudget): it
+    reads the remaining-writes header and backs off once per 429 storm, so a real budget smaller
+    than the model costs a pause, not a storm of retries."""
+    if write_rate is None:
+        return FairTokenBucket(AZURE_NETWORK_WRITES / AZURE_NETWORK_WINDOW_S,
+                               capacity=AZURE_NETWORK_WRITES)
+    if write_rate == ADAPT:
+        # Not yet the default: three fault-injection cases of tests/test_faults.py change
+        # behaviour under it (see the branch report).
+        return AdaptiveBudget(AZURE_NETWORK_WRITES / AZURE_NETWORK_WINDOW_S,
+                              capacity=AZURE_NETWORK_WRITES)
+    if isinstance(write_rate, bool) or not isinstance(write_rate, numbers.Real) \
+            or math.isnan(write_rate) or write_rate <= 0:
+        raise BatchInputError(f"write_rate: expected a positive number of writes per second, got "
+                              f"{write_rate!r}; e.g. write_rate=3.3 (Azure Network allows 1,000 "
+                              "per 5 minutes, the default), or math.inf for no client-side budget")
+    if math.isinf(write_rate):
+        return None
+    return FairTokenBucket(float(write_rate))
+
+
+def estimate_seconds(distinct: int, budget: TokenBucket | None, check_s: float = 0.0) -> float:
+    """The least time `distinct` checks can take: the writes past the budget's saved-up burst
+    at its rate, plus one check's duration (the last check still runs after its POST)."""
+    if budget is None or distinct <= 0:
+        return check_s if distinct > 0 else 0.0
+    return max(0.0, distinct - budget.capacity) / budget.rate + check_s
+
+
+def estimate_text(total: int, distinct: int, budget: TokenBucket | None) -> str | None:
+    """E.g. `3,000 checks: at least 10 minutes at Azure's write budget`; None when the budget
+    does not make the batch wait."""
+    seconds = estimate_seconds(distinct, budget)
+    if budget is None or seconds < 60:
+        return None
+    minutes = math.ceil(seconds / 60)
+    noun = "check" if total == 1 else "checks"
+    return (f"{total:,} {noun}: at least {minutes} minute{'s' if minutes != 1 else ''} at "
+            f"{budget.rate * 60:,.0f} writes a minute (the write budget)")
+
+
+# -- running --------------------------------------------------------------------------------
+
+
+class _Slot:
+    def __init__(self) -> None:
+        self.ready = threading.Event()
+        self.value: str | None = None
+        self.error: Exception | None = None
+
+
+class WatcherCache:
+    """`watcher_for` for run_spec: pre-flight once per source VM, result or error shared.
+
+    The region's watcher comes from NetworkWatcher.find_watcher, itself one cached list call.
+    """
+
+    def __init__(self, nw: BatchClient) -> None:
+        self._nw = nw
+        self._lock = threading.Lock()
+        self._slots: dict[str, _Slot] = {}
+        self.preflights = 0
+
+    def __call__(self, spec: CheckSpec) -> str:
+        key = spec.source_id.lower()
+        with self._lock:
+            slot = self._slots.get(key)
+            owner = slot is None
+            if slot is None:
+                slot = self._slots[key] = _Slot()
+        if owner:
+            try:
+                self.preflights += 1
+                slot.value = self._nw.preflight(spec)
+            except Exception as exc:
+                slot.error = exc
+            finally:
+                slot.ready.set()
+        else:
+            slot.ready.wait()
+        if slot.error is not None:
+            # Re-raising one object from many threads would grow its traceback without end.
+            raise slot.error.with_traceback(None)
+        assert slot.value is not None
+        return slot.value
+
+
+@dataclass
+class _Task:
+    spec: CheckSpec
+    indices: list[int]
+
+
+def run_batch(nw: BatchClient, checks: Any, *, concurrency: int | None = None,
+              write_rate: float | None = None,
+              on_progress: ProgressCallback | bool | None = None,
+              cancel: Any = None) -> BatchResult:
+    """Validate every check, then run the distinct ones concurrently; see the module docstring.
+
+    `on_progress`: a callable gets a BatchProgress after each check (from worker threads, one
+    call at a time); None shows a progress bar (a widget in a notebook, tqdm in a terminal);
+    False shows nothing. `cancel`: a threading.Event; setting it stops running checks (they
+    end as CheckCancelled) and records the unstarted ones as cancelled. Ctrl-C / a notebook
+    interrupt does the same and returns what was done, with `stats['interrupted']` set.
+    """
+    inputs = normalize_checks(checks)
+    specs = validate_checks(nw.subscription_id, inputs)
+    if cancel is not None and not callable(getattr(cancel, "is_set", None)):
+        raise BatchInputError("cancel: expected a threading.Event (anything with is_set()); e.g. "
+                              "stop = threading.Event(); nw.check_many(checks, cancel=stop)")
+    if on_progress is not None and not isinstance(on_progress, bool) and not callable(on_progress):
+        raise BatchInputError("on_progress: expected a function taking a BatchProgress, "
+                              "True/None for the default display, or False for none, got "
+                              f"{type(on_progress).__name__}; e.g. nw.check_many(checks, "
+                              "on_progress=lambda p: print(p.done, p.total))")
+    budget = make_budget(write_rate)
+    groups: dict[tuple[Any, ...], _Task] = {}
+    for index, spec in enumerate(specs):
+        key = spec.key()
+        if key in groups:
+            groups[key].indices.append(index)
+        else:
+            groups[key] = _Task(spec, [index])
+    tasks = list(groups.values())
+    workers = _concurrency(concurrency, len(tasks))
+    entries = [BatchEntry(i, entry) for i, entry in enumerate(inputs)]
+    total = len(entries)
+
+    display: Any = None
+    callback: ProgressCallback | None
+    estimate = estimate_text(total, len(tasks), budget)
+    if on_progress is None or on_progress is True:
+        from nwlab.progress import auto_progress
+
+        # Said before the first check: how long the write budget alone makes the batch take.
+        display = auto_progress(total, desc=estimate or "checks")
+        callback = display
+    elif on_progress is False:
+        callback = None
+    else:
+        callback = on_progress
+
+    # One scope wakes every running check at once; the user's `cancel` is forwarded to it by the
+    # loop below, so hundreds of waiting checks never poll an Event each.
+    stop = CancelScope()
+    watcher_for = WatcherCache(nw)
+    lock = threading.Lock()
+    pending = iter(tasks)
+    counts = dict.fromkeys(VERDICTS, 0)
+    done = [0]
+    finished = threading.Event()
+    callback_failed = [False]
+    started = time.monotonic()
+    throttled_before = getattr(nw.arm, "throttled_responses", 0)
+
+    def record(task: _Task, result: ConnectivityResult | None, error: BatchError | None,
+               elapsed: float | None) -> None:
+        with lock:
+            for index in task.indices:
+                entry = entries[index]
+                entry.result, entry.error, entry.elapsed_s = result, error, elapsed
+                counts[entry.verdict] += 1
+                done[0] += 1
+                if callback is not None and not callback_failed[0]:
+                    try:
+                        callback(BatchProgress(done[0], total, entry, dict(counts),
+                                               time.monotonic() - started))
+                    except Exception as exc:  # a broken display must not lose results
+                        callback_failed[0] = True
+                        warnings.warn(f"check_many: on_progress failed and is ignored from now "
+                                      f"on: {exc!r}", RuntimeWarning, stacklevel=1)
+            if done[0] >= total:
+                finished.set()
+
+    go = threading.Event()
+
+    def work() -> None:
+        # Wait until every worker exists: starting threads while others already run would
+        # make each start() wait for the GIL behind busy workers (5 ms each, 1 s for 200).
+        go.wait()
+        while True:
+            with lock:
+                task = next(pending, None)
+            if task is None:
+                return
+            if cancel is not None and cancel.is_set():
+                stop.set()  # the monitor loop forwards it too; a worker must not start first
+            if stop.is_set():
+                record(task, None, BatchError(CheckCancelled.__name__, CANCELLED_BEFORE_START),
+                       None)
+                continue
+            t0 = time.monotonic()
+            try:
+                result = nw.run_spec(task.spec, cancel=stop, watcher_for=watcher_for)
+            except Exception as exc:  # every check ends as a result or a recorded error
+                record(task, None, BatchError.from_exception(exc),
+                       round(time.monotonic() - t0, 3))
+            else:
+                record(task, result, None, round(time.monotonic() - t0, 3))
+
+    interrupted = False
+    threads: list[threading.Thread] = []
+    with nw.arm.write_budget_scope(budget) as installed:
+        try:
+            if total == 0:
+                finished.set()
+            for n in range(workers):
+                thread = threading.Thread(target=work, name=f"nwlab-batch-{n}", daemon=True)
+                thread.start()
+                threads.append(thread)
+            go.set()
+            while not finished.wait(0.05 if cancel is not None else 0.2):
+                if cancel is not None and cancel.is_set():
+                    stop.set()
+                if not any(t.is_alive() for t in threads):
+                    break
+        except KeyboardInterrupt:
+            interrupted = True
+            stop.set()
+        finally:
+            # On an interrupt (or any failure here) stop the rest and let running checks end.
+            if not finished.is_set():
+                stop.set()
+            go.set()
+            while True:
+                try:
+                    for thread in threads:
+                        thread.join()
+                    break
+                except KeyboardInterrupt:  # a second Ctrl-C while draining: keep draining
+                    interrupted = True
+                    stop.set()
+            if display is not None:
+                display.close()
+    for task in tasks:  # a worker that died unexpectedly must not leave holes
+        for index in task.indices:
+            if not entries[index].done:
+                entries[index].error = BatchError(CheckCancelled.__name__, CANCELLED_BEFORE_START)
+    wall = time.monotonic() - started
+    stats = {
+        "wall_s": round(wall, 3), "checks": total, "distinct": len(tasks),
+        "deduplicated": total - len(tasks), "concurrency": workers,
+        "write_rate": installed.rate if installed is not None else None,
+        "preflights": watcher_for.preflights,
+        "throttled_responses": getattr(nw.arm, "throttled_responses", 0) - throttled_before,
+        # Back-offs the adaptive budget made (one per 429 storm); None without a budget.
+        "backoffs": getattr(installed, "backoffs", None),
+        "estimate": estimate,
+        "cancelled": sum(1 for e in entries if e.verdict == "cancelled"),
+        "interrupted": interrupted,
+    }
+    batch = BatchResult(entries, stats)
+    if interrupted:
+        warnings.warn(f"check_many was interrupted: {batch.summary()}; the result holds every "
+                      "check, the unfinished ones as cancelled.", RuntimeWarning, stacklevel=2)
+    return batch
+
+
+__all__ = ["DEFAULT_CONCURRENCY", "MAX_CONCURRENCY", "BatchClient", "FairTokenBucket", "WatcherCache",
+           "estimate_seconds", "estimate_text", "make_budget", "run_batch"]
