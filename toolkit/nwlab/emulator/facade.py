@@ -43,7 +43,6 @@ from .topology import (
     key,
     parse_route,
     parse_security_rule,
-    resource_group_of,
 )
 
 NO_BODY = object()  # a response without a body (204), as opposed to the JSON literal null
@@ -189,29 +188,28 @@ class ArmApp:
                 "tenantId": "00000000-0000-0000-0000-000000000000"}
 
     def _groups(self) -> dict[str, JSON]:
-        groups: dict[str, JSON] = {}
         sub = self.topology.subscription_id
-        for res in self.topology.document["resources"]:
-            name = resource_group_of(res["id"])
-            if name and name.lower() not in groups:
-                groups[name.lower()] = {
-                    "id": f"/subscriptions/{sub}/resourceGroups/{name}", "name": name,
-                    "type": "Microsoft.Resources/resourceGroups",
-                    "location": res.get("location", ""),
-                    "properties": {"provisioningState": "Succeeded"}}
-        return groups
+        return {low: self._group(sub, name, location)
+                for low, (name, location) in self.topology.resource_groups().items()}
+
+    @staticmethod
+    def _group(sub: str, name: str, location: str) -> JSON:
+        return {"id": f"/subscriptions/{sub}/resourceGroups/{name}", "name": name,
+                "type": "Microsoft.Resources/resourceGroups", "location": location,
+                "properties": {"provisioningState": "Succeeded"}}
 
     def _in_group(self, method: str, segs: list[str], low: list[str], path: str,
                   query: dict[str, str], body: bytes | None) -> Response:
         if len(low) == 3:
             return self._only(method, "GET") or self._list(list(self._groups().values()),
                                                            path, query)
-        group = self._groups().get(low[3])
-        if group is None:
+        found = self.topology.resource_groups().get(low[3])
+        if found is None:
             raise ArmError(404, "ResourceGroupNotFound",
                            f"Resource group '{segs[3]}' could not be found.")
         if len(low) == 4:
-            return self._only(method, "GET") or Response(200, group)
+            return self._only(method, "GET") or Response(
+                200, self._group(self.topology.subscription_id, *found))
         if low[4] != "providers" or len(low) < 7:
             raise ArmError(404, "InvalidResourceType", f"No route for '{path}'.")
         rtype = f"{low[5]}/{low[6]}"
@@ -268,9 +266,7 @@ class ArmApp:
 
     # -- reads ----------------------------------------------------------------------------------
     def _of_type(self, rtype: str, group: str | None, query: dict[str, str]) -> list[JSON]:
-        items = [r for r in self.topology.resources_of_type(rtype)
-                 if group is None or (resource_group_of(r["id"]) or "").lower() == group]
-        return [self._render(r, query) for r in items]
+        return [self._render(r, query) for r in self.topology.resources_of_type(rtype, group)]
 
     def _children(self, parent: JSON, segment: str, parent_id: str) -> list[JSON]:
         ptype = str(parent["type"]).lower()

@@ -19,11 +19,12 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from .assumptions import Assumption
+from .gcpause import collector_paused
 from .servicetags import T_SERVICE_TAGS, ServiceTagIndex, endpoint_tag_names
 
 DEFAULT_TOPOLOGY_PATH = Path(__file__).with_name("contoso.json")
@@ -132,7 +133,7 @@ class TopologyError(ValueError):
 # Parsed records
 # ---------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PortRange:
     """An inclusive port range; '*' is 0-65535."""
 
@@ -143,7 +144,7 @@ class PortRange:
         return isinstance(port, int) and self.low <= port <= self.high
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SecurityRule:
     """One NSG rule, user-defined or one of Azure's implied default rules, or an effective
     Virtual Network Manager security admin rule (``admin``: access may be AlwaysAllow)."""
@@ -172,7 +173,7 @@ class SecurityRule:
         return ("DefaultRule_" if self.default else "UserRule_") + self.name
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Route:
     name: str
     prefix: ipaddress.IPv4Network | ipaddress.IPv6Network | None  # None: a service-tag route
@@ -185,7 +186,7 @@ class Route:
     next_hop_ips: tuple[IPAddress, ...] = ()  # VirtualApplianceEcmp members
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Subnet:
     id: str
     name: str
@@ -220,7 +221,7 @@ class VirtualNetwork:
     spaces6: tuple[ipaddress.IPv6Network, ...] = ()  # dual stack: IPv6 address spaces
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IpConfig:
     id: str
     name: str
@@ -231,7 +232,7 @@ class IpConfig:
     public_ip_id: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Nic:
     id: str
     name: str
@@ -247,7 +248,7 @@ class Nic:
         return self.ip_configs[0]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VirtualMachine:
     id: str
     name: str
@@ -513,6 +514,25 @@ def parse_security_rule(raw: Mapping[str, Any], rid: str) -> SecurityRule:
                         source_asgs=asgs["source"], destination_asgs=asgs["destination"])
 
 
+def parse_security_rules(raw: Mapping[str, Any], rid: str,
+                         memo: dict[str, SecurityRule]) -> SecurityRule:
+    """:func:`parse_security_rule` once per distinct body: estates repeat a few thousand rule
+    bodies across tens of thousands of rules. ``memo`` maps a body's canonical JSON to the
+    rule parsed from it; only name and id differ between rules of one body. A body that is
+    refused is never stored, so each refusal names its own rule."""
+    props = raw.get("properties")
+    try:
+        body = json.dumps(props, sort_keys=True)
+    except (TypeError, ValueError):  # not JSON (a caller's own objects): parse it alone
+        return parse_security_rule(raw, rid)
+    found = memo.get(body)
+    if found is None:
+        found = memo[body] = parse_security_rule(raw, rid)
+        return found
+    name = str(raw.get("name") or rid.rstrip("/").split("/")[-1])
+    return replace(found, name=name, id=rid)
+
+
 def _parse_ipv6_address(text: Any, rid: str, field: str) -> ipaddress.IPv6Address:
     """The next hop of an IPv6 route: an IPv6 address (a route's families cannot mix)."""
     try:
@@ -674,6 +694,7 @@ class Topology:
     built on first use, so a write that rebuilds the topology pays only for what is asked.
     """
 
+    @collector_paused
     def __init__(self, document: Mapping[str, Any], *, owned: bool = False) -> None:
         # ``owned``: the caller hands over a document nobody else holds (just parsed, or
         # already copied for a write), so the copy that protects a caller's dict is skipped.
@@ -710,6 +731,9 @@ class Topology:
         self.assumptions: list[Assumption] = []
         self.assumptions_at: dict[str, list[Assumption]] = {}
         self.cache: dict[Any, Any] = {}
+        # Rule body -> parsed rule (parse_security_rules), shared with topologies a write
+        # derives from this one.
+        self._rule_memo: dict[str, SecurityRule] = {}
         self._index(resources)
         self._parse()
         self.emulation = self._parse_emulation(doc.get("emulation") or {})
@@ -897,16 +921,24 @@ class Topology:
     def _parse_nsg(self, res: JSON) -> None:
         rules: list[SecurityRule] = []
         location = str(res.get("location", ""))
+        # Position of the first earlier rule by name and by (direction, priority): the clash
+        # reported is the one with the earliest rule, as a pairwise scan would find it.
+        by_name: dict[str, int] = {}
+        by_slot: dict[tuple[str, int], int] = {}
         for child in res["properties"]["securityRules"]:
-            rule = parse_security_rule(child, child["id"])
-            for other in rules:
+            rule = parse_security_rules(child, child["id"], self._rule_memo)
+            clashes = [i for i in (by_name.get(rule.name.lower()),
+                                   by_slot.get((rule.direction, rule.priority))) if i is not None]
+            if clashes:
+                other = rules[min(clashes)]
                 if other.name.lower() == rule.name.lower():
                     raise TopologyError(child["id"], "duplicate rule name", field="name")
-                if other.direction == rule.direction and other.priority == rule.priority:
-                    raise TopologyError(child["id"], f"priority {rule.priority} is already used "
-                                        f"by {other.direction.lower()} rule '{other.name}'; "
-                                        "priorities must be unique per direction",
-                                        field="priority", code="SecurityRuleInvalidPriority")
+                raise TopologyError(child["id"], f"priority {rule.priority} is already used "
+                                    f"by {other.direction.lower()} rule '{other.name}'; "
+                                    "priorities must be unique per direction",
+                                    field="priority", code="SecurityRuleInvalidPriority")
+            by_name[rule.name.lower()] = len(rules)
+            by_slot[(rule.direction, rule.priority)] = len(rules)
             for side, ids in (("source", rule.source_asgs),
                               ("destination", rule.destination_asgs)):
                 for asg in ids:
@@ -1389,11 +1421,37 @@ class Topology:
     def vnet_of(self, cfg: IpConfig) -> VirtualNetwork:
         return self.vnets[key(self.subnet_of(cfg).vnet_id)]
 
-    def resources_of_type(self, rtype: str) -> list[JSON]:
-        """Top-level resources of one ARM type, in topology order (what a list returns)."""
-        wanted = rtype.lower()
-        return [r for r in self.document["resources"]
-                if str(r.get("type", "")).lower() == wanted]
+    def resources_of_type(self, rtype: str, group: str | None = None) -> list[JSON]:
+        """Top-level resources of one ARM type, in topology order (what a list returns);
+        ``group``: only those of that resource group (case-insensitive)."""
+        wanted = (rtype.lower(), group.lower() if group is not None else None)
+        return [self.raw[k] for k in self._listing().by_type.get(wanted, ())]
+
+    def resource_groups(self) -> dict[str, tuple[str, str]]:
+        """Lower-cased resource group name -> (name as first spelled, location of its first
+        resource), in topology order."""
+        return self._listing().groups
+
+    def _subnets_using(self, route_table_key: str) -> tuple[str, ...]:
+        """Keys of the subnets associated with a route table (writes never move subnets,
+        so derived topologies share the index)."""
+        found = self.cache.get("route-table-subnets")
+        if found is None:
+            found = {}
+            for k, sn in self.subnets.items():
+                if sn.route_table_id:
+                    found.setdefault(key(sn.route_table_id), []).append(k)
+            self.cache["route-table-subnets"] = found
+        return tuple(found.get(route_table_key, ()))
+
+    def _listing(self) -> Listing:
+        # Built on first use and shared by every topology a rule or route write derives from
+        # this one (such a write changes no top-level id, type or location), so a
+        # resource-group-scoped request reads a dict instead of scanning every resource.
+        found = self.cache.get("listing")
+        if found is None:
+            found = self.cache["listing"] = Listing(self.document["resources"])
+        return found
 
     def with_child(self, parent_id: str, field: str, child: JSON) -> tuple[Topology, bool]:
         """A new topology with ``child`` put into the parent's ``field`` list (upsert by name).
@@ -1432,41 +1490,81 @@ class Topology:
         """
         pkey = key(parent_id)
         resources = self.document["resources"]
-        index = next(i for i, r in enumerate(resources) if key(r["id"]) == pkey)
-        parent = copy.deepcopy(resources[index])
+        index = self._listing().positions[pkey]
+        old_parent = resources[index]
+        parent = copy.deepcopy(old_parent)
         items, created = change(parent["properties"].get(field) or [])
         parent["properties"][field] = items
         rtype = str(parent["type"]).lower()
-        document = {**self.document, "resources": [*resources[:index], parent,
-                                                   *resources[index + 1:]]}
+        replaced = list(resources)  # one slot changes: the list is copied, not rebuilt
+        replaced[index] = parent
+        document = {**self.document, "resources": replaced}
         if (rtype, field) not in REWRITABLE:
             return Topology(copy.deepcopy(document), owned=True), created
         segment, suffix = REWRITABLE[(rtype, field)]
         new = copy.copy(self)
         new.document = document
-        prefix = pkey + "/"
-        new.raw = {k: v for k, v in self.raw.items() if not k.startswith(prefix)}
+        # The parent's children in raw are exactly the entries of its old list (_children
+        # gave each its id), so only those leave; the new ones come in with the parse below.
+        gone = {key(c["id"]) for c in old_parent["properties"].get(field) or []
+                if isinstance(c, Mapping) and isinstance(c.get("id"), str)}
+        new.raw = dict(self.raw)
+        for k in gone:
+            new.raw.pop(k, None)
         new.raw[pkey] = parent
         new._children(parent, parent["properties"], field, segment, suffix)
-        new.assumptions = [a for a in self.assumptions
-                           if not (key(a.resource_id) == pkey or
-                                   key(a.resource_id).startswith(prefix))]
-        new.assumptions_at = {k: list(v) for k, v in self.assumptions_at.items()
-                              if not (k == pkey or k.startswith(prefix))}
+        # Assumptions about the parent or its old or new children are noted again by the
+        # parse; the lists of every other resource are shared (nothing appends to them).
+        touched = gone | {key(c["id"]) for c in items} | {pkey}
+        new.assumptions_at = dict(self.assumptions_at)
+        dropped = [id(a) for k in touched for a in new.assumptions_at.pop(k, ())]
+        if dropped:
+            dropped_ids = set(dropped)
+            new.assumptions = [a for a in self.assumptions if id(a) not in dropped_ids]
+        else:
+            new.assumptions = list(self.assumptions)
+        new.cache = dict(self.cache)
         if rtype == T_NSG:
             new.nsgs = dict(self.nsgs)
             new._parse_nsg(parent)
             new._check_asg_pairs(new.nsgs[pkey])
-            stale = {("nsg", pkey, "Inbound"), ("nsg", pkey, "Outbound")}
-            new.cache = {k: v for k, v in self.cache.items() if k not in stale}
+            stale: list[tuple[str, ...]] = [("nsg", pkey, d) for d in ("Inbound", "Outbound")]
         else:
             new.route_tables = dict(self.route_tables)
             new._parse_route_table(parent)
-            users = {("routes", k) for k, sn in self.subnets.items()
-                     if sn.route_table_id and key(sn.route_table_id) == pkey}
-            users |= {("vnet-tag", k) for _, k in users}
-            new.cache = {k: v for k, v in self.cache.items() if k not in users}
+            users = self._subnets_using(pkey)
+            stale = [(kind, k) for kind in ("routes", "routes6", "vnet-tag") for k in users]
+        for stale_key in stale:
+            new.cache.pop(stale_key, None)
         return new, created
+
+
+class Listing:
+    """What ARM list calls and writes read, indexed in one pass over the top-level resources:
+    keys by (type, None) and by (type, resource group), the resource groups, and each
+    resource's position in the document."""
+
+    __slots__ = ("by_type", "groups", "positions")
+
+    def __init__(self, resources: Iterable[JSON]) -> None:
+        self.by_type: dict[tuple[str, str | None], list[str]] = {}
+        self.groups: dict[str, tuple[str, str]] = {}
+        self.positions: dict[str, int] = {}  # key -> index in document["resources"]
+        for i, res in enumerate(resources):
+            rid = res["id"]
+            k = key(rid)
+            self.positions[k] = i
+            rtype = str(res.get("type", "")).lower()
+            self.by_type.setdefault((rtype, None), []).append(k)
+            # Loaded ids start /subscriptions/{id}/resourceGroups/{name}/ (the loader refuses
+            # others but the subscription-scoped Service Tags): split off the prefix only.
+            parts = rid.split("/", 5)
+            name = parts[4] if len(parts) > 5 and parts[3].lower() == "resourcegroups" \
+                else resource_group_of(rid)
+            if name:
+                self.by_type.setdefault((rtype, name.lower()), []).append(k)
+                if name.lower() not in self.groups:
+                    self.groups[name.lower()] = (name, str(res.get("location", "")))
 
 
 # Writable children the topology can re-parse alone: (type, field) -> (segment, child type).
@@ -1500,6 +1598,7 @@ def _contoso() -> JSON:
 BUNDLED: dict[str, Callable[[], JSON]] = {"contoso": _contoso, "landing-zone": _landing_zone}
 
 
+@collector_paused  # the JSON decode allocates as much as the parse
 def load_topology(source: str | os.PathLike[str] | Mapping[str, Any] | Topology | None = None,
                   ) -> Topology:
     """Load a topology from a path, a dict, a bundled estate's name (``"landing-zone"``,
