@@ -88,18 +88,10 @@ def route_index6(topo: Topology, subnet: Subnet) -> RouteIndex:
     cached = topo.cache.get(cache_key)
     if cached is not None:
         return cached
-    by_length: dict[int, dict[int, Route]] = {}
     candidates = [(r.prefix, r) for r in system_routes6(topo, subnet)]
     candidates += [(r.prefix, r) for r in user_routes(topo, subnet)
                    if isinstance(r.prefix, ipaddress.IPv6Network)]
-    for prefix, route in candidates:
-        assert isinstance(prefix, ipaddress.IPv6Network)
-        slot = by_length.setdefault(prefix.prefixlen, {})
-        net = int(prefix.network_address)
-        best = slot.get(net)
-        if best is None or _rank(route) > _rank(best):
-            slot[net] = route
-    index = tuple(sorted(by_length.items(), reverse=True))
+    index = _by_length(candidates)
     topo.cache[cache_key] = index
     return index
 
@@ -170,7 +162,6 @@ def route_index(topo: Topology, subnet: Subnet) -> RouteIndex:
     cached = topo.cache.get(cache_key)
     if cached is not None:
         return cached
-    by_length: dict[int, dict[int, Route]] = {}
     system = system_routes(topo, subnet)
     shielded = [r.prefix for r in system if r.next_hop_type in BEATS_BGP
                 and isinstance(r.prefix, ipaddress.IPv4Network)]
@@ -178,14 +169,7 @@ def route_index(topo: Topology, subnet: Subnet) -> RouteIndex:
                   or not any(isinstance(r.prefix, ipaddress.IPv4Network)
                              and r.prefix.subnet_of(p) for p in shielded)]
     candidates += expanded_user_routes(topo, subnet)
-    for prefix, route in candidates:
-        assert isinstance(prefix, ipaddress.IPv4Network)
-        slot = by_length.setdefault(prefix.prefixlen, {})
-        net = int(prefix.network_address)
-        best = slot.get(net)
-        if best is None or _rank(route) > _rank(best):
-            slot[net] = route
-    index = tuple(sorted(by_length.items(), reverse=True))
+    index = _by_length(candidates)
     topo.cache[cache_key] = index
     return index
 
@@ -209,3 +193,18 @@ def lookup(topo: Topology, subnet: Subnet,
         if route is not None:
             return route
     return None
+
+
+def _by_length(candidates: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network | None, Route]]
+               ) -> tuple[tuple[int, dict[int, Route]], ...]:
+    """Longest-prefix-match index of one address family: prefix length (longest first) ->
+    network address -> the best-ranked route for that exact prefix."""
+    by_length: dict[int, dict[int, Route]] = {}
+    for prefix, route in candidates:
+        assert prefix is not None  # the callers keep one family's prefixed routes only
+        slot = by_length.setdefault(prefix.prefixlen, {})
+        net = int(prefix.network_address)
+        best = slot.get(net)
+        if best is None or _rank(route) > _rank(best):
+            slot[net] = route
+    return tuple(sorted(by_length.items(), reverse=True))
