@@ -100,6 +100,15 @@ CODES: dict[str, str] = {
     "ASSUME_FIREWALL_L4_ONLY": "an application rule that decides by FQDN met a check to an "
                                "address: it is not applied",
     "ASSUME_FIREWALL_SNAT_ADDRESS": "the firewall SNATs the flow to its first private IP",
+    "ASSUME_FIREWALL_DNAT_PATH": "a check to a firewall's public IP leaves by the source's "
+                                 "outbound path and comes back in over the Internet (hairpin)",
+    "ASSUME_FIREWALL_DNAT_FQDN": "a DNAT rule's translatedFqdn is resolved by the private DNS "
+                                 "zones linked to the firewall's VNet, then emulation.dns",
+    "ASSUME_FIREWALL_DNAT_SKIPS_NETWORK_RULES": "a DNAT-translated flow is allowed without "
+                                                "network rules; a matching network deny is not "
+                                                "applied",
+    "ASSUME_PUBLIC_FRONTEND_PATH": "a public load balancer frontend is reached over the "
+                                   "Internet from the source's outbound path",
     "ASSUME_GATEWAY_BEYOND": "a packet handed to a VPN or ExpressRoute gateway: what lies "
                              "beyond is outside the twin, the check ends at the gateway",
     "ASSUME_GATEWAY_CONNECTION_UP": "a gateway connection without connectionStatus is taken "

@@ -281,6 +281,10 @@ class Walk:
     egress: tuple[Nic, IpConfig] | None = None  # the NIC that sent it to the Internet
     public_ingress: bool = False  # reached a VM through its public IP
     snat: firewall.Firewall | None = None  # an Azure Firewall SNATed the flow to its address
+    # An Azure Firewall DNATed the flow, addressed to its public IP; hairpin: the NIC whose
+    # Internet egress carried it there (the reply goes back to it over the Internet).
+    dnat: firewall.Firewall | None = None
+    hairpin: tuple[Nic, IpConfig] | None = None
     # VirtualApplianceEcmp: route id -> the member this walk took, and each set met (id, size).
     ecmp_choice: dict[str, int] = field(default_factory=dict)
     ecmp_seen: list[tuple[str, int]] = field(default_factory=list)
@@ -421,11 +425,16 @@ def _appliance_at(topo: Topology, walk: Walk, cfg: IpConfig, address: IPAddress,
 
 
 def _via_frontend(topo: Topology, walk: Walk, cfg: IpConfig, fe: loadbalancer.Frontend,
-                  packet: nsg.Packet) -> bool:
-    """A packet addressed to an internal LB frontend (twin-semantics §10.2): the rule for its
-    protocol and port, then a healthy backend; the backend's inbound NSGs see the backend's
-    address and port. False when nothing takes the flow (the caller draws the dead end)."""
-    choice = loadbalancer.choose(topo, fe, packet.protocol, packet.destination_port, cfg)
+                  packet: nsg.Packet, public: bool = False) -> bool:
+    """A packet addressed to an LB frontend (twin-semantics §10.2): the rule for its protocol
+    and port, then a healthy backend; the backend's inbound NSGs see the backend's address and
+    port. ``public``: a public frontend reached from the Internet (``packet`` is as it arrives,
+    from the sender's egress address; no peering is crossed). False when nothing takes the flow
+    (the caller draws the dead end)."""
+    # doc components: an internal LB's backend cannot reach its own frontend; a public
+    # frontend is reached through the Internet like any public address.
+    choice = loadbalancer.choose(topo, fe, packet.protocol, packet.destination_port,
+                                 None if public else cfg)
     if len(choice.healthy) > 1:
         # The twin follows the first healthy backend; the choice rests on it when the others
         # would meet a different inbound verdict.
@@ -441,15 +450,84 @@ def _via_frontend(topo: Topology, walk: Walk, cfg: IpConfig, fe: loadbalancer.Fr
     if choice.backend is None:
         return False
     bnic, bcfg = choice.backend
-    if not _cross(topo, walk, cfg, choice.backend, packet.source):
+    if not public and not _cross(topo, walk, cfg, choice.backend, packet.source):
         return False
-    hop = Hop("VnetLocal", str(bcfg.address), bcfg.id)
+    hop = Hop("VnetLocal", str(bcfg.address), bcfg.id,
+              link_type="Internet" if public else "VirtualNetwork")
     walk.hops.append(hop)
-    arriving = replace(packet, destination=bcfg.address, destination_port=choice.port)
-    walk.blocked |= _block(topo, walk, hop, bnic, bcfg, "Inbound", arriving)
     walk.delivered_to = choice.backend
     walk.delivered_port = choice.port
+    walk.public_ingress = public
+    if public and _closed_without_nsg(topo, walk, bnic, bcfg, loadbalancer.sku_of(topo, fe),
+                                      fe.public_ip_id or fe.id):
+        walk.blocked = True
+        return True
+    arriving = replace(packet, destination=bcfg.address, destination_port=choice.port)
+    walk.blocked |= _block(topo, walk, hop, bnic, bcfg, "Inbound", arriving)
     return True
+
+
+def _from_internet(topo: Topology, walk: Walk, packet: nsg.Packet) -> nsg.Packet:
+    """The packet as it comes in from the Internet (twin-semantics §5.2 step 2): its source is
+    the sender's public egress address (outbound.py), an Internet address; when the topology
+    does not say which, it matches no CIDR, tag or ASG (verdict-sensitive)."""
+    assert walk.egress is not None
+    sender = walk.egress[1]
+    egress = _egress_address(topo, sender)
+    if egress is None:
+        walk.assumptions.append(Assumption(
+            "ASSUME_EGRESS_ADDRESS_UNKNOWN", sender.id, "the sender has no instance public "
+            "IP: its egress address is an Internet address no CIDR, tag or ASG names",
+            alternatives=("a rule naming the real egress address matches",),
+            verdict_sensitive=True))
+    return replace(packet, source=egress or packet.source, source_unknown_public=egress is None)
+
+
+def _closed_without_nsg(topo: Topology, walk: Walk, nic: Nic, cfg: IpConfig, sku: str,
+                        public_id: str) -> bool:
+    """Standard public IPs and Standard load balancer frontends are closed to inbound traffic
+    unless an NSG allows it (docs public-ip-addresses, load-balancer/skus); assumed to hold with
+    no NSG at all on the NIC the traffic reaches."""
+    subnet = topo.subnet_of(cfg)
+    if nic.nsg_id is not None or subnet.nsg_id is not None or sku.lower() != "standard" \
+            or topo.admin_rules.get(key(subnet.vnet_id)):
+        return False
+    walk.assumptions.append(Assumption(
+        "ASSUME_PUBLIC_IP_CLOSED", public_id, "a Standard public IP without an NSG is closed "
+        "to inbound traffic", alternatives=("open",), verdict_sensitive=True))
+    walk.touch(nic.id, cfg.id, cfg.subnet_id, subnet.vnet_id)
+    return True
+
+
+def _to_firewall_public_ip(topo: Topology, walk: Walk, packet: nsg.Packet,
+                           fw: firewall.Firewall) -> nsg.Packet | None:
+    """A flow addressed to an Azure Firewall's public IP (twin-semantics §6.2 rules 5-6): it
+    came in from the Internet with the sender's egress address; a DNAT rule translates its
+    destination, the firewall SNATs it to its own address, and the walk continues from the
+    firewall to the translated target. None: no DNAT rule takes it (default deny)."""
+    assert walk.egress is not None and isinstance(packet.destination, ipaddress.IPv4Address)
+    walk.hops.append(Hop("Internet", str(packet.destination), "Internet",
+                         link_type="Internet"))
+    walk.hops.append(Hop("VirtualAppliance", str(fw.address), fw.id, link_type="Internet"))
+    walk.touch(fw.id)
+    walk.assumptions.append(Assumption(
+        "ASSUME_FIREWALL_DNAT_PATH", fw.id, f"{packet.destination} is a public IP of the "
+        "firewall: the flow leaves by the sender's outbound path and comes back in over the "
+        "Internet (a hairpin Azure does not document), drawn Source, Internet, the firewall, "
+        "the translated target"))
+    egress = _egress_address(topo, walk.egress[1])
+    decision = firewall.dnat(topo, fw, packet.protocol, egress, packet.destination,
+                             packet.destination_port)
+    walk.assumptions.extend(decision.assumptions)
+    if not decision.allowed or decision.translated is None:
+        walk.blocked = True  # the firewall drops it: nothing goes further
+        return None
+    address, port = decision.translated
+    walk.dnat, walk.snat, walk.hairpin = fw, fw, walk.egress
+    walk.assumptions.append(firewall.snat_note(fw))
+    walk.delivered_port = port
+    return replace(packet, source=fw.address, destination=address, destination_port=port,
+                   via_appliance=True, source_unknown_public=False)
 
 
 def _to_public_ip(topo: Topology, walk: Walk, packet: nsg.Packet,
@@ -458,8 +536,6 @@ def _to_public_ip(topo: Topology, walk: Walk, packet: nsg.Packet,
     address, then its inbound admin rules and NSGs see source = the sender's public egress
     address (Internet, never VirtualNetwork)."""
     nic, cfg, sku = target
-    assert walk.egress is not None
-    sender = walk.egress[1]
     public = packet.destination
     walk.hops.append(Hop("Internet", str(public), "Internet", link_type="Internet"))
     hop = Hop("VnetLocal", str(cfg.address), cfg.id, link_type="Internet")
@@ -469,26 +545,8 @@ def _to_public_ip(topo: Topology, walk: Walk, packet: nsg.Packet,
     walk.assumptions.append(Assumption(
         "ASSUME_PUBLIC_IP_PATH", cfg.id, f"{public} is the public IP of {cfg.id}: drawn as "
         "Source, Internet, the VM"))
-    egress = _egress_address(topo, sender)
-    if egress is None:
-        walk.assumptions.append(Assumption(
-            "ASSUME_EGRESS_ADDRESS_UNKNOWN", sender.id, "the sender has no instance public "
-            "IP: its egress address is an Internet address no CIDR, tag or ASG names",
-            alternatives=("a rule naming the real egress address matches",),
-            verdict_sensitive=True))
-    inbound = nsg.Packet(packet.protocol, egress or packet.source, packet.source_port,
-                         cfg.address, packet.destination_port, packet.via_appliance,
-                         source_unknown_public=egress is None)
-    subnet = topo.subnet_of(cfg)
-    if nic.nsg_id is None and subnet.nsg_id is None and sku.lower() == "standard" \
-            and not topo.admin_rules.get(key(subnet.vnet_id)):
-        # doc public-ip-addresses, SKU table: Standard is closed to inbound unless an NSG
-        # allows it; assumed to hold with no NSG at all.
-        walk.assumptions.append(Assumption(
-            "ASSUME_PUBLIC_IP_CLOSED", cfg.public_ip_id or cfg.id, "a Standard public IP "
-            "without an NSG is closed to inbound traffic", alternatives=("open",),
-            verdict_sensitive=True))
-        walk.touch(nic.id, cfg.id, cfg.subnet_id, subnet.vnet_id)
+    inbound = replace(_from_internet(topo, walk, packet), destination=cfg.address)
+    if _closed_without_nsg(topo, walk, nic, cfg, sku, cfg.public_ip_id or cfg.id):
         walk.blocked = True
         return
     walk.blocked |= _block(topo, walk, hop, nic, cfg, "Inbound", inbound)
@@ -652,6 +710,27 @@ def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet,
             if target is not None:
                 _to_public_ip(topo, walk, packet, target)
                 return walk
+            fw = firewall.at_public(topo, dest)
+            if fw is not None:
+                translated = _to_firewall_public_ip(topo, walk, packet, fw)
+                if translated is None:
+                    return walk
+                # On from the firewall to the translated target (no loop check here: the
+                # flow entered from the Internet side; MAX_HOPS still bounds the walk).
+                nic, cfg = fw.as_nic()
+                packet, dest = translated, translated.destination
+                continue
+            fe = loadbalancer.public_frontend(topo, dest)
+            if fe is not None:
+                walk.hops.append(Hop("Internet", str(dest), "Internet", link_type="Internet"))
+                walk.assumptions.append(Assumption(
+                    "ASSUME_PUBLIC_FRONTEND_PATH", fe.id, f"{dest} is a public load balancer "
+                    "frontend: the flow leaves by the sender's outbound path and comes in over "
+                    "the Internet, drawn Source, Internet, the backend"))
+                if _via_frontend(topo, walk, cfg, fe, _from_internet(topo, walk, packet),
+                                 public=True):
+                    return walk
+                break
             walk.hops.append(Hop("Internet", str(dest), "Internet", link_type="Internet"))
             walk.internet = True
             return walk
@@ -697,6 +776,15 @@ def reply_routes_back(topo: Topology, spec: CheckSpec, walk: Walk) -> bool:
         if not _cross(topo, walk, cfg, walk.snat.as_nic(), spec.address):
             return False
         nic, cfg = walk.snat.as_nic()
+    if walk.dnat is not None and not walk.internet:
+        # The firewall translates the reply back and answers from its public IP over the
+        # Internet to the sender's egress address, which hands it to the sender.
+        assert walk.hairpin is not None
+        egress = _egress_address(topo, walk.hairpin[1])
+        route = _route(topo, walk, cfg, egress or ipaddress.IPv4Address("0.0.0.0"))
+        if route is None or route.next_hop_type != "Internet":
+            return False
+        nic, cfg = walk.hairpin
     target = spec.source_cfg.address
     reply_source = spec.address  # the far end answers from the address it was asked on
     assert reply_source is not None

@@ -282,6 +282,17 @@ def frontend_at(topo: Topology, vnet_keys: list[str],
     return None
 
 
+def public_frontend(topo: Topology, address: IPAddress) -> Frontend | None:
+    """The public frontend whose public IP is ``address`` (reached from the Internet)."""
+    if not isinstance(address, ipaddress.IPv4Address):
+        return None
+    return index_of(topo).by_public.get(address)
+
+
+def sku_of(topo: Topology, fe: Frontend) -> str:
+    return index_of(topo).lbs[key(fe.lb_id)].sku
+
+
 @dataclass
 class Choice:
     """What the LB does with one flow: the rule, the backend it takes (None: dropped)."""
