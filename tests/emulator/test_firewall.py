@@ -376,3 +376,30 @@ def test_dnat_from_behind_the_firewall_hairpins_through_it() -> None:
     denied = check(_published(), "a", FW_PUBLIC, 443)  # no network rule lets a out
     assert [h["type"] for h in denied["hops"]] == ["Source", "VirtualAppliance"]
     assert denied["connectionStatus"] == "Unreachable"
+
+
+def test_dnat_to_a_public_address_leaves_through_the_firewall_and_replies_come_back() -> None:
+    groups = [("inbound", 100, [nat_collection("publish", 100, nat_rule(
+        "relay", ["*"], "443", "20.50.60.70", "443"))])]
+    result = check(_published(groups), "c", FW_PUBLIC, 443)
+    assert [(h["type"], h["address"]) for h in result["hops"]] == [
+        ("Source", "10.9.1.4"), ("Internet", FW_PUBLIC), ("VirtualAppliance", FW_IP),
+        ("Internet", "20.50.60.70")]
+    assert result["connectionStatus"] == "Reachable"
+
+
+def test_dnat_reply_needs_the_firewall_subnet_to_route_to_the_internet() -> None:
+    # The firewall answers from its public IP: with AzureFirewallSubnet's 0/0 sent elsewhere
+    # (forced tunnelling, where doc firewall/forced-tunneling supports no DNAT) the reply to the
+    # client's public address cannot leave, although the forward path is the same.
+    net = _published()
+    net.rt("fw-rt", route("tunnel", "0.0.0.0/0", "None"))
+    for res in net.resources:
+        if res["name"] == "hub":
+            res["properties"]["subnets"][0]["properties"]["routeTable"] = {
+                "id": net.rid("Microsoft.Network", "routeTables", "fw-rt")}
+    result = check(net, "c", FW_PUBLIC, 443)
+    assert [h["type"] for h in result["hops"]] == [
+        "Source", "Internet", "VirtualAppliance", "VnetLocal"]
+    assert all(not h["issues"] for h in result["hops"])
+    assert result["connectionStatus"] == "Unreachable"

@@ -158,17 +158,22 @@ def test_ha_ports_rule_carries_every_tcp_port_unchanged() -> None:
     assert check(net, "a", FRONTEND_IP, 5432)["connectionStatus"] == "Reachable"
 
 
-def test_inbound_nat_rule_reaches_its_one_backend() -> None:
+def _ssh_to_web2(web_rules: tuple[dict[str, Any], ...] = (), **lb: Any) -> Net:
+    """_web with the inbound NAT rule ssh-web2: frontend port 50022 to web2's port 22."""
     nat = [{"name": "ssh-web2", "properties": {
         "frontendIPConfiguration": {"id": f"{LB}/frontendIPConfigurations/fe"},
         "protocol": "Tcp", "frontendPort": 50022, "backendPort": 22}}]
-    net = _web(nat=nat)
+    net = _web(web_rules, nat=nat, **lb)
     for res in net.resources:
         if res["name"] == "web2-nic":
             res["properties"]["ipConfigurations"][0]["properties"][
                 "loadBalancerInboundNatRules"] = [{"id": f"{LB}/inboundNatRules/ssh-web2"}]
     net.emulation["listeners"] = {net.vm_id("web1"): [80], net.vm_id("web2"): [22, 80]}
-    result = check(net, "a", FRONTEND_IP, 50022)
+    return net
+
+
+def test_inbound_nat_rule_reaches_its_one_backend() -> None:
+    result = check(_ssh_to_web2(), "a", FRONTEND_IP, 50022)
     assert result["connectionStatus"] == "Reachable"
     assert result["hops"][-1]["address"] == "10.0.2.5"
 
@@ -294,17 +299,8 @@ def test_public_frontend_reply_breaks_when_the_backend_defaults_to_an_appliance(
 
 
 def test_public_frontend_inbound_nat_rule_reaches_its_one_backend() -> None:
-    nat = [{"name": "ssh-web2", "properties": {
-        "frontendIPConfiguration": {"id": f"{LB}/frontendIPConfigurations/fe"},
-        "protocol": "Tcp", "frontendPort": 50022, "backendPort": 22}}]
     ssh = rule("ssh", 110, "Inbound", "Allow", src="Internet", dport="22", protocol="Tcp")
-    net = _web((ssh,), nat=nat, public=True)
-    for res in net.resources:
-        if res["name"] == "web2-nic":
-            res["properties"]["ipConfigurations"][0]["properties"][
-                "loadBalancerInboundNatRules"] = [{"id": f"{LB}/inboundNatRules/ssh-web2"}]
-    net.emulation["listeners"] = {net.vm_id("web1"): [80], net.vm_id("web2"): [22, 80]}
-    result = check(net, "a", PUBLIC_FRONTEND, 50022)
+    result = check(_ssh_to_web2((ssh,), public=True), "a", PUBLIC_FRONTEND, 50022)
     assert result["connectionStatus"] == "Reachable"
     assert result["hops"][-1]["address"] == "10.0.2.5"
 

@@ -12,7 +12,10 @@ subnet; a VirtualAppliance hop continues from the appliance NIC (inbound NSGs on
 IP forwarding required, outbound NSGs and its subnet's routes on leaving); the walk ends at the
 destination NIC (VnetLocal hop, inbound NSGs subnet then NIC), the Internet, or a dead end
 (Destination hop, resourceId "Unknown"). An Azure Firewall is an appliance without a NIC
-(firewall.py decides the flow), a private endpoint's NIC answers for its service
+(firewall.py decides the flow); a check to its public IP, or to a public load balancer frontend,
+leaves by the source's outbound path and comes back in from the Internet (the firewall's DNAT
+rules, the LB's rules and probes decide; the reply returns the same way), a private endpoint's
+NIC answers for its service
 (private_endpoints.py), a gateway route ends the walk at the gateway (gateways.py), a service
 endpoint route at the service (service_endpoints.py), and an ECMP set is walked through each
 member in turn (run_check). Like the service, the walk continues after an NSG
@@ -776,10 +779,13 @@ def reply_routes_back(topo: Topology, spec: CheckSpec, walk: Walk) -> bool:
         if not _cross(topo, walk, cfg, walk.snat.as_nic(), spec.address):
             return False
         nic, cfg = walk.snat.as_nic()
-    if walk.dnat is not None and not walk.internet:
-        # The firewall translates the reply back and answers from its public IP over the
-        # Internet to the sender's egress address, which hands it to the sender.
+    if walk.dnat is not None:
+        # The reply reached the firewall that translated the flow (the SNAT check above, or,
+        # for a public translated address, back from the Internet to the firewall's egress);
+        # it translates it back and answers from its public IP over the Internet to the
+        # sender's egress address, which hands it to the sender.
         assert walk.hairpin is not None
+        nic, cfg = walk.dnat.as_nic()
         egress = _egress_address(topo, walk.hairpin[1])
         route = _route(topo, walk, cfg, egress or ipaddress.IPv4Address("0.0.0.0"))
         if route is None or route.next_hop_type != "Internet":
