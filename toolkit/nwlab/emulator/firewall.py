@@ -44,7 +44,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from . import private_endpoints
+from . import outbound, private_endpoints
 from .assumptions import Assumption
 from .topology import T_FIREWALL, T_RULE_COLLECTION_GROUP, IPAddress, IpConfig, Nic, Topology, key
 
@@ -195,15 +195,6 @@ def _classic_rules(topo: Topology, props: dict[str, Any]) -> list[FirewallRule]:
     return out
 
 
-def _public_address(topo: Topology, pip_id: str) -> ipaddress.IPv4Address | None:
-    text = _props(topo.public_ips.get(key(pip_id))).get("ipAddress")
-    try:
-        address = ipaddress.ip_address(str(text)) if text else None
-    except ValueError:
-        return None
-    return address if isinstance(address, ipaddress.IPv4Address) else None
-
-
 def firewalls(topo: Topology) -> dict[ipaddress.IPv4Address, Firewall]:
     """Private IP -> firewall (built once per topology; ``at_public`` indexes the public IPs)."""
     cached = topo.cache.get("firewalls")
@@ -237,7 +228,7 @@ def firewalls(topo: Topology) -> dict[ipaddress.IPv4Address, Firewall]:
                         if isinstance(c.get("publicIPAddress"), dict)
                         and c["publicIPAddress"].get("id")
                         and key(str(c["publicIPAddress"]["id"])) in topo.public_ips)
-        publics = tuple(a for a in (_public_address(topo, p) for p in pip_ids) if a)
+        publics = tuple(a for a in (outbound.public_address(topo, p) for p in pip_ids) if a)
         out[address] = Firewall(res["id"], address, subnet, tuple(rules), ranges, pip_ids,
                                 publics)
     topo.cache["firewalls"] = out
@@ -341,8 +332,7 @@ def decide(topo: Topology, fw: Firewall, protocol: str, source: ipaddress.IPv4Ad
            destination: ipaddress.IPv4Address, port: int | None, host: str | None) -> Decision:
     """The firewall's verdict on a flow's first packet (twin-semantics §6.2 rules 3-8)."""
     region = str((topo.raw.get(key(fw.id)) or {}).get("location", ""))
-    notes = [Assumption("ASSUME_FIREWALL_HOP", fw.id, "the firewall is drawn as a "
-                        "VirtualAppliance hop at its private IP (undocumented)")]
+    notes = [_hop_note(fw)]
     l7_unknown = False
     for rule in fw.rules:
         if rule.kind == "nat":
@@ -376,6 +366,11 @@ def decide(topo: Topology, fw: Firewall, protocol: str, source: ipaddress.IPv4Ad
     return Decision(False, "DefaultDeny", False, notes + _deny_notes(fw, "DefaultDeny", False))
 
 
+def _hop_note(fw: Firewall) -> Assumption:
+    return Assumption("ASSUME_FIREWALL_HOP", fw.id, "the firewall is drawn as a "
+                      "VirtualAppliance hop at its private IP (undocumented)")
+
+
 def _any(entries: tuple[str, ...]) -> bool:
     return any(_entry(text)[0] == "any" for text in entries)
 
@@ -387,8 +382,7 @@ def dnat(topo: Topology, fw: Firewall, protocol: str, source: ipaddress.IPv4Addr
     it; none: default deny. ``source`` None is a public address the twin does not know (the
     sender's egress without a public IP of its own): it matches only a ``*`` source."""
     region = str((topo.raw.get(key(fw.id)) or {}).get("location", ""))
-    notes = [Assumption("ASSUME_FIREWALL_HOP", fw.id, "the firewall is drawn as a "
-                        "VirtualAppliance hop at its private IP (undocumented)")]
+    notes = [_hop_note(fw)]
     undecided: list[str] = []  # DNAT rules an unknown source might have matched
     for rule in fw.rules:
         if rule.kind != "nat":
