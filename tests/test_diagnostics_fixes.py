@@ -44,8 +44,9 @@ def test_a_narrow_allow_rule_just_above_the_deny_comes_first():
         f"az network nsg rule create --subscription {SUB} -g ContosoRG --nsg-name DbNsg -n {name} "
         "--priority 198 --direction Inbound --access Allow --protocol Tcp "
         "--source-address-prefixes 10.1.1.4 --source-port-ranges '*' "
-        "--destination-address-prefixes 10.1.4.4 --destination-port-ranges 80")
-    assert allow.request.method == "PUT"
+        "--destination-address-prefixes 10.1.4.4 --destination-port-ranges 80 "
+        "--description 'Allows the flow deny-all-in denied (added by nwlab)'")
+    assert allow.request.method == "PUT" and allow.widens == ""
     assert allow.request.url == f"{ARM}{NSG}/securityRules/{name}?api-version=2024-05-01"
     assert allow.request.body == {"properties": {
         "protocol": "Tcp", "sourceAddressPrefix": "10.1.1.4", "sourcePortRange": "*",

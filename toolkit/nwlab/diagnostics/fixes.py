@@ -8,7 +8,18 @@ Smallest first means: an allow rule for exactly the failing flow, at the free pr
 above the deny (every rule evaluated before the deny already failed to match the flow, so the new
 rule changes nothing else); then narrowing the deny so it no longer covers the flow; then deleting
 it. When the deny sits at priority 100 (no user priority is evaluated before it), no allow rule can
-go above it: narrowing the deny is then the first fix.
+go above it: narrowing the deny is then the first fix, and its note says so.
+
+Every fix also says what it opens beyond the failing flow (`widens`, empty when it opens exactly
+that flow), and a fix may take several steps (`steps`: the allow rules in two NSGs that both deny,
+an admin rule and the commit that deploys it), applied in order.
+
+The request bodies follow the 2024-05-01 SecurityRule and Route schemas of
+Azure/azure-rest-api-specs (networkSecurityGroup.json, routeTable.json): read-only fields are
+left out, and a rule side holds one value in its singular field (the only one that may be '*'
+or a tag) or several CIDRs in its plural field, never both, as the service requires
+(SecurityRuleParameterContainsUnsupportedValue otherwise) and as az network nsg rule update
+writes them. The az commands use only the arguments the az CLI documents for each verb.
 """
 
 from __future__ import annotations
@@ -30,8 +41,8 @@ from nwlab.diagnostics.routes import EffectiveRoute
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["BlockingRoute", "BlockingRule", "Fix", "FixRequest", "Flow", "fixes_frame",
-           "nsg_fixes", "nsg_rule_fixes", "route_fixes"]
+__all__ = ["BlockingRoute", "BlockingRule", "Fix", "FixRequest", "Flow", "combine",
+           "fixes_frame", "nsg_fixes", "nsg_rule_fixes", "route_fixes", "rule_side", "widens_of"]
 
 ARM = CLOUDS["AzureCloud"].endpoint
 NETWORK_API = DEFAULT_API_VERSIONS["Microsoft.Network"]
@@ -44,6 +55,12 @@ _NEXT_HOPS = {h.lower(): h for h in ("VirtualNetworkGateway", "VnetLocal", "Inte
 # Azure's default denies (NSG overview), for NSGs read without their defaultSecurityRules.
 _DEFAULT_DENIES = {"denyallinbound": (65500, "Inbound"), "denyalloutbound": (65500, "Outbound")}
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+# Rule and route names: 1-80 characters, a letter or digit first, a letter, digit or '_' last
+# (Azure naming rules for Microsoft.Network child resources).
+NAME_MAX = 80
+DESCRIPTION = 140  # a rule's description is "restricted to 140 chars" (SecurityRule schema)
+# Read-only properties of the SecurityRule and Route schemas: a PUT body leaves them out.
+READ_ONLY = frozenset({"provisioningState", "hasBgpOverride"})
 
 
 @dataclass(frozen=True)
@@ -64,13 +81,25 @@ class Fix:
 
     kind: str  # add-allow-rule, narrow-deny-rule, delete-deny-rule, add-route, change-route, ...
     title: str
-    command: str
-    request: FixRequest
-    resource_id: str  # the NSG or route table the fix changes
+    command: str  # the az command; one line per step when the fix takes several
+    request: FixRequest  # the first step's request (`requests` has every step's)
+    resource_id: str  # the NSG, route table or admin rule the fix changes (the first step's)
     note: str = ""
     proven: bool | None = None
     # The check's result after the fix was applied to a twin (set with `proven`).
     result: Any = field(default=None, compare=False, repr=False)
+    # What the fix lets through beyond the failing flow; "" when it opens exactly that flow.
+    widens: str = ""
+    # Every step as (az command, request) when the fix takes more than one, in order.
+    steps: tuple[tuple[str, FixRequest], ...] = ()
+
+    @property
+    def commands(self) -> tuple[str, ...]:
+        return tuple(c for c, _ in self.steps) or (self.command,)
+
+    @property
+    def requests(self) -> tuple[FixRequest, ...]:
+        return tuple(r for _, r in self.steps) or (self.request,)
 
     def with_proof(self, proven: bool, result: Any = None) -> Fix:
         return replace(self, proven=proven, result=result)
@@ -78,11 +107,27 @@ class Fix:
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "title": self.title, "command": self.command,
                 "request": self.request.to_dict(), "resource_id": self.resource_id,
-                "note": self.note, "proven": self.proven}
+                "note": self.note, "proven": self.proven, "widens": self.widens,
+                "requests": [r.to_dict() for r in self.requests]}
 
     def __str__(self) -> str:
         proof = {True: "proven", False: "not proven", None: "not verified"}[self.proven]
-        return f"{self.title} ({proof})\n  {self.command}"
+        commands = "\n  ".join(self.commands)
+        wider = f"\n  opens more than the flow: {self.widens}" if self.widens else ""
+        return f"{self.title} ({proof})\n  {commands}{wider}"
+
+
+def combine(fixes: Iterable[Fix], *, title: str, note: str) -> Fix:
+    """One fix made of several, applied in order: what a flow needs when more than one layer
+    (two NSGs, an admin rule and an NSG) denies it, since no single change then lets it by."""
+    parts = list(fixes)
+    if len(parts) < 2:
+        raise ValueError("combine: needs two fixes or more; a single fix is already whole")
+    steps = tuple(step for f in parts for step in (f.steps or ((f.command, f.request),)))
+    widens = "; ".join(f.widens for f in parts if f.widens)
+    return Fix(kind="+".join(dict.fromkeys(f.kind for f in parts)), title=title,
+               command="\n".join(c for c, _ in steps), request=steps[0][1],
+               resource_id=parts[0].resource_id, note=note, widens=widens, steps=steps)
 
 
 @dataclass(frozen=True)
@@ -215,10 +260,6 @@ def nsg_rule_fixes(rule: BlockingRule, flow: Flow, *, taken_priorities: Iterable
         return fixes  # default rules can be neither edited nor deleted
     narrowed = _narrow_deny(rule, rid, flow, endpoint, api_version)
     if narrowed is not None:
-        if priority is None:
-            narrowed = replace(narrowed, note=f"No free priority below {rule.priority}: an allow "
-                               "rule cannot be evaluated before this deny, so narrowing the deny "
-                               "is the smallest change. " + narrowed.note)
         fixes.append(narrowed)
     fixes.append(Fix(
         kind="delete-deny-rule", title=f"Delete the deny rule {rule.name}",
@@ -226,7 +267,15 @@ def nsg_rule_fixes(rule: BlockingRule, flow: Flow, *, taken_priorities: Iterable
         request=FixRequest("DELETE", _url(endpoint, f"{rule.nsg_id}/securityRules/{rule.name}",
                                           api_version)),
         resource_id=rule.nsg_id,
-        note="Removes the rule for every flow it covered, not only this one."))
+        note="Removes the rule for every flow it covered, not only this one.",
+        widens=widens_of(rule.properties, flow, f"every flow {rule.name} denied")))
+    if priority is None:
+        # Said on the first fix offered, whichever it is (narrowing, or deleting when the deny
+        # cannot be narrowed exactly).
+        fixes[0] = replace(fixes[0], note=f"No free priority below {rule.priority} among "
+                           f"this NSG's {direction.lower()} rules (user rules take "
+                           f"{MIN_PRIORITY}-{MAX_PRIORITY}): an allow rule cannot be evaluated "
+                           "before this deny, so this is the smallest change. " + fixes[0].note)
     return fixes
 
 
@@ -257,7 +306,7 @@ def route_fixes(route: BlockingRoute, destination: str, *, next_hop_type: str,
     hop_props = {"nextHopType": hop, **({"nextHopIpAddress": next_hop_ip} if next_hop_ip else {})}
     hop_args = [("--next-hop-type", hop)] + ([("--next-hop-ip-address", next_hop_ip)]
                                               if next_hop_ip else [])
-    name = _unique(_NAME_UNSAFE.sub("-", f"nwlab-host-{address}"), set(taken_names))
+    name = _unique(f"nwlab-host-{address}", set(taken_names))
     fixes: list[Fix] = []
     # A host route beside one with the same prefix is refused (RouteConflict: one route per
     # prefix in a table), so when the blocking route is already that host route it is changed.
@@ -279,16 +328,23 @@ def route_fixes(route: BlockingRoute, destination: str, *, next_hop_type: str,
                         [("-n", route.name), *hop_args]),
             request=FixRequest("PUT", _url(endpoint, path, api_version), {"properties": {
                 **{k: v for k, v in route.properties.items()
-                   if k not in ("provisioningState", "nextHopIpAddress")},
+                   if k not in READ_ONLY | {"nextHopIpAddress", "nextHop"}},
                 "addressPrefix": route.address_prefix, **hop_props}}),
-            resource_id=table, note=f"Changes every destination in {route.address_prefix}."))
+            resource_id=table, note=f"Changes every destination in {route.address_prefix}.",
+            widens=_route_widens(route.address_prefix, host)))
         fixes.append(Fix(
             kind="delete-route", title=f"Delete the route {route.name}",
             command=_az("network route-table route delete", rid, "--route-table-name",
                         [("-n", route.name)]),
             request=FixRequest("DELETE", _url(endpoint, path, api_version)), resource_id=table,
-            note="The system routes decide again for every destination it covered."))
+            note="The system routes decide again for every destination it covered.",
+            widens=_route_widens(route.address_prefix, host)))
     return fixes
+
+
+def _route_widens(prefix: str, host: str) -> str:
+    """A route change reaches every destination of its prefix: '' only for the host itself."""
+    return "" if _same_network(prefix, host) else f"every destination in {prefix}"
 
 
 def _same_network(prefix: str, host: str) -> bool:
@@ -315,17 +371,21 @@ def _free_priority(deny: int, taken: set[int]) -> int | None:
     return None
 
 
+def _port_text(flow: Flow) -> str:
+    return "*" if flow.destination_port is None or flow.protocol == "Icmp" \
+        else str(flow.destination_port)
+
+
 def _allow_rule(rule: BlockingRule, rid: Any, flow: Flow, direction: str, priority: int,
                 names: set[str], endpoint: str, api_version: str) -> Fix:
-    port = "*" if flow.destination_port is None or flow.protocol == "Icmp" \
-        else str(flow.destination_port)
+    port = _port_text(flow)
     label = f"nwlab-allow-{flow.protocol}-{port}-{flow.source}-to-{flow.destination}"
-    name = _unique(_NAME_UNSAFE.sub("-", label.replace("*", "any")).lower()[:80], names)
+    name = _unique(label.replace("*", "any").lower(), names)
     props = {"protocol": flow.protocol, "sourceAddressPrefix": flow.source,
              "sourcePortRange": "*", "destinationAddressPrefix": flow.destination,
              "destinationPortRange": port, "access": "Allow", "priority": priority,
              "direction": direction,
-             "description": f"Allows the flow {rule.name} denied (added by nwlab)"}
+             "description": f"Allows the flow {rule.name} denied (added by nwlab)"[:DESCRIPTION]}
     return Fix(
         kind="add-allow-rule",
         title=f"Allow {flow.protocol} {flow.source} -> {flow.destination}:{port} at priority "
@@ -335,11 +395,84 @@ def _allow_rule(rule: BlockingRule, rid: Any, flow: Flow, direction: str, priori
             ("--access", "Allow"), ("--protocol", flow.protocol),
             ("--source-address-prefixes", flow.source), ("--source-port-ranges", "*"),
             ("--destination-address-prefixes", flow.destination),
-            ("--destination-port-ranges", port)]),
+            ("--destination-port-ranges", port), ("--description", props["description"])]),
         request=FixRequest("PUT", _url(endpoint, f"{rule.nsg_id}/securityRules/{name}",
                                        api_version), {"properties": props}),
         resource_id=rule.nsg_id,
-        note="Opens exactly the failing flow; the deny keeps covering everything else.")
+        note="Opens exactly the failing flow; the deny keeps covering everything else.",
+        widens=widens_of(props, flow))
+
+
+# -- what a rule covers beyond the flow ----------------------------------------------------------
+
+def _values(props: Mapping[str, Any], single: str, many: str) -> list[str]:
+    """A rule side's values, singular and plural together (a GET may show both fields)."""
+    return [str(v) for v in (props.get(single), *(props.get(many) or [])) if v]
+
+
+def _is_host(value: str, address: str) -> bool:
+    try:
+        return ipaddress.ip_network(value, strict=False) == ipaddress.ip_network(address)
+    except ValueError:
+        return False  # '*', a tag or a range: more than the one address
+
+
+def _nsg_shaped(props: Mapping[str, Any]) -> Mapping[str, Any]:
+    """An admin rule's fields (sources/destinations as address prefix items) in the security
+    rule's spelling; a security rule's as they are."""
+    if "sources" not in props and "destinations" not in props:
+        return props
+    out = dict(props)
+    for side in ("source", "destination"):
+        out[f"{side}AddressPrefixes"] = [str(i.get("addressPrefix")) for i in
+                                         props.get(f"{side}s") or [] if isinstance(i, Mapping)]
+    return out
+
+
+def _beyond(props: Mapping[str, Any], flow: Flow) -> list[str]:
+    """Each field in which a rule with `props` (a security or an admin rule's) matches more
+    than the flow, in words."""
+    props = _nsg_shaped(props)
+    out = []
+    for side, address in (("source", flow.source), ("destination", flow.destination)):
+        asgs = [a for a in props.get(f"{side}ApplicationSecurityGroups") or []
+                if isinstance(a, Mapping)]
+        if asgs:
+            names = ", ".join(str(a.get("id") or "").rsplit("/", 1)[-1] for a in asgs)
+            out.append(f"every {side} in {names}")
+            continue
+        values = _values(props, f"{side}AddressPrefix", f"{side}AddressPrefixes") or ["*"]
+        if not all(_is_host(v, address) for v in values):
+            out.append(f"{side}s {', '.join(values)}")
+    if flow.protocol != "Icmp" and flow.destination_port is not None:
+        ports = _values(props, "destinationPortRange", "destinationPortRanges") or ["*"]
+        port = flow.destination_port
+        if not all(v in (str(port), f"{port}-{port}") for v in ports):
+            out.append(f"ports {', '.join(ports)}")
+    if str(props.get("protocol") or "*").lower() in ("*", "any") and flow.protocol != "*":
+        out.append("every protocol")
+    return out
+
+
+def widens_of(props: Mapping[str, Any], flow: Flow, whole: str = "") -> str:
+    """'' when a rule with `props` matches only the flow; else what else it matches, after
+    `whole` (what the change un-denies, e.g. 'every flow DenyWeb denied')."""
+    extra = _beyond(props, flow)
+    if not extra:
+        return ""
+    return f"{whole}: {', '.join(extra)}" if whole else ", ".join(extra)
+
+
+def rule_side(props: Mapping[str, Any], single: str, many: str, values: list[str]
+              ) -> dict[str, Any]:
+    """`props` with one side rewritten as Azure takes it: one value in the singular field (the
+    only one that may hold '*' or a tag), several in the plural one, the other field gone."""
+    out = {k: v for k, v in props.items() if k not in (single, many)}
+    if len(values) == 1:
+        out[single] = values[0]
+    else:
+        out[many] = list(values)
+    return out
 
 
 # -- narrowing the deny ------------------------------------------------------------------------
@@ -349,35 +482,43 @@ def _narrow_deny(rule: BlockingRule, rid: Any, flow: Flow, endpoint: str, api_ve
     """The deny rewritten so it no longer covers the flow: the flow's source carved out of its
     source prefixes, or the flow's port out of its port ranges, whichever un-denies less. None
     when neither can be carved exactly (tags or ASGs as sources, and the deny is this one port)."""
-    props = dict(rule.properties)
+    props = {k: v for k, v in rule.properties.items() if k not in READ_ONLY}
     is_outbound = rule.direction.lower() == "outbound"
     # The flow's own side: an outbound deny is carved on the destination (the remote end).
     side, address = ("destination", flow.destination) if is_outbound else ("source", flow.source)
-    options: list[tuple[int, str, list[str]]] = []
+    single, many = f"{side}AddressPrefix", f"{side}AddressPrefixes"
+    options: list[tuple[float, str, list[str], Mapping[str, Any], str]] = []
     prefixes = _prefixes(props, side)
     if prefixes is not None and not props.get(f"{side}ApplicationSecurityGroups"):
         carved = _carve_address(prefixes, address)
         if carved is not None:
-            options.append((_port_count(props), "address", carved))
+            kept, lost = carved
+            # What is un-denied: the address for whatever else the deny covers, and the other
+            # address family when the deny's '*' cannot be kept beside the carved prefixes.
+            freed = rule_side(props, single, many, [address])
+            lost_text = f"every {lost} {side} ('*' less one address is written in " \
+                        "one address family: a rule's prefixes cannot mix them)" if lost else ""
+            options.append((float("inf") if lost else _port_count(props), "address", kept,
+                            freed, lost_text))
     ports = _port_ranges(props)
     if flow.destination_port is not None and flow.protocol != "Icmp" and ports is not None:
         carved_ports = _carve_port(ports, flow.destination_port)
         if carved_ports:
-            options.append((_address_count(prefixes), "port", carved_ports))
+            freed = rule_side(props, "destinationPortRange", "destinationPortRanges",
+                              [str(flow.destination_port)])
+            options.append((_address_count(prefixes), "port", carved_ports, freed, ""))
     if not options:
         return None
-    _, what, values = min(options, key=lambda o: o[0])
+    _, what, values, freed, lost_text = min(options, key=lambda o: o[0])
     path = f"{rule.nsg_id}/securityRules/{rule.name}"
     if what == "address":
-        single, many, flag = f"{side}AddressPrefix", f"{side}AddressPrefixes", \
-            f"--{side}-address-prefixes"
-        subject = f"{address}"
+        body = rule_side(props, single, many, values)
+        flag, subject = f"--{side}-address-prefixes", f"{address}"
     else:
-        single, many, flag = "destinationPortRange", "destinationPortRanges", \
-            "--destination-port-ranges"
-        subject = f"port {flow.destination_port}"
-    body = {k: v for k, v in props.items() if k not in (single, many, "provisioningState")}
-    body[many] = values
+        body = rule_side(props, "destinationPortRange", "destinationPortRanges", values)
+        flag, subject = "--destination-port-ranges", f"port {flow.destination_port}"
+    widens = "; ".join(w for w in (widens_of(freed, flow, f"{subject} for every flow {rule.name} "
+                                           "denied"), lost_text) if w)
     return Fix(
         kind="narrow-deny-rule", title=f"Narrow {rule.name} so it no longer covers {subject}",
         command=_az("network nsg rule update", rid, "--nsg-name",
@@ -385,17 +526,19 @@ def _narrow_deny(rule: BlockingRule, rid: Any, flow: Flow, endpoint: str, api_ve
         request=FixRequest("PUT", _url(endpoint, path, api_version), {"properties": body}),
         resource_id=rule.nsg_id,
         note=f"The deny keeps its priority and fields, minus {subject} "
-             f"({'for every port it covers' if what == 'address' else 'for every source'}).")
+             f"({'for every port it covers' if what == 'address' else 'for every source'}).",
+        widens=widens)
 
 
 def _prefixes(props: Mapping[str, Any], side: str) -> list[str] | None:
-    """The side's prefixes as networks' text, or None when a tag or ASG is among them."""
-    values = [str(v) for v in (props.get(f"{side}AddressPrefix"),
-                               *(props.get(f"{side}AddressPrefixes") or [])) if v]
+    """The side's prefixes as networks' text, or None when a tag or ASG is among them. '*'
+    covers both address families."""
+    values = _values(props, f"{side}AddressPrefix", f"{side}AddressPrefixes")
     out = []
     for value in values or ["*"]:
         if value in ("*", "Any"):
-            value = "0.0.0.0/0"
+            out += ["0.0.0.0/0", "::/0"]
+            continue
         try:
             out.append(str(ipaddress.ip_network(value, strict=False)))
         except ValueError:
@@ -403,25 +546,31 @@ def _prefixes(props: Mapping[str, Any], side: str) -> list[str] | None:
     return out
 
 
-def _carve_address(prefixes: list[str], address: str) -> list[str] | None:
+def _carve_address(prefixes: list[str], address: str) -> tuple[list[str], str] | None:
+    """(the prefixes without the address, the other family's name when prefixes of it had to be
+    dropped), or None when no prefix holds the address. A rule's prefixes are of one family
+    (ResourceCannotContainAddressPrefixesFromDifferentAddressFamilies), so the carved list
+    keeps the address's family only."""
     ip = ipaddress.ip_address(address)
     out: list[str] = []
     carved = False
+    lost = ""
     for text in prefixes:
         net: Any = ipaddress.ip_network(text)
-        if net.version == ip.version and ip in net:
+        if net.version != ip.version:
+            lost = f"IPv{net.version}"
+        elif ip in net:
             carved = True
             host = ipaddress.ip_network(f"{ip}/{ip.max_prefixlen}")
             # address_exclude gives the smallest set of prefixes covering net without the host.
             out.extend(str(n) for n in sorted(net.address_exclude(host)))
         else:
             out.append(text)
-    return out if carved and out else None
+    return (out, lost) if carved and out else None
 
 
 def _port_ranges(props: Mapping[str, Any]) -> list[tuple[int, int]] | None:
-    values = [str(v) for v in (props.get("destinationPortRange"),
-                               *(props.get("destinationPortRanges") or [])) if v]
+    values = _values(props, "destinationPortRange", "destinationPortRanges")
     out = []
     for value in values or ["*"]:
         if value == "*":
@@ -494,8 +643,16 @@ def _url(endpoint: str, path: str, api_version: str) -> str:
 
 
 def _unique(name: str, taken: set[str]) -> str:
+    """`name` made a valid child name (letters, digits, '_', '.', '-'; at most NAME_MAX; no
+    trailing '-' or '.') not among `taken` (case-insensitively), by a -2, -3... suffix that
+    keeps it within the limit."""
     lowered = {t.lower() for t in taken}
-    candidate, n = name.rstrip("-."), 2
+    base = _NAME_UNSAFE.sub("-", name).lstrip("-._") or "nwlab"
+
+    def fit(stem: str, suffix: str = "") -> str:
+        return stem[:NAME_MAX - len(suffix)].rstrip("-.") + suffix
+
+    candidate, n = fit(base), 2
     while candidate.lower() in lowered:
-        candidate, n = f"{name.rstrip('-.')}-{n}", n + 1
+        candidate, n = fit(base, f"-{n}"), n + 1
     return candidate
