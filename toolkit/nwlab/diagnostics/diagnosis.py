@@ -24,14 +24,24 @@ import ipaddress
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
+from nwlab.arm.admin_rules import effective_admin_rules
 from nwlab.arm.errors import NwlabError
 from nwlab.checkspec import CheckSpec, build_check
 from nwlab.diagnostics import bundle, operations
-from nwlab.diagnostics.fixes import BlockingRoute, Fix, Flow, fixes_frame, nsg_fixes, route_fixes
-from nwlab.diagnostics.flow import IpFlowResult, NextHopResult
+from nwlab.diagnostics.admin_fixes import admin_rule_fixes
+from nwlab.diagnostics.fixes import (
+    BlockingRoute,
+    Fix,
+    Flow,
+    combine,
+    fixes_frame,
+    nsg_fixes,
+    route_fixes,
+)
+from nwlab.diagnostics.flow import IpFlowResult, NextHopResult, split_rule_name
 from nwlab.diagnostics.nsg import NsgDiagnosticResult
 from nwlab.diagnostics.outcome import GUEST_ISSUES, outcome
 from nwlab.diagnostics.render import table_frame, table_html, table_text
@@ -69,8 +79,8 @@ class Client(operations.Client, Protocol):
 class Finding:
     """One reason the check came out as it did, with the resource that holds it."""
 
-    kind: str  # nsg-rule, route, guest-or-application, beyond-estate, unreachable, reachable,
-    # twin-assumption
+    kind: str  # nsg-rule, admin-rule, route, guest-or-application, beyond-estate, unreachable,
+    # reachable, twin-assumption
     test: str  # the test that shows it (a key of Diagnosis.tests)
     text: str
     resource_id: str | None = None  # the NSG or route table (None when no Azure resource holds it)
@@ -346,13 +356,19 @@ def run_tests(client: Client, spec: CheckSpec, timeout: float, *, analyzer: bool
 
 def _nsg_findings(client: Client, tests: dict[str, Any], flow: Flow | None
                   ) -> tuple[list[Finding], list[Fix]]:
+    """A finding per layer that denies (NSG or admin rules, at any end or the dropping hop),
+    and its fixes. The flow needs every one of them opened, so when several deny, the first
+    fix is each layer's smallest together (a subnet's and a NIC's NSG, an admin rule and an
+    NSG, both ends), then each layer's own fixes."""
     findings: list[Finding] = []
-    fixes: list[Fix] = []
+    per_layer: list[list[Fix]] = []
     seen: set[tuple[str, str]] = set()
     for end in ("source", "hop", "destination"):
         result = tests.get(f"nsg_diagnostic.{end}")
         if not isinstance(result, NsgDiagnosticResult) or result.allowed:
             continue
+        direction = str((result.results[0].query.direction if result.results and
+                         result.results[0].query else "") or "").lower() or "-"
         for layer in result.blocking():
             if layer.matched_rule is None:
                 continue
@@ -360,34 +376,89 @@ def _nsg_findings(client: Client, tests: dict[str, Any], flow: Flow | None
             if (layer.nsg_id.lower(), rule_name.lower()) in seen:
                 continue
             seen.add((layer.nsg_id.lower(), rule_name.lower()))
-            short = rule_name.split("_", 1)[1] if "_" in rule_name else rule_name
-            fields: dict[str, Any] = {}
-            priority = None
-            nsg = None
-            if "/networkSecurityGroups/" in layer.nsg_id:
-                try:
-                    nsg = client.arm.get_json(layer.nsg_id)
-                except NwlabError:
-                    nsg = None
-            for kind in ("securityRules", "defaultSecurityRules"):
-                for item in ((nsg or {}).get("properties") or {}).get(kind) or []:
-                    if str(item.get("name", "")).lower() == short.lower():
-                        fields = dict(item.get("properties") or {})
-                        fields.pop("provisioningState", None)
-                        priority = fields.get("priority")
-            direction = str((result.results[0].query.direction if result.results and
-                             result.results[0].query else "") or "").lower() or "-"
-            findings.append(Finding(
-                kind="nsg-rule", test=f"nsg_diagnostic.{end}",
-                text=(f"{short} (priority {priority if priority is not None else '?'}, "
-                      f"{direction}) in {layer.nsg_id.rsplit('/', 1)[-1]} denies the flow; "
-                      f"applied to {layer.applied_to or '-'}"),
-                resource_id=layer.nsg_id, rule=short, priority=priority, fields=fields))
-            if nsg is not None and flow is not None:
-                # ValueError: the rule is not in the NSG as read now (changed since): no fix
-                with contextlib.suppress(ValueError):
-                    fixes += nsg_fixes(nsg, rule_name, flow, endpoint=client.arm.endpoint)
+            read = _admin_layer if layer.layer == "admin" else _nsg_layer
+            finding, fixes = read(client, layer, rule_name, direction, flow)
+            findings.append(replace(finding, test=f"nsg_diagnostic.{end}"))
+            per_layer.append(fixes)
+    fixes = [f for layer_fixes in per_layer for f in layer_fixes]
+    firsts = [layer_fixes[0] for layer_fixes in per_layer if layer_fixes]
+    if len(per_layer) > 1 and len(firsts) == len(per_layer):
+        names = ", ".join(f.rule or "?" for f in findings)
+        fixes.insert(0, combine(firsts, title=f"Open the flow in every layer that denies it "
+                                              f"({names})",
+                                note="Each layer denies the flow on its own, so it passes only "
+                                     "when every one lets it by: this applies each layer's "
+                                     "smallest fix, in order."))
     return findings, fixes
+
+
+def _nsg_layer(client: Client, layer: Any, rule_name: str, direction: str, flow: Flow | None
+               ) -> tuple[Finding, list[Fix]]:
+    """An NSG's deny: the rule's own fields from a GET of the NSG, and its fixes."""
+    short, _ = split_rule_name(rule_name)
+    fields: dict[str, Any] = {}
+    priority = None
+    nsg = None
+    if "/networkSecurityGroups/" in layer.nsg_id:
+        try:
+            nsg = client.arm.get_json(layer.nsg_id)
+        except NwlabError:
+            nsg = None
+    for kind in ("securityRules", "defaultSecurityRules"):
+        for item in ((nsg or {}).get("properties") or {}).get(kind) or []:
+            if str(item.get("name", "")).lower() == short.lower():
+                fields = dict(item.get("properties") or {})
+                fields.pop("provisioningState", None)
+                priority = fields.get("priority")
+    finding = Finding(
+        kind="nsg-rule", test="",
+        text=(f"{short} (priority {priority if priority is not None else '?'}, "
+              f"{direction}) in {layer.nsg_id.rsplit('/', 1)[-1]} denies the flow; "
+              f"applied to {layer.applied_to or '-'}"),
+        resource_id=layer.nsg_id, rule=short, priority=priority, fields=fields)
+    fixes: list[Fix] = []
+    if nsg is not None and flow is not None:
+        # ValueError: the rule is not in the NSG as read now (changed since): no fix
+        with contextlib.suppress(ValueError):
+            fixes = nsg_fixes(nsg, rule_name, flow, endpoint=client.arm.endpoint)
+    return finding, fixes
+
+
+def _admin_layer(client: Client, layer: Any, rule_name: str, direction: str,
+                 flow: Flow | None) -> tuple[Finding, list[Fix]]:
+    """A Virtual Network Manager admin rule's deny: the rule as the VNet's effective admin
+    rules list it (its id names the configuration and collection to fix) and its fixes."""
+    vnet = layer.applied_to or ""
+    try:
+        rules = effective_admin_rules(client.arm, vnet) if vnet else []
+        location = str((client.arm.get_json(vnet) or {}).get("location") or "") if vnet else ""
+    except NwlabError:
+        rules, location = [], ""
+    name = split_rule_name(rule_name)[0].lower()
+    item = next((r for r in rules if str(r.get("id", "")).rstrip("/").rsplit("/", 1)[-1]
+                 .lower() == name), None)
+    fields = dict((item or {}).get("properties") or {})
+    priority = fields.get("priority")
+    manager = layer.nsg_id.rsplit("/", 1)[-1]
+    finding = Finding(
+        kind="admin-rule", test="",
+        text=(f"admin rule {split_rule_name(rule_name)[0]} (priority "
+              f"{priority if priority is not None else '?'}, {direction}) of network manager "
+              f"{manager} denies the flow before any NSG; applied to {vnet or '-'}"),
+        resource_id=str((item or {}).get("id") or layer.nsg_id),
+        rule=split_rule_name(rule_name)[0], priority=priority, fields=fields)
+    fixes: list[Fix] = []
+    if item is not None and flow is not None and location:
+        same_way = [r for r in rules if str((r.get("properties") or {}).get("direction", ""))
+                    .lower() == str(fields.get("direction", "")).lower()]
+        # ValueError: not a rule id of a security admin configuration, or not a Deny: no fix
+        with contextlib.suppress(ValueError):
+            fixes = admin_rule_fixes(
+                item, flow, location=location, endpoint=client.arm.endpoint,
+                taken_priorities=[int((r.get("properties") or {}).get("priority") or 0)
+                                  for r in same_way],
+                taken_names=[str(r.get("id", "")).rsplit("/", 1)[-1] for r in rules])
+    return finding, fixes
 
 
 def _route_findings(client: Client, tests: dict[str, Any], flow: Flow | None

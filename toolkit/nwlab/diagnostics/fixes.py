@@ -125,7 +125,7 @@ def combine(fixes: Iterable[Fix], *, title: str, note: str) -> Fix:
         raise ValueError("combine: needs two fixes or more; a single fix is already whole")
     steps = tuple(step for f in parts for step in (f.steps or ((f.command, f.request),)))
     widens = "; ".join(f.widens for f in parts if f.widens)
-    return Fix(kind="+".join(dict.fromkeys(f.kind for f in parts)), title=title,
+    return Fix(kind="+".join(f.kind for f in parts), title=title,
                command="\n".join(c for c, _ in steps), request=steps[0][1],
                resource_id=parts[0].resource_id, note=note, widens=widens, steps=steps)
 
@@ -263,12 +263,12 @@ def nsg_rule_fixes(rule: BlockingRule, flow: Flow, *, taken_priorities: Iterable
         fixes.append(narrowed)
     fixes.append(Fix(
         kind="delete-deny-rule", title=f"Delete the deny rule {rule.name}",
-        command=_az("network nsg rule delete", rid, "--nsg-name", [("-n", rule.name)]),
-        request=FixRequest("DELETE", _url(endpoint, f"{rule.nsg_id}/securityRules/{rule.name}",
+        command=az_command("network nsg rule delete", rid, "--nsg-name", [("-n", rule.name)]),
+        request=FixRequest("DELETE", arm_url(endpoint, f"{rule.nsg_id}/securityRules/{rule.name}",
                                           api_version)),
         resource_id=rule.nsg_id,
         note="Removes the rule for every flow it covered, not only this one.",
-        widens=widens_of(rule.properties, flow, f"every flow {rule.name} denied")))
+        widens=widens_of(rule.properties, flow, f"{rule.name} no longer denies")))
     if priority is None:
         # Said on the first fix offered, whichever it is (narrowing, or deleting when the deny
         # cannot be narrowed exactly).
@@ -306,16 +306,16 @@ def route_fixes(route: BlockingRoute, destination: str, *, next_hop_type: str,
     hop_props = {"nextHopType": hop, **({"nextHopIpAddress": next_hop_ip} if next_hop_ip else {})}
     hop_args = [("--next-hop-type", hop)] + ([("--next-hop-ip-address", next_hop_ip)]
                                               if next_hop_ip else [])
-    name = _unique(f"nwlab-host-{address}", set(taken_names))
+    name = unique_name(f"nwlab-host-{address}", set(taken_names))
     fixes: list[Fix] = []
     # A host route beside one with the same prefix is refused (RouteConflict: one route per
     # prefix in a table), so when the blocking route is already that host route it is changed.
     if not (route.route_table_id and _same_network(route.address_prefix, host)):
         fixes.append(Fix(
             kind="add-route", title=f"Add a route for {host} via {hop} in {rid.name}",
-            command=_az("network route-table route create", rid, "--route-table-name",
+            command=az_command("network route-table route create", rid, "--route-table-name",
                         [("-n", name), ("--address-prefix", host), *hop_args]),
-            request=FixRequest("PUT", _url(endpoint, f"{table}/routes/{name}", api_version),
+            request=FixRequest("PUT", arm_url(endpoint, f"{table}/routes/{name}", api_version),
                                {"properties": {"addressPrefix": host, **hop_props}}),
             resource_id=table,
             note=f"Longest prefix wins: {host} is chosen over {route.address_prefix} for this "
@@ -324,9 +324,9 @@ def route_fixes(route: BlockingRoute, destination: str, *, next_hop_type: str,
         path = f"{table}/routes/{route.name}"
         fixes.append(Fix(
             kind="change-route", title=f"Send {route.address_prefix} via {hop} instead of None",
-            command=_az("network route-table route update", rid, "--route-table-name",
+            command=az_command("network route-table route update", rid, "--route-table-name",
                         [("-n", route.name), *hop_args]),
-            request=FixRequest("PUT", _url(endpoint, path, api_version), {"properties": {
+            request=FixRequest("PUT", arm_url(endpoint, path, api_version), {"properties": {
                 **{k: v for k, v in route.properties.items()
                    if k not in READ_ONLY | {"nextHopIpAddress", "nextHop"}},
                 "addressPrefix": route.address_prefix, **hop_props}}),
@@ -334,9 +334,9 @@ def route_fixes(route: BlockingRoute, destination: str, *, next_hop_type: str,
             widens=_route_widens(route.address_prefix, host)))
         fixes.append(Fix(
             kind="delete-route", title=f"Delete the route {route.name}",
-            command=_az("network route-table route delete", rid, "--route-table-name",
+            command=az_command("network route-table route delete", rid, "--route-table-name",
                         [("-n", route.name)]),
-            request=FixRequest("DELETE", _url(endpoint, path, api_version)), resource_id=table,
+            request=FixRequest("DELETE", arm_url(endpoint, path, api_version)), resource_id=table,
             note="The system routes decide again for every destination it covered.",
             widens=_route_widens(route.address_prefix, host)))
     return fixes
@@ -380,7 +380,7 @@ def _allow_rule(rule: BlockingRule, rid: Any, flow: Flow, direction: str, priori
                 names: set[str], endpoint: str, api_version: str) -> Fix:
     port = _port_text(flow)
     label = f"nwlab-allow-{flow.protocol}-{port}-{flow.source}-to-{flow.destination}"
-    name = _unique(label.replace("*", "any").lower(), names)
+    name = unique_name(label.replace("*", "any").lower(), names)
     props = {"protocol": flow.protocol, "sourceAddressPrefix": flow.source,
              "sourcePortRange": "*", "destinationAddressPrefix": flow.destination,
              "destinationPortRange": port, "access": "Allow", "priority": priority,
@@ -390,13 +390,13 @@ def _allow_rule(rule: BlockingRule, rid: Any, flow: Flow, direction: str, priori
         kind="add-allow-rule",
         title=f"Allow {flow.protocol} {flow.source} -> {flow.destination}:{port} at priority "
               f"{priority}, just above {rule.name} ({rule.priority})",
-        command=_az("network nsg rule create", rid, "--nsg-name", [
+        command=az_command("network nsg rule create", rid, "--nsg-name", [
             ("-n", name), ("--priority", str(priority)), ("--direction", direction),
             ("--access", "Allow"), ("--protocol", flow.protocol),
             ("--source-address-prefixes", flow.source), ("--source-port-ranges", "*"),
             ("--destination-address-prefixes", flow.destination),
             ("--destination-port-ranges", port), ("--description", props["description"])]),
-        request=FixRequest("PUT", _url(endpoint, f"{rule.nsg_id}/securityRules/{name}",
+        request=FixRequest("PUT", arm_url(endpoint, f"{rule.nsg_id}/securityRules/{name}",
                                        api_version), {"properties": props}),
         resource_id=rule.nsg_id,
         note="Opens exactly the failing flow; the deny keeps covering everything else.",
@@ -454,13 +454,11 @@ def _beyond(props: Mapping[str, Any], flow: Flow) -> list[str]:
     return out
 
 
-def widens_of(props: Mapping[str, Any], flow: Flow, whole: str = "") -> str:
+def widens_of(props: Mapping[str, Any], flow: Flow, lead: str = "also matches") -> str:
     """'' when a rule with `props` matches only the flow; else what else it matches, after
-    `whole` (what the change un-denies, e.g. 'every flow DenyWeb denied')."""
+    `lead` (e.g. 'DenyWeb no longer denies'): 'also matches sources *, ports 80-90'."""
     extra = _beyond(props, flow)
-    if not extra:
-        return ""
-    return f"{whole}: {', '.join(extra)}" if whole else ", ".join(extra)
+    return f"{lead} {', '.join(extra)}" if extra else ""
 
 
 def rule_side(props: Mapping[str, Any], single: str, many: str, values: list[str]
@@ -496,8 +494,9 @@ def _narrow_deny(rule: BlockingRule, rid: Any, flow: Flow, endpoint: str, api_ve
             # What is un-denied: the address for whatever else the deny covers, and the other
             # address family when the deny's '*' cannot be kept beside the carved prefixes.
             freed = rule_side(props, single, many, [address])
-            lost_text = f"every {lost} {side} ('*' less one address is written in " \
-                        "one address family: a rule's prefixes cannot mix them)" if lost else ""
+            lost_text = f"no longer denies any {lost} {side} ('*' less one address is " \
+                        "written in one address family: a rule's prefixes cannot mix them)" \
+                if lost else ""
             options.append((float("inf") if lost else _port_count(props), "address", kept,
                             freed, lost_text))
     ports = _port_ranges(props)
@@ -517,13 +516,13 @@ def _narrow_deny(rule: BlockingRule, rid: Any, flow: Flow, endpoint: str, api_ve
     else:
         body = rule_side(props, "destinationPortRange", "destinationPortRanges", values)
         flag, subject = "--destination-port-ranges", f"port {flow.destination_port}"
-    widens = "; ".join(w for w in (widens_of(freed, flow, f"{subject} for every flow {rule.name} "
-                                           "denied"), lost_text) if w)
+    widens = "; ".join(w for w in (widens_of(freed, flow, f"{rule.name} no longer denies "
+                                           f"{subject} for"), lost_text) if w)
     return Fix(
         kind="narrow-deny-rule", title=f"Narrow {rule.name} so it no longer covers {subject}",
-        command=_az("network nsg rule update", rid, "--nsg-name",
+        command=az_command("network nsg rule update", rid, "--nsg-name",
                     [("-n", rule.name), (flag, values)]),
-        request=FixRequest("PUT", _url(endpoint, path, api_version), {"properties": body}),
+        request=FixRequest("PUT", arm_url(endpoint, path, api_version), {"properties": body}),
         resource_id=rule.nsg_id,
         note=f"The deny keeps its priority and fields, minus {subject} "
              f"({'for every port it covers' if what == 'address' else 'for every source'}).",
@@ -629,20 +628,24 @@ def _direction(value: str) -> str:
     return value.capitalize()
 
 
-def _az(verb: str, rid: Any, parent_flag: str, args: list[tuple[str, Any]]) -> str:
+def az_command(verb: str, rid: Any, parent_flag: str, args: list[tuple[str, Any]], *,
+               parent: str | None = None) -> str:
+    """An az command line, every word shell-quoted (shlex): the verb, the subscription and
+    resource group of `rid`, `parent_flag` naming the parent (`rid`'s own name unless `parent`
+    is given), then each (flag, value or list of values; [] for a bare flag)."""
     words = ["az", *verb.split(), "--subscription", rid.subscription, "-g", rid.resource_group,
-             parent_flag, rid.name]
+             parent_flag, rid.name if parent is None else parent]
     for flag, value in args:
         words.append(flag)
         words.extend(value if isinstance(value, list) else [value])
     return " ".join(shlex.quote(str(w)) for w in words)
 
 
-def _url(endpoint: str, path: str, api_version: str) -> str:
+def arm_url(endpoint: str, path: str, api_version: str) -> str:
     return f"{endpoint.rstrip('/')}{path}?api-version={api_version}"
 
 
-def _unique(name: str, taken: set[str]) -> str:
+def unique_name(name: str, taken: set[str]) -> str:
     """`name` made a valid child name (letters, digits, '_', '.', '-'; at most NAME_MAX; no
     trailing '-' or '.') not among `taken` (case-insensitively), by a -2, -3... suffix that
     keeps it within the limit."""

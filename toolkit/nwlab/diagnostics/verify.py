@@ -89,7 +89,7 @@ def breadth(fork: Any, fix: Fix, flow: Flow | None) -> str:
         rule = _deleted_rule(fork, request)
         props = (rule or {}).get("properties")
         if isinstance(props, Mapping) and str(props.get("access", "")).lower() == "deny":
-            found.append(widens_of(props, flow, f"every flow {rule.get('name')} denied"))  # type: ignore[union-attr]
+            found.append(widens_of(props, flow, f"{rule.get('name')} no longer denies"))  # type: ignore[union-attr]
     return "; ".join(w for w in found if w)
 
 
