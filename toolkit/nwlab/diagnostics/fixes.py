@@ -30,6 +30,7 @@ import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from nwlab.arm.clouds import CLOUDS
 from nwlab.arm.ids import parse_resource_id
@@ -58,6 +59,7 @@ _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 # Rule and route names: 1-80 characters, a letter or digit first, a letter, digit or '_' last
 # (Azure naming rules for Microsoft.Network child resources).
 NAME_MAX = 80
+PATH_SAFE = "/!$&'()*+,;=:@"  # RFC 3986 path characters besides unreserved ones
 DESCRIPTION = 140  # a rule's description is "restricted to 140 chars" (SecurityRule schema)
 # Read-only properties of the SecurityRule and Route schemas: a PUT body leaves them out.
 READ_ONLY = frozenset({"provisioningState", "hasBgpOverride"})
@@ -244,9 +246,15 @@ def nsg_fixes(nsg: Mapping[str, Any], rule_name: str, flow: Flow, *, endpoint: s
 def nsg_rule_fixes(rule: BlockingRule, flow: Flow, *, taken_priorities: Iterable[int] = (),
                    taken_names: Iterable[str] = (), endpoint: str = ARM,
                    api_version: str = NETWORK_API) -> list[Fix]:
-    """The fixes for a deny, smallest first (see the module docstring)."""
+    """The fixes for a deny, smallest first (see the module docstring). A flow the rule
+    cannot match (another protocol, a port or address outside its CIDRs and ranges) is a
+    ValueError: no change to this rule is a fix for it."""
     rid = _nsg(rule.nsg_id)
     direction = _direction(rule.direction)
+    miss = _misses(rule.properties, flow)
+    if miss:
+        raise ValueError(f"flow: {rule.name} does not match it ({miss}); pass the flow the rule "
+                         "denies, e.g. the one the NSG diagnostic evaluated")
     taken = {int(p) for p in taken_priorities} | {rule.priority}
     fixes: list[Fix] = []
     priority = _free_priority(rule.priority, taken)
@@ -410,6 +418,36 @@ def _values(props: Mapping[str, Any], single: str, many: str) -> list[str]:
     return [str(v) for v in (props.get(single), *(props.get(many) or [])) if v]
 
 
+def _misses(props: Mapping[str, Any], flow: Flow) -> str:
+    """Why a rule with `props` cannot match the flow ('' when it can, or when a tag or ASG
+    leaves it open): its protocol, its destination ports, or CIDRs on a side that all miss."""
+    protocol = str(props.get("protocol") or "*").lower()
+    if protocol not in ("*", "any") and flow.protocol != "*" and protocol != flow.protocol.lower():
+        return f"its protocol is {props.get('protocol')}, the flow's {flow.protocol}"
+    ranges = _port_ranges(props)
+    port = flow.destination_port
+    if flow.protocol in ("Tcp", "Udp") and port is not None and ranges is not None and \
+            not any(low <= port <= high for low, high in ranges):
+        return f"port {port} is outside its destination ports"
+    for side, address in (("source", flow.source), ("destination", flow.destination)):
+        prefixes = _prefixes(props, side)
+        if prefixes is None or props.get(f"{side}ApplicationSecurityGroups"):
+            continue  # a tag or ASG: what it holds is not known here
+        ip = ipaddress.ip_address(address)
+        if not any(ip in ipaddress.ip_network(p) for p in prefixes
+                   if ipaddress.ip_network(p).version == ip.version):
+            return f"{side} {address} is outside its {side} prefixes"
+    return ""
+
+
+def _families(props: Mapping[str, Any], side: str) -> set[int]:
+    """The address families a rule side can match: both for '*', a tag or an ASG."""
+    prefixes = _prefixes(props, side)
+    if prefixes is None or props.get(f"{side}ApplicationSecurityGroups"):
+        return {4, 6}
+    return {ipaddress.ip_network(p).version for p in prefixes}
+
+
 def _is_host(value: str, address: str) -> bool:
     try:
         return ipaddress.ip_network(value, strict=False) == ipaddress.ip_network(address)
@@ -491,6 +529,9 @@ def _narrow_deny(rule: BlockingRule, rid: Any, flow: Flow, endpoint: str, api_ve
         carved = _carve_address(prefixes, address)
         if carved is not None:
             kept, lost = carved
+            other = "source" if side == "destination" else "destination"
+            if lost and int(lost[-1]) not in _families(props, other):
+                lost = ""  # the other side never matched that family: nothing is freed
             # What is un-denied: the address for whatever else the deny covers, and the other
             # address family when the deny's '*' cannot be kept beside the carved prefixes.
             freed = rule_side(props, single, many, [address])
@@ -508,7 +549,7 @@ def _narrow_deny(rule: BlockingRule, rid: Any, flow: Flow, endpoint: str, api_ve
             options.append((_address_count(prefixes), "port", carved_ports, freed, ""))
     if not options:
         return None
-    _, what, values, freed, lost_text = min(options, key=lambda o: o[0])
+    _, what, values, unblocked, lost_text = min(options, key=lambda o: o[0])
     path = f"{rule.nsg_id}/securityRules/{rule.name}"
     if what == "address":
         body = rule_side(props, single, many, values)
@@ -516,7 +557,7 @@ def _narrow_deny(rule: BlockingRule, rid: Any, flow: Flow, endpoint: str, api_ve
     else:
         body = rule_side(props, "destinationPortRange", "destinationPortRanges", values)
         flag, subject = "--destination-port-ranges", f"port {flow.destination_port}"
-    widens = "; ".join(w for w in (widens_of(freed, flow, f"{rule.name} no longer denies "
+    widens = "; ".join(w for w in (widens_of(unblocked, flow, f"{rule.name} no longer denies "
                                            f"{subject} for"), lost_text) if w)
     return Fix(
         kind="narrow-deny-rule", title=f"Narrow {rule.name} so it no longer covers {subject}",
@@ -642,7 +683,10 @@ def az_command(verb: str, rid: Any, parent_flag: str, args: list[tuple[str, Any]
 
 
 def arm_url(endpoint: str, path: str, api_version: str) -> str:
-    return f"{endpoint.rstrip('/')}{path}?api-version={api_version}"
+    """The request URL: the path percent-encoded where a URL path cannot carry a character
+    (a space, '#', '?', '%', non-ASCII letters Azure allows in resource group names); what a
+    path may hold as it is (RFC 3986 pchar: parentheses, '.', '-', '_') stays readable."""
+    return f"{endpoint.rstrip('/')}{quote(path, safe=PATH_SAFE)}?api-version={api_version}"
 
 
 def unique_name(name: str, taken: set[str]) -> str:
