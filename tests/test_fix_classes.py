@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
-from tests.emulator.factory import SUB, Net, admin_rule, rule, two_subnets
+from tests.emulator.factory import SUB, Net, admin_rule, route, rule, two_subnets
 
 import nwlab
 from nwlab.diagnostics.admin_fixes import admin_rule_fixes
@@ -158,7 +158,9 @@ def parse_az(command: str) -> tuple[str, dict[str, list[str]]]:
         assert all(re.fullmatch(r"address-prefix(-type)?=\S+", v) for v in args.get(name, []))
     if "--address-prefix" in args:
         assert _prefix_ok(args["--address-prefix"][0]), command
-    if "--next-hop-ip-address" in args:
+    if args.get("--next-hop-ip-address") == ["null"]:  # nullable on update: clears it
+        assert verb.endswith("update") and args.get("--next-hop-type") != ["VirtualAppliance"]
+    elif "--next-hop-ip-address" in args:
         ipaddress.ip_address(args["--next-hop-ip-address"][0])
         assert args.get("--next-hop-type") in (None, ["VirtualAppliance"]), command
     return verb, args
@@ -358,14 +360,17 @@ def route_cases() -> Iterator[tuple[str, Fix]]:
                  "routeTables/AppRouteTable")
         for prefix, dest in (("10.2.0.0/16", "10.2.0.4"), ("13.107.21.200/32", "13.107.21.200"),
                              ("fd00:2::/48", "fd00:2::4")):
-            route = BlockingRoute(prefix, table, "Block", properties={
-                "addressPrefix": prefix, "nextHopType": "None", "hasBgpOverride": False,
-                "provisioningState": "Succeeded"})
             v6 = ":" in dest
-            for hop, ip in (("VnetLocal", None), ("Internet", None),
-                            ("VirtualAppliance", "fd00:9::4" if v6 else "10.1.2.4")):
-                for fix in route_fixes(route, dest, next_hop_type=hop, next_hop_ip=ip):
-                    yield f"{rg}/{prefix}/{hop}", fix
+            for blocking in ({"nextHopType": "None"},  # a route to None, a wrong appliance
+                             {"nextHopType": "VirtualAppliance",
+                              "nextHopIpAddress": "fd00:9::9" if v6 else "10.1.9.9"}):
+                route = BlockingRoute(prefix, table, "Block", properties={
+                    "addressPrefix": prefix, **blocking, "hasBgpOverride": False,
+                    "provisioningState": "Succeeded"})
+                for hop, ip in (("VnetLocal", None), ("Internet", None),
+                                ("VirtualAppliance", "fd00:9::4" if v6 else "10.1.2.4")):
+                    for fix in route_fixes(route, dest, next_hop_type=hop, next_hop_ip=ip):
+                        yield f"{rg}/{prefix}/{blocking['nextHopType']}/{hop}", fix
 
 
 ADMIN_RULE = {"id": f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Network/"
@@ -642,5 +647,32 @@ def test_an_admin_deny_and_an_nsg_deny_are_opened_together() -> None:
         assert fixes["add-admin-allow-rule"].proven is False
         assert fixes["add-admin-alwaysallow-rule"].proven is True  # skips the NSG: marked
         assert fixes["add-admin-alwaysallow-rule"].widens
+    finally:
+        twin.close()
+
+
+def test_a_route_to_an_appliance_the_check_never_reached_is_fixed_and_proven() -> None:
+    net = Net()
+    net.vnet("v", "10.0.0.0/16")
+    net.rt("rt", route("ToNva", "10.0.2.0/24", "VirtualAppliance", "10.0.3.9"))
+    net.subnet("v", "a", "10.0.1.0/24", rt="rt")
+    net.subnet("v", "b", "10.0.2.0/24")
+    net.subnet("v", "c", "10.0.3.0/24")
+    net.vm("a", "v", "a", "10.0.1.4")
+    net.vm("b", "v", "b", "10.0.2.4")
+    net.vm("nva", "v", "c", "10.0.3.5", forwarding=True)  # the appliance is at .5, not .9
+    twin = _emulate(net)
+    try:
+        d = twin.diagnose("a", "b", 80, resource_group="rg")
+        (finding,) = d.findings
+        assert finding.kind == "route" and finding.rule == "ToNva"
+        assert "10.0.3.9" in finding.text and "never reached" in finding.text
+        assert [f.kind for f in d.fixes] == ["add-route", "change-route", "delete-route"]
+        change = d.fixes[1]
+        assert "--next-hop-ip-address null" in change.command  # az update keeps it otherwise
+        assert "nextHopIpAddress" not in change.request.body["properties"]  # type: ignore[index]
+        for fix in d.fixes:
+            check_fix(fix)
+        assert [f.proven for f in d.verify_fixes(twin)] == [True, True, True]
     finally:
         twin.close()

@@ -461,10 +461,23 @@ def _admin_layer(client: Client, layer: Any, rule_name: str, direction: str,
     return finding, fixes
 
 
+def _unreached_appliance(hop: NextHopResult, connectivity: Any) -> bool:
+    """The route sends the flow to an appliance the check never reached: no hop of the path is
+    at the appliance's address (a wrong or missing appliance, or one that does not forward)."""
+    if (hop.next_hop_type or "").lower() != "virtualappliance" or not hop.next_hop_ip:
+        return False
+    return not any(h.address == hop.next_hop_ip for h in getattr(connectivity, "hops", ()) or ())
+
+
 def _route_findings(client: Client, tests: dict[str, Any], flow: Flow | None
                     ) -> tuple[list[Finding], list[Fix]]:
+    """A user route that sends the flow to None, or to an appliance the check never reached,
+    with the fixes toward the hop Azure's own routes give the destination."""
     hop = tests.get("next_hop.source")
-    if not isinstance(hop, NextHopResult) or not hop.dropped or flow is None:
+    if not isinstance(hop, NextHopResult) or flow is None:
+        return [], []
+    wrong_appliance = _unreached_appliance(hop, tests.get("connectivity"))
+    if not hop.dropped and not wrong_appliance:
         return [], []
     routes = tests.get("effective_routes.source")
     route = routes.route_for(flow.destination) if isinstance(routes, EffectiveRoutes) else None
@@ -472,11 +485,16 @@ def _route_findings(client: Client, tests: dict[str, Any], flow: Flow | None
     name = route.name if route is not None else None
     where = f"route {name} in {table.rsplit('/', 1)[-1]}" if table and name else \
         (f"a route in {table}" if table else "a system route")
+    what = (f"to the appliance {hop.next_hop_ip}, which the check never reached (no appliance "
+            "answers there, or it does not forward)") if wrong_appliance \
+        else "to None (dropped)"
     finding = Finding(kind="route", test="next_hop.source",
-                      text=f"{where} sends {flow.destination} to None (dropped)",
+                      text=f"{where} sends {flow.destination} {what}",
                       resource_id=table, rule=name,
                       fields={"addressPrefix": list(route.address_prefixes) if route else [],
-                              "nextHopType": "None"})
+                              "nextHopType": hop.next_hop_type,
+                              **({"nextHopIpAddress": hop.next_hop_ip} if wrong_appliance
+                                 else {})})
     fixes: list[Fix] = []
     intended = _system_hop(routes, flow.destination) if isinstance(routes, EffectiveRoutes) \
         else None
@@ -486,6 +504,11 @@ def _route_findings(client: Client, tests: dict[str, Any], flow: Flow | None
         with contextlib.suppress(ValueError):
             fixes = route_fixes(blocking, flow.destination, next_hop_type=intended,
                                 route_table_id=table, endpoint=client.arm.endpoint)
+        if wrong_appliance:
+            fixes = [replace(f, note=f"{f.note} This bypasses the appliance for the traffic "
+                             "it carries; pointing the route at the right appliance instead "
+                             "(az network route-table route update --next-hop-ip-address) "
+                             "keeps it inspected.") for f in fixes]
     return [finding], fixes
 
 

@@ -185,7 +185,8 @@ class BlockingRule:
 
 @dataclass(frozen=True)
 class BlockingRoute:
-    """The route that sends the flow to None: its route table (None for a system route), name,
+    """The route that sends the flow to None (or a wrong appliance): its route table (None for a
+    system route), name,
     prefix and source."""
 
     address_prefix: str
@@ -203,9 +204,11 @@ class BlockingRoute:
         held = route.prefix_for(address) if address is not None else None
         prefix = str(held) if held is not None else next(iter(route.address_prefixes), "")
         user = route.source.lower() == "user"
+        ips = list(getattr(route, "next_hop_ips", ()) or ())
         return cls(address_prefix=prefix, route_table_id=route_table_id if user else None,
                    name=route.name if user else None, source=route.source or "Default",
-                   properties={"addressPrefix": prefix, "nextHopType": route.next_hop_type})
+                   properties={"addressPrefix": prefix, "nextHopType": route.next_hop_type,
+                               **({"nextHopIpAddress": ips[0]} if ips else {})})
 
 
 def nsg_fixes(nsg: Mapping[str, Any], rule_name: str, flow: Flow, *, endpoint: str = ARM,
@@ -291,7 +294,8 @@ def route_fixes(route: BlockingRoute, destination: str, *, next_hop_type: str,
                 next_hop_ip: str | None = None, route_table_id: str | None = None,
                 taken_names: Iterable[str] = (), endpoint: str = ARM,
                 api_version: str = NETWORK_API) -> list[Fix]:
-    """The fixes for a route to None, smallest first: a host route for the destination with the
+    """The fixes for a route to None or to a wrong appliance, smallest first: a host route for
+    the destination with the
     intended next hop (in the blocking route's table, or `route_table_id` for a system route);
     then changing the None route's next hop; then deleting it (user routes only)."""
     hop = _NEXT_HOPS.get(str(next_hop_type).lower())
@@ -330,10 +334,16 @@ def route_fixes(route: BlockingRoute, destination: str, *, next_hop_type: str,
                  "destination only."))
     if route.route_table_id and route.name:
         path = f"{table}/routes/{route.name}"
+        # az ... route update reads the route and writes it back: an appliance's address it
+        # keeps must be cleared (the argument is nullable) for a hop that takes none.
+        clear_ip = [("--next-hop-ip-address", "null")] \
+            if route.properties.get("nextHopIpAddress") and not next_hop_ip else []
         fixes.append(Fix(
-            kind="change-route", title=f"Send {route.address_prefix} via {hop} instead of None",
+            kind="change-route",
+            title=f"Send {route.address_prefix} via {hop} instead of "
+                  f"{route.properties.get('nextHopType') or 'None'}",
             command=az_command("network route-table route update", rid, "--route-table-name",
-                        [("-n", route.name), *hop_args]),
+                               [("-n", route.name), *hop_args, *clear_ip]),
             request=FixRequest("PUT", arm_url(endpoint, path, api_version), {"properties": {
                 **{k: v for k, v in route.properties.items()
                    if k not in READ_ONLY | {"nextHopIpAddress", "nextHop"}},
