@@ -676,3 +676,70 @@ def test_a_route_to_an_appliance_the_check_never_reached_is_fixed_and_proven() -
         assert [f.proven for f in d.verify_fixes(twin)] == [True, True, True]
     finally:
         twin.close()
+
+
+# -- verify_fixes: proof, what else a fix opens, forks --------------------------------------------
+
+def test_a_hand_made_fix_that_opens_more_than_the_flow_is_marked_so() -> None:
+    net = two_subnets(nsg_b="sb")
+    nsg = net.nsg("sb", rule("DenyWeb", 200, "Inbound", "Deny", protocol="Tcp", dport="80"))
+    twin = _emulate(net)
+    try:
+        d = twin.diagnose("a", "b", 80, resource_group="rg")
+        url = f"{twin.arm.endpoint}{nsg}/securityRules/AllowAll?api-version=2024-05-01"
+        wide = Fix("add-allow-rule", "allow everything", "az ...", FixRequest("PUT", url, {
+            "properties": {"protocol": "*", "sourceAddressPrefix": "*", "sourcePortRange": "*",
+                           "destinationAddressPrefix": "*", "destinationPortRange": "*",
+                           "access": "Allow", "priority": 150, "direction": "Inbound"}}), nsg)
+        gone = Fix("delete-deny-rule", "delete", "az ...", FixRequest(
+            "DELETE", f"{twin.arm.endpoint}{nsg}/securityRules/DenyWeb?api-version=2024-05-01"),
+            nsg)
+        d.fixes = [*d.fixes[:1], wide, gone]
+        exact, marked_wide, marked_gone = d.verify_fixes(twin)
+        assert exact.proven is True and exact.widens == ""
+        # Proven (the check passes, no given check changes) but marked: it opens more.
+        assert marked_wide.proven is True
+        assert marked_wide.widens == "also matches sources *, destinations *, ports *, " \
+                                     "every protocol"
+        assert marked_gone.widens == "DenyWeb no longer denies sources *, destinations *"
+        assert "opens more than the flow" in str(marked_wide)
+    finally:
+        twin.close()
+
+
+def test_forks_are_independent_of_the_twin_and_of_each_other() -> None:
+    net = two_subnets(nsg_b="sb")
+    nsg = net.nsg("sb", rule("DenyWeb", 200, "Inbound", "Deny", protocol="Tcp", dport="80"))
+    twin = _emulate(net)
+    path = f"{nsg}/securityRules/DenyWeb"
+
+    def has(nw: Any) -> bool:
+        return any(r["name"] == "DenyWeb" for r in
+                   nw.arm.get_json(nsg)["properties"]["securityRules"])
+
+    try:
+        first = twin.fork()
+        try:
+            first.arm.request("DELETE", path, api_version="2024-05-01")
+            second = first.fork()  # a fork of a fork starts from the fork as it is now
+            try:
+                assert not has(second)
+                second.arm.request("PUT", f"{nsg}/securityRules/Later", api_version="2024-05-01",
+                                   json={"properties": {
+                                       "protocol": "Tcp", "sourceAddressPrefix": "*",
+                                       "sourcePortRange": "*", "destinationAddressPrefix": "*",
+                                       "destinationPortRange": "81", "access": "Deny",
+                                       "priority": 300, "direction": "Inbound"}})
+                names = {r["name"] for r in second.arm.get_json(nsg)["properties"]
+                         ["securityRules"]}
+                assert names == {"Later"}
+                assert second.check("a", "b", 80, resource_group="rg").reachable
+            finally:
+                second.close()
+            assert {r["name"] for r in first.arm.get_json(nsg)["properties"]
+                    ["securityRules"]} == set()  # the second fork's write stayed there
+        finally:
+            first.close()
+        assert has(twin) and not twin.check("a", "b", 80, resource_group="rg").reachable
+    finally:
+        twin.close()
