@@ -680,10 +680,15 @@ def test_a_route_to_an_appliance_the_check_never_reached_is_fixed_and_proven() -
 
 # -- verify_fixes: proof, what else a fix opens, forks --------------------------------------------
 
-def test_a_hand_made_fix_that_opens_more_than_the_flow_is_marked_so() -> None:
+def _deny_web() -> tuple[Any, str]:
+    """A twin whose subnet NSG sb denies a -> b:80 with DenyWeb, and sb's id."""
     net = two_subnets(nsg_b="sb")
     nsg = net.nsg("sb", rule("DenyWeb", 200, "Inbound", "Deny", protocol="Tcp", dport="80"))
-    twin = _emulate(net)
+    return _emulate(net), nsg
+
+
+def test_a_hand_made_fix_that_opens_more_than_the_flow_is_marked_so() -> None:
+    twin, nsg = _deny_web()
     try:
         d = twin.diagnose("a", "b", 80, resource_group="rg")
         url = f"{twin.arm.endpoint}{nsg}/securityRules/AllowAll?api-version=2024-05-01"
@@ -708,9 +713,7 @@ def test_a_hand_made_fix_that_opens_more_than_the_flow_is_marked_so() -> None:
 
 
 def test_forks_are_independent_of_the_twin_and_of_each_other() -> None:
-    net = two_subnets(nsg_b="sb")
-    nsg = net.nsg("sb", rule("DenyWeb", 200, "Inbound", "Deny", protocol="Tcp", dport="80"))
-    twin = _emulate(net)
+    twin, nsg = _deny_web()
     path = f"{nsg}/securityRules/DenyWeb"
 
     def has(nw: Any) -> bool:
