@@ -333,7 +333,7 @@ class LineProgress:
         self.total = total
         self.every = every
         self.stream = stream or sys.stderr
-        self._last = 0.0
+        self._last = float("-inf")  # the first line always prints, whatever the clock reads
 
     def __call__(self, progress: SnapshotProgress) -> None:
         now = time.monotonic()

@@ -168,10 +168,12 @@ class Diagnosis:
     def _repr_html_(self) -> str:
         findings = [{"finding": f.text, "resource": f.resource_id, "priority": f.priority}
                     for f in self.findings]
-        fixes = [{"fix": f.title, "proven": f.proven, "command": f.command} for f in self.fixes]
+        fixes = [{"fix": f.title, "proven": f.proven, "opens more": f.widens or None,
+                  "command": f.command} for f in self.fixes]
         parts = [table_html("Diagnosis", self.summary(), ("finding", "resource", "priority"),
                             findings),
-                 table_html("Fixes", "smallest first", ("fix", "proven", "command"), fixes)
+                 table_html("Fixes", "smallest first", ("fix", "proven", "opens more", "command"),
+                            fixes)
                  if fixes else "",
                  table_html("Tests", f"each test's own answer, {self.via_text()}",
                             ("test", "outcome", "detail"), self.rows())]
@@ -461,10 +463,17 @@ def _admin_layer(client: Client, layer: Any, rule_name: str, direction: str,
     return finding, fixes
 
 
-def _unreached_appliance(hop: NextHopResult, connectivity: Any) -> bool:
+def _unreached_appliance(hop: NextHopResult, tests: dict[str, Any]) -> bool:
     """The route sends the flow to an appliance the check never reached: no hop of the path is
-    at the appliance's address (a wrong or missing appliance, or one that does not forward)."""
+    at the appliance's address (a wrong or missing appliance, or one that does not forward),
+    and nothing stopped the packet before it (an NSG at the source would explain it instead)."""
     if (hop.next_hop_type or "").lower() != "virtualappliance" or not hop.next_hop_ip:
+        return False
+    connectivity = tests.get("connectivity")
+    if any(i.type == "NetworkSecurityRule" for i in getattr(connectivity, "issues", ()) or ()):
+        return False
+    source = tests.get("nsg_diagnostic.source")
+    if isinstance(source, NsgDiagnosticResult) and not source.allowed:
         return False
     return not any(h.address == hop.next_hop_ip for h in getattr(connectivity, "hops", ()) or ())
 
@@ -476,7 +485,7 @@ def _route_findings(client: Client, tests: dict[str, Any], flow: Flow | None
     hop = tests.get("next_hop.source")
     if not isinstance(hop, NextHopResult) or flow is None:
         return [], []
-    wrong_appliance = _unreached_appliance(hop, tests.get("connectivity"))
+    wrong_appliance = _unreached_appliance(hop, tests)
     if not hop.dropped and not wrong_appliance:
         return [], []
     routes = tests.get("effective_routes.source")

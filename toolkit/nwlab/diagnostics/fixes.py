@@ -373,8 +373,9 @@ def _same_network(prefix: str, host: str) -> bool:
 
 
 def fixes_frame(fixes: Iterable[Fix]) -> pd.DataFrame:
-    """One row per fix: kind, title, proven, the resource it changes, the az command, the request."""
-    columns = ("kind", "title", "proven", "resource_id", "command", "method", "url")
+    """One row per fix: kind, title, proven, what it opens beyond the flow, the resource it
+    changes, the az command, the (first) request."""
+    columns = ("kind", "title", "proven", "widens", "resource_id", "command", "method", "url")
     return table_frame(columns, [{**f.to_dict(), "method": f.request.method,
                                   "url": f.request.url} for f in fixes])
 
