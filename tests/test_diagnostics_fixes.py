@@ -39,7 +39,7 @@ def test_a_narrow_allow_rule_just_above_the_deny_comes_first():
     fixes = nsg_rule_fixes(rule, FLOW, taken_priorities=[199, 150, 300])
     assert [f.kind for f in fixes] == ["add-allow-rule", "narrow-deny-rule", "delete-deny-rule"]
     allow = fixes[0]
-    name = "nwlab-allow-tcp-80-10.1.1.4-to-10.1.4.4"
+    name = "nwlab-allow-in-tcp-80-10.1.1.4-to-10.1.4.4"
     assert allow.command == (
         f"az network nsg rule create --subscription {SUB} -g ContosoRG --nsg-name DbNsg -n {name} "
         "--priority 198 --direction Inbound --access Allow --protocol Tcp "
@@ -147,10 +147,11 @@ def test_a_default_deny_gets_an_allow_rule_only_at_the_highest_user_priority_fre
 
 def test_the_allow_rules_name_is_unique_in_the_nsg():
     rule = deny("deny-all-in", 200, sourceAddressPrefix="*", destinationAddressPrefix="*")
-    taken = ["NWLAB-ALLOW-TCP-80-10.1.1.4-TO-10.1.4.4", "nwlab-allow-tcp-80-10.1.1.4-to-10.1.4.4-2"]
+    taken = ["NWLAB-ALLOW-IN-TCP-80-10.1.1.4-TO-10.1.4.4",
+             "nwlab-allow-in-tcp-80-10.1.1.4-to-10.1.4.4-2"]
     allow = nsg_rule_fixes(rule, FLOW, taken_names=taken)[0]
     assert allow.request.url.split("/securityRules/")[1].startswith(
-        "nwlab-allow-tcp-80-10.1.1.4-to-10.1.4.4-3?")
+        "nwlab-allow-in-tcp-80-10.1.1.4-to-10.1.4.4-3?")
 
 
 def test_a_user_route_to_none_gets_a_host_route_first():

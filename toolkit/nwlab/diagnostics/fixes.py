@@ -398,7 +398,11 @@ def _port_text(flow: Flow) -> str:
 def _allow_rule(rule: BlockingRule, rid: Any, flow: Flow, direction: str, priority: int,
                 names: set[str], endpoint: str, api_version: str) -> Fix:
     port = _port_text(flow)
-    label = f"nwlab-allow-{flow.protocol}-{port}-{flow.source}-to-{flow.destination}"
+    # The direction is in the name: one NSG may need an allow each way for one flow (on the
+    # source's subnet outbound and the destination's inbound), and a PUT of a taken name
+    # would overwrite the other.
+    way = "in" if direction == "Inbound" else "out"
+    label = f"nwlab-allow-{way}-{flow.protocol}-{port}-{flow.source}-to-{flow.destination}"
     name = unique_name(label.replace("*", "any").lower(), names)
     props = {"protocol": flow.protocol, "sourceAddressPrefix": flow.source,
              "sourcePortRange": "*", "destinationAddressPrefix": flow.destination,

@@ -103,7 +103,8 @@ def verify_fixes(diagnosis: Diagnosed, twin: Any, checks: Iterable[Any] | None =
     spec = diagnosis.spec
     if spec is None:
         raise ValueError("diagnosis: has no check to re-run (it was built by hand)")
-    others = as_specs(twin.subscription_id, checks, spec.resource_group)
+    # The diagnosed check itself, if listed, is the one meant to change: not an "other".
+    others = [s for s in as_specs(twin.subscription_id, checks, spec.resource_group) if s != spec]
     before = [twin.run_spec(s).reachable for s in others]
     out = []
     for fix in diagnosis.fixes:
