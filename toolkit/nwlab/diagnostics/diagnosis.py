@@ -401,7 +401,7 @@ def _nsg_layer(client: Client, layer: Any, rule_name: str, direction: str, flow:
     fields: dict[str, Any] = {}
     priority = None
     nsg = None
-    if "/networkSecurityGroups/" in layer.nsg_id:
+    if "/networksecuritygroups/" in layer.nsg_id.lower():  # ids keep no one casing
         try:
             nsg = client.arm.get_json(layer.nsg_id)
         except NwlabError:

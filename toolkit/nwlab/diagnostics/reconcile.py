@@ -57,9 +57,9 @@ def _named_resources(*sides: dict[str, Any]) -> list[str]:
             if isinstance(result, NsgDiagnosticResult):
                 for entry in result.results:
                     ids += [e.nsg_id for e in entry.evaluated
-                            if "/networkSecurityGroups/" in e.nsg_id]
+                            if "/networksecuritygroups/" in e.nsg_id.lower()]
             table = getattr(result, "route_table_id", None)
-            if isinstance(table, str) and "/routeTables/" in table:
+            if isinstance(table, str) and "/routetables/" in table.lower():
                 ids.append(table)
             for hop in getattr(result, "hops", None) or []:
                 if hop.resource_id and "/providers/" in hop.resource_id:
