@@ -18,10 +18,10 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from nwlab import snapshot_compute
+from nwlab.arm.admin_rules import effective_admin_rules
 from nwlab.arm.errors import ArmError, OperationTimeout
 from nwlab.arm.ids import ZERO_SUBSCRIPTION
 from nwlab.arm.lro import run_operation
-from nwlab.arm.session import response_json
 from nwlab.files import write_text
 from nwlab.inventory import agent_extensions, read_power_statuses
 
@@ -242,21 +242,11 @@ def _admin_rules(arm: ArmClient, resources: dict[str, dict[str, Any]],
     for vnet in [r for r in resources.values()
                  if str(r.get("type", "")).lower() == "microsoft.network/virtualnetworks"]:
         vnet_id = str(vnet["id"])
-        path = f"{vnet_id}/listNetworkManagerEffectiveSecurityAdminRules"
-        rules: list[dict[str, Any]] = []
-        token: str | None = None
         try:
-            # POST with a skipToken body: the arm layer's list() follows GET nextLinks only.
-            while True:
-                body = response_json(arm.request("POST", path, json={"skipToken": token}
-                                                    if token else {}), strict=True) or {}
-                rules += [_without_text(item) for item in body.get("value") or []
-                          if isinstance(item, dict)]
-                token = body.get("skipToken") or None
-                if token is None:
-                    break
+            rules = [_without_text(item) for item in effective_admin_rules(arm, vnet_id)]
         except ArmError as exc:
-            notes.append(f"{path}: {exc.status} {exc.code}")
+            notes.append(f"{vnet_id}/listNetworkManagerEffectiveSecurityAdminRules: "
+                         f"{exc.status} {exc.code}")
             continue
         if rules:
             out.append({"id": f"{vnet_id}/effectiveSecurityAdminRules",

@@ -24,14 +24,24 @@ import ipaddress
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
+from nwlab.arm.admin_rules import effective_admin_rules
 from nwlab.arm.errors import NwlabError
 from nwlab.checkspec import CheckSpec, build_check
 from nwlab.diagnostics import bundle, operations
-from nwlab.diagnostics.fixes import BlockingRoute, Fix, Flow, fixes_frame, nsg_fixes, route_fixes
-from nwlab.diagnostics.flow import IpFlowResult, NextHopResult
+from nwlab.diagnostics.admin_fixes import admin_rule_fixes
+from nwlab.diagnostics.fixes import (
+    BlockingRoute,
+    Fix,
+    Flow,
+    combine,
+    fixes_frame,
+    nsg_fixes,
+    route_fixes,
+)
+from nwlab.diagnostics.flow import IpFlowResult, NextHopResult, split_rule_name
 from nwlab.diagnostics.nsg import NsgDiagnosticResult
 from nwlab.diagnostics.outcome import GUEST_ISSUES, outcome
 from nwlab.diagnostics.render import table_frame, table_html, table_text
@@ -69,8 +79,8 @@ class Client(operations.Client, Protocol):
 class Finding:
     """One reason the check came out as it did, with the resource that holds it."""
 
-    kind: str  # nsg-rule, route, guest-or-application, beyond-estate, unreachable, reachable,
-    # twin-assumption
+    kind: str  # nsg-rule, admin-rule, route, guest-or-application, beyond-estate, unreachable,
+    # reachable, twin-assumption
     test: str  # the test that shows it (a key of Diagnosis.tests)
     text: str
     resource_id: str | None = None  # the NSG or route table (None when no Azure resource holds it)
@@ -158,10 +168,12 @@ class Diagnosis:
     def _repr_html_(self) -> str:
         findings = [{"finding": f.text, "resource": f.resource_id, "priority": f.priority}
                     for f in self.findings]
-        fixes = [{"fix": f.title, "proven": f.proven, "command": f.command} for f in self.fixes]
+        fixes = [{"fix": f.title, "proven": f.proven, "opens more": f.widens or None,
+                  "command": f.command} for f in self.fixes]
         parts = [table_html("Diagnosis", self.summary(), ("finding", "resource", "priority"),
                             findings),
-                 table_html("Fixes", "smallest first", ("fix", "proven", "command"), fixes)
+                 table_html("Fixes", "smallest first", ("fix", "proven", "opens more", "command"),
+                            fixes)
                  if fixes else "",
                  table_html("Tests", f"each test's own answer, {self.via_text()}",
                             ("test", "outcome", "detail"), self.rows())]
@@ -346,13 +358,19 @@ def run_tests(client: Client, spec: CheckSpec, timeout: float, *, analyzer: bool
 
 def _nsg_findings(client: Client, tests: dict[str, Any], flow: Flow | None
                   ) -> tuple[list[Finding], list[Fix]]:
+    """A finding per layer that denies (NSG or admin rules, at any end or the dropping hop),
+    and its fixes. The flow needs every one of them opened, so when several deny, the first
+    fix is each layer's smallest together (a subnet's and a NIC's NSG, an admin rule and an
+    NSG, both ends), then each layer's own fixes."""
     findings: list[Finding] = []
-    fixes: list[Fix] = []
+    per_layer: list[list[Fix]] = []
     seen: set[tuple[str, str]] = set()
     for end in ("source", "hop", "destination"):
         result = tests.get(f"nsg_diagnostic.{end}")
         if not isinstance(result, NsgDiagnosticResult) or result.allowed:
             continue
+        direction = str((result.results[0].query.direction if result.results and
+                         result.results[0].query else "") or "").lower() or "-"
         for layer in result.blocking():
             if layer.matched_rule is None:
                 continue
@@ -360,40 +378,115 @@ def _nsg_findings(client: Client, tests: dict[str, Any], flow: Flow | None
             if (layer.nsg_id.lower(), rule_name.lower()) in seen:
                 continue
             seen.add((layer.nsg_id.lower(), rule_name.lower()))
-            short = rule_name.split("_", 1)[1] if "_" in rule_name else rule_name
-            fields: dict[str, Any] = {}
-            priority = None
-            nsg = None
-            if "/networkSecurityGroups/" in layer.nsg_id:
-                try:
-                    nsg = client.arm.get_json(layer.nsg_id)
-                except NwlabError:
-                    nsg = None
-            for kind in ("securityRules", "defaultSecurityRules"):
-                for item in ((nsg or {}).get("properties") or {}).get(kind) or []:
-                    if str(item.get("name", "")).lower() == short.lower():
-                        fields = dict(item.get("properties") or {})
-                        fields.pop("provisioningState", None)
-                        priority = fields.get("priority")
-            direction = str((result.results[0].query.direction if result.results and
-                             result.results[0].query else "") or "").lower() or "-"
-            findings.append(Finding(
-                kind="nsg-rule", test=f"nsg_diagnostic.{end}",
-                text=(f"{short} (priority {priority if priority is not None else '?'}, "
-                      f"{direction}) in {layer.nsg_id.rsplit('/', 1)[-1]} denies the flow; "
-                      f"applied to {layer.applied_to or '-'}"),
-                resource_id=layer.nsg_id, rule=short, priority=priority, fields=fields))
-            if nsg is not None and flow is not None:
-                # ValueError: the rule is not in the NSG as read now (changed since): no fix
-                with contextlib.suppress(ValueError):
-                    fixes += nsg_fixes(nsg, rule_name, flow, endpoint=client.arm.endpoint)
+            read = _admin_layer if layer.layer == "admin" else _nsg_layer
+            finding, fixes = read(client, layer, rule_name, direction, flow)
+            findings.append(replace(finding, test=f"nsg_diagnostic.{end}"))
+            per_layer.append(fixes)
+    fixes = [f for layer_fixes in per_layer for f in layer_fixes]
+    firsts = [layer_fixes[0] for layer_fixes in per_layer if layer_fixes]
+    if len(per_layer) > 1 and len(firsts) == len(per_layer):
+        names = ", ".join(f.rule or "?" for f in findings)
+        fixes.insert(0, combine(firsts, title=f"Open the flow in every layer that denies it "
+                                              f"({names})",
+                                note="Each layer denies the flow on its own, so it passes only "
+                                     "when every one lets it by: this applies each layer's "
+                                     "smallest fix, in order."))
     return findings, fixes
+
+
+def _nsg_layer(client: Client, layer: Any, rule_name: str, direction: str, flow: Flow | None
+               ) -> tuple[Finding, list[Fix]]:
+    """An NSG's deny: the rule's own fields from a GET of the NSG, and its fixes."""
+    short, _ = split_rule_name(rule_name)
+    fields: dict[str, Any] = {}
+    priority = None
+    nsg = None
+    if "/networksecuritygroups/" in layer.nsg_id.lower():  # ids keep no one casing
+        try:
+            nsg = client.arm.get_json(layer.nsg_id)
+        except NwlabError:
+            nsg = None
+    for kind in ("securityRules", "defaultSecurityRules"):
+        for item in ((nsg or {}).get("properties") or {}).get(kind) or []:
+            if str(item.get("name", "")).lower() == short.lower():
+                fields = dict(item.get("properties") or {})
+                fields.pop("provisioningState", None)
+                priority = fields.get("priority")
+    finding = Finding(
+        kind="nsg-rule", test="",
+        text=(f"{short} (priority {priority if priority is not None else '?'}, "
+              f"{direction}) in {layer.nsg_id.rsplit('/', 1)[-1]} denies the flow; "
+              f"applied to {layer.applied_to or '-'}"),
+        resource_id=layer.nsg_id, rule=short, priority=priority, fields=fields)
+    fixes: list[Fix] = []
+    if nsg is not None and flow is not None:
+        # ValueError: the rule is not in the NSG as read now (changed since): no fix
+        with contextlib.suppress(ValueError):
+            fixes = nsg_fixes(nsg, rule_name, flow, endpoint=client.arm.endpoint)
+    return finding, fixes
+
+
+def _admin_layer(client: Client, layer: Any, rule_name: str, direction: str,
+                 flow: Flow | None) -> tuple[Finding, list[Fix]]:
+    """A Virtual Network Manager admin rule's deny: the rule as the VNet's effective admin
+    rules list it (its id names the configuration and collection to fix) and its fixes."""
+    vnet = layer.applied_to or ""
+    try:
+        rules = effective_admin_rules(client.arm, vnet) if vnet else []
+        location = str((client.arm.get_json(vnet) or {}).get("location") or "") if vnet else ""
+    except NwlabError:
+        rules, location = [], ""
+    name = split_rule_name(rule_name)[0].lower()
+    item = next((r for r in rules if str(r.get("id", "")).rstrip("/").rsplit("/", 1)[-1]
+                 .lower() == name), None)
+    fields = dict((item or {}).get("properties") or {})
+    priority = fields.get("priority")
+    manager = layer.nsg_id.rsplit("/", 1)[-1]
+    finding = Finding(
+        kind="admin-rule", test="",
+        text=(f"admin rule {split_rule_name(rule_name)[0]} (priority "
+              f"{priority if priority is not None else '?'}, {direction}) of network manager "
+              f"{manager} denies the flow before any NSG; applied to {vnet or '-'}"),
+        resource_id=str((item or {}).get("id") or layer.nsg_id),
+        rule=split_rule_name(rule_name)[0], priority=priority, fields=fields)
+    fixes: list[Fix] = []
+    if item is not None and flow is not None and location:
+        same_way = [r for r in rules if str((r.get("properties") or {}).get("direction", ""))
+                    .lower() == str(fields.get("direction", "")).lower()]
+        # ValueError: not a rule id of a security admin configuration, or not a Deny: no fix
+        with contextlib.suppress(ValueError):
+            fixes = admin_rule_fixes(
+                item, flow, location=location, endpoint=client.arm.endpoint,
+                taken_priorities=[int((r.get("properties") or {}).get("priority") or 0)
+                                  for r in same_way],
+                taken_names=[str(r.get("id", "")).rsplit("/", 1)[-1] for r in rules])
+    return finding, fixes
+
+
+def _unreached_appliance(hop: NextHopResult, tests: dict[str, Any]) -> bool:
+    """The route sends the flow to an appliance the check never reached: no hop of the path is
+    at the appliance's address (a wrong or missing appliance, or one that does not forward),
+    and nothing stopped the packet before it (an NSG at the source would explain it instead)."""
+    if (hop.next_hop_type or "").lower() != "virtualappliance" or not hop.next_hop_ip:
+        return False
+    connectivity = tests.get("connectivity")
+    if any(i.type == "NetworkSecurityRule" for i in getattr(connectivity, "issues", ()) or ()):
+        return False
+    source = tests.get("nsg_diagnostic.source")
+    if isinstance(source, NsgDiagnosticResult) and not source.allowed:
+        return False
+    return not any(h.address == hop.next_hop_ip for h in getattr(connectivity, "hops", ()) or ())
 
 
 def _route_findings(client: Client, tests: dict[str, Any], flow: Flow | None
                     ) -> tuple[list[Finding], list[Fix]]:
+    """A user route that sends the flow to None, or to an appliance the check never reached,
+    with the fixes toward the hop Azure's own routes give the destination."""
     hop = tests.get("next_hop.source")
-    if not isinstance(hop, NextHopResult) or not hop.dropped or flow is None:
+    if not isinstance(hop, NextHopResult) or flow is None:
+        return [], []
+    wrong_appliance = _unreached_appliance(hop, tests)
+    if not hop.dropped and not wrong_appliance:
         return [], []
     routes = tests.get("effective_routes.source")
     route = routes.route_for(flow.destination) if isinstance(routes, EffectiveRoutes) else None
@@ -401,11 +494,16 @@ def _route_findings(client: Client, tests: dict[str, Any], flow: Flow | None
     name = route.name if route is not None else None
     where = f"route {name} in {table.rsplit('/', 1)[-1]}" if table and name else \
         (f"a route in {table}" if table else "a system route")
+    what = (f"to the appliance {hop.next_hop_ip}, which the check never reached (no appliance "
+            "answers there, or it does not forward)") if wrong_appliance \
+        else "to None (dropped)"
     finding = Finding(kind="route", test="next_hop.source",
-                      text=f"{where} sends {flow.destination} to None (dropped)",
+                      text=f"{where} sends {flow.destination} {what}",
                       resource_id=table, rule=name,
                       fields={"addressPrefix": list(route.address_prefixes) if route else [],
-                              "nextHopType": "None"})
+                              "nextHopType": hop.next_hop_type,
+                              **({"nextHopIpAddress": hop.next_hop_ip} if wrong_appliance
+                                 else {})})
     fixes: list[Fix] = []
     intended = _system_hop(routes, flow.destination) if isinstance(routes, EffectiveRoutes) \
         else None
@@ -415,6 +513,11 @@ def _route_findings(client: Client, tests: dict[str, Any], flow: Flow | None
         with contextlib.suppress(ValueError):
             fixes = route_fixes(blocking, flow.destination, next_hop_type=intended,
                                 route_table_id=table, endpoint=client.arm.endpoint)
+        if wrong_appliance:
+            fixes = [replace(f, note=f"{f.note} This bypasses the appliance for the traffic "
+                             "it carries; pointing the route at the right appliance instead "
+                             "(az network route-table route update --next-hop-ip-address) "
+                             "keeps it inspected.") for f in fixes]
     return [finding], fixes
 
 

@@ -38,6 +38,9 @@ CODES: dict[str, str] = {
                                  "the first listed wins",
     "ASSUME_ADMIN_DEFAULT_RULE": "a kind:Default admin rule is evaluated from its explicit "
                                  "fields",
+    "ASSUME_ADMIN_COMMIT_SCOPE": "a committed admin rule is deployed to the VNets its rule "
+                                 "collection already applies to (network groups are not in "
+                                 "the twin)",
     "ASSUME_PEERING_FORWARDED_RECEIVER_SIDE": "forwarded traffic crossing a peering is "
                                               "governed by the receiving side's "
                                               "allowForwardedTraffic (portal reading)",
