@@ -108,7 +108,7 @@ def _estate():
     net.admin("spoke", admin_rule("deny-rdp", 10, "Inbound", "Deny", src="Internet",
                                   dport="3389"),
               admin_rule("always-mon", 20, "Inbound", "AlwaysAllow", src="AzureMonitor"))
-    net.service_tags({"Storage": ["20.60.0.0/16"], "Sql.WestUS": ["40.78.0.0/16"],
+    net.service_tags({"Storage": ["20.60.0.0/16", "2603:1000::/40"], "Sql.WestUS": ["40.78.0.0/16"],
                       "AzureMonitor": ["20.61.0.0/16"], "AzureCosmosDB": ["20.70.0.0/16"]})
     return net
 
@@ -133,6 +133,8 @@ def test_snapshot_captures_asgs_admin_rules_and_the_tags_in_use(tmp_path):
     assert tags["location"] == "westus"
     # Only what the rules, routes and admin rules name (AzureCosmosDB is not used).
     assert sorted(v["name"] for v in tags["values"]) == ["AzureMonitor", "Sql.WestUS", "Storage"]
+    storage = next(v for v in tags["values"] if v["name"] == "Storage")
+    assert storage["properties"]["addressPrefixes"] == ["20.60.0.0/16", "2603:1000::/40"]
     text = (tmp_path / "estate.json").read_text()
     assert "11111111-2222-3333-4444-555555555555" not in text  # the factory's subscription
 

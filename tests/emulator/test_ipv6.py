@@ -7,12 +7,14 @@ source address taken from the source NIC's IPv6 configuration.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 import pytest
 
 from nwlab.emulator import TopologyError, engine
 from nwlab.emulator.errors import ArmError
+from nwlab.emulator.prefixset import PrefixSet
 from nwlab.emulator.topology import Topology, key
 
 from .factory import SUB, Net, assumed, check, outcome, route, rule
@@ -323,3 +325,70 @@ def test_a_rule_mixing_address_families_is_refused(src: Any, dst: str) -> None:
     with pytest.raises(TopologyError, match="different address families") as err:
         net.topology()
     assert err.value.code == "ResourceCannotContainAddressPrefixesFromDifferentAddressFamilies"
+
+
+# -- service tags (both families, as the discovery data lists them) ------------------------------
+
+STORAGE4, STORAGE6 = "20.60.0.0/16", "2603:1000::/40"
+
+
+def tagged_pair(*routes: dict[str, Any]) -> Net:
+    """The pair, a's subnet with a route table of ``routes`` (if any), a dual-stack Storage tag
+    and a's IPv6 public IP (so the IPv6 Internet is in reach)."""
+    net = Net()
+    dual_vnet(net, "v", "10.0.0.0/16", "fd00:db8::/48")
+    dual_subnet(net, "v", "a", "10.0.1.0/24", "fd00:db8:0:1::/64",
+                rt="rt" if routes else None)
+    dual_subnet(net, "v", "nva", "10.0.9.0/24", "fd00:db8:0:9::/64")
+    net.vm("a", "v", "a", "10.0.1.4")
+    add_v6(net, "a", "v", "a", "fd00:db8:0:1::4", public_ip="2603:1030::4")
+    net.vm("nva", "v", "nva", "10.0.9.4", forwarding=True)
+    add_v6(net, "nva", "v", "nva", "fd00:db8:0:9::4")
+    if routes:
+        net.rt("rt", *routes)
+    net.service_tags({"Storage": [STORAGE4, STORAGE6]})
+    return net
+
+
+def test_service_tag_holds_its_ipv6_prefixes() -> None:
+    data, _ = tagged_pair().topology().service_tags.lookup("Storage", "westus")
+    assert data is not None
+    assert [str(n) for n in data.prefixes.networks] == [STORAGE4, STORAGE6]
+    assert ipaddress.ip_address("2603:1000::5") in data.prefixes
+    # Families stay apart: the IPv4 integer of an IPv6 address is never an IPv4 member.
+    assert ipaddress.ip_address("20.60.0.1") not in PrefixSet(
+        [ipaddress.ip_network("::143c:0/112")])
+
+
+def test_nsg_service_tag_rule_matches_an_ipv6_flow_to_the_tag() -> None:
+    net = tagged_pair()
+    net.nsg("na", rule("no-storage", 100, "Outbound", "Deny", dst="Storage"))
+    nic = next(r for r in net.resources if r["name"] == "a-nic")
+    nic["properties"]["networkSecurityGroup"] = {
+        "id": net.rid("Microsoft.Network", "networkSecurityGroups", "na")}
+    denied = check6(net, "a", "2603:1000::5", 443)
+    assert denied["connectionStatus"] == "Unreachable"
+    assert denied["hops"][0]["issues"][0]["context"][0]["value"] == "UserRule_no-storage"
+    # An IPv6 address outside the tag's IPv6 prefix is not Storage.
+    assert check6(net, "a", "2001:4860:4860::8888", 443)["connectionStatus"] == "Reachable"
+
+
+def test_tag_route_routes_the_tag_ipv6_prefixes_in_the_ipv6_table() -> None:
+    net = tagged_pair(route("storage-none", "Storage", "None"))
+    blocked = check6(net, "a", "2603:1000::5", 443)
+    assert blocked["connectionStatus"] == "Unreachable"
+    assert "UserDefinedRoute" in issues(blocked)
+    assert ("ASSUME_IPV6_TAG_ROUTE", True) in assumed(blocked)
+    assert outcome(blocked) == "undetermined"  # IPv4-only tag routes would let it out
+    assert check(net, "a", "20.60.5.5", 443)["connectionStatus"] == "Unreachable"  # IPv4 too
+    other = check6(net, "a", "2001:4860:4860::8888", 443)
+    assert other["connectionStatus"] == "Reachable"
+    assert "ASSUME_IPV6_TAG_ROUTE" not in {c for c, _ in assumed(other)}
+
+
+def test_tag_route_to_an_ipv4_appliance_does_not_route_ipv6() -> None:
+    net = tagged_pair(route("storage-nva", "Storage", "VirtualAppliance", "10.0.9.4"))
+    ipv6 = check6(net, "a", "2603:1000::5", 443)
+    assert [t for t, _ in hops(ipv6)] == ["Source", "Internet"]  # ::/0, not the appliance
+    ipv4 = check(net, "a", "20.60.5.5", 443)
+    assert [h["type"] for h in ipv4["hops"]][:2] == ["Source", "VirtualAppliance"]

@@ -122,6 +122,15 @@ CODES: dict[str, str] = {
     "ASSUME_IPV6_EGRESS": "an IPv6 configuration reaches the IPv6 Internet only with an IPv6 "
                           "public IP of its own (default outbound access and NAT gateways are "
                           "IPv4)",
+    "ASSUME_IPV6_TAG_ROUTE": "a service-tag route without a next-hop address routes the tag's "
+                             "IPv6 prefixes too (the routing article does not say which "
+                             "family a tag route covers)",
+    "ASSUME_IPV6_FIREWALL_FAMILY": "an IPv6 flow routed to an Azure Firewall is evaluated by "
+                                   "its network rules only when the firewall has an IPv6 "
+                                   "private address (dual stack is preview); otherwise it "
+                                   "stops there",
+    "ASSUME_IPV6_NO_AAAA": "a host name with no AAAA record in the topology does not resolve "
+                           "for an IPv6 check",
 }
 
 

@@ -383,6 +383,13 @@ def _route(topo: Topology, walk: Walk, cfg: IpConfig,
             "the VNet's IPv6 spaces are assumed VnetLocal, peered IPv6 spaces VNetPeering, ::/0 "
             "Internet, no IPv6 None routes", alternatives=("the observed effective routes "
                                                           "differ",)))
+    if route is not None and route.tag is not None and dest.version == 6:
+        walk.assumptions.append(Assumption(
+            "ASSUME_IPV6_TAG_ROUTE", route.id, f"the IPv6 prefixes of service tag {route.tag!r} "
+            "are routed by this route like its IPv4 ones (the routing article does not say "
+            "which family a tag route covers)", field="addressPrefix",
+            alternatives=("the tag route covers IPv4 only: the packet takes ::/0 Internet",),
+            verdict_sensitive=route.next_hop_type != "Internet"))
     if route is not None and route.id:
         # The route leads where the twin cannot follow: a gateway, an ECMP set, a VNet outside
         # the topology.
