@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from nwlab.emulator import TopologyError, engine
+from nwlab.emulator import TopologyError, engine, routing
+from nwlab.emulator import diagnostics as twin_diagnostics
 from nwlab.emulator.errors import ArmError
 from nwlab.emulator.prefixset import PrefixSet
 from nwlab.emulator.topology import Topology, key
@@ -392,3 +393,137 @@ def test_tag_route_to_an_ipv4_appliance_does_not_route_ipv6() -> None:
     assert [t for t, _ in hops(ipv6)] == ["Source", "Internet"]  # ::/0, not the appliance
     ipv4 = check(net, "a", "20.60.5.5", 443)
     assert [h["type"] for h in ipv4["hops"]][:2] == ["Source", "VirtualAppliance"]
+
+
+# -- diagnostics per family (ipFlowVerify IPv4 only by its spec; nextHop, NSG diagnostic and
+# effective routes take IPv6 and are answered by the same per-family engine) --------------------
+
+def vm_id(name: str) -> str:
+    return f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/" \
+        f"{name}"
+
+
+@pytest.mark.parametrize("field", ["localIPAddress", "remoteIPAddress"])
+def test_ip_flow_verify_refuses_ipv6_naming_what_to_run_instead(field: str) -> None:
+    body = {"targetResourceId": vm_id("b"), "direction": "Inbound", "protocol": "TCP",
+            "localPort": "80", "remotePort": "50000", "localIPAddress": "10.0.2.4",
+            "remoteIPAddress": "10.0.1.4"}
+    body[field] = "fd00:db8:0:2::4" if field == "localIPAddress" else "fd00:db8:0:1::4"
+    with pytest.raises(ArmError, match=f"{field} .* is an IPv6 address: IP flow verify takes "
+                       "IPv4 addresses only") as err:
+        engine.ip_flow_verify(pair().topology(), body)
+    assert err.value.status == 400
+    assert "networkConfigurationDiagnostic" in err.value.message
+    assert "preferredIPVersion IPv6" in err.value.message
+
+
+def next_hop6(net: Net, source: str, destination: str) -> dict[str, Any]:
+    return engine.next_hop(net.topology(), {"targetResourceId": vm_id("a"),
+                                            "sourceIPAddress": source,
+                                            "destinationIPAddress": destination})
+
+
+def test_next_hop_of_an_ipv6_destination_reads_the_ipv6_table() -> None:
+    net = pair()
+    assert next_hop6(net, "fd00:db8:0:1::4", "fd00:db8:0:2::4") == {
+        "nextHopType": "VnetLocal", "nextHopIpAddress": "", "routeTableId": "System Route"}
+    net.rt("rt", route("via-nva", "fd00:db8:0:2::/64", "VirtualAppliance", "fd00:db8:0:9::4"),
+           route("drop-b4", "10.0.2.0/24", "None"))
+    net._vnets["v"]["properties"]["subnets"][0]["properties"]["routeTable"] = {
+        "id": net.rid("Microsoft.Network", "routeTables", "rt")}
+    answer = next_hop6(net, "fd00:db8:0:1::4", "fd00:db8:0:2::4")
+    assert answer["nextHopType"] == "VirtualAppliance"
+    assert answer["nextHopIpAddress"] == "fd00:db8:0:9::4"
+    assert answer["routeTableId"].endswith("/routeTables/rt")
+    assert next_hop6(net, "10.0.1.4", "10.0.2.4")["nextHopType"] == "None"  # IPv4 table
+    assert next_hop6(net, "fd00:db8:0:1::4", "2001:4860:4860::8888")["nextHopType"] == "Internet"
+
+
+@pytest.mark.parametrize(("source", "destination", "words"), [
+    ("10.0.1.4", "fd00:db8:0:2::4", "is IPv6 but sourceIPAddress 10.0.1.4 is IPv4"),
+    ("fd00:db8:0:1::4", "10.0.2.4", "is IPv4 but sourceIPAddress fd00:db8:0:1::4 is IPv6"),
+    ("fd00:db8:0:1::9", "fd00:db8:0:2::4", "is not an address of network interface"),
+])
+def test_next_hop_refuses_mixed_families_and_foreign_sources(source: str, destination: str,
+                                                             words: str) -> None:
+    with pytest.raises(ArmError, match=words) as err:
+        next_hop6(pair(), source, destination)
+    assert err.value.status == 400
+
+
+def nsg_diag(net: Net, target: str, **profile: str) -> dict[str, Any]:
+    body = {"targetResourceId": vm_id(target), "profiles": [
+        {"direction": "Inbound", "protocol": "TCP", "destinationPort": "80", **profile}]}
+    answer, _ = twin_diagnostics.network_configuration_diagnostic(net.topology(), body)
+    return answer["results"][0]["networkSecurityGroupResult"]
+
+
+def test_nsg_diagnostic_evaluates_an_ipv6_profile_at_the_ipv6_configuration() -> None:
+    net = pair(nsg_b="nb")
+    net.nsg("nb", rule("deny-a6", 100, "Inbound", "Deny", src="fd00:db8:0:1::/64"),
+            rule("allow-b6", 110, "Inbound", "Allow", dst="fd00:db8:0:2::4/128"))
+    denied = nsg_diag(net, "b", source="fd00:db8:0:1::4", destination="*")
+    assert denied["securityRuleAccessResult"] == "Deny"
+    assert denied["evaluatedNetworkSecurityGroups"][0]["matchedRule"]["ruleName"] == \
+        "UserRule_deny-a6"
+    # '*' as the local side is the NIC's IPv6 address: allow-b6 matches it.
+    other = nsg_diag(net, "b", source="fd00:dead::1", destination="*")
+    assert other["evaluatedNetworkSecurityGroups"][0]["matchedRule"]["ruleName"] == \
+        "UserRule_allow-b6"
+    # The IPv4 profile of the same pair never meets the IPv6 rules.
+    ipv4 = nsg_diag(net, "b", source="10.0.1.4", destination="*")
+    assert ipv4["evaluatedNetworkSecurityGroups"][0]["matchedRule"]["ruleName"] == \
+        "DefaultRule_AllowVnetInBound"
+
+
+def test_nsg_diagnostic_ipv6_agrees_with_the_check() -> None:
+    net = pair(nsg_b="nb")
+    net.nsg("nb", rule("deny-a6", 100, "Inbound", "Deny", src="fd00:db8:0:1::/64"))
+    assert nsg_diag(net, "b", source="fd00:db8:0:1::4",
+                    destination="fd00:db8:0:2::4")["securityRuleAccessResult"] == "Deny"
+    assert check6(net, "a", "b")["connectionStatus"] == "Unreachable"
+
+
+@pytest.mark.parametrize(("target", "source", "destination", "words"), [
+    ("b", "10.0.1.4", "fd00:db8:0:2::4", "of different address families"),
+    ("c", "fd00:db8:0:1::4", "*", "has no IPv6 ipConfiguration"),
+])
+def test_nsg_diagnostic_refuses_what_no_ipv6_packet_can_be(target: str, source: str,
+                                                           destination: str, words: str) -> None:
+    net = pair()
+    net.vm("c", "v", "a", "10.0.1.5")  # IPv4 only
+    with pytest.raises(ArmError, match=words) as err:
+        nsg_diag(net, target, source=source, destination=destination)
+    assert err.value.status == 400
+
+
+def test_effective_routes_of_a_dual_stack_nic_list_both_families() -> None:
+    net = pair()
+    net.rt("rt", route("via-nva", "fd00:db8:0:2::/64", "VirtualAppliance", "fd00:db8:0:9::4"))
+    net._vnets["v"]["properties"]["subnets"][0]["properties"]["routeTable"] = {
+        "id": net.rid("Microsoft.Network", "routeTables", "rt")}
+    topo = net.topology()
+    nic_id = topo.vms[key(vm_id("a"))].nic_ids[0]
+    value = twin_diagnostics.effective_routes(topo, nic_id)["value"]
+    rows = {(r["source"], r["addressPrefix"][0], r["nextHopType"], r["state"]) for r in value}
+    assert {("Default", "fd00:db8::/48", "VnetLocal", "Active"),
+            ("Default", "::/0", "Internet", "Active"),
+            ("User", "fd00:db8:0:2::/64", "VirtualAppliance", "Active"),
+            ("Default", "10.0.0.0/16", "VnetLocal", "Active")} <= rows
+    # Every row the check forwards with is listed: each family's lookup is one of them.
+    for dest in ("fd00:db8:0:2::4", "2001:db8::1", "10.0.2.4"):
+        taken = routing.lookup(topo, topo.subnet_of(topo.nics[key(nic_id)].ip_configs[0]),
+                               ipaddress.ip_address(dest))
+        assert taken is not None
+        assert any(r["addressPrefix"][0] == str(taken.prefix) and r["state"] == "Active"
+                   for r in value)
+
+
+def test_effective_routes_of_an_ipv4_only_vnet_have_no_ipv6_rows() -> None:
+    net = Net()
+    net.vnet("v", "10.0.0.0/16")
+    net.subnet("v", "a", "10.0.1.0/24")
+    net.vm("a", "v", "a", "10.0.1.4")
+    topo = net.topology()
+    value = twin_diagnostics.effective_routes(topo, topo.vms[key(vm_id("a"))].nic_ids[0])["value"]
+    assert all(":" not in r["addressPrefix"][0] for r in value)

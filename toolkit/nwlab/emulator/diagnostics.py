@@ -6,7 +6,8 @@ effective routes are the routes it forwards with.
 - networkConfigurationDiagnostic: every evaluated layer (admin rules, subnet NSG, NIC NSG, in
   the documented inbound order; reversed outbound, as NSG semantics run NIC then subnet) with
   the per-field match booleans of each rule up to the one that decides.
-- effectiveRouteTable: the subnet's system and user routes, an overridden one as Invalid.
+- effectiveRouteTable: the subnet's system and user routes, an overridden one as Invalid; a
+  dual-stack VNet's IPv6 system routes beside its IPv4 ones.
 - effectiveNetworkSecurityGroups: the NIC's and its subnet's NSGs, rules in the effective-rule
   spelling (securityRules/<n>, defaultSecurityRules/<n>, ranges written "a-b").
 - connectionAnalyzers (2026-01-01): the resource (PUT/GET/DELETE) and its /query, each operation
@@ -52,11 +53,30 @@ def nic_of_target(topo: Topology, target: Any) -> tuple[Nic, IpConfig]:
 # -- networkConfigurationDiagnostic --------------------------------------------------------------
 
 def _address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """A profile side as one address: an IP, or a CIDR's network address; None for '*' or a tag."""
+    """A profile side as one address: an IP, or a CIDR's network address, of either family (the
+    spec's profile takes "IP Address/CIDR" of no stated family); None for '*' or a tag."""
     try:
-        return ipaddress.IPv4Network(value, strict=False).network_address
+        return ipaddress.ip_network(value, strict=False).network_address
     except ValueError:
         return None
+
+
+def _profile_config(nic: Nic, profile: dict[str, str], index: int) -> IpConfig:
+    """The NIC configuration a profile evaluates at: the family of its concrete sides (both
+    sides of one family, as one packet has), IPv4 when neither side is an address."""
+    families = {a.version for a in (_address(profile["source"]),
+                                    _address(profile["destination"])) if a is not None}
+    if len(families) > 1:
+        raise ArmError(400, "InvalidRequestFormat", f"profiles[{index}]: source "
+                       f"{profile['source']!r} and destination {profile['destination']!r} are "
+                       "of different address families; give both as IPv4 or both as IPv6.")
+    if families != {6}:
+        return nic.ip_configs[0]
+    if not nic.ip6_configs:
+        raise ArmError(400, "InvalidRequestFormat", f"profiles[{index}] names IPv6 addresses but "
+                       f"network interface {nic.id} has no IPv6 ipConfiguration; give IPv4 "
+                       "addresses, or target a dual-stack NIC.")
+    return nic.ip6_configs[0]
 
 
 def _side(topo: Topology, side: nsg.Side, value: str, local_cfg: IpConfig | None,
@@ -145,13 +165,14 @@ def network_configuration_diagnostic(topo: Topology, body: Any) -> tuple[dict[st
     profiles = body.get("profiles")
     if not isinstance(profiles, list) or not profiles:
         raise ArmError(400, "InvalidRequestFormat", "profiles must be a non-empty list.")
-    nic, cfg = nic_of_target(topo, body.get("targetResourceId"))
-    subnet = topo.subnet_of(cfg)
-    ctx = nsg.context(topo, cfg)
+    nic, primary = nic_of_target(topo, body.get("targetResourceId"))
+    subnet = topo.subnet_of(primary)
     notes: list[Assumption] = []
     results = []
     for index, raw in enumerate(profiles):
         profile = _profile(raw if isinstance(raw, Mapping) else {}, index)
+        cfg = _profile_config(nic, profile, index)
+        ctx = nsg.context(topo, cfg)
         for name in ("source", "destination"):
             if _address(profile[name]) is None and profile[name] != "*":
                 notes.append(Assumption(
@@ -207,7 +228,12 @@ def effective_routes(topo: Topology, nic_id: str) -> dict[str, Any]:
     raw_table = topo.raw.get(key(table.id)) if table else None
     bgp_off = bool(((raw_table or {}).get("properties") or {}).get("disableBgpRoutePropagation"))
     value: list[dict[str, Any]] = []
-    for route in routing.system_routes(topo, subnet):
+    system = routing.system_routes(topo, subnet)
+    if topo.vnets[key(subnet.vnet_id)].spaces6:
+        # A dual-stack VNet lists its IPv6 entries beside the IPv4 ones (twin-semantics §13.3),
+        # the assumed IPv6 system routes the check forwards with (ASSUME_IPV6_SYSTEM_ROUTES).
+        system += routing.system_routes6(topo, subnet)
+    for route in system:
         value.append({"source": "Default",
                       "state": "Invalid" if str(route.prefix) in user_prefixes else "Active",
                       "addressPrefix": [str(route.prefix)], "nextHopType": route.next_hop_type,

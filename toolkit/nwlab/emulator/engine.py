@@ -890,8 +890,16 @@ def _render_hops(spec: CheckSpec, hops: list[Hop], latency: Latency | None,
 # ipFlowVerify and nextHop
 # ---------------------------------------------------------------------------------------------
 
+# IP flow verify's spec fields say "Acceptable values are valid IPv4 addresses"; next hop's
+# ("The source IP address", "The destination IP address") name no family, so they take both.
+FLOW_VERIFY_IPV6 = ("IP flow verify takes IPv4 addresses only (the spec's "
+                    "VerificationIPFlowParameters); for an IPv6 flow run "
+                    "networkConfigurationDiagnostic with the addresses as profile source and "
+                    "destination, or connectivityCheck with preferredIPVersion IPv6.")
+
+
 def _target_nic(topo: Topology, body: Mapping[str, Any], local_ip_field: str,
-                ) -> tuple[Nic, IpConfig]:
+                ipv6: bool) -> tuple[Nic, IpConfig]:
     vm = _vm(topo, body.get("targetResourceId"), "target")
     nic_id = body.get("targetNicResourceId")
     if nic_id:
@@ -901,22 +909,24 @@ def _target_nic(topo: Topology, body: Mapping[str, Any], local_ip_field: str,
         nic = topo.nics[key(str(nic_id))]
     else:
         nic = _primary(topo, vm)[0]
-    local = _ip(body.get(local_ip_field), local_ip_field)
-    for cfg in nic.ip_configs:
+    local = _ip(body.get(local_ip_field), local_ip_field, ipv6)
+    for cfg in (*nic.ip_configs, *nic.ip6_configs):
         if cfg.address == local:
             return nic, cfg
     raise ArmError(400, "InvalidRequestFormat", f"{local_ip_field} {local} is not an address of "
                    f"network interface {nic.id}.")
 
 
-def _ip(value: Any, field_name: str) -> ipaddress.IPv4Address:
+def _ip(value: Any, field_name: str, ipv6: bool) -> IPAddress:
+    """An address of the field; IPv6 only where the operation takes it (else what to run)."""
     try:
-        addr = ipaddress.ip_address(str(value))
+        addr = ipaddress.ip_address(str(value).strip())
     except ValueError:
-        addr = None
-    if not isinstance(addr, ipaddress.IPv4Address):
-        raise ArmError(400, "InvalidRequestFormat",
-                       f"{field_name} must be an IPv4 address, got {value!r}.")
+        raise ArmError(400, "InvalidRequestFormat", f"{field_name} must be an "
+                       f"{'IPv4 or IPv6' if ipv6 else 'IPv4'} address, got {value!r}.") from None
+    if addr.version == 6 and not ipv6:
+        raise ArmError(400, "InvalidRequestFormat", f"{field_name} {value!r} is an IPv6 "
+                       f"address: {FLOW_VERIFY_IPV6}")
     return addr
 
 
@@ -934,8 +944,8 @@ def ip_flow_verify(topo: Topology, body: Any) -> dict[str, Any]:
     protocol = str(body.get("protocol", "")).upper()
     if protocol not in ("TCP", "UDP"):
         raise ArmError(400, "InvalidRequestFormat", "protocol must be TCP or UDP.")
-    nic, cfg = _target_nic(topo, body, "localIPAddress")
-    remote = _ip(body.get("remoteIPAddress"), "remoteIPAddress")
+    nic, cfg = _target_nic(topo, body, "localIPAddress", ipv6=False)
+    remote = _ip(body.get("remoteIPAddress"), "remoteIPAddress", ipv6=False)
 
     def port(name: str) -> int | None:
         text = str(body.get(name, "")).strip()
@@ -963,8 +973,15 @@ def next_hop(topo: Topology, body: Any) -> dict[str, Any]:
     """NextHopResult: the route the source NIC's subnet picks for the destination."""
     if not isinstance(body, Mapping):
         raise ArmError(400, "InvalidRequestFormat", "The request body must be a JSON object.")
-    _, cfg = _target_nic(topo, body, "sourceIPAddress")
-    dest = _ip(body.get("destinationIPAddress"), "destinationIPAddress")
+    _, cfg = _target_nic(topo, body, "sourceIPAddress", ipv6=True)
+    dest = _ip(body.get("destinationIPAddress"), "destinationIPAddress", ipv6=True)
+    if dest.version != cfg.address.version:
+        # Each family has its own route table (twin-semantics §13.2 rule 1): no route joins
+        # an address of one family to the other.
+        raise ArmError(400, "InvalidRequestFormat", f"destinationIPAddress {dest} is IPv"
+                       f"{dest.version} but sourceIPAddress {cfg.address} is IPv"
+                       f"{cfg.address.version}; give a source address of the same family "
+                       f"(the VM's IPv{dest.version} ipConfiguration).")
     route = routing.lookup(topo, topo.subnet_of(cfg), dest)
     if route is None:
         return {"nextHopType": "None", "nextHopIpAddress": "", "routeTableId": "System Route"}
