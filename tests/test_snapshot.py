@@ -282,3 +282,35 @@ def test_snapshot_records_learned_routes_it_cannot_read():
         live.close()
     # The emulator does not serve getLearnedRoutes: the snapshot says so instead of guessing.
     assert any("getLearnedRoutes" in n for n in topology["emulation"]["notes"])
+
+
+def test_snapshot_of_a_dual_stack_estate_keeps_aaaa_records_and_answers_alike():
+    from tests.emulator import test_ipv6
+
+    net = test_ipv6.pair()
+    zone = net.rid("Microsoft.Network", "privateDnsZones", "corp.example")
+    net.resources += [
+        {"id": zone, "name": "corp.example", "type": "Microsoft.Network/privateDnsZones",
+         "location": "global", "properties": {}},
+        {"id": f"{zone}/AAAA/b", "name": "b", "type": "Microsoft.Network/privateDnsZones/AAAA",
+         "properties": {"ttl": 10, "aaaaRecords": [{"ipv6Address": "fd00:db8:0:2::4"}]}},
+        {"id": f"{zone}/virtualNetworkLinks/v", "name": "v", "location": "global",
+         "type": "Microsoft.Network/privateDnsZones/virtualNetworkLinks",
+         "properties": {"virtualNetwork": {"id": net.rid("Microsoft.Network", "virtualNetworks",
+                                                         "v")}}}]
+    live = nwlab.emulate(net.document(), check_seconds=0, retry_after=0)
+    try:
+        topology = live.snapshot("rg")
+        twin = nwlab.emulate(topology, check_seconds=0, retry_after=0)
+        try:
+            for destination in ("b.corp.example", "b"):
+                a = live.check("a", destination, 80, resource_group="rg", ip_version="IPv6")
+                b = twin.check("a", destination, 80, resource_group="rg", ip_version="IPv6")
+                assert a.status == b.status == "Reachable", destination
+                assert [h.address for h in a.hops] == [h.address for h in b.hops] == \
+                    ["fd00:db8:0:1::4", "fd00:db8:0:2::4"]
+        finally:
+            twin.close()
+    finally:
+        live.close()
+    assert "Microsoft.Network/privateDnsZones/AAAA" in {r["type"] for r in topology["resources"]}

@@ -139,7 +139,6 @@ def test_destination_vm_without_ipv6_configuration_is_a_clear_400() -> None:
     ("IPv5", "fd00:db8:0:2::4", "preferredIPVersion must be IPv4 or IPv6, got 'IPv5'"),
     ("IPv4", "fd00:db8:0:2::4", "preferredIPVersion IPv4 contradicts"),
     ("IPv6", "10.0.2.4", "preferredIPVersion IPv6 contradicts"),
-    ("IPv6", "b.example.com", "resolves host names to IPv4 only"),
 ])
 def test_bad_ip_version_requests_are_refused_naming_the_fix(version: str, destination: str,
                                                             words: str) -> None:
@@ -527,3 +526,75 @@ def test_effective_routes_of_an_ipv4_only_vnet_have_no_ipv6_rows() -> None:
     topo = net.topology()
     value = twin_diagnostics.effective_routes(topo, topo.vms[key(vm_id("a"))].nic_ids[0])["value"]
     assert all(":" not in r["addressPrefix"][0] for r in value)
+
+
+# -- DNS: an IPv6 check resolves AAAA, an IPv4 one A (twin-semantics §13.2 rule 5) ---------------
+
+def dns_result(result: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(i["type"], i["context"][0]["value"]) for i in result["hops"][0]["issues"]]
+
+
+def test_host_name_resolves_aaaa_for_ipv6_and_a_for_ipv4() -> None:
+    net = pair()
+    net.emulation["dns"] = {"b.example.com": ["10.0.2.4", "fd00:db8:0:2::4"]}
+    assert hops(check6(net, "a", "b.example.com"))[-1] == ("VnetLocal", "fd00:db8:0:2::4")
+    assert hops(check6(net, "a", "b.example.com", version="IPv4"))[-1] == \
+        ("VnetLocal", "10.0.2.4")
+    assert hops(check6(net, "a", "b.example.com", version=None))[-1] == ("VnetLocal", "10.0.2.4")
+
+
+def test_aaaa_only_name_does_not_resolve_for_an_ipv4_check() -> None:
+    net = pair()
+    net.emulation["dns"] = {"b6.example.com": "fd00:db8:0:2::4"}
+    result = check6(net, "a", "b6.example.com", version="IPv4")
+    assert dns_result(result) == [("DnsResolution", "b6.example.com")]
+    assert hops(check6(net, "a", "b6.example.com"))[-1] == ("VnetLocal", "fd00:db8:0:2::4")
+
+
+def test_ipv6_check_to_a_name_with_an_a_record_only_fails_dns_and_says_so() -> None:
+    net = pair()
+    net.emulation["dns"] = {"b4.example.com": "10.0.2.4"}
+    result = check6(net, "a", "b4.example.com")
+    assert result["connectionStatus"] == "Unreachable"
+    assert dns_result(result) == [("DnsResolution", "b4.example.com")]
+    assert hops(result) == [("Source", "fd00:db8:0:1::4")]
+    assert ("ASSUME_IPV6_NO_AAAA", True) in assumed(result)
+    assert outcome(result) == "undetermined"  # the service might fall back to the A record
+    # A name with no record at all is a plain DNS failure: nothing was assumed.
+    unknown = check6(net, "a", "nowhere.example.com")
+    assert dns_result(unknown) == [("DnsResolution", "nowhere.example.com")]
+    assert "nwlab" not in unknown
+
+
+def test_private_dns_zone_aaaa_record_answers_an_ipv6_check_in_a_linked_vnet() -> None:
+    net = pair()
+    zone = net.rid("Microsoft.Network", "privateDnsZones", "corp.example")
+    net.resources += [
+        {"id": zone, "name": "corp.example", "type": "Microsoft.Network/privateDnsZones",
+         "location": "global", "properties": {}},
+        {"id": f"{zone}/AAAA/b", "name": "b", "type": "Microsoft.Network/privateDnsZones/AAAA",
+         "properties": {"ttl": 10, "aaaaRecords": [{"ipv6Address": "fd00:db8:0:2::4"}]}},
+        {"id": f"{zone}/A/b", "name": "b", "type": "Microsoft.Network/privateDnsZones/A",
+         "properties": {"ttl": 10, "aRecords": [{"ipv4Address": "10.0.2.4"}]}},
+        {"id": f"{zone}/virtualNetworkLinks/v", "name": "v", "location": "global",
+         "type": "Microsoft.Network/privateDnsZones/virtualNetworkLinks",
+         "properties": {"virtualNetwork": {"id": net.rid("Microsoft.Network", "virtualNetworks",
+                                                         "v")}}}]
+    net.emulation["dns"] = {"b.corp.example": "fd00:db8:0:2::9"}  # the zone answers first
+    topo = net.topology()
+    assert [a.code for a in topo.assumptions] == []  # AAAA record sets are modelled
+    assert hops(check6(topo, "a", "b.corp.example"))[-1] == ("VnetLocal", "fd00:db8:0:2::4")
+    assert hops(check6(topo, "a", "b.corp.example", version="IPv4"))[-1] == \
+        ("VnetLocal", "10.0.2.4")
+
+
+@pytest.mark.parametrize(("dns", "words"), [
+    ({"x.example": ["fd00::1", "fd00::2"]}, "has two IPv6 addresses; the twin answers one"),
+    ({"x.example": ["10.0.0.1", "nope"]}, "'nope' is not an IPv4 or IPv6 address"),
+    (["x.example"], "dns must be an object of host -> address"),
+])
+def test_bad_emulation_dns_is_refused_naming_the_form(dns: Any, words: str) -> None:
+    net = pair()
+    net.emulation["dns"] = dns
+    with pytest.raises(TopologyError, match=words):
+        net.topology()

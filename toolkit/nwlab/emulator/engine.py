@@ -84,6 +84,7 @@ class CheckSpec:
     address: IPAddress | None  # resolved destination address (None: DNS failed)
     destination_vm: VirtualMachine | None
     ip_version: str = "IPv4"  # the family of the walk (preferredIPVersion, or the literal's)
+    notes: tuple[Assumption, ...] = ()  # what resolving the destination assumed
 
     def canonical(self) -> str:
         """A stable text of the check: the seed of its hop ids (the family only for IPv6, so
@@ -177,6 +178,7 @@ def parse_check(topo: Topology, watcher: Watcher, body: Any) -> CheckSpec:
     address: IPAddress | None = None
     url_port: int | None = None
     literal: IPAddress | None = None
+    notes: list[Assumption] = []
     if destination.get("resourceId"):
         dest_vm = _vm(topo, destination.get("resourceId"), "destination")
         scalesets.refuse_destination(topo, dest_vm)
@@ -202,15 +204,7 @@ def parse_check(topo: Topology, watcher: Watcher, body: Any) -> CheckSpec:
             literal = ipaddress.ip_address(host_text.strip("[]"))
         except ValueError:
             host = host_text.lower().rstrip(".")
-            if preferred == "IPv6":
-                # emulation.dns holds A records only: an AAAA answer would be a guess.
-                raise ArmError(400, "InvalidRequestFormat", f"destination.address {text!r}: "
-                               "the emulator resolves host names to IPv4 only (emulation.dns "
-                               "holds A records); give an IPv6 address or a VM with one, or "
-                               "send preferredIPVersion IPv4.") from None
-            # A private DNS zone linked to the source's VNet answers first (Azure DNS).
-            address = private_endpoints.resolve(topo, topo.vnet_of(src_cfg).id, host)[0] \
-                or topo.emulation.dns.get(host)
+            address, notes = _resolve(topo, topo.vnet_of(src_cfg).id, host, preferred)
         else:
             # A literal fixes the family (twin-semantics §13.2 rule 5).
             family = f"IPv{literal.version}"
@@ -233,7 +227,30 @@ def parse_check(topo: Topology, watcher: Watcher, body: Any) -> CheckSpec:
     else:
         port = 443 if protocol == "Https" else DEFAULT_PORT
     return CheckSpec(source_vm, src_nic, src_cfg, protocol, port, source_port, text, host,
-                     address, dest_vm, preferred)
+                     address, dest_vm, preferred, tuple(notes))
+
+
+def _resolve(topo: Topology, vnet_id: str, host: str, family: str,
+             ) -> tuple[IPAddress | None, list[Assumption]]:
+    """The host's address of the check's family: AAAA for IPv6, A for IPv4 (twin-semantics
+    §13.2 rule 5), a private DNS zone linked to the source's VNet answering first (Azure DNS),
+    then emulation.dns. An IPv6 check to a name with an A record only does not resolve, and
+    says so: the service might fall back to the A record (undocumented)."""
+    version = 6 if family == "IPv6" else 4
+    records: Mapping[str, IPAddress] = topo.emulation.dns6 if version == 6 \
+        else topo.emulation.dns
+    address = private_endpoints.resolve(topo, vnet_id, host, version)[0] or records.get(host)
+    if address is not None or version == 4:
+        return address, []
+    a_record = private_endpoints.resolve(topo, vnet_id, host, 4)[0] or \
+        topo.emulation.dns.get(host)
+    if a_record is None:
+        return None, []
+    return None, [Assumption(
+        "ASSUME_IPV6_NO_AAAA", vnet_id, f"{host} has an A record ({a_record}) and no AAAA "
+        "record: the IPv6 check's name does not resolve (DnsResolution)", field="dns",
+        alternatives=(f"the service falls back to the A record {a_record}",),
+        verdict_sensitive=True)]
 
 
 def _ip_version(value: Any) -> str:
@@ -793,7 +810,7 @@ def run_check(topo: Topology, spec: CheckSpec, probes: int | None = None) -> dic
         hop = Hop("Source", str(src.address), src.id)
         hop.issues.append({"origin": "Local", "severity": "Error", "type": "DnsResolution",
                            "context": [{"key": "HostName", "value": spec.host or ""}]})
-        walk = Walk([hop], blocked=True)
+        walk = Walk([hop], blocked=True, assumptions=list(spec.notes))
         reachable = False
     else:
         packet = nsg.Packet("Icmp" if spec.protocol == "Icmp" else "Tcp", src.address,
