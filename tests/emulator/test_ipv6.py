@@ -598,3 +598,158 @@ def test_bad_emulation_dns_is_refused_naming_the_form(dns: Any, words: str) -> N
     net.emulation["dns"] = dns
     with pytest.raises(TopologyError, match=words):
         net.topology()
+
+
+# -- load balancer IPv6 internal frontends (privateIPAddressVersion IPv6) -------------------------
+
+LB_ID = f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/ilb"
+FE6 = "fd00:db8:0:2::100"
+
+
+def dual_lb(*, web_rules: tuple[dict[str, Any], ...] = (), fe6: str = FE6,
+            version: str = "IPv6") -> Net:
+    """Pair plus web2 (10.0.2.5 / fd00:db8:0:2::5); a dual-stack ILB with an IPv4 frontend
+    (10.0.2.100) and an IPv6 one (FE6), one pool per family holding b and web2, port 80 to
+    8080, probed on 8080."""
+    net = pair(nsg_b="web-nsg")
+    net.nsg("web-nsg", *web_rules)
+    net.vm("web2", "v", "b", "10.0.2.5")
+    add_v6(net, "web2", "v", "b", "fd00:db8:0:2::5")
+    for res in net.resources:
+        if res["name"] in ("b-nic", "web2-nic"):
+            v4, v6 = res["properties"]["ipConfigurations"]
+            v4["properties"]["loadBalancerBackendAddressPools"] = [
+                {"id": f"{LB_ID}/backendAddressPools/web4"}]
+            v6["properties"]["loadBalancerBackendAddressPools"] = [
+                {"id": f"{LB_ID}/backendAddressPools/web6"}]
+    subnet = {"id": net.subnet_id("v", "b")}
+    probe = {"id": f"{LB_ID}/probes/p"}
+
+    def lb_rule(name: str, fe: str, pool: str) -> dict[str, Any]:
+        return {"name": name, "properties": {
+            "frontendIPConfiguration": {"id": f"{LB_ID}/frontendIPConfigurations/{fe}"},
+            "backendAddressPool": {"id": f"{LB_ID}/backendAddressPools/{pool}"},
+            "protocol": "Tcp", "frontendPort": 80, "backendPort": 8080, "probe": probe}}
+
+    net.resources.append({
+        "id": LB_ID, "name": "ilb", "type": "Microsoft.Network/loadBalancers",
+        "location": "westus", "sku": {"name": "Standard"}, "properties": {
+            "frontendIPConfigurations": [
+                {"name": "fe4", "properties": {"privateIPAddress": "10.0.2.100",
+                                               "subnet": subnet}},
+                {"name": "fe6", "properties": {"privateIPAddress": fe6, "subnet": subnet,
+                                               "privateIPAddressVersion": version}}],
+            "backendAddressPools": [{"name": "web4", "properties": {}},
+                                    {"name": "web6", "properties": {}}],
+            "probes": [{"name": "p", "properties": {"protocol": "Tcp", "port": 8080}}],
+            "loadBalancingRules": [lb_rule("http4", "fe4", "web4"),
+                                   lb_rule("http6", "fe6", "web6")]}})
+    net.emulation["listeners"] = {net.vm_id("b"): [8080], net.vm_id("web2"): [8080]}
+    return net
+
+
+def test_ipv6_frontend_loads_without_unmodelled_value() -> None:
+    topo = dual_lb().topology()
+    assert "UNMODELLED_VALUE" not in {a.code for a in topo.assumptions}
+
+
+def test_ipv6_frontend_delivers_to_an_ipv6_backend_configuration() -> None:
+    result = check6(dual_lb(), "a", FE6)
+    assert result["connectionStatus"] == "Reachable"
+    assert hops(result) == [("Source", "fd00:db8:0:1::4"), ("VnetLocal", "fd00:db8:0:2::4")]
+    assert result["hops"][-1]["resourceId"].endswith("/ipConfigurations/ipconfig-v6")
+    assert ("ASSUME_LB_IPV6_PROBE_SOURCE", False) in assumed(result)
+    # The IPv4 frontend of the same LB still takes IPv4 members.
+    four = check(dual_lb(), "a", "10.0.2.100")
+    assert [h["address"] for h in four["hops"]] == ["10.0.1.4", "10.0.2.4"]
+
+
+def test_ipv6_backend_nsg_sees_the_ipv6_backend_address_and_port() -> None:
+    net = dual_lb(web_rules=(rule("no-8080-v6", 110, "Inbound", "Deny",
+                                  dst="fd00:db8:0:2::/64", dport="8080", protocol="Tcp"),
+                             rule("probe-in", 100, "Inbound", "Allow", src="AzureLoadBalancer",
+                                  dport="8080", protocol="Tcp")))
+    denied = check6(net, "a", FE6)
+    assert denied["connectionStatus"] == "Unreachable"
+    assert denied["hops"][-1]["issues"][0]["context"][0]["value"] == "UserRule_no-8080-v6"
+    assert check(net, "a", "10.0.2.100")["connectionStatus"] == "Reachable"  # IPv4 untouched
+
+
+def test_ipv6_probe_comes_from_the_ipv6_probe_source_that_azure_load_balancer_admits() -> None:
+    # Denying the IPv4 probe source leaves IPv6 members up; denying the tag takes them down.
+    v4_only = dual_lb(web_rules=(rule("no-probe4", 100, "Inbound", "Deny",
+                                      src="168.63.129.16/32", dport="8080"),))
+    assert check6(v4_only, "a", FE6)["connectionStatus"] == "Reachable"
+    assert check(v4_only, "a", "10.0.2.100")["connectionStatus"] == "Unreachable"
+    no_tag = dual_lb(web_rules=(rule("no-probes", 100, "Inbound", "Deny",
+                                     src="AzureLoadBalancer", dport="8080"),))
+    down = check6(no_tag, "a", FE6)
+    assert down["connectionStatus"] == "Unreachable"
+    assert ("ASSUME_LB_IPV6_PROBE_SOURCE", True) in assumed(down)  # the source decides it
+
+
+@pytest.mark.parametrize(("fe6", "version", "words"), [
+    ("fd00:db8:0:9::100", "IPv6", "outside the IPv6 prefixes of subnet"),
+    ("10.0.2.101", "IPv6", "is IPv4 but privateIPAddressVersion is IPv6"),
+    (FE6, "IPv4", "is IPv6 but privateIPAddressVersion is IPv4"),
+])
+def test_ipv6_frontend_of_the_wrong_family_or_subnet_is_refused(fe6: str, version: str,
+                                                                words: str) -> None:
+    with pytest.raises(TopologyError, match=words):
+        dual_lb(fe6=fe6, version=version).topology()
+
+
+# -- Azure Firewall: IPv6 is preview (doc firewall/deploy-dual-stack-firewall) ------------------
+
+def dual_firewall_estate() -> Net:
+    """The firewall estate of test_firewall (spoke a to spoke b through the hub firewall,
+    allowed by a network rule) made dual stack: each spoke routes the other's IPv6 /64 to an
+    address of AzureFirewallSubnet's IPv6 prefix."""
+    from . import test_firewall
+
+    net = test_firewall._estate(groups=[("g", 100, [test_firewall.collection(
+        "allow", 100, "Allow", test_firewall.net_rule("any", ["*"], ["*"], ["*"]))])])
+    spaces = {"hub": "fd00:db8:0::/48", "spoke1": "fd00:db8:1::/48",
+              "spoke2": "fd00:db8:2::/48"}
+    subnets6 = {("hub", "AzureFirewallSubnet"): "fd00:db8:0:0::/64",
+                ("spoke1", "app"): "fd00:db8:1:1::/64", ("spoke2", "app"): "fd00:db8:2:1::/64"}
+    for name, space in spaces.items():
+        props = net._vnets[name]["properties"]
+        props["addressSpace"]["addressPrefixes"].append(space)
+        for sub in props["subnets"]:
+            prefix6 = subnets6.get((name, sub["name"]))
+            if prefix6:
+                sub["properties"]["addressPrefixes"] = [sub["properties"].pop("addressPrefix"),
+                                                        prefix6]
+    add_v6(net, "a", "spoke1", "app", "fd00:db8:1:1::4")
+    add_v6(net, "b", "spoke2", "app", "fd00:db8:2:1::4")
+    for table in ("rt1", "rt2"):
+        rt = next(r for r in net.resources if r["name"] == table)
+        rt["properties"]["routes"].append(
+            {"name": "all6", "properties": {"addressPrefix": "::/0",
+                                            "nextHopType": "VirtualAppliance",
+                                            "nextHopIpAddress": "fd00:db8::4"}})
+    return net
+
+
+def test_ipv6_flow_routed_to_the_firewall_stops_there_and_is_undetermined() -> None:
+    net = dual_firewall_estate()
+    result = check6(net, "a", "b")
+    assert result["connectionStatus"] == "Unreachable"
+    assert hops(result) == [("Source", "fd00:db8:1:1::4"), ("VirtualAppliance", "fd00:db8::4")]
+    assert result["hops"][-1]["resourceId"].endswith("/azureFirewalls/fw")
+    assert ("ASSUME_IPV6_FIREWALL_FAMILY", True) in assumed(result)
+    assert outcome(result) == "undetermined"
+    # The IPv4 flow of the same pair is decided by the firewall's rules, as before.
+    four = check(net, "a", "b")
+    assert four["connectionStatus"] == "Reachable"
+    assert "ASSUME_IPV6_FIREWALL_FAMILY" not in {c for c, _ in assumed(four)}
+
+
+def test_ipv6_next_hop_outside_the_firewall_subnet_is_a_plain_dead_end() -> None:
+    net = dual_firewall_estate()
+    rt = next(r for r in net.resources if r["name"] == "rt1")
+    rt["properties"]["routes"][-1]["properties"]["nextHopIpAddress"] = "fd00:db8:1:1::99"
+    result = check6(net, "a", "b")
+    assert result["connectionStatus"] == "Unreachable"
+    assert "ASSUME_IPV6_FIREWALL_FAMILY" not in {c for c, _ in assumed(result)}

@@ -125,10 +125,12 @@ CODES: dict[str, str] = {
     "ASSUME_IPV6_TAG_ROUTE": "a service-tag route without a next-hop address routes the tag's "
                              "IPv6 prefixes too (the routing article does not say which "
                              "family a tag route covers)",
-    "ASSUME_IPV6_FIREWALL_FAMILY": "an IPv6 flow routed to an Azure Firewall is evaluated by "
-                                   "its network rules only when the firewall has an IPv6 "
-                                   "private address (dual stack is preview); otherwise it "
-                                   "stops there",
+    "ASSUME_IPV6_FIREWALL_FAMILY": "an IPv6 flow routed into an Azure Firewall's subnet "
+                                   "stops at the firewall, verdict undetermined (its IPv6 "
+                                   "support is preview; its rules are evaluated for IPv4)",
+    "ASSUME_LB_IPV6_PROBE_SOURCE": "IPv6 health probes come from fe80::1234:5678:9abc "
+                                   "(observed in the field, not documented), which the "
+                                   "AzureLoadBalancer tag admits",
     "ASSUME_IPV6_NO_AAAA": "a host name with no AAAA record in the topology does not resolve "
                            "for an IPv6 check",
 }

@@ -576,6 +576,16 @@ def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet,
             fw = _firewall_near(topo, cfg, appliance) if found is None else None
             if fw is not None:
                 found = fw.as_nic()
+            if found is None and isinstance(appliance, ipaddress.IPv6Address):
+                vnet = topo.vnet_of(cfg)
+                fw6 = firewall.firewall_for_ipv6(topo, [vnet.id, *vnet.peered_vnet_ids],
+                                                 appliance)
+                if fw6 is not None:  # an IPv6 next hop in AzureFirewallSubnet (doc: preview)
+                    walk.hops.append(Hop("VirtualAppliance", str(appliance), fw6.id))
+                    walk.touch(fw6.id)
+                    walk.assumptions.append(firewall.ipv6_note(fw6, appliance))
+                    walk.blocked = True
+                    return walk
             if found is None or not _cross(topo, walk, cfg, found, packet.source):
                 break  # no such appliance, or the peering drops it: a dead end
             if fw is not None:
