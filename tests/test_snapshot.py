@@ -288,16 +288,7 @@ def test_snapshot_of_a_dual_stack_estate_keeps_aaaa_records_and_answers_alike():
     from tests.emulator import test_ipv6
 
     net = test_ipv6.pair()
-    zone = net.rid("Microsoft.Network", "privateDnsZones", "corp.example")
-    net.resources += [
-        {"id": zone, "name": "corp.example", "type": "Microsoft.Network/privateDnsZones",
-         "location": "global", "properties": {}},
-        {"id": f"{zone}/AAAA/b", "name": "b", "type": "Microsoft.Network/privateDnsZones/AAAA",
-         "properties": {"ttl": 10, "aaaaRecords": [{"ipv6Address": "fd00:db8:0:2::4"}]}},
-        {"id": f"{zone}/virtualNetworkLinks/v", "name": "v", "location": "global",
-         "type": "Microsoft.Network/privateDnsZones/virtualNetworkLinks",
-         "properties": {"virtualNetwork": {"id": net.rid("Microsoft.Network", "virtualNetworks",
-                                                         "v")}}}]
+    test_ipv6.corp_zone(net, a_record=False)
     live = nwlab.emulate(net.document(), check_seconds=0, retry_after=0)
     try:
         topology = live.snapshot("rg")

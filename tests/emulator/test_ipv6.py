@@ -566,20 +566,27 @@ def test_ipv6_check_to_a_name_with_an_a_record_only_fails_dns_and_says_so() -> N
     assert "nwlab" not in unknown
 
 
-def test_private_dns_zone_aaaa_record_answers_an_ipv6_check_in_a_linked_vnet() -> None:
-    net = pair()
+def corp_zone(net: Net, *, a_record: bool = True) -> None:
+    """Private DNS zone corp.example linked to VNet v: b's AAAA record (and its A record)."""
     zone = net.rid("Microsoft.Network", "privateDnsZones", "corp.example")
     net.resources += [
         {"id": zone, "name": "corp.example", "type": "Microsoft.Network/privateDnsZones",
          "location": "global", "properties": {}},
         {"id": f"{zone}/AAAA/b", "name": "b", "type": "Microsoft.Network/privateDnsZones/AAAA",
          "properties": {"ttl": 10, "aaaaRecords": [{"ipv6Address": "fd00:db8:0:2::4"}]}},
-        {"id": f"{zone}/A/b", "name": "b", "type": "Microsoft.Network/privateDnsZones/A",
-         "properties": {"ttl": 10, "aRecords": [{"ipv4Address": "10.0.2.4"}]}},
         {"id": f"{zone}/virtualNetworkLinks/v", "name": "v", "location": "global",
          "type": "Microsoft.Network/privateDnsZones/virtualNetworkLinks",
          "properties": {"virtualNetwork": {"id": net.rid("Microsoft.Network", "virtualNetworks",
                                                          "v")}}}]
+    if a_record:
+        net.resources.append({
+            "id": f"{zone}/A/b", "name": "b", "type": "Microsoft.Network/privateDnsZones/A",
+            "properties": {"ttl": 10, "aRecords": [{"ipv4Address": "10.0.2.4"}]}})
+
+
+def test_private_dns_zone_aaaa_record_answers_an_ipv6_check_in_a_linked_vnet() -> None:
+    net = pair()
+    corp_zone(net)
     net.emulation["dns"] = {"b.corp.example": "fd00:db8:0:2::9"}  # the zone answers first
     topo = net.topology()
     assert [a.code for a in topo.assumptions] == []  # AAAA record sets are modelled
