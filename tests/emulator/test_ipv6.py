@@ -8,6 +8,7 @@ source address taken from the source NIC's IPv6 configuration.
 from __future__ import annotations
 
 import ipaddress
+import json
 from typing import Any
 
 import pytest
@@ -760,3 +761,22 @@ def test_ipv6_next_hop_outside_the_firewall_subnet_is_a_plain_dead_end() -> None
     result = check6(net, "a", "b")
     assert result["connectionStatus"] == "Unreachable"
     assert "ASSUME_IPV6_FIREWALL_FAMILY" not in {c for c, _ in assumed(result)}
+
+
+def test_connection_analyzer_runs_next_hop_and_nsg_for_an_ipv6_destination() -> None:
+    net = pair(nsg_b="nb")
+    net.nsg("nb", rule("deny-a6", 100, "Inbound", "Deny", src="fd00:db8:0:1::/64"))
+    topo = net.topology()
+    resource = {"id": "analyzer", "properties": {
+        "source": {"resourceId": vm_id("a")},
+        "destination": {"type": "ExternalAddress", "address": "fd00:db8:0:2::4", "port": 80},
+        "diagnosticOperations": ["NextHop", "NSG", "ConnectivityCheck"]}}
+    answer = twin_diagnostics.analyzer_query(topo, next(iter(topo.watchers.values())), resource,
+                                             None)
+    by_op = {r["diagnosticOperation"]: r for r in answer["diagnosticOperationResults"]}
+    assert all(r["error"] is None for r in by_op.values()), by_op
+    assert json.loads(by_op["NextHop"]["result"])["nextHopType"] == "VnetLocal"
+    nsg = json.loads(by_op["NSG"]["result"])["results"][0]
+    assert nsg["profile"]["source"] == "fd00:db8:0:1::4"  # the source NIC's IPv6 address
+    assert json.loads(by_op["ConnectivityCheck"]["result"])["ConnectivityStatus"] == \
+        "Unreachable"  # deny-a6 at b (the NSG operation is outbound at a: Allow)

@@ -333,7 +333,7 @@ def _analyzer_destination_ip(topo: Topology, dest: Mapping[str, Any]) -> str | N
         return str(nic_of_target(topo, dest["resourceId"])[1].address)
     address = str(dest.get("address") or "")
     try:
-        return str(ipaddress.IPv4Address(address))
+        return str(ipaddress.ip_address(address))  # either family, as next hop takes them
     except ValueError:
         found = topo.emulation.dns.get(address.lower())
         return str(found) if found is not None else None
@@ -347,8 +347,10 @@ def analyzer_query(topo: Topology, watcher: Any, resource: Mapping[str, Any],
     props = resource["properties"]
     source_id = props["source"]["resourceId"]
     dest = props["destination"]
-    _, cfg = nic_of_target(topo, source_id)
+    source_nic, cfg = nic_of_target(topo, source_id)
     dest_ip = _analyzer_destination_ip(topo, dest)
+    if dest_ip is not None and ":" in dest_ip and source_nic.ip6_configs:
+        cfg = source_nic.ip6_configs[0]  # an IPv6 destination: from the NIC's IPv6 address
     protocol = str((props.get("protocolSettings") or {}).get("protocol") or "Tcp")
     port = dest.get("port")
     results = []
