@@ -780,3 +780,29 @@ def test_connection_analyzer_runs_next_hop_and_nsg_for_an_ipv6_destination() -> 
     assert nsg["profile"]["source"] == "fd00:db8:0:1::4"  # the source NIC's IPv6 address
     assert json.loads(by_op["ConnectivityCheck"]["result"])["ConnectivityStatus"] == \
         "Unreachable"  # deny-a6 at b (the NSG operation is outbound at a: Allow)
+
+
+def test_ipv6_internal_frontend_as_a_route_next_hop_goes_through_an_ipv6_backend() -> None:
+    # The HA NVA pair for IPv6: a routes b's IPv6 /64 to the IPv6 frontend (HA ports); the
+    # forwarding backend web2 passes the packet on at its IPv6 configuration.
+    net = dual_lb()
+    lb = next(r for r in net.resources if r["name"] == "ilb")
+    lb["properties"]["loadBalancingRules"] = [{"name": "ha6", "properties": {
+        "frontendIPConfiguration": {"id": f"{LB_ID}/frontendIPConfigurations/fe6"},
+        "backendAddressPool": {"id": f"{LB_ID}/backendAddressPools/web6"},
+        "protocol": "All", "frontendPort": 0, "backendPort": 0}}]
+    for res in net.resources:
+        if res["name"] == "b-nic":  # b is the destination, not a pool member here
+            res["properties"]["ipConfigurations"][1]["properties"].pop(
+                "loadBalancerBackendAddressPools")
+        if res["name"] == "web2-nic":
+            res["properties"]["enableIPForwarding"] = True
+    net.rt("to-nva", route("b6", "fd00:db8:0:2::4/128", "VirtualAppliance", FE6))
+    net._vnets["v"]["properties"]["subnets"][0]["properties"]["routeTable"] = {
+        "id": net.rid("Microsoft.Network", "routeTables", "to-nva")}
+    result = check6(net, "a", "b", 8080)  # b listens on 8080
+    assert result["connectionStatus"] == "Reachable"
+    assert hops(result) == [("Source", "fd00:db8:0:1::4"),
+                            ("VirtualAppliance", "fd00:db8:0:2::5"),
+                            ("VnetLocal", "fd00:db8:0:2::4")]
+    assert ("ASSUME_ILB_NEXT_HOP_KEEPS_DESTINATION", False) in assumed(result)
