@@ -806,3 +806,31 @@ def test_ipv6_internal_frontend_as_a_route_next_hop_goes_through_an_ipv6_backend
                             ("VirtualAppliance", "fd00:db8:0:2::5"),
                             ("VnetLocal", "fd00:db8:0:2::4")]
     assert ("ASSUME_ILB_NEXT_HOP_KEEPS_DESTINATION", False) in assumed(result)
+
+
+# -- gateways: VPN gateways carry IPv4 only (doc ip-services/ipv6-overview) --------------------
+
+@pytest.mark.parametrize(("gateway_type", "code", "sensitive"), [
+    ("Vpn", "ASSUME_IPV6_VPN_GATEWAY_STOPS", False),
+    ("ExpressRoute", "ASSUME_GATEWAY_BEYOND", True),
+])
+def test_ipv6_route_to_a_vpn_gateway_stops_at_the_gateway(gateway_type: str, code: str,
+                                                           sensitive: bool) -> None:
+    net = pair()
+    net.subnet("v", "GatewaySubnet", "10.0.255.0/27")
+    net.resources.append({
+        "id": net.rid("Microsoft.Network", "virtualNetworkGateways", "gw"), "name": "gw",
+        "type": "Microsoft.Network/virtualNetworkGateways", "location": "westus",
+        "properties": {"gatewayType": gateway_type, "ipConfigurations": [{
+            "name": "default", "properties": {
+                "privateIPAddress": "10.0.255.4",
+                "subnet": {"id": net.subnet_id("v", "GatewaySubnet")}}}]}})
+    net.rt("rt", route("onprem6", "fd00:beef::/48", "VirtualNetworkGateway"))
+    net._vnets["v"]["properties"]["subnets"][0]["properties"]["routeTable"] = {
+        "id": net.rid("Microsoft.Network", "routeTables", "rt")}
+    result = check6(net, "a", "fd00:beef::5")
+    assert result["connectionStatus"] == "Unreachable"
+    assert hops(result)[-1] == ("VirtualNetworkGateway", "10.0.255.4")
+    # The VPN stop is documented (not verdict-sensitive); beyond an ExpressRoute gateway the
+    # on-premises end may answer.
+    assert (code, sensitive) in assumed(result)

@@ -131,6 +131,9 @@ CODES: dict[str, str] = {
     "ASSUME_LB_IPV6_PROBE_SOURCE": "IPv6 health probes come from fe80::1234:5678:9abc "
                                    "(observed in the field, not documented), which the "
                                    "AzureLoadBalancer tag admits",
+    "ASSUME_IPV6_VPN_GATEWAY_STOPS": "an IPv6 packet routed to a VPN gateway stops at the "
+                                     "gateway hop (VPN gateways carry IPv4 only); the hop "
+                                     "carries no issue",
     "ASSUME_IPV6_NO_AAAA": "a host name with no AAAA record in the topology does not resolve "
                            "for an IPv6 check",
 }

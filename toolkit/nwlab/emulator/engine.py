@@ -655,7 +655,8 @@ def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet,
                 break  # no gateway in reach: the route leads nowhere
             walk.hops.append(Hop("VirtualNetworkGateway", gw.address, gw.id))
             walk.touch(gw.id)
-            walk.assumptions.extend([*gw.notes, gateways.beyond(gw, dest)])
+            stop = gateways.ipv6_stop(topo, gw, dest)
+            walk.assumptions.extend([*gw.notes, stop or gateways.beyond(gw, dest)])
             walk.blocked = True  # beyond the gateway is outside the twin (§9.4)
             return walk
         if hop_type == "VirtualNetworkServiceEndpoint":
