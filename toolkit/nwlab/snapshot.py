@@ -38,7 +38,8 @@ PRIVATE_DNS_API = "2020-06-01"
 # Child collections the twin reads, listed per parent: (parent type, segment, api-version).
 CHILD_LISTS = (("microsoft.network/firewallpolicies", "ruleCollectionGroups", None),
                ("microsoft.network/privatednszones", "virtualNetworkLinks", PRIVATE_DNS_API),
-               ("microsoft.network/privatednszones", "A", PRIVATE_DNS_API))
+               ("microsoft.network/privatednszones", "A", PRIVATE_DNS_API),
+               ("microsoft.network/privatednszones", "AAAA", PRIVATE_DNS_API))
 # Properties that can hold a secret or a credential and that the twin never reads: a
 # connection's pre-shared key, a gateway's point-to-site client settings (RADIUS secrets,
 # root certificates).
@@ -319,7 +320,7 @@ def _service_tags(arm: ArmClient, resources: dict[str, dict[str, Any]],
 
 def _children(arm: ArmClient, resources: dict[str, dict[str, Any]],
               notes: list[str]) -> list[dict[str, Any]]:
-    """Firewall Policy rule collection groups, private DNS zone links and A records: child
+    """Firewall Policy rule collection groups, private DNS zone links, A and AAAA records: child
     collections ARM lists under their parent, stored as resources of their own."""
     out = []
     for parent in list(resources.values()):

@@ -201,9 +201,19 @@ def _after(result: Any) -> str:
 
 # -- running the tests ---------------------------------------------------------------------------
 
-def _vm_address(client: Client, vm_id: str, deadline: float) -> str:
-    """A VM's primary private address (its NIC read, as the operations do)."""
-    return operations._on_vm(client, vm_id, None, None, "address", deadline).address
+def _vm_address(client: Client, vm_id: str, deadline: float, family: str = "IPv4") -> str:
+    """A VM's primary private address of `family` (its NIC read, as the operations do)."""
+    return operations._on_vm(client, vm_id, None, None, "address", deadline, family).address
+
+
+def _family(spec: CheckSpec) -> str:
+    """The check's address family: its ip_version, else the destination literal's, else IPv4
+    (the service's default); the explaining tests test a flow of that family."""
+    if spec.ip_version:
+        return str(spec.ip_version)
+    if spec.destination.kind == "ip":
+        return f"IPv{ipaddress.ip_address(spec.destination.value).version}"
+    return "IPv4"
 
 
 def _protocols(spec: CheckSpec) -> tuple[str | None, str]:
@@ -218,15 +228,18 @@ def plan(client: Client, spec: CheckSpec, deadline: float
          ) -> tuple[dict[str, Callable[[], Any]], Flow | None]:
     """The explaining tests, by name, and the flow they test (None when the destination has no
     address yet, e.g. a host name the service resolves)."""
-    source_ip = _vm_address(client, spec.source_id, deadline)
+    family = _family(spec)
+    source_ip = _vm_address(client, spec.source_id, deadline, family)
     dest = spec.destination
     dest_vm = dest.value if dest.kind == "vm" else None
     dest_ip: str | None = None
     if dest_vm is not None:
-        dest_ip = _vm_address(client, dest_vm, deadline)
+        dest_ip = _vm_address(client, dest_vm, deadline, family)
     elif dest.kind == "ip":
         dest_ip = dest.value
     flow_proto, nsg_proto = _protocols(spec)
+    # IP flow verify takes IPv4 addresses only (its spec): an IPv6 flow is left to the others.
+    verify_proto = flow_proto if family == "IPv4" else None
     port = spec.port if spec.port is not None else (dest.url_port if dest.url_port else None)
     port_text = str(port) if port is not None else "*"
     tests: dict[str, Callable[[], Any]] = {}
@@ -238,16 +251,16 @@ def plan(client: Client, spec: CheckSpec, deadline: float
         destination_port=port_text)
     tests["next_hop.source"] = lambda: client.next_hop(src, dest_ip)
     tests["effective_routes.source"] = lambda: client.effective_routes(src)
-    if flow_proto is not None:
+    if verify_proto is not None:
         tests["ip_flow_verify.source"] = lambda: client.ip_flow_verify(
-            src, "Outbound", flow_proto, "*", dest_ip, port_text)
+            src, "Outbound", verify_proto, "*", dest_ip, port_text)
     if dest_vm is not None:
         tests["nsg_diagnostic.destination"] = lambda: client.nsg_diagnostic(
             dest_vm, direction="Inbound", protocol=nsg_proto, source=source_ip,
             destination=dest_ip, destination_port=port_text)
-        if flow_proto is not None:
+        if verify_proto is not None:
             tests["ip_flow_verify.destination"] = lambda: client.ip_flow_verify(
-                dest_vm, "Inbound", flow_proto, port_text, source_ip, "*")
+                dest_vm, "Inbound", verify_proto, port_text, source_ip, "*")
     flow = Flow("Icmp" if flow_proto is None else "Tcp", source_ip, dest_ip, port)
     return tests, flow
 

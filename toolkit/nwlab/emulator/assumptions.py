@@ -134,6 +134,20 @@ CODES: dict[str, str] = {
     "ASSUME_IPV6_EGRESS": "an IPv6 configuration reaches the IPv6 Internet only with an IPv6 "
                           "public IP of its own (default outbound access and NAT gateways are "
                           "IPv4)",
+    "ASSUME_IPV6_TAG_ROUTE": "a service-tag route without a next-hop address routes the tag's "
+                             "IPv6 prefixes too (the routing article does not say which "
+                             "family a tag route covers)",
+    "ASSUME_IPV6_FIREWALL_FAMILY": "an IPv6 flow routed into an Azure Firewall's subnet "
+                                   "stops at the firewall, verdict undetermined (its IPv6 "
+                                   "support is preview; its rules are evaluated for IPv4)",
+    "ASSUME_LB_IPV6_PROBE_SOURCE": "IPv6 health probes come from fe80::1234:5678:9abc "
+                                   "(observed in the field, not documented), which the "
+                                   "AzureLoadBalancer tag admits",
+    "ASSUME_IPV6_VPN_GATEWAY_STOPS": "an IPv6 packet routed to a VPN gateway stops at the "
+                                     "gateway hop (VPN gateways carry IPv4 only); the hop "
+                                     "carries no issue",
+    "ASSUME_IPV6_NO_AAAA": "a host name with no AAAA record in the topology does not resolve "
+                           "for an IPv6 check",
 }
 
 

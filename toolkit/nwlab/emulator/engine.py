@@ -87,6 +87,7 @@ class CheckSpec:
     address: IPAddress | None  # resolved destination address (None: DNS failed)
     destination_vm: VirtualMachine | None
     ip_version: str = "IPv4"  # the family of the walk (preferredIPVersion, or the literal's)
+    notes: tuple[Assumption, ...] = ()  # what resolving the destination assumed
 
     def canonical(self) -> str:
         """A stable text of the check: the seed of its hop ids (the family only for IPv6, so
@@ -180,6 +181,7 @@ def parse_check(topo: Topology, watcher: Watcher, body: Any) -> CheckSpec:
     address: IPAddress | None = None
     url_port: int | None = None
     literal: IPAddress | None = None
+    notes: list[Assumption] = []
     if destination.get("resourceId"):
         dest_vm = _vm(topo, destination.get("resourceId"), "destination")
         scalesets.refuse_destination(topo, dest_vm)
@@ -205,15 +207,7 @@ def parse_check(topo: Topology, watcher: Watcher, body: Any) -> CheckSpec:
             literal = ipaddress.ip_address(host_text.strip("[]"))
         except ValueError:
             host = host_text.lower().rstrip(".")
-            if preferred == "IPv6":
-                # emulation.dns holds A records only: an AAAA answer would be a guess.
-                raise ArmError(400, "InvalidRequestFormat", f"destination.address {text!r}: "
-                               "the emulator resolves host names to IPv4 only (emulation.dns "
-                               "holds A records); give an IPv6 address or a VM with one, or "
-                               "send preferredIPVersion IPv4.") from None
-            # A private DNS zone linked to the source's VNet answers first (Azure DNS).
-            address = private_endpoints.resolve(topo, topo.vnet_of(src_cfg).id, host)[0] \
-                or topo.emulation.dns.get(host)
+            address, notes = _resolve(topo, topo.vnet_of(src_cfg).id, host, preferred)
         else:
             # A literal fixes the family (twin-semantics §13.2 rule 5).
             family = f"IPv{literal.version}"
@@ -236,7 +230,30 @@ def parse_check(topo: Topology, watcher: Watcher, body: Any) -> CheckSpec:
     else:
         port = 443 if protocol == "Https" else DEFAULT_PORT
     return CheckSpec(source_vm, src_nic, src_cfg, protocol, port, source_port, text, host,
-                     address, dest_vm, preferred)
+                     address, dest_vm, preferred, tuple(notes))
+
+
+def _resolve(topo: Topology, vnet_id: str, host: str, family: str,
+             ) -> tuple[IPAddress | None, list[Assumption]]:
+    """The host's address of the check's family: AAAA for IPv6, A for IPv4 (twin-semantics
+    §13.2 rule 5), a private DNS zone linked to the source's VNet answering first (Azure DNS),
+    then emulation.dns. An IPv6 check to a name with an A record only does not resolve, and
+    says so: the service might fall back to the A record (undocumented)."""
+    version = 6 if family == "IPv6" else 4
+    records: Mapping[str, IPAddress] = topo.emulation.dns6 if version == 6 \
+        else topo.emulation.dns
+    address = private_endpoints.resolve(topo, vnet_id, host, version)[0] or records.get(host)
+    if address is not None or version == 4:
+        return address, []
+    a_record = private_endpoints.resolve(topo, vnet_id, host, 4)[0] or \
+        topo.emulation.dns.get(host)
+    if a_record is None:
+        return None, []
+    return None, [Assumption(
+        "ASSUME_IPV6_NO_AAAA", vnet_id, f"{host} has an A record ({a_record}) and no AAAA "
+        "record: the IPv6 check's name does not resolve (DnsResolution)", field="dns",
+        alternatives=(f"the service falls back to the A record {a_record}",),
+        verdict_sensitive=True)]
 
 
 def _ip_version(value: Any) -> str:
@@ -390,6 +407,13 @@ def _route(topo: Topology, walk: Walk, cfg: IpConfig,
             "the VNet's IPv6 spaces are assumed VnetLocal, peered IPv6 spaces VNetPeering, ::/0 "
             "Internet, no IPv6 None routes", alternatives=("the observed effective routes "
                                                           "differ",)))
+    if route is not None and route.tag is not None and dest.version == 6:
+        walk.assumptions.append(Assumption(
+            "ASSUME_IPV6_TAG_ROUTE", route.id, f"the IPv6 prefixes of service tag {route.tag!r} "
+            "are routed by this route like its IPv4 ones (the routing article does not say "
+            "which family a tag route covers)", field="addressPrefix",
+            alternatives=("the tag route covers IPv4 only: the packet takes ::/0 Internet",),
+            verdict_sensitive=route.next_hop_type != "Internet"))
     if route is not None and route.id:
         # The route leads where the twin cannot follow: a gateway, an ECMP set, a VNet outside
         # the topology.
@@ -613,6 +637,16 @@ def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet,
             fw = _firewall_near(topo, cfg, appliance) if found is None else None
             if fw is not None:
                 found = fw.as_nic()
+            if found is None and isinstance(appliance, ipaddress.IPv6Address):
+                vnet = topo.vnet_of(cfg)
+                fw6 = firewall.firewall_for_ipv6(topo, [vnet.id, *vnet.peered_vnet_ids],
+                                                 appliance)
+                if fw6 is not None:  # an IPv6 next hop in AzureFirewallSubnet (doc: preview)
+                    walk.hops.append(Hop("VirtualAppliance", str(appliance), fw6.id))
+                    walk.touch(fw6.id)
+                    walk.assumptions.append(firewall.ipv6_note(fw6, appliance))
+                    walk.blocked = True
+                    return walk
             if found is None or not _cross(topo, walk, cfg, found, packet.source):
                 break  # no such appliance, or the peering drops it: a dead end
             if fw is not None:
@@ -682,7 +716,8 @@ def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet,
                 break  # no gateway in reach: the route leads nowhere
             walk.hops.append(Hop("VirtualNetworkGateway", gw.address, gw.id))
             walk.touch(gw.id)
-            walk.assumptions.extend([*gw.notes, gateways.beyond(gw, dest)])
+            stop = gateways.ipv6_stop(topo, gw, dest)
+            walk.assumptions.extend([*gw.notes, stop or gateways.beyond(gw, dest)])
             walk.blocked = True  # beyond the gateway is outside the twin (§9.4)
             return walk
         if hop_type == "VirtualNetworkServiceEndpoint":
@@ -880,7 +915,7 @@ def run_check(topo: Topology, spec: CheckSpec, probes: int | None = None) -> dic
         hop = Hop("Source", str(src.address), src.id)
         hop.issues.append({"origin": "Local", "severity": "Error", "type": "DnsResolution",
                            "context": [{"key": "HostName", "value": spec.host or ""}]})
-        walk = Walk([hop], blocked=True)
+        walk = Walk([hop], blocked=True, assumptions=list(spec.notes))
         reachable = False
     else:
         packet = nsg.Packet("Icmp" if spec.protocol == "Icmp" else "Tcp", src.address,
@@ -977,8 +1012,16 @@ def _render_hops(spec: CheckSpec, hops: list[Hop], latency: Latency | None,
 # ipFlowVerify and nextHop
 # ---------------------------------------------------------------------------------------------
 
+# IP flow verify's spec fields say "Acceptable values are valid IPv4 addresses"; next hop's
+# ("The source IP address", "The destination IP address") name no family, so they take both.
+FLOW_VERIFY_IPV6 = ("IP flow verify takes IPv4 addresses only (the spec's "
+                    "VerificationIPFlowParameters); for an IPv6 flow run "
+                    "networkConfigurationDiagnostic with the addresses as profile source and "
+                    "destination, or connectivityCheck with preferredIPVersion IPv6.")
+
+
 def _target_nic(topo: Topology, body: Mapping[str, Any], local_ip_field: str,
-                ) -> tuple[Nic, IpConfig]:
+                ipv6: bool) -> tuple[Nic, IpConfig]:
     vm = _vm(topo, body.get("targetResourceId"), "target")
     nic_id = body.get("targetNicResourceId")
     if nic_id:
@@ -988,22 +1031,24 @@ def _target_nic(topo: Topology, body: Mapping[str, Any], local_ip_field: str,
         nic = topo.nics[key(str(nic_id))]
     else:
         nic = _primary(topo, vm)[0]
-    local = _ip(body.get(local_ip_field), local_ip_field)
-    for cfg in nic.ip_configs:
+    local = _ip(body.get(local_ip_field), local_ip_field, ipv6)
+    for cfg in (*nic.ip_configs, *nic.ip6_configs):
         if cfg.address == local:
             return nic, cfg
     raise ArmError(400, "InvalidRequestFormat", f"{local_ip_field} {local} is not an address of "
                    f"network interface {nic.id}.")
 
 
-def _ip(value: Any, field_name: str) -> ipaddress.IPv4Address:
+def _ip(value: Any, field_name: str, ipv6: bool) -> IPAddress:
+    """An address of the field; IPv6 only where the operation takes it (else what to run)."""
     try:
-        addr = ipaddress.ip_address(str(value))
+        addr = ipaddress.ip_address(str(value).strip())
     except ValueError:
-        addr = None
-    if not isinstance(addr, ipaddress.IPv4Address):
-        raise ArmError(400, "InvalidRequestFormat",
-                       f"{field_name} must be an IPv4 address, got {value!r}.")
+        raise ArmError(400, "InvalidRequestFormat", f"{field_name} must be an "
+                       f"{'IPv4 or IPv6' if ipv6 else 'IPv4'} address, got {value!r}.") from None
+    if addr.version == 6 and not ipv6:
+        raise ArmError(400, "InvalidRequestFormat", f"{field_name} {value!r} is an IPv6 "
+                       f"address: {FLOW_VERIFY_IPV6}")
     return addr
 
 
@@ -1021,8 +1066,8 @@ def ip_flow_verify(topo: Topology, body: Any) -> dict[str, Any]:
     protocol = str(body.get("protocol", "")).upper()
     if protocol not in ("TCP", "UDP"):
         raise ArmError(400, "InvalidRequestFormat", "protocol must be TCP or UDP.")
-    nic, cfg = _target_nic(topo, body, "localIPAddress")
-    remote = _ip(body.get("remoteIPAddress"), "remoteIPAddress")
+    nic, cfg = _target_nic(topo, body, "localIPAddress", ipv6=False)
+    remote = _ip(body.get("remoteIPAddress"), "remoteIPAddress", ipv6=False)
 
     def port(name: str) -> int | None:
         text = str(body.get(name, "")).strip()
@@ -1050,8 +1095,15 @@ def next_hop(topo: Topology, body: Any) -> dict[str, Any]:
     """NextHopResult: the route the source NIC's subnet picks for the destination."""
     if not isinstance(body, Mapping):
         raise ArmError(400, "InvalidRequestFormat", "The request body must be a JSON object.")
-    _, cfg = _target_nic(topo, body, "sourceIPAddress")
-    dest = _ip(body.get("destinationIPAddress"), "destinationIPAddress")
+    _, cfg = _target_nic(topo, body, "sourceIPAddress", ipv6=True)
+    dest = _ip(body.get("destinationIPAddress"), "destinationIPAddress", ipv6=True)
+    if dest.version != cfg.address.version:
+        # Each family has its own route table (twin-semantics §13.2 rule 1): no route joins
+        # an address of one family to the other.
+        raise ArmError(400, "InvalidRequestFormat", f"destinationIPAddress {dest} is IPv"
+                       f"{dest.version} but sourceIPAddress {cfg.address} is IPv"
+                       f"{cfg.address.version}; give a source address of the same family "
+                       f"(the VM's IPv{dest.version} ipConfiguration).")
     route = routing.lookup(topo, topo.subnet_of(cfg), dest)
     if route is None:
         return {"nextHopType": "None", "nextHopIpAddress": "", "routeTableId": "System Route"}

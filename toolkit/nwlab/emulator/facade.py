@@ -63,7 +63,8 @@ CHILD_FIELDS = {
 # Child collections kept as separate resources in a topology (their ids under the parent).
 STORED_CHILDREN = frozenset({("microsoft.network/firewallpolicies", "rulecollectiongroups"),
                              ("microsoft.network/privatednszones", "virtualnetworklinks"),
-                             ("microsoft.network/privatednszones", "a")})
+                             ("microsoft.network/privatednszones", "a"),
+                             ("microsoft.network/privatednszones", "aaaa")})
 # Children that can be written, so a what-if uses the calls a user would make against Azure.
 WRITABLE = {(T_NSG, "securityrules"): "securityRules", (T_RT, "routes"): "routes"}
 ACTIONS = ("connectivitycheck", "ipflowverify", "nexthop", "networkconfigurationdiagnostic")

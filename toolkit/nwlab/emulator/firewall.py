@@ -261,6 +261,30 @@ def firewall_near(topo: Topology, vnet_ids: Iterable[str],
     return fw if key(topo.subnets[key(fw.subnet_id)].vnet_id) in wanted else None
 
 
+def firewall_for_ipv6(topo: Topology, vnet_ids: Iterable[str],
+                      address: ipaddress.IPv6Address) -> Firewall | None:
+    """The firewall whose AzureFirewallSubnet holds the IPv6 ``address`` in one of these VNets.
+    Azure Firewall's dual stack is preview (doc firewall/deploy-dual-stack-firewall: network
+    rules only, no IPv6-only firewall) and neither the stored spec nor the docs give the ARM
+    field of its IPv6 private address, so an IPv6 next hop is matched by subnet, not address,
+    and never looked up among the IPv4 addresses the firewall is placed at."""
+    wanted = {key(v) for v in vnet_ids}
+    for fw in firewalls(topo).values():
+        subnet = topo.subnets[key(fw.subnet_id)]
+        if key(subnet.vnet_id) in wanted and any(address in p for p in subnet.prefixes6):
+            return fw
+    return None
+
+
+def ipv6_note(fw: Firewall, address: ipaddress.IPv6Address) -> Assumption:
+    return Assumption(
+        "ASSUME_IPV6_FIREWALL_FAMILY", fw.id, f"an IPv6 flow routed to {address} in the "
+        "firewall's subnet stops at the firewall: Azure Firewall's IPv6 support is preview "
+        "(network rules only) and the twin evaluates its rules for IPv4 flows only",
+        alternatives=("the dual-stack firewall's network rules allow the flow",
+                      "they deny it"), verdict_sensitive=True)
+
+
 @functools.lru_cache(maxsize=1 << 14)
 def _entry(text: str) -> tuple[str, Any]:
     """One address entry parsed once: ("any"), ("range", (lo, hi)), ("net", network) or
