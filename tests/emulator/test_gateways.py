@@ -99,6 +99,37 @@ def test_disable_bgp_route_propagation_removes_the_gateway_routes() -> None:
     assert [h["type"] for h in result["hops"]] == ["Source", "VirtualNetworkGateway"]
 
 
+def test_user_route_to_a_vpn_gateway_in_reach_is_modelled_not_unmodelled() -> None:
+    # A user route to VirtualNetworkGateway is the documented way to send a prefix to a VPN
+    # gateway: with one in reach the walk ends at it like a gateway system route does, and
+    # carries no "not modelled" doubt (only what lies beyond).
+    net = _hub(spoke_rt="rt")
+    net.rt("rt", route("onprem", "172.30.0.0/16", "VirtualNetworkGateway"))
+    result = check(net, "s", "172.30.1.1", 443)
+    assert [h["type"] for h in result["hops"]] == ["Source", "VirtualNetworkGateway"]
+    codes = [code for code, _ in assumed(result)]
+    assert "UNMODELLED_VALUE" not in codes
+    assert ("ASSUME_GATEWAY_BEYOND", True) in assumed(result)
+    # Without a gateway in reach the same route is still a dead end the twin cannot judge.
+    net2 = _hub(spoke_rt="rt", use_remote=False)
+    net2.rt("rt", route("onprem", "172.30.0.0/16", "VirtualNetworkGateway"))
+    assert ("UNMODELLED_VALUE", True) in assumed(check(net2, "s", "172.30.1.1", 443))
+
+
+def test_user_route_to_an_expressroute_gateway_is_an_assumption() -> None:
+    # §9.2 rule 5: user routes may target VirtualNetworkGateway only for VPN gateways.
+    net = _hub(spoke_rt="rt")
+    net.rt("rt", route("onprem", "172.30.0.0/16", "VirtualNetworkGateway"))
+    gw = next(r for r in net.resources if r["name"] == "vpngw")
+    gw["properties"]["gatewayType"] = "ExpressRoute"
+    result = check(net, "s", "172.30.1.1", 443)
+    assert ("ASSUME_GATEWAY_USER_ROUTE_EXPRESSROUTE", True) in assumed(result)
+    assert outcome(result) == "undetermined"
+    # The gateway's own (system) routes carry no such doubt.
+    assert "ASSUME_GATEWAY_USER_ROUTE_EXPRESSROUTE" not in [
+        code for code, _ in assumed(check(net, "s", "192.168.50.10", 443))]
+
+
 def test_bgp_learned_routes_are_gateway_routes_and_network_origin_is_not() -> None:
     learned = [{"network": "172.20.0.0/16", "origin": "EBgp", "nextHop": "10.0.255.4"},
                {"network": "10.0.0.0/16", "origin": "Network", "nextHop": ""}]

@@ -112,6 +112,9 @@ CODES: dict[str, str] = {
                                                 "applied",
     "ASSUME_PUBLIC_FRONTEND_PATH": "a public load balancer frontend is reached over the "
                                    "Internet from the source's outbound path",
+    "ASSUME_GATEWAY_USER_ROUTE_EXPRESSROUTE": "a user route to VirtualNetworkGateway taken "
+                                              "towards an ExpressRoute gateway (documented "
+                                              "for VPN gateways only): handed to the gateway",
     "ASSUME_GATEWAY_BEYOND": "a packet handed to a VPN or ExpressRoute gateway: what lies "
                              "beyond is outside the twin, the check ends at the gateway",
     "ASSUME_GATEWAY_CONNECTION_UP": "a gateway connection without connectionStatus is taken "

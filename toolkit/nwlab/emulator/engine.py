@@ -415,11 +415,15 @@ def _route(topo: Topology, walk: Walk, cfg: IpConfig,
             alternatives=("the tag route covers IPv4 only: the packet takes ::/0 Internet",),
             verdict_sensitive=route.next_hop_type != "Internet"))
     if route is not None and route.id:
-        # The route leads where the twin cannot follow: a gateway, an ECMP set, a VNet outside
-        # the topology.
-        sensitive = route.next_hop_type in UNMODELLED_HOP_TYPES or route.route_table_id is None
-        walk.assumptions.extend(n.sensitive(sensitive)
-                                for n in topo.assumptions_at.get(key(route.id), ()))
+        # The route leads where the twin cannot follow: a VNet outside the topology, or a user
+        # route to a gateway where none is in reach (with one in reach, the gateway branch of
+        # the walk models the hop and says what lies beyond).
+        notes = topo.assumptions_at.get(key(route.id), ())
+        if route.next_hop_type in UNMODELLED_HOP_TYPES:
+            if gateways.gateway_for(topo, subnet) is None:
+                walk.assumptions.extend(n.sensitive(True) for n in notes)
+        else:
+            walk.assumptions.extend(n.sensitive(route.route_table_id is None) for n in notes)
     return route
 
 
@@ -716,6 +720,8 @@ def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet,
                 break  # no gateway in reach: the route leads nowhere
             walk.hops.append(Hop("VirtualNetworkGateway", gw.address, gw.id))
             walk.touch(gw.id)
+            if route is not None and route.route_table_id is not None:
+                walk.assumptions.extend(gateways.user_route_notes(topo, gw, route))
             stop = gateways.ipv6_stop(topo, gw, dest)
             walk.assumptions.extend([*gw.notes, stop or gateways.beyond(gw, dest)])
             walk.blocked = True  # beyond the gateway is outside the twin (§9.4)

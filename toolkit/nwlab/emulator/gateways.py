@@ -184,6 +184,23 @@ def beyond(gw: Gateway, destination: IPAddress) -> Assumption:
         alternatives=("the on-premises endpoint answers",), verdict_sensitive=True)
 
 
+def user_route_notes(topo: Topology, gw: Gateway, route: Route) -> list[Assumption]:
+    """What the twin assumes when a user route sends a packet to an ExpressRoute gateway.
+
+    The routing article allows a user route to VirtualNetworkGateway only towards a VPN
+    gateway (twin-semantics §9.2 rule 5: not an ExpressRoute gateway, whose custom routing is
+    BGP only). It does not say what happens to a packet such a route matches; the twin hands it
+    to the gateway as the route says and lets the verdict stay open."""
+    kind = str(_props(topo.raw.get(key(gw.id))).get("gatewayType") or "Vpn")
+    if kind.lower() != "expressroute":
+        return []
+    return [Assumption(
+        "ASSUME_GATEWAY_USER_ROUTE_EXPRESSROUTE", route.id, "a user route sends the packet to "
+        "an ExpressRoute gateway, which Azure documents only for VPN gateways: the twin hands it "
+        "to the gateway", field="nextHopType",
+        alternatives=("the route is ignored or the packet dropped",), verdict_sensitive=True)]
+
+
 def ipv6_stop(topo: Topology, gw: Gateway, destination: IPAddress) -> Assumption | None:
     """An IPv6 packet handed to a VPN gateway goes no further: VPN gateways carry IPv4 only
     (doc virtual-network/ip-services/ipv6-overview, limitations; twin-semantics §13.2 rule 4).

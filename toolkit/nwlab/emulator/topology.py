@@ -1014,8 +1014,9 @@ class Topology:
                         alternatives=("the route applies to the tag's prefixes",)))
             if route.next_hop_type in UNMODELLED_HOP_TYPES:
                 self.note(Assumption(
-                    "UNMODELLED_VALUE", route.id, f"next hop {route.next_hop_type} is not "
-                    "modelled: a packet taking this route stops there, verdict undetermined",
+                    "UNMODELLED_VALUE", route.id, f"next hop {route.next_hop_type} with no "
+                    "gateway in reach of a subnet using it is not modelled: a packet taking the "
+                    "route there stops, verdict undetermined",
                     field="nextHopType", alternatives=("the packet is delivered",
                                                        "the packet is dropped")))
             routes.append(route)
