@@ -1,8 +1,7 @@
 """The bundled landing-zone estate's documented checks (docs/twin.md, "The landing-zone estate").
 
 Every part of the estate is modelled: Azure Firewall, the private endpoint and its DNS zone, the
-VPN gateway, the load balancer, outbound, the scale set. IPv6 checks are not (a strict xfail that
-flips the moment they are).
+VPN gateway, the load balancer, outbound, the scale set, the dual-stack subnet.
 """
 
 from __future__ import annotations
