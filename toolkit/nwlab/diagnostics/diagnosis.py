@@ -152,6 +152,24 @@ class Diagnosis:
         return "\n".join(lines) + "\n\n" + table_text(f"Tests ({self.via_text()}):", columns,
                                                        self.rows())
 
+    def to_dict(self) -> dict[str, Any]:
+        """Everything `str()` and the HTML show, as JSON-ready data (`--json` prints it): the
+        question, verdict and path, how the tests ran and why, each finding with the rule's own
+        fields, each fix with its proof and the check on the twin's fork, every test's row, and
+        the live-vs-twin reconciliation."""
+        return {
+            "source": self.source, "destination": self.destination, "port": self.port,
+            "protocol": self.protocol, "verdict": self.verdict,
+            "status": self.connectivity.status, "path": self.path, "summary": self.summary(),
+            "via": self.via, "via_reason": self.via_reason,
+            "findings": [dataclasses.asdict(f) for f in self.findings],
+            "fixes": [{**f.to_dict(), "on_twin_fork": None if f.result is None
+                       else _after(f.result)} for f in self.fixes],
+            "tests": self.rows(),
+            "reconciliation": [{**dataclasses.asdict(r), "text": str(r)}
+                               for r in self.reconciliation],
+            "elapsed_s": self.elapsed_s}
+
     def via_text(self) -> str:
         return f"via {self.via}" + (f": {self.via_reason}" if self.via_reason else "")
 
@@ -202,6 +220,22 @@ def _protocols(spec: CheckSpec) -> tuple[str | None, str]:
     return "TCP", "TCP"  # Http/Https checks are TCP underneath
 
 
+# The port a check without one tests. Azure's documented connectivity check (the REST example
+# "destination port 0", whose text says port 80 was checked; shared seed scenario 1) sends port 0
+# for "no port": the tests that explain it must test the port the service checked, not port 0.
+NO_PORT_TESTED = 80
+
+
+def tested_port(spec: CheckSpec) -> int:
+    """The destination port the check tested: the one given, else the URL's (its own or its
+    scheme's), else 443 for Https and 80 otherwise (port 0 and no port alike)."""
+    if spec.port:
+        return spec.port
+    if spec.destination.url_port:
+        return spec.destination.url_port
+    return 443 if (spec.protocol or "").lower() == "https" else NO_PORT_TESTED
+
+
 def plan(client: Client, spec: CheckSpec, deadline: float
          ) -> tuple[dict[str, Callable[[], Any]], Flow | None]:
     """The explaining tests, by name, and the flow they test (None when the destination has no
@@ -215,7 +249,7 @@ def plan(client: Client, spec: CheckSpec, deadline: float
     elif dest.kind == "ip":
         dest_ip = dest.value
     flow_proto, nsg_proto = _protocols(spec)
-    port = spec.port if spec.port is not None else (dest.url_port if dest.url_port else None)
+    port = tested_port(spec) if flow_proto is not None else None
     port_text = str(port) if port is not None else "*"
     tests: dict[str, Callable[[], Any]] = {}
     if dest_ip is None:
@@ -264,8 +298,8 @@ def _hop_plan(client: Client, connectivity: Any, flow: Flow | None
     nic = rid[:low.index("/ipconfigurations/")] if "/ipconfigurations/" in low else rid
     try:
         body = client.arm.get_json(nic)
-    except NwlabError:
-        return {}
+    except NwlabError as exc:  # the round cannot run: reported as its test, not dropped
+        return {"hop_nic": functools.partial(_raise, exc)}
     vm = (((body or {}).get("properties") or {}).get("virtualMachine") or {}).get("id")
     direction = issue.origin if issue.origin in ("Inbound", "Outbound") else "Outbound"
     port = "*" if flow.destination_port is None else str(flow.destination_port)
@@ -279,6 +313,10 @@ def _hop_plan(client: Client, connectivity: Any, flow: Flow | None
         tests["next_hop.hop"] = functools.partial(client.next_hop, vm, flow.destination,
                                                   source_ip=hop.address, nic=nic)
     return tests
+
+
+def _raise(exc: NwlabError) -> Any:
+    raise exc
 
 
 def run_tests(client: Client, spec: CheckSpec, timeout: float, *, analyzer: bool | None = False
@@ -345,7 +383,10 @@ def run_tests(client: Client, spec: CheckSpec, timeout: float, *, analyzer: bool
 # -- reading the results -------------------------------------------------------------------------
 
 def _nsg_findings(client: Client, tests: dict[str, Any], flow: Flow | None
-                  ) -> tuple[list[Finding], list[Fix]]:
+                  ) -> tuple[list[Finding], list[Fix], dict[str, NwlabError]]:
+    """The denying rules the NSG diagnostics name, each with its NSG's own fields and fixes;
+    and the NSG reads that failed (as `nsg_rules.<NSG name>`: reported as tests, not dropped)."""
+    failed: dict[str, NwlabError] = {}
     findings: list[Finding] = []
     fixes: list[Fix] = []
     seen: set[tuple[str, str]] = set()
@@ -364,11 +405,12 @@ def _nsg_findings(client: Client, tests: dict[str, Any], flow: Flow | None
             fields: dict[str, Any] = {}
             priority = None
             nsg = None
+            unread = f"nsg_rules.{layer.nsg_id.rsplit('/', 1)[-1]}"
             if "/networkSecurityGroups/" in layer.nsg_id:
                 try:
                     nsg = client.arm.get_json(layer.nsg_id)
-                except NwlabError:
-                    nsg = None
+                except NwlabError as exc:
+                    failed[unread] = exc
             for kind in ("securityRules", "defaultSecurityRules"):
                 for item in ((nsg or {}).get("properties") or {}).get(kind) or []:
                     if str(item.get("name", "")).lower() == short.lower():
@@ -381,13 +423,15 @@ def _nsg_findings(client: Client, tests: dict[str, Any], flow: Flow | None
                 kind="nsg-rule", test=f"nsg_diagnostic.{end}",
                 text=(f"{short} (priority {priority if priority is not None else '?'}, "
                       f"{direction}) in {layer.nsg_id.rsplit('/', 1)[-1]} denies the flow; "
-                      f"applied to {layer.applied_to or '-'}"),
+                      f"applied to {layer.applied_to or '-'}"
+                      + (f" (the NSG could not be read for its fields and fixes: see {unread})"
+                         if unread in failed else "")),
                 resource_id=layer.nsg_id, rule=short, priority=priority, fields=fields))
             if nsg is not None and flow is not None:
                 # ValueError: the rule is not in the NSG as read now (changed since): no fix
                 with contextlib.suppress(ValueError):
                     fixes += nsg_fixes(nsg, rule_name, flow, endpoint=client.arm.endpoint)
-    return findings, fixes
+    return findings, fixes, failed
 
 
 def _route_findings(client: Client, tests: dict[str, Any], flow: Flow | None
@@ -481,7 +525,8 @@ def diagnose(client: Client, source: Any, destination: Any, port: Any = None, *,
     findings: list[Finding] = []
     fixes: list[Fix] = []
     if not connectivity.reachable:
-        nsg_found, fixes = _nsg_findings(client, tests, flow)
+        nsg_found, fixes, unread = _nsg_findings(client, tests, flow)
+        tests.update(unread)
         route_found, route_fixed = _route_findings(client, tests, flow)
         findings, fixes = nsg_found + route_found, fixes + route_fixed
     findings = findings or _check_findings(connectivity, flow)
