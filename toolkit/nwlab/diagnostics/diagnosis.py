@@ -21,6 +21,7 @@ import contextlib
 import dataclasses
 import functools
 import ipaddress
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -240,14 +241,16 @@ def plan(client: Client, spec: CheckSpec, deadline: float
          ) -> tuple[dict[str, Callable[[], Any]], Flow | None]:
     """The explaining tests, by name, and the flow they test (None when the destination has no
     address yet, e.g. a host name the service resolves)."""
-    source_ip = _vm_address(client, spec.source_id, deadline)
     dest = spec.destination
     dest_vm = dest.value if dest.kind == "vm" else None
-    dest_ip: str | None = None
-    if dest_vm is not None:
-        dest_ip = _vm_address(client, dest_vm, deadline)
-    elif dest.kind == "ip":
-        dest_ip = dest.value
+    dest_ip: str | None = dest.value if dest.kind == "ip" else None
+    # Both ends are read at once: the tests wait for these reads, the check does not.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="nwlab-plan") as reads:
+        source_read = reads.submit(_vm_address, client, spec.source_id, deadline)
+        dest_read = reads.submit(_vm_address, client, dest_vm, deadline) if dest_vm else None
+        source_ip = source_read.result()
+        if dest_read is not None:
+            dest_ip = dest_read.result()
     flow_proto, nsg_proto = _protocols(spec)
     port = tested_port(spec) if flow_proto is not None else None
     port_text = str(port) if port is not None else "*"
@@ -296,36 +299,83 @@ def _hop_plan(client: Client, connectivity: Any, flow: Flow | None
     if "/networkinterfaces/" not in low:
         return {}
     nic = rid[:low.index("/ipconfigurations/")] if "/ipconfigurations/" in low else rid
-    try:
-        body = client.arm.get_json(nic)
-    except NwlabError as exc:  # the round cannot run: reported as its test, not dropped
-        return {"hop_nic": functools.partial(_raise, exc)}
-    vm = (((body or {}).get("properties") or {}).get("virtualMachine") or {}).get("id")
     direction = issue.origin if issue.origin in ("Inbound", "Outbound") else "Outbound"
     port = "*" if flow.destination_port is None else str(flow.destination_port)
+    # All three start at once: only next hop needs the NIC's VM, so it reads the NIC itself.
     tests: dict[str, Callable[[], Any]] = {
         "nsg_diagnostic.hop": functools.partial(
             client.nsg_diagnostic, nic, direction=direction,
             protocol="ICMP" if flow.protocol == "Icmp" else "TCP", source=flow.source,
             destination=flow.destination, destination_port=port),
         "effective_routes.hop": functools.partial(client.effective_routes, nic)}
-    if vm and hop.address:
-        tests["next_hop.hop"] = functools.partial(client.next_hop, vm, flow.destination,
-                                                  source_ip=hop.address, nic=nic)
+    if hop.address:
+        tests["next_hop.hop"] = functools.partial(_hop_next_hop, client, nic, flow.destination,
+                                                  hop.address)
     return tests
 
 
-def _raise(exc: NwlabError) -> Any:
-    raise exc
+def _hop_next_hop(client: Client, nic: str, destination: str, address: str
+                  ) -> NextHopResult | None:
+    """Next hop from the hop's NIC, asked of the VM the NIC belongs to (None: no VM holds it,
+    so there is no next hop to ask). A failed NIC read is this test's failure, reported."""
+    body = client.arm.get_json(nic)
+    vm = (((body or {}).get("properties") or {}).get("virtualMachine") or {}).get("id")
+    if not vm:
+        return None
+    return client.next_hop(vm, destination, source_ip=address, nic=nic)
 
 
-def run_tests(client: Client, spec: CheckSpec, timeout: float, *, analyzer: bool | None = False
+class NsgReads:
+    """The NSGs that denying NSG diagnostics name, each read once, as soon as the diagnostic that
+    names it answers (in its worker, while slower tests still run), so the findings need no read
+    after the last test. A failed read is kept and raised again to the findings."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self._lock = threading.Lock()
+        self._read: dict[str, dict[str, Any] | NwlabError] = {}
+
+    def get(self, nsg_id: str) -> dict[str, Any]:
+        with self._lock:
+            known = self._read.get(nsg_id.lower())
+        if known is None:
+            try:
+                known = dict(self.client.arm.get_json(nsg_id) or {})
+            except NwlabError as exc:
+                known = exc
+            with self._lock:
+                self._read.setdefault(nsg_id.lower(), known)
+        if isinstance(known, NwlabError):
+            raise known
+        return known
+
+    def after(self, name: str, call: Callable[[], Any]) -> Callable[[], Any]:
+        """`call`, followed (for an NSG diagnostic) by the reads of the NSGs it finds denying."""
+        if not name.startswith("nsg_diagnostic."):
+            return call
+
+        def diagnostic_then_nsgs() -> Any:
+            result = call()
+            if isinstance(result, NsgDiagnosticResult) and not result.allowed:
+                for layer in result.blocking():
+                    if "/networkSecurityGroups/" in layer.nsg_id:
+                        with contextlib.suppress(NwlabError):  # kept; the findings report it
+                            self.get(layer.nsg_id)
+            return result
+
+        return diagnostic_then_nsgs
+
+
+def run_tests(client: Client, spec: CheckSpec, timeout: float, *, analyzer: bool | None = False,
+              nsgs: NsgReads | None = None
               ) -> tuple[Any, dict[str, Any], Flow | None, tuple[str, str]]:
     """The check and its explaining tests, concurrently: wall time is the slowest of them.
     Unless analyzer=False, the check, source next hop and source NSG diagnostic are first asked
     of the connectionAnalyzers bundle (nwlab.diagnostics.bundle); the separate calls stand in
-    when it is not offered or its answer cannot be read. Also returns (path taken, why)."""
+    when it is not offered or its answer cannot be read. Also returns (path taken, why). With
+    `nsgs`, the NSGs a diagnostic finds denying are read as soon as it answers."""
     deadline = time.monotonic() + timeout
+    nsgs = nsgs or NsgReads(client)
     unfit = bundle.ineligible(spec) if analyzer is not False else "analyzer=False"
     # A check the bundle cannot express starts at once, concurrently with the plan's reads.
     covered = set(bundle.bundle_tests(spec).values()) if unfit is None else set()
@@ -343,7 +393,7 @@ def run_tests(client: Client, spec: CheckSpec, timeout: float, *, analyzer: bool
             results: dict[str, Any] = {"plan": exc}
         else:
             results = {}
-        planned = {name: pool.submit(call) for name, call in tests.items()
+        planned = {name: pool.submit(nsgs.after(name, call)) for name, call in tests.items()
                    if name not in covered}
         via = (bundle.VIA_SEPARATE, unfit or "")
         if tried is not None:
@@ -353,8 +403,8 @@ def run_tests(client: Client, spec: CheckSpec, timeout: float, *, analyzer: bool
                 # What is left of the timeout is the check's (the bundle spent the rest).
                 left = dataclasses.replace(spec, timeout=max(0.001, deadline - time.monotonic()))
                 check = pool.submit(client.run_spec, left)
-                planned.update({name: pool.submit(call) for name, call in tests.items()
-                                if name in covered})
+                planned.update({name: pool.submit(nsgs.after(name, call))
+                                for name, call in tests.items() if name in covered})
             else:
                 via = (bundle.VIA_BUNDLE, why)
                 results.update({k: v for k, v in got.items() if k in tests})
@@ -369,12 +419,15 @@ def run_tests(client: Client, spec: CheckSpec, timeout: float, *, analyzer: bool
         # One more round at the hop that drops, when it is not the source: Azure names the
         # hop's NIC, and the tests there say which of its NSGs or routes did it.
         hop_tests = _hop_plan(client, connectivity, flow)
-        planned.update({name: pool.submit(call) for name, call in hop_tests.items()})
+        planned.update({name: pool.submit(nsgs.after(name, call))
+                        for name, call in hop_tests.items()})
         for name, future in planned.items():
             try:
-                results[name] = future.result()
+                answer = future.result()
             except NwlabError as exc:  # one test failing does not lose the others
-                results[name] = exc
+                answer = exc
+            if answer is not None:  # None: the test does not apply (a NIC without a VM)
+                results[name] = answer
     ordered = {name: results[name] for name in tests if name in results}  # the plan's order
     ordered.update(results)
     return connectivity, {"connectivity": connectivity, **ordered}, flow, via
@@ -382,7 +435,7 @@ def run_tests(client: Client, spec: CheckSpec, timeout: float, *, analyzer: bool
 
 # -- reading the results -------------------------------------------------------------------------
 
-def _nsg_findings(client: Client, tests: dict[str, Any], flow: Flow | None
+def _nsg_findings(client: Client, tests: dict[str, Any], flow: Flow | None, nsgs: NsgReads
                   ) -> tuple[list[Finding], list[Fix], dict[str, NwlabError]]:
     """The denying rules the NSG diagnostics name, each with its NSG's own fields and fixes;
     and the NSG reads that failed (as `nsg_rules.<NSG name>`: reported as tests, not dropped)."""
@@ -408,7 +461,7 @@ def _nsg_findings(client: Client, tests: dict[str, Any], flow: Flow | None
             unread = f"nsg_rules.{layer.nsg_id.rsplit('/', 1)[-1]}"
             if "/networkSecurityGroups/" in layer.nsg_id:
                 try:
-                    nsg = client.arm.get_json(layer.nsg_id)
+                    nsg = nsgs.get(layer.nsg_id)
                 except NwlabError as exc:
                     failed[unread] = exc
             for kind in ("securityRules", "defaultSecurityRules"):
@@ -520,12 +573,13 @@ def diagnose(client: Client, source: Any, destination: Any, port: Any = None, *,
         raise ValueError(f"analyzer=True: {unfit}; pass analyzer=None to use the separate calls "
                          "where the bundle cannot be used")
     started = time.monotonic()
+    nsgs = NsgReads(client)
     connectivity, tests, flow, (via, why) = run_tests(client, spec, spec.timeout,
-                                                      analyzer=analyzer)
+                                                      analyzer=analyzer, nsgs=nsgs)
     findings: list[Finding] = []
     fixes: list[Fix] = []
     if not connectivity.reachable:
-        nsg_found, fixes, unread = _nsg_findings(client, tests, flow)
+        nsg_found, fixes, unread = _nsg_findings(client, tests, flow, nsgs)
         tests.update(unread)
         route_found, route_fixed = _route_findings(client, tests, flow)
         findings, fixes = nsg_found + route_found, fixes + route_fixed
