@@ -71,8 +71,10 @@ def _accounted(line: str, data: dict) -> bool:
         return text == f"Tests (via {data['via']}{reason}):"
     if text.startswith("on the twin's fork: "):
         return text[len("on the twin's fork: "):] in [f["on_twin_fork"] for f in fixes]
-    if any(text == f"{i}. {f['title']} ({proofs[f['proven']]})" or text == f["command"]
-           for i, f in enumerate(fixes, 1)):
+    if text.startswith("opens more than the flow: "):
+        return text[len("opens more than the flow: "):] in [f["widens"] for f in fixes]
+    if any(text == f"{i}. {f['title']} ({proofs[f['proven']]})"
+           or text in f["command"].splitlines() for i, f in enumerate(fixes, 1)):
         return True
     if text in [r["text"] for r in data["reconciliation"]]:
         return True

@@ -236,3 +236,21 @@ def test_a_stop_no_nsg_or_route_explains_names_what_the_twin_assumed() -> None:
         assert [f.kind for f in ok.findings] == ["reachable"]
     finally:
         lz.close()
+
+
+def test_diagnose_an_ipv6_flow_tests_ipv6_flows_and_leaves_out_ip_flow_verify():
+    # IP flow verify takes IPv4 only (its spec); next hop and NSG diagnostics take the family.
+    from tests.emulator import test_ipv6
+    from tests.emulator.factory import rule
+
+    net = test_ipv6.pair(nsg_b="nb")
+    net.nsg("nb", rule("deny-a6", 100, "Inbound", "Deny", src="fd00:db8:0:1::/64"))
+    nw = nwlab.emulate(net.document(), check_seconds=0.0, retry_after=0.0)
+    try:
+        d = nw.diagnose("a", "fd00:db8:0:2::4", 80, resource_group="rg", analyzer=False)
+    finally:
+        nw.close()
+    assert not any(name.startswith("ip_flow_verify") for name in d.tests)
+    assert d.tests["nsg_diagnostic.source"].meta["profile"]["source"] == "fd00:db8:0:1::4"
+    assert d.tests["next_hop.source"].meta["source_ip"] == "fd00:db8:0:1::4"
+    assert d.tests["next_hop.source"].next_hop_type == "VnetLocal"

@@ -65,7 +65,22 @@ BAD_CALLS: list[tuple[str, Callable[[Any], Any], type[Exception], str]] = [
      TypeError, r"remote_port: expected one port 0-65535 or '\*'"),
     ("remote ip v6", lambda nw: nw.ip_flow_verify("MultiTierApp0", "Outbound", "TCP", 80,
                                                   "2001:db8::4", 80, resource_group="ContosoRG"),
-     ValueError, r"remote_ip: '2001:db8::4' is IPv6; this operation takes IPv4"),
+     ValueError, r"remote_ip: '2001:db8::4' is IPv6; this operation takes IPv4 addresses only, "
+                 r"e.g. remote_ip='10.1.4.4'. For an IPv6 flow use nw.nsg_diagnostic"),
+    ("local ip v6", lambda nw: nw.ip_flow_verify("MultiTierApp0", "Outbound", "TCP", 80,
+                                                 "10.1.4.4", 80, local_ip="fd00::4",
+                                                 resource_group="ContosoRG"),
+     ValueError, r"local_ip: 'fd00::4' is IPv6; this operation takes IPv4"),
+    ("next hop mixed families", lambda nw: nw.next_hop(VM_ID, "2001:db8::4",
+                                                       source_ip="10.1.1.4"),
+     ValueError, r"destination_ip='2001:db8::4' \(IPv6\) and source_ip='10.1.1.4' \(IPv4\) are "
+                 r"of different address families; give both as IPv4 or both as IPv6"),
+    ("nsg mixed families", lambda nw: nw.nsg_diagnostic(VM_ID, direction="Inbound", protocol="TCP",
+                                                        source="10.1.0.0/24",
+                                                        destination="2001:db8::4",
+                                                        destination_port=80),
+     ValueError, r"source='10.1.0.0/24' \(IPv4\) and destination='2001:db8::4' \(IPv6\) are of "
+                 r"different address families"),
     ("remote ip prefix", lambda nw: nw.ip_flow_verify("MultiTierApp0", "Outbound", "TCP", 80,
                                                       "10.1.4.0/24", 80, resource_group="ContosoRG"),
      ValueError, r"remote_ip: '10.1.4.0/24' is not an IP address \(a prefix; give one address\)"),
@@ -161,6 +176,26 @@ def test_next_hop_names_the_primary_nic_of_a_vm_with_several(fake_arm, connect):
     assert post.body == {"targetResourceId": VM_ID, "sourceIPAddress": "10.1.1.5",
                          "destinationIPAddress": "10.9.0.4", "targetNicResourceId": NIC}
     assert r.dropped and r.system_route and r.meta["nic"] == NIC
+
+
+def test_next_hop_to_an_ipv6_destination_leaves_from_the_nics_ipv6_address(fake_arm, connect):
+    _estate(fake_arm, {"nextHopType": "VnetLocal", "nextHopIpAddress": "",
+                       "routeTableId": "System Route"})
+    dual = _nic("10.1.1.4")
+    dual["properties"]["ipConfigurations"].append({"name": "ipconfig-v6", "properties": {
+        "privateIPAddress": "fd00:db8::4", "privateIPAddressVersion": "IPv6", "primary": False}})
+    fake_arm.on("GET", r"/networkInterfaces/appNic0$", (200, {}, dual))
+    connect().next_hop(VM_ID, "fd00:db8::5")
+    (post,) = fake_arm.seen("POST")
+    assert post.body == {"targetResourceId": VM_ID, "sourceIPAddress": "fd00:db8::4",
+                         "destinationIPAddress": "fd00:db8::5"}
+
+
+def test_next_hop_to_ipv6_from_an_ipv4_only_nic_is_refused_before_the_post(fake_arm, connect):
+    _estate(fake_arm, {"nextHopType": "Internet"})
+    with pytest.raises(PreflightError, match=r"appNic0 has no private IPv6 address"):
+        connect().next_hop(VM_ID, "fd00:db8::5")
+    assert fake_arm.seen("POST") == []
 
 
 def test_a_nic_that_is_not_the_vms_is_refused_before_the_post(fake_arm, connect):

@@ -39,13 +39,14 @@ def test_a_narrow_allow_rule_just_above_the_deny_comes_first():
     fixes = nsg_rule_fixes(rule, FLOW, taken_priorities=[199, 150, 300])
     assert [f.kind for f in fixes] == ["add-allow-rule", "narrow-deny-rule", "delete-deny-rule"]
     allow = fixes[0]
-    name = "nwlab-allow-tcp-80-10.1.1.4-to-10.1.4.4"
+    name = "nwlab-allow-in-tcp-80-10.1.1.4-to-10.1.4.4"
     assert allow.command == (
         f"az network nsg rule create --subscription {SUB} -g ContosoRG --nsg-name DbNsg -n {name} "
         "--priority 198 --direction Inbound --access Allow --protocol Tcp "
         "--source-address-prefixes 10.1.1.4 --source-port-ranges '*' "
-        "--destination-address-prefixes 10.1.4.4 --destination-port-ranges 80")
-    assert allow.request.method == "PUT"
+        "--destination-address-prefixes 10.1.4.4 --destination-port-ranges 80 "
+        "--description 'Allows the flow deny-all-in denied (added by nwlab)'")
+    assert allow.request.method == "PUT" and allow.widens == ""
     assert allow.request.url == f"{ARM}{NSG}/securityRules/{name}?api-version=2024-05-01"
     assert allow.request.body == {"properties": {
         "protocol": "Tcp", "sourceAddressPrefix": "10.1.1.4", "sourcePortRange": "*",
@@ -146,10 +147,11 @@ def test_a_default_deny_gets_an_allow_rule_only_at_the_highest_user_priority_fre
 
 def test_the_allow_rules_name_is_unique_in_the_nsg():
     rule = deny("deny-all-in", 200, sourceAddressPrefix="*", destinationAddressPrefix="*")
-    taken = ["NWLAB-ALLOW-TCP-80-10.1.1.4-TO-10.1.4.4", "nwlab-allow-tcp-80-10.1.1.4-to-10.1.4.4-2"]
+    taken = ["NWLAB-ALLOW-IN-TCP-80-10.1.1.4-TO-10.1.4.4",
+             "nwlab-allow-in-tcp-80-10.1.1.4-to-10.1.4.4-2"]
     allow = nsg_rule_fixes(rule, FLOW, taken_names=taken)[0]
     assert allow.request.url.split("/securityRules/")[1].startswith(
-        "nwlab-allow-tcp-80-10.1.1.4-to-10.1.4.4-3?")
+        "nwlab-allow-in-tcp-80-10.1.1.4-to-10.1.4.4-3?")
 
 
 def test_a_user_route_to_none_gets_a_host_route_first():
@@ -278,3 +280,62 @@ def test_a_host_route_to_none_is_changed_not_shadowed_by_an_equal_prefix():
                           properties={"addressPrefix": "13.107.21.200/32", "nextHopType": "None"})
     kinds = [f.kind for f in route_fixes(route, "13.107.21.200", next_hop_type="Internet")]
     assert kinds == ["change-route", "delete-route"]
+
+
+@pytest.mark.parametrize(("fields", "flow", "why"), [
+    ({"protocol": "Udp", "sourceAddressPrefix": "*", "destinationPortRange": "80"}, FLOW,
+     "its protocol is Udp"),
+    ({"protocol": "Tcp", "sourceAddressPrefix": "*", "destinationPortRanges": ["81", "90-99"]},
+     FLOW, "port 80 is outside"),
+    ({"protocol": "*", "sourceAddressPrefixes": ["10.2.0.0/16", "10.3.0.0/16"],
+      "destinationPortRange": "*"}, FLOW, "source 10.1.1.4 is outside"),
+    ({"protocol": "*", "sourceAddressPrefix": "10.0.0.0/8", "destinationPortRange": "*"},
+     Flow("Tcp", "fd00::4", "fd00::5", 80), "source fd00::4 is outside")])
+def test_a_flow_the_deny_cannot_match_is_refused(fields, flow, why):
+    with pytest.raises(ValueError, match=f"does not match it \\({why}"):
+        nsg_rule_fixes(deny("d", 300, **fields), flow)
+
+
+def test_star_less_one_address_keeps_one_family_and_says_what_it_frees():
+    # '*' on every side, one port: only the address can be carved, and a rule's prefixes are
+    # one family, so the narrowed deny stops denying IPv6 sources; the fix says so.
+    star = deny("d", 300, protocol="Tcp", sourceAddressPrefix="*", destinationAddressPrefix="*",
+                destinationPortRange="80")
+    narrow = next(f for f in nsg_rule_fixes(star, FLOW) if f.kind == "narrow-deny-rule")
+    carved = narrow.request.body["properties"]["sourceAddressPrefixes"]  # type: ignore[index]
+    assert {ipaddress.ip_network(p).version for p in carved} == {4}
+    assert "no longer denies any IPv6 source" in narrow.widens
+    # An IPv4-only destination never matched IPv6: nothing of that family is freed.
+    v4 = deny("d", 300, protocol="Tcp", sourceAddressPrefix="*",
+              destinationAddressPrefix="10.1.4.0/24", destinationPortRange="80")
+    narrow = next(f for f in nsg_rule_fixes(v4, FLOW) if f.kind == "narrow-deny-rule")
+    assert "IPv6" not in narrow.widens
+    # Where the port can be carved instead, that un-denies less than a whole family.
+    ports = deny("d", 300, protocol="Tcp", sourceAddressPrefix="*", destinationAddressPrefix="*",
+                 destinationPortRange="80-81")
+    narrow = next(f for f in nsg_rule_fixes(ports, FLOW) if f.kind == "narrow-deny-rule")
+    assert narrow.request.body["properties"]["destinationPortRange"] == "81"  # type: ignore[index]
+    assert "destinationPortRanges" not in narrow.request.body["properties"]  # type: ignore[index]
+
+
+def test_generated_names_stay_within_80_characters_and_unique():
+    flow = Flow("Tcp", "fd00:1234:5678:9abc:def0:1234:5678:9abc",
+                "fd00:1234:5678:9abc:def0:1234:5678:9abd", 65535)
+    first = nsg_rule_fixes(deny("d", 300, protocol="*", sourceAddressPrefix="*"), flow)[0]
+    name = first.request.url.split("/securityRules/")[1].split("?")[0]
+    assert len(name) <= 80 and name[-1].isalnum()
+    again = nsg_rule_fixes(deny("d", 300, protocol="*", sourceAddressPrefix="*"), flow,
+                           taken_names=[name])[0]
+    other = again.request.url.split("/securityRules/")[1].split("?")[0]
+    assert other != name and len(other) <= 80 and other.endswith("-2")
+
+
+def test_combine_needs_two_fixes():
+    from nwlab.diagnostics.fixes import combine
+
+    one = nsg_rule_fixes(deny("d", 300, protocol="*", sourceAddressPrefix="*"), FLOW)[0]
+    with pytest.raises(ValueError, match="needs two fixes"):
+        combine([one], title="t", note="n")
+    both = combine([one, one], title="t", note="n")
+    assert both.requests == (one.request, one.request)
+    assert both.command == f"{one.command}\n{one.command}"

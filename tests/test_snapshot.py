@@ -108,7 +108,7 @@ def _estate():
     net.admin("spoke", admin_rule("deny-rdp", 10, "Inbound", "Deny", src="Internet",
                                   dport="3389"),
               admin_rule("always-mon", 20, "Inbound", "AlwaysAllow", src="AzureMonitor"))
-    net.service_tags({"Storage": ["20.60.0.0/16"], "Sql.WestUS": ["40.78.0.0/16"],
+    net.service_tags({"Storage": ["20.60.0.0/16", "2603:1000::/40"], "Sql.WestUS": ["40.78.0.0/16"],
                       "AzureMonitor": ["20.61.0.0/16"], "AzureCosmosDB": ["20.70.0.0/16"]})
     return net
 
@@ -133,6 +133,8 @@ def test_snapshot_captures_asgs_admin_rules_and_the_tags_in_use(tmp_path):
     assert tags["location"] == "westus"
     # Only what the rules, routes and admin rules name (AzureCosmosDB is not used).
     assert sorted(v["name"] for v in tags["values"]) == ["AzureMonitor", "Sql.WestUS", "Storage"]
+    storage = next(v for v in tags["values"] if v["name"] == "Storage")
+    assert storage["properties"]["addressPrefixes"] == ["20.60.0.0/16", "2603:1000::/40"]
     text = (tmp_path / "estate.json").read_text()
     assert "11111111-2222-3333-4444-555555555555" not in text  # the factory's subscription
 
@@ -280,3 +282,26 @@ def test_snapshot_records_learned_routes_it_cannot_read():
         live.close()
     # The emulator does not serve getLearnedRoutes: the snapshot says so instead of guessing.
     assert any("getLearnedRoutes" in n for n in topology["emulation"]["notes"])
+
+
+def test_snapshot_of_a_dual_stack_estate_keeps_aaaa_records_and_answers_alike():
+    from tests.emulator import test_ipv6
+
+    net = test_ipv6.pair()
+    test_ipv6.corp_zone(net, a_record=False)
+    live = nwlab.emulate(net.document(), check_seconds=0, retry_after=0)
+    try:
+        topology = live.snapshot("rg")
+        twin = nwlab.emulate(topology, check_seconds=0, retry_after=0)
+        try:
+            for destination in ("b.corp.example", "b"):
+                a = live.check("a", destination, 80, resource_group="rg", ip_version="IPv6")
+                b = twin.check("a", destination, 80, resource_group="rg", ip_version="IPv6")
+                assert a.status == b.status == "Reachable", destination
+                assert [h.address for h in a.hops] == [h.address for h in b.hops] == \
+                    ["fd00:db8:0:1::4", "fd00:db8:0:2::4"]
+        finally:
+            twin.close()
+    finally:
+        live.close()
+    assert "Microsoft.Network/privateDnsZones/AAAA" in {r["type"] for r in topology["resources"]}

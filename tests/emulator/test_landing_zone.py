@@ -131,3 +131,40 @@ def test_on_premises_leaves_through_the_vpn_gateway(lz: nwlab.NetworkWatcher) ->
     result = lz.check("jump", "192.168.1.10", 22, resource_group=RG)
     assert any("virtualnetworkgateways/hub-vpngw" in h.resource_id.lower()
                for h in result.hops)
+
+
+def test_firewall_dnat_publishes_the_web_tier_on_its_public_ip(
+        lz: nwlab.NetworkWatcher) -> None:
+    # The instance leaves by its NAT gateway and comes back in on the firewall's public IP;
+    # the DNAT rule web-https sends it to the ILB frontend, which picks web1.
+    result = lz.check(INSTANCE, landing_zone.FIREWALL_PUBLIC_IP, 443, resource_group=RG)
+    assert result.reachable
+    assert [(h.type, h.address) for h in result.hops] == [
+        ("Source", "10.3.1.5"), ("Internet", landing_zone.FIREWALL_PUBLIC_IP),
+        ("VirtualAppliance", landing_zone.FIREWALL_IP), ("VnetLocal", "10.1.1.4")]
+    assert "ASSUME_FIREWALL_DNAT_PATH" in codes(result)
+
+
+def test_firewall_dnat_rule_for_another_source_denies(lz: nwlab.NetworkWatcher) -> None:
+    # jump-ssh admits only the on-premises site's public range; the NAT gateway's address is
+    # not in it: default deny at the firewall.
+    result = lz.check(INSTANCE, landing_zone.FIREWALL_PUBLIC_IP, 2222, resource_group=RG)
+    assert not result.reachable
+    assert result.hops[-1].type == "VirtualAppliance"
+    assert "ASSUME_FIREWALL_DENY" in codes(result)
+    assert not any(a.verdict_sensitive for a in result.assumptions)
+
+
+def test_public_load_balancer_reaches_the_scale_set_through_the_firewall(
+        lz: nwlab.NetworkWatcher) -> None:
+    # web1's default route takes it to the firewall (network rule web-to-api-public), which
+    # leaves with its public IP; api-plb's rule api-https sends the flow to instance 0 on 8443,
+    # whose NSG admits Internet sources.
+    result = lz.check("web1", landing_zone.API_PUBLIC_IP, 443, resource_group=RG)
+    assert result.reachable
+    assert [(h.type, h.address) for h in result.hops] == [
+        ("Source", "10.1.1.4"), ("VirtualAppliance", landing_zone.FIREWALL_IP),
+        ("Internet", landing_zone.API_PUBLIC_IP), ("VnetLocal", "10.3.1.4")]
+    assert "ASSUME_PUBLIC_FRONTEND_PATH" in codes(result)
+    # app1 has no firewall rule for it: the firewall stops it on the way out.
+    assert not lz.check("app1", landing_zone.API_PUBLIC_IP, 443, resource_group=RG).reachable

@@ -62,10 +62,14 @@ def test_source_tag_in_an_inbound_rule() -> None:
 
 
 def test_ipv6_prefixes_of_a_tag_are_kept_out_of_ipv4_matching() -> None:
+    # The tag holds both families (test_ipv6.py matches its IPv6 prefix); an IPv4 packet
+    # meets only its IPv4 prefixes, so the IPv6 prefix widens nothing here.
     net = _net(rule("no-storage", 100, "Outbound", "Deny", dst="Storage"))
     topo = net.topology()
     data, _ = topo.service_tags.lookup("Storage", "westus")
-    assert data is not None and len(data.prefixes) == 1
+    assert data is not None and len(data.prefixes) == 2
+    assert check(net, "a", "20.61.5.5", 443)["connectionStatus"] == "Reachable"
+    assert check(net, "a", "20.60.5.5", 443)["connectionStatus"] == "Unreachable"
 
 
 def test_unresolved_tag_is_an_assumption_and_undetermined_when_it_could_decide() -> None:

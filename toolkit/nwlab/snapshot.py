@@ -18,10 +18,10 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from nwlab import snapshot_compute
+from nwlab.arm.admin_rules import effective_admin_rules
 from nwlab.arm.errors import ArmError, OperationTimeout
 from nwlab.arm.ids import ZERO_SUBSCRIPTION
 from nwlab.arm.lro import run_operation
-from nwlab.arm.session import response_json
 from nwlab.files import write_text
 from nwlab.inventory import agent_extensions, read_power_statuses
 
@@ -38,7 +38,8 @@ PRIVATE_DNS_API = "2020-06-01"
 # Child collections the twin reads, listed per parent: (parent type, segment, api-version).
 CHILD_LISTS = (("microsoft.network/firewallpolicies", "ruleCollectionGroups", None),
                ("microsoft.network/privatednszones", "virtualNetworkLinks", PRIVATE_DNS_API),
-               ("microsoft.network/privatednszones", "A", PRIVATE_DNS_API))
+               ("microsoft.network/privatednszones", "A", PRIVATE_DNS_API),
+               ("microsoft.network/privatednszones", "AAAA", PRIVATE_DNS_API))
 # Properties that can hold a secret or a credential and that the twin never reads: a
 # connection's pre-shared key, a gateway's point-to-site client settings (RADIUS secrets,
 # root certificates).
@@ -242,21 +243,11 @@ def _admin_rules(arm: ArmClient, resources: dict[str, dict[str, Any]],
     for vnet in [r for r in resources.values()
                  if str(r.get("type", "")).lower() == "microsoft.network/virtualnetworks"]:
         vnet_id = str(vnet["id"])
-        path = f"{vnet_id}/listNetworkManagerEffectiveSecurityAdminRules"
-        rules: list[dict[str, Any]] = []
-        token: str | None = None
         try:
-            # POST with a skipToken body: the arm layer's list() follows GET nextLinks only.
-            while True:
-                body = response_json(arm.request("POST", path, json={"skipToken": token}
-                                                    if token else {}), strict=True) or {}
-                rules += [_without_text(item) for item in body.get("value") or []
-                          if isinstance(item, dict)]
-                token = body.get("skipToken") or None
-                if token is None:
-                    break
+            rules = [_without_text(item) for item in effective_admin_rules(arm, vnet_id)]
         except ArmError as exc:
-            notes.append(f"{path}: {exc.status} {exc.code}")
+            notes.append(f"{vnet_id}/listNetworkManagerEffectiveSecurityAdminRules: "
+                         f"{exc.status} {exc.code}")
             continue
         if rules:
             out.append({"id": f"{vnet_id}/effectiveSecurityAdminRules",
@@ -329,7 +320,7 @@ def _service_tags(arm: ArmClient, resources: dict[str, dict[str, Any]],
 
 def _children(arm: ArmClient, resources: dict[str, dict[str, Any]],
               notes: list[str]) -> list[dict[str, Any]]:
-    """Firewall Policy rule collection groups, private DNS zone links and A records: child
+    """Firewall Policy rule collection groups, private DNS zone links, A and AAAA records: child
     collections ARM lists under their parent, stored as resources of their own."""
     out = []
     for parent in list(resources.values()):

@@ -333,11 +333,14 @@ class LineProgress:
         self.total = total
         self.every = every
         self.stream = stream or sys.stderr
-        self._last = 0.0
+        # None until the first line: the monotonic clock's zero is arbitrary (boot time on
+        # Linux), so "0.0" would hold back the first line on a machine up for under `every`.
+        self._last: float | None = None
 
     def __call__(self, progress: SnapshotProgress) -> None:
         now = time.monotonic()
-        if progress.done < progress.total and now - self._last < self.every:
+        if progress.done < progress.total and self._last is not None \
+                and now - self._last < self.every:
             return
         self._last = now
         print(f"snapshot: {progress.done}/{progress.total} queries, "

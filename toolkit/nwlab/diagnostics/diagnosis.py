@@ -25,14 +25,24 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
+from nwlab.arm.admin_rules import effective_admin_rules
 from nwlab.arm.errors import NwlabError
 from nwlab.checkspec import CheckSpec, build_check
 from nwlab.diagnostics import bundle, operations
-from nwlab.diagnostics.fixes import BlockingRoute, Fix, Flow, fixes_frame, nsg_fixes, route_fixes
-from nwlab.diagnostics.flow import IpFlowResult, NextHopResult
+from nwlab.diagnostics.admin_fixes import admin_rule_fixes
+from nwlab.diagnostics.fixes import (
+    BlockingRoute,
+    Fix,
+    Flow,
+    combine,
+    fixes_frame,
+    nsg_fixes,
+    route_fixes,
+)
+from nwlab.diagnostics.flow import IpFlowResult, NextHopResult, split_rule_name
 from nwlab.diagnostics.nsg import NsgDiagnosticResult
 from nwlab.diagnostics.outcome import GUEST_ISSUES, outcome
 from nwlab.diagnostics.render import table_frame, table_html, table_text
@@ -70,8 +80,8 @@ class Client(operations.Client, Protocol):
 class Finding:
     """One reason the check came out as it did, with the resource that holds it."""
 
-    kind: str  # nsg-rule, route, guest-or-application, beyond-estate, unreachable, reachable,
-    # twin-assumption
+    kind: str  # nsg-rule, admin-rule, route, guest-or-application, beyond-estate, unreachable,
+    # reachable, twin-assumption
     test: str  # the test that shows it (a key of Diagnosis.tests)
     text: str
     resource_id: str | None = None  # the NSG or route table (None when no Azure resource holds it)
@@ -177,10 +187,12 @@ class Diagnosis:
     def _repr_html_(self) -> str:
         findings = [{"finding": f.text, "resource": f.resource_id, "priority": f.priority}
                     for f in self.findings]
-        fixes = [{"fix": f.title, "proven": f.proven, "command": f.command} for f in self.fixes]
+        fixes = [{"fix": f.title, "proven": f.proven, "opens more": f.widens or None,
+                  "command": f.command} for f in self.fixes]
         parts = [table_html("Diagnosis", self.summary(), ("finding", "resource", "priority"),
                             findings),
-                 table_html("Fixes", "smallest first", ("fix", "proven", "command"), fixes)
+                 table_html("Fixes", "smallest first", ("fix", "proven", "opens more", "command"),
+                            fixes)
                  if fixes else "",
                  table_html("Tests", f"each test's own answer, {self.via_text()}",
                             ("test", "outcome", "detail"), self.rows())]
@@ -208,9 +220,19 @@ def _after(result: Any) -> str:
 
 # -- running the tests ---------------------------------------------------------------------------
 
-def _vm_address(client: Client, vm_id: str, deadline: float) -> str:
-    """A VM's primary private address (its NIC read, as the operations do)."""
-    return operations._on_vm(client, vm_id, None, None, "address", deadline).address
+def _vm_address(client: Client, vm_id: str, deadline: float, family: str = "IPv4") -> str:
+    """A VM's primary private address of `family` (its NIC read, as the operations do)."""
+    return operations._on_vm(client, vm_id, None, None, "address", deadline, family).address
+
+
+def _family(spec: CheckSpec) -> str:
+    """The check's address family: its ip_version, else the destination literal's, else IPv4
+    (the service's default); the explaining tests test a flow of that family."""
+    if spec.ip_version:
+        return str(spec.ip_version)
+    if spec.destination.kind == "ip":
+        return f"IPv{ipaddress.ip_address(spec.destination.value).version}"
+    return "IPv4"
 
 
 def _protocols(spec: CheckSpec) -> tuple[str | None, str]:
@@ -241,17 +263,21 @@ def plan(client: Client, spec: CheckSpec, deadline: float
          ) -> tuple[dict[str, Callable[[], Any]], Flow | None]:
     """The explaining tests, by name, and the flow they test (None when the destination has no
     address yet, e.g. a host name the service resolves)."""
+    family = _family(spec)
     dest = spec.destination
     dest_vm = dest.value if dest.kind == "vm" else None
     dest_ip: str | None = dest.value if dest.kind == "ip" else None
     # Both ends are read at once: the tests wait for these reads, the check does not.
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="nwlab-plan") as reads:
-        source_read = reads.submit(_vm_address, client, spec.source_id, deadline)
-        dest_read = reads.submit(_vm_address, client, dest_vm, deadline) if dest_vm else None
+        source_read = reads.submit(_vm_address, client, spec.source_id, deadline, family)
+        dest_read = reads.submit(_vm_address, client, dest_vm, deadline, family) \
+            if dest_vm else None
         source_ip = source_read.result()
         if dest_read is not None:
             dest_ip = dest_read.result()
     flow_proto, nsg_proto = _protocols(spec)
+    # IP flow verify takes IPv4 addresses only (its spec): an IPv6 flow is left to the others.
+    verify_proto = flow_proto if family == "IPv4" else None
     port = tested_port(spec) if flow_proto is not None else None
     port_text = str(port) if port is not None else "*"
     tests: dict[str, Callable[[], Any]] = {}
@@ -263,16 +289,16 @@ def plan(client: Client, spec: CheckSpec, deadline: float
         destination_port=port_text)
     tests["next_hop.source"] = lambda: client.next_hop(src, dest_ip)
     tests["effective_routes.source"] = lambda: client.effective_routes(src)
-    if flow_proto is not None:
+    if verify_proto is not None:
         tests["ip_flow_verify.source"] = lambda: client.ip_flow_verify(
-            src, "Outbound", flow_proto, "*", dest_ip, port_text)
+            src, "Outbound", verify_proto, "*", dest_ip, port_text)
     if dest_vm is not None:
         tests["nsg_diagnostic.destination"] = lambda: client.nsg_diagnostic(
             dest_vm, direction="Inbound", protocol=nsg_proto, source=source_ip,
             destination=dest_ip, destination_port=port_text)
-        if flow_proto is not None:
+        if verify_proto is not None:
             tests["ip_flow_verify.destination"] = lambda: client.ip_flow_verify(
-                dest_vm, "Inbound", flow_proto, port_text, source_ip, "*")
+                dest_vm, "Inbound", verify_proto, port_text, source_ip, "*")
     flow = Flow("Icmp" if flow_proto is None else "Tcp", source_ip, dest_ip, port)
     return tests, flow
 
@@ -358,7 +384,7 @@ class NsgReads:
             result = call()
             if isinstance(result, NsgDiagnosticResult) and not result.allowed:
                 for layer in result.blocking():
-                    if "/networkSecurityGroups/" in layer.nsg_id:
+                    if "/networksecuritygroups/" in layer.nsg_id.lower():  # any casing
                         with contextlib.suppress(NwlabError):  # kept; the findings report it
                             self.get(layer.nsg_id)
             return result
@@ -437,16 +463,21 @@ def run_tests(client: Client, spec: CheckSpec, timeout: float, *, analyzer: bool
 
 def _nsg_findings(client: Client, tests: dict[str, Any], flow: Flow | None, nsgs: NsgReads
                   ) -> tuple[list[Finding], list[Fix], dict[str, NwlabError]]:
-    """The denying rules the NSG diagnostics name, each with its NSG's own fields and fixes;
-    and the NSG reads that failed (as `nsg_rules.<NSG name>`: reported as tests, not dropped)."""
+    """A finding per layer that denies (NSG or admin rules, at any end or the dropping hop),
+    and its fixes. The flow needs every one of them opened, so when several deny, the first
+    fix is each layer's smallest together (a subnet's and a NIC's NSG, an admin rule and an
+    NSG, both ends), then each layer's own fixes. Also the reads that failed (as
+    `nsg_rules.<NSG>` or `admin_rules.<VNet>`: reported as tests, not dropped)."""
     failed: dict[str, NwlabError] = {}
     findings: list[Finding] = []
-    fixes: list[Fix] = []
+    per_layer: list[list[Fix]] = []
     seen: set[tuple[str, str]] = set()
     for end in ("source", "hop", "destination"):
         result = tests.get(f"nsg_diagnostic.{end}")
         if not isinstance(result, NsgDiagnosticResult) or result.allowed:
             continue
+        direction = str((result.results[0].query.direction if result.results and
+                         result.results[0].query else "") or "").lower() or "-"
         for layer in result.blocking():
             if layer.matched_rule is None:
                 continue
@@ -454,43 +485,123 @@ def _nsg_findings(client: Client, tests: dict[str, Any], flow: Flow | None, nsgs
             if (layer.nsg_id.lower(), rule_name.lower()) in seen:
                 continue
             seen.add((layer.nsg_id.lower(), rule_name.lower()))
-            short = rule_name.split("_", 1)[1] if "_" in rule_name else rule_name
-            fields: dict[str, Any] = {}
-            priority = None
-            nsg = None
-            unread = f"nsg_rules.{layer.nsg_id.rsplit('/', 1)[-1]}"
-            if "/networkSecurityGroups/" in layer.nsg_id:
-                try:
-                    nsg = nsgs.get(layer.nsg_id)
-                except NwlabError as exc:
-                    failed[unread] = exc
-            for kind in ("securityRules", "defaultSecurityRules"):
-                for item in ((nsg or {}).get("properties") or {}).get(kind) or []:
-                    if str(item.get("name", "")).lower() == short.lower():
-                        fields = dict(item.get("properties") or {})
-                        fields.pop("provisioningState", None)
-                        priority = fields.get("priority")
-            direction = str((result.results[0].query.direction if result.results and
-                             result.results[0].query else "") or "").lower() or "-"
-            findings.append(Finding(
-                kind="nsg-rule", test=f"nsg_diagnostic.{end}",
-                text=(f"{short} (priority {priority if priority is not None else '?'}, "
-                      f"{direction}) in {layer.nsg_id.rsplit('/', 1)[-1]} denies the flow; "
-                      f"applied to {layer.applied_to or '-'}"
-                      + (f" (the NSG could not be read for its fields and fixes: see {unread})"
-                         if unread in failed else "")),
-                resource_id=layer.nsg_id, rule=short, priority=priority, fields=fields))
-            if nsg is not None and flow is not None:
-                # ValueError: the rule is not in the NSG as read now (changed since): no fix
-                with contextlib.suppress(ValueError):
-                    fixes += nsg_fixes(nsg, rule_name, flow, endpoint=client.arm.endpoint)
+            read = _admin_layer if layer.layer == "admin" else _nsg_layer
+            finding, fixes = read(client, layer, rule_name, direction, flow, nsgs, failed)
+            findings.append(replace(finding, test=f"nsg_diagnostic.{end}"))
+            per_layer.append(fixes)
+    fixes = [f for layer_fixes in per_layer for f in layer_fixes]
+    firsts = [layer_fixes[0] for layer_fixes in per_layer if layer_fixes]
+    if len(per_layer) > 1 and len(firsts) == len(per_layer):
+        names = ", ".join(f.rule or "?" for f in findings)
+        fixes.insert(0, combine(firsts, title=f"Open the flow in every layer that denies it "
+                                              f"({names})",
+                                note="Each layer denies the flow on its own, so it passes only "
+                                     "when every one lets it by: this applies each layer's "
+                                     "smallest fix, in order."))
     return findings, fixes, failed
+
+
+def _nsg_layer(client: Client, layer: Any, rule_name: str, direction: str, flow: Flow | None,
+               nsgs: NsgReads, failed: dict[str, NwlabError]) -> tuple[Finding, list[Fix]]:
+    """An NSG's deny: the rule's own fields from a GET of the NSG, and its fixes."""
+    short, _ = split_rule_name(rule_name)
+    fields: dict[str, Any] = {}
+    priority = None
+    nsg = None
+    unread = f"nsg_rules.{layer.nsg_id.rsplit('/', 1)[-1]}"
+    if "/networksecuritygroups/" in layer.nsg_id.lower():  # ids keep no one casing
+        try:
+            nsg = nsgs.get(layer.nsg_id)
+        except NwlabError as exc:
+            failed[unread] = exc
+    for kind in ("securityRules", "defaultSecurityRules"):
+        for item in ((nsg or {}).get("properties") or {}).get(kind) or []:
+            if str(item.get("name", "")).lower() == short.lower():
+                fields = dict(item.get("properties") or {})
+                fields.pop("provisioningState", None)
+                priority = fields.get("priority")
+    finding = Finding(
+        kind="nsg-rule", test="",
+        text=(f"{short} (priority {priority if priority is not None else '?'}, "
+              f"{direction}) in {layer.nsg_id.rsplit('/', 1)[-1]} denies the flow; "
+              f"applied to {layer.applied_to or '-'}"
+              + (f" (the NSG could not be read for its fields and fixes: see {unread})"
+                 if unread in failed else "")),
+        resource_id=layer.nsg_id, rule=short, priority=priority, fields=fields)
+    fixes: list[Fix] = []
+    if nsg is not None and flow is not None:
+        # ValueError: the rule is not in the NSG as read now (changed since): no fix
+        with contextlib.suppress(ValueError):
+            fixes = nsg_fixes(nsg, rule_name, flow, endpoint=client.arm.endpoint)
+    return finding, fixes
+
+
+def _admin_layer(client: Client, layer: Any, rule_name: str, direction: str,
+                 flow: Flow | None, nsgs: NsgReads, failed: dict[str, NwlabError]
+                 ) -> tuple[Finding, list[Fix]]:
+    """A Virtual Network Manager admin rule's deny: the rule as the VNet's effective admin
+    rules list it (its id names the configuration and collection to fix) and its fixes."""
+    vnet = layer.applied_to or ""
+    unread = f"admin_rules.{vnet.rsplit('/', 1)[-1]}"
+    try:
+        rules = effective_admin_rules(client.arm, vnet) if vnet else []
+        location = str((client.arm.get_json(vnet) or {}).get("location") or "") if vnet else ""
+    except NwlabError as exc:
+        rules, location = [], ""
+        failed[unread] = exc
+    name = split_rule_name(rule_name)[0].lower()
+    item = next((r for r in rules if str(r.get("id", "")).rstrip("/").rsplit("/", 1)[-1]
+                 .lower() == name), None)
+    fields = dict((item or {}).get("properties") or {})
+    priority = fields.get("priority")
+    manager = layer.nsg_id.rsplit("/", 1)[-1]
+    finding = Finding(
+        kind="admin-rule", test="",
+        text=(f"admin rule {split_rule_name(rule_name)[0]} (priority "
+              f"{priority if priority is not None else '?'}, {direction}) of network manager "
+              f"{manager} denies the flow before any NSG; applied to {vnet or '-'}"
+              + (f" (its rules could not be read for their fields and fixes: see {unread})"
+                 if unread in failed else "")),
+        resource_id=str((item or {}).get("id") or layer.nsg_id),
+        rule=split_rule_name(rule_name)[0], priority=priority, fields=fields)
+    fixes: list[Fix] = []
+    if item is not None and flow is not None and location:
+        same_way = [r for r in rules if str((r.get("properties") or {}).get("direction", ""))
+                    .lower() == str(fields.get("direction", "")).lower()]
+        # ValueError: not a rule id of a security admin configuration, or not a Deny: no fix
+        with contextlib.suppress(ValueError):
+            fixes = admin_rule_fixes(
+                item, flow, location=location, endpoint=client.arm.endpoint,
+                taken_priorities=[int((r.get("properties") or {}).get("priority") or 0)
+                                  for r in same_way],
+                taken_names=[str(r.get("id", "")).rsplit("/", 1)[-1] for r in rules])
+    return finding, fixes
+
+
+def _unreached_appliance(hop: NextHopResult, tests: dict[str, Any]) -> bool:
+    """The route sends the flow to an appliance the check never reached: no hop of the path is
+    at the appliance's address (a wrong or missing appliance, or one that does not forward),
+    and nothing stopped the packet before it (an NSG at the source would explain it instead)."""
+    if (hop.next_hop_type or "").lower() != "virtualappliance" or not hop.next_hop_ip:
+        return False
+    connectivity = tests.get("connectivity")
+    if any(i.type == "NetworkSecurityRule" for i in getattr(connectivity, "issues", ()) or ()):
+        return False
+    source = tests.get("nsg_diagnostic.source")
+    if isinstance(source, NsgDiagnosticResult) and not source.allowed:
+        return False
+    return not any(h.address == hop.next_hop_ip for h in getattr(connectivity, "hops", ()) or ())
 
 
 def _route_findings(client: Client, tests: dict[str, Any], flow: Flow | None
                     ) -> tuple[list[Finding], list[Fix]]:
+    """A user route that sends the flow to None, or to an appliance the check never reached,
+    with the fixes toward the hop Azure's own routes give the destination."""
     hop = tests.get("next_hop.source")
-    if not isinstance(hop, NextHopResult) or not hop.dropped or flow is None:
+    if not isinstance(hop, NextHopResult) or flow is None:
+        return [], []
+    wrong_appliance = _unreached_appliance(hop, tests)
+    if not hop.dropped and not wrong_appliance:
         return [], []
     routes = tests.get("effective_routes.source")
     route = routes.route_for(flow.destination) if isinstance(routes, EffectiveRoutes) else None
@@ -498,11 +609,16 @@ def _route_findings(client: Client, tests: dict[str, Any], flow: Flow | None
     name = route.name if route is not None else None
     where = f"route {name} in {table.rsplit('/', 1)[-1]}" if table and name else \
         (f"a route in {table}" if table else "a system route")
+    what = (f"to the appliance {hop.next_hop_ip}, which the check never reached (no appliance "
+            "answers there, or it does not forward)") if wrong_appliance \
+        else "to None (dropped)"
     finding = Finding(kind="route", test="next_hop.source",
-                      text=f"{where} sends {flow.destination} to None (dropped)",
+                      text=f"{where} sends {flow.destination} {what}",
                       resource_id=table, rule=name,
                       fields={"addressPrefix": list(route.address_prefixes) if route else [],
-                              "nextHopType": "None"})
+                              "nextHopType": hop.next_hop_type,
+                              **({"nextHopIpAddress": hop.next_hop_ip} if wrong_appliance
+                                 else {})})
     fixes: list[Fix] = []
     intended = _system_hop(routes, flow.destination) if isinstance(routes, EffectiveRoutes) \
         else None
@@ -512,6 +628,11 @@ def _route_findings(client: Client, tests: dict[str, Any], flow: Flow | None
         with contextlib.suppress(ValueError):
             fixes = route_fixes(blocking, flow.destination, next_hop_type=intended,
                                 route_table_id=table, endpoint=client.arm.endpoint)
+        if wrong_appliance:
+            fixes = [replace(f, note=f"{f.note} This bypasses the appliance for the traffic "
+                             "it carries; pointing the route at the right appliance instead "
+                             "(az network route-table route update --next-hop-ip-address) "
+                             "keeps it inspected.") for f in fixes]
     return [finding], fixes
 
 

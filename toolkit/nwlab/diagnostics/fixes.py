@@ -8,7 +8,18 @@ Smallest first means: an allow rule for exactly the failing flow, at the free pr
 above the deny (every rule evaluated before the deny already failed to match the flow, so the new
 rule changes nothing else); then narrowing the deny so it no longer covers the flow; then deleting
 it. When the deny sits at priority 100 (no user priority is evaluated before it), no allow rule can
-go above it: narrowing the deny is then the first fix.
+go above it: narrowing the deny is then the first fix, and its note says so.
+
+Every fix also says what it opens beyond the failing flow (`widens`, empty when it opens exactly
+that flow), and a fix may take several steps (`steps`: the allow rules in two NSGs that both deny,
+an admin rule and the commit that deploys it), applied in order.
+
+The request bodies follow the 2024-05-01 SecurityRule and Route schemas of
+Azure/azure-rest-api-specs (networkSecurityGroup.json, routeTable.json): read-only fields are
+left out, and a rule side holds one value in its singular field (the only one that may be '*'
+or a tag) or several CIDRs in its plural field, never both, as the service requires
+(SecurityRuleParameterContainsUnsupportedValue otherwise) and as az network nsg rule update
+writes them. The az commands use only the arguments the az CLI documents for each verb.
 """
 
 from __future__ import annotations
@@ -19,6 +30,7 @@ import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from nwlab.arm.clouds import CLOUDS
 from nwlab.arm.ids import parse_resource_id
@@ -30,8 +42,8 @@ from nwlab.diagnostics.routes import EffectiveRoute
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["BlockingRoute", "BlockingRule", "Fix", "FixRequest", "Flow", "fixes_frame",
-           "nsg_fixes", "nsg_rule_fixes", "route_fixes"]
+__all__ = ["BlockingRoute", "BlockingRule", "Fix", "FixRequest", "Flow", "combine",
+           "fixes_frame", "nsg_fixes", "nsg_rule_fixes", "route_fixes", "rule_side", "widens_of"]
 
 ARM = CLOUDS["AzureCloud"].endpoint
 NETWORK_API = DEFAULT_API_VERSIONS["Microsoft.Network"]
@@ -44,6 +56,13 @@ _NEXT_HOPS = {h.lower(): h for h in ("VirtualNetworkGateway", "VnetLocal", "Inte
 # Azure's default denies (NSG overview), for NSGs read without their defaultSecurityRules.
 _DEFAULT_DENIES = {"denyallinbound": (65500, "Inbound"), "denyalloutbound": (65500, "Outbound")}
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+# Rule and route names: 1-80 characters, a letter or digit first, a letter, digit or '_' last
+# (Azure naming rules for Microsoft.Network child resources).
+NAME_MAX = 80
+PATH_SAFE = "/!$&'()*+,;=:@"  # RFC 3986 path characters besides unreserved ones
+DESCRIPTION = 140  # a rule's description is "restricted to 140 chars" (SecurityRule schema)
+# Read-only properties of the SecurityRule and Route schemas: a PUT body leaves them out.
+READ_ONLY = frozenset({"provisioningState", "hasBgpOverride"})
 
 
 @dataclass(frozen=True)
@@ -64,13 +83,25 @@ class Fix:
 
     kind: str  # add-allow-rule, narrow-deny-rule, delete-deny-rule, add-route, change-route, ...
     title: str
-    command: str
-    request: FixRequest
-    resource_id: str  # the NSG or route table the fix changes
+    command: str  # the az command; one line per step when the fix takes several
+    request: FixRequest  # the first step's request (`requests` has every step's)
+    resource_id: str  # the NSG, route table or admin rule the fix changes (the first step's)
     note: str = ""
     proven: bool | None = None
     # The check's result after the fix was applied to a twin (set with `proven`).
     result: Any = field(default=None, compare=False, repr=False)
+    # What the fix lets through beyond the failing flow; "" when it opens exactly that flow.
+    widens: str = ""
+    # Every step as (az command, request) when the fix takes more than one, in order.
+    steps: tuple[tuple[str, FixRequest], ...] = ()
+
+    @property
+    def commands(self) -> tuple[str, ...]:
+        return tuple(c for c, _ in self.steps) or (self.command,)
+
+    @property
+    def requests(self) -> tuple[FixRequest, ...]:
+        return tuple(r for _, r in self.steps) or (self.request,)
 
     def with_proof(self, proven: bool, result: Any = None) -> Fix:
         return replace(self, proven=proven, result=result)
@@ -78,11 +109,27 @@ class Fix:
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "title": self.title, "command": self.command,
                 "request": self.request.to_dict(), "resource_id": self.resource_id,
-                "note": self.note, "proven": self.proven}
+                "note": self.note, "proven": self.proven, "widens": self.widens,
+                "requests": [r.to_dict() for r in self.requests]}
 
     def __str__(self) -> str:
         proof = {True: "proven", False: "not proven", None: "not verified"}[self.proven]
-        return f"{self.title} ({proof})\n  {self.command}"
+        commands = "\n  ".join(self.commands)
+        wider = f"\n  opens more than the flow: {self.widens}" if self.widens else ""
+        return f"{self.title} ({proof})\n  {commands}{wider}"
+
+
+def combine(fixes: Iterable[Fix], *, title: str, note: str) -> Fix:
+    """One fix made of several, applied in order: what a flow needs when more than one layer
+    (two NSGs, an admin rule and an NSG) denies it, since no single change then lets it by."""
+    parts = list(fixes)
+    if len(parts) < 2:
+        raise ValueError("combine: needs two fixes or more; a single fix is already whole")
+    steps = tuple(step for f in parts for step in (f.steps or ((f.command, f.request),)))
+    widens = "; ".join(f.widens for f in parts if f.widens)
+    return Fix(kind="+".join(f.kind for f in parts), title=title,
+               command="\n".join(c for c, _ in steps), request=steps[0][1],
+               resource_id=parts[0].resource_id, note=note, widens=widens, steps=steps)
 
 
 @dataclass(frozen=True)
@@ -138,7 +185,8 @@ class BlockingRule:
 
 @dataclass(frozen=True)
 class BlockingRoute:
-    """The route that sends the flow to None: its route table (None for a system route), name,
+    """The route that sends the flow to None (or a wrong appliance): its route table (None for a
+    system route), name,
     prefix and source."""
 
     address_prefix: str
@@ -156,9 +204,11 @@ class BlockingRoute:
         held = route.prefix_for(address) if address is not None else None
         prefix = str(held) if held is not None else next(iter(route.address_prefixes), "")
         user = route.source.lower() == "user"
+        ips = list(getattr(route, "next_hop_ips", ()) or ())
         return cls(address_prefix=prefix, route_table_id=route_table_id if user else None,
                    name=route.name if user else None, source=route.source or "Default",
-                   properties={"addressPrefix": prefix, "nextHopType": route.next_hop_type})
+                   properties={"addressPrefix": prefix, "nextHopType": route.next_hop_type,
+                               **({"nextHopIpAddress": ips[0]} if ips else {})})
 
 
 def nsg_fixes(nsg: Mapping[str, Any], rule_name: str, flow: Flow, *, endpoint: str = ARM,
@@ -199,9 +249,15 @@ def nsg_fixes(nsg: Mapping[str, Any], rule_name: str, flow: Flow, *, endpoint: s
 def nsg_rule_fixes(rule: BlockingRule, flow: Flow, *, taken_priorities: Iterable[int] = (),
                    taken_names: Iterable[str] = (), endpoint: str = ARM,
                    api_version: str = NETWORK_API) -> list[Fix]:
-    """The fixes for a deny, smallest first (see the module docstring)."""
+    """The fixes for a deny, smallest first (see the module docstring). A flow the rule
+    cannot match (another protocol, a port or address outside its CIDRs and ranges) is a
+    ValueError: no change to this rule is a fix for it."""
     rid = _nsg(rule.nsg_id)
     direction = _direction(rule.direction)
+    miss = _misses(rule.properties, flow)
+    if miss:
+        raise ValueError(f"flow: {rule.name} does not match it ({miss}); pass the flow the rule "
+                         "denies, e.g. the one the NSG diagnostic evaluated")
     taken = {int(p) for p in taken_priorities} | {rule.priority}
     fixes: list[Fix] = []
     priority = _free_priority(rule.priority, taken)
@@ -215,18 +271,22 @@ def nsg_rule_fixes(rule: BlockingRule, flow: Flow, *, taken_priorities: Iterable
         return fixes  # default rules can be neither edited nor deleted
     narrowed = _narrow_deny(rule, rid, flow, endpoint, api_version)
     if narrowed is not None:
-        if priority is None:
-            narrowed = replace(narrowed, note=f"No free priority below {rule.priority}: an allow "
-                               "rule cannot be evaluated before this deny, so narrowing the deny "
-                               "is the smallest change. " + narrowed.note)
         fixes.append(narrowed)
     fixes.append(Fix(
         kind="delete-deny-rule", title=f"Delete the deny rule {rule.name}",
-        command=_az("network nsg rule delete", rid, "--nsg-name", [("-n", rule.name)]),
-        request=FixRequest("DELETE", _url(endpoint, f"{rule.nsg_id}/securityRules/{rule.name}",
+        command=az_command("network nsg rule delete", rid, "--nsg-name", [("-n", rule.name)]),
+        request=FixRequest("DELETE", arm_url(endpoint, f"{rule.nsg_id}/securityRules/{rule.name}",
                                           api_version)),
         resource_id=rule.nsg_id,
-        note="Removes the rule for every flow it covered, not only this one."))
+        note="Removes the rule for every flow it covered, not only this one.",
+        widens=widens_of(rule.properties, flow, f"{rule.name} no longer denies")))
+    if priority is None:
+        # Said on the first fix offered, whichever it is (narrowing, or deleting when the deny
+        # cannot be narrowed exactly).
+        fixes[0] = replace(fixes[0], note=f"No free priority below {rule.priority} among "
+                           f"this NSG's {direction.lower()} rules (user rules take "
+                           f"{MIN_PRIORITY}-{MAX_PRIORITY}): an allow rule cannot be evaluated "
+                           "before this deny, so this is the smallest change. " + fixes[0].note)
     return fixes
 
 
@@ -234,7 +294,8 @@ def route_fixes(route: BlockingRoute, destination: str, *, next_hop_type: str,
                 next_hop_ip: str | None = None, route_table_id: str | None = None,
                 taken_names: Iterable[str] = (), endpoint: str = ARM,
                 api_version: str = NETWORK_API) -> list[Fix]:
-    """The fixes for a route to None, smallest first: a host route for the destination with the
+    """The fixes for a route to None or to a wrong appliance, smallest first: a host route for
+    the destination with the
     intended next hop (in the blocking route's table, or `route_table_id` for a system route);
     then changing the None route's next hop; then deleting it (user routes only)."""
     hop = _NEXT_HOPS.get(str(next_hop_type).lower())
@@ -257,38 +318,51 @@ def route_fixes(route: BlockingRoute, destination: str, *, next_hop_type: str,
     hop_props = {"nextHopType": hop, **({"nextHopIpAddress": next_hop_ip} if next_hop_ip else {})}
     hop_args = [("--next-hop-type", hop)] + ([("--next-hop-ip-address", next_hop_ip)]
                                               if next_hop_ip else [])
-    name = _unique(_NAME_UNSAFE.sub("-", f"nwlab-host-{address}"), set(taken_names))
+    name = unique_name(f"nwlab-host-{address}", set(taken_names))
     fixes: list[Fix] = []
     # A host route beside one with the same prefix is refused (RouteConflict: one route per
     # prefix in a table), so when the blocking route is already that host route it is changed.
     if not (route.route_table_id and _same_network(route.address_prefix, host)):
         fixes.append(Fix(
             kind="add-route", title=f"Add a route for {host} via {hop} in {rid.name}",
-            command=_az("network route-table route create", rid, "--route-table-name",
+            command=az_command("network route-table route create", rid, "--route-table-name",
                         [("-n", name), ("--address-prefix", host), *hop_args]),
-            request=FixRequest("PUT", _url(endpoint, f"{table}/routes/{name}", api_version),
+            request=FixRequest("PUT", arm_url(endpoint, f"{table}/routes/{name}", api_version),
                                {"properties": {"addressPrefix": host, **hop_props}}),
             resource_id=table,
             note=f"Longest prefix wins: {host} is chosen over {route.address_prefix} for this "
                  "destination only."))
     if route.route_table_id and route.name:
         path = f"{table}/routes/{route.name}"
+        # az ... route update reads the route and writes it back: an appliance's address it
+        # keeps must be cleared (the argument is nullable) for a hop that takes none.
+        clear_ip = [("--next-hop-ip-address", "null")] \
+            if route.properties.get("nextHopIpAddress") and not next_hop_ip else []
         fixes.append(Fix(
-            kind="change-route", title=f"Send {route.address_prefix} via {hop} instead of None",
-            command=_az("network route-table route update", rid, "--route-table-name",
-                        [("-n", route.name), *hop_args]),
-            request=FixRequest("PUT", _url(endpoint, path, api_version), {"properties": {
+            kind="change-route",
+            title=f"Send {route.address_prefix} via {hop} instead of "
+                  f"{route.properties.get('nextHopType') or 'None'}",
+            command=az_command("network route-table route update", rid, "--route-table-name",
+                               [("-n", route.name), *hop_args, *clear_ip]),
+            request=FixRequest("PUT", arm_url(endpoint, path, api_version), {"properties": {
                 **{k: v for k, v in route.properties.items()
-                   if k not in ("provisioningState", "nextHopIpAddress")},
+                   if k not in READ_ONLY | {"nextHopIpAddress", "nextHop"}},
                 "addressPrefix": route.address_prefix, **hop_props}}),
-            resource_id=table, note=f"Changes every destination in {route.address_prefix}."))
+            resource_id=table, note=f"Changes every destination in {route.address_prefix}.",
+            widens=_route_widens(route.address_prefix, host)))
         fixes.append(Fix(
             kind="delete-route", title=f"Delete the route {route.name}",
-            command=_az("network route-table route delete", rid, "--route-table-name",
+            command=az_command("network route-table route delete", rid, "--route-table-name",
                         [("-n", route.name)]),
-            request=FixRequest("DELETE", _url(endpoint, path, api_version)), resource_id=table,
-            note="The system routes decide again for every destination it covered."))
+            request=FixRequest("DELETE", arm_url(endpoint, path, api_version)), resource_id=table,
+            note="The system routes decide again for every destination it covered.",
+            widens=_route_widens(route.address_prefix, host)))
     return fixes
+
+
+def _route_widens(prefix: str, host: str) -> str:
+    """A route change reaches every destination of its prefix: '' only for the host itself."""
+    return "" if _same_network(prefix, host) else f"every destination in {prefix}"
 
 
 def _same_network(prefix: str, host: str) -> bool:
@@ -299,8 +373,9 @@ def _same_network(prefix: str, host: str) -> bool:
 
 
 def fixes_frame(fixes: Iterable[Fix]) -> pd.DataFrame:
-    """One row per fix: kind, title, proven, the resource it changes, the az command, the request."""
-    columns = ("kind", "title", "proven", "resource_id", "command", "method", "url")
+    """One row per fix: kind, title, proven, what it opens beyond the flow, the resource it
+    changes, the az command, the (first) request."""
+    columns = ("kind", "title", "proven", "widens", "resource_id", "command", "method", "url")
     return table_frame(columns, [{**f.to_dict(), "method": f.request.method,
                                   "url": f.request.url} for f in fixes])
 
@@ -315,31 +390,140 @@ def _free_priority(deny: int, taken: set[int]) -> int | None:
     return None
 
 
+def _port_text(flow: Flow) -> str:
+    return "*" if flow.destination_port is None or flow.protocol == "Icmp" \
+        else str(flow.destination_port)
+
+
 def _allow_rule(rule: BlockingRule, rid: Any, flow: Flow, direction: str, priority: int,
                 names: set[str], endpoint: str, api_version: str) -> Fix:
-    port = "*" if flow.destination_port is None or flow.protocol == "Icmp" \
-        else str(flow.destination_port)
-    label = f"nwlab-allow-{flow.protocol}-{port}-{flow.source}-to-{flow.destination}"
-    name = _unique(_NAME_UNSAFE.sub("-", label.replace("*", "any")).lower()[:80], names)
+    port = _port_text(flow)
+    # The direction is in the name: one NSG may need an allow each way for one flow (on the
+    # source's subnet outbound and the destination's inbound), and a PUT of a taken name
+    # would overwrite the other.
+    way = "in" if direction == "Inbound" else "out"
+    label = f"nwlab-allow-{way}-{flow.protocol}-{port}-{flow.source}-to-{flow.destination}"
+    name = unique_name(label.replace("*", "any").lower(), names)
     props = {"protocol": flow.protocol, "sourceAddressPrefix": flow.source,
              "sourcePortRange": "*", "destinationAddressPrefix": flow.destination,
              "destinationPortRange": port, "access": "Allow", "priority": priority,
              "direction": direction,
-             "description": f"Allows the flow {rule.name} denied (added by nwlab)"}
+             "description": f"Allows the flow {rule.name} denied (added by nwlab)"[:DESCRIPTION]}
     return Fix(
         kind="add-allow-rule",
         title=f"Allow {flow.protocol} {flow.source} -> {flow.destination}:{port} at priority "
               f"{priority}, just above {rule.name} ({rule.priority})",
-        command=_az("network nsg rule create", rid, "--nsg-name", [
+        command=az_command("network nsg rule create", rid, "--nsg-name", [
             ("-n", name), ("--priority", str(priority)), ("--direction", direction),
             ("--access", "Allow"), ("--protocol", flow.protocol),
             ("--source-address-prefixes", flow.source), ("--source-port-ranges", "*"),
             ("--destination-address-prefixes", flow.destination),
-            ("--destination-port-ranges", port)]),
-        request=FixRequest("PUT", _url(endpoint, f"{rule.nsg_id}/securityRules/{name}",
+            ("--destination-port-ranges", port), ("--description", props["description"])]),
+        request=FixRequest("PUT", arm_url(endpoint, f"{rule.nsg_id}/securityRules/{name}",
                                        api_version), {"properties": props}),
         resource_id=rule.nsg_id,
-        note="Opens exactly the failing flow; the deny keeps covering everything else.")
+        note="Opens exactly the failing flow; the deny keeps covering everything else.",
+        widens=widens_of(props, flow))
+
+
+# -- what a rule covers beyond the flow ----------------------------------------------------------
+
+def _values(props: Mapping[str, Any], single: str, many: str) -> list[str]:
+    """A rule side's values, singular and plural together (a GET may show both fields)."""
+    return [str(v) for v in (props.get(single), *(props.get(many) or [])) if v]
+
+
+def _misses(props: Mapping[str, Any], flow: Flow) -> str:
+    """Why a rule with `props` cannot match the flow ('' when it can, or when a tag or ASG
+    leaves it open): its protocol, its destination ports, or CIDRs on a side that all miss."""
+    protocol = str(props.get("protocol") or "*").lower()
+    if protocol not in ("*", "any") and flow.protocol != "*" and protocol != flow.protocol.lower():
+        return f"its protocol is {props.get('protocol')}, the flow's {flow.protocol}"
+    ranges = _port_ranges(props)
+    port = flow.destination_port
+    if flow.protocol in ("Tcp", "Udp") and port is not None and ranges is not None and \
+            not any(low <= port <= high for low, high in ranges):
+        return f"port {port} is outside its destination ports"
+    for side, address in (("source", flow.source), ("destination", flow.destination)):
+        prefixes = _prefixes(props, side)
+        if prefixes is None or props.get(f"{side}ApplicationSecurityGroups"):
+            continue  # a tag or ASG: what it holds is not known here
+        ip = ipaddress.ip_address(address)
+        if not any(ip in ipaddress.ip_network(p) for p in prefixes
+                   if ipaddress.ip_network(p).version == ip.version):
+            return f"{side} {address} is outside its {side} prefixes"
+    return ""
+
+
+def _families(props: Mapping[str, Any], side: str) -> set[int]:
+    """The address families a rule side can match: both for '*', a tag or an ASG."""
+    prefixes = _prefixes(props, side)
+    if prefixes is None or props.get(f"{side}ApplicationSecurityGroups"):
+        return {4, 6}
+    return {ipaddress.ip_network(p).version for p in prefixes}
+
+
+def _is_host(value: str, address: str) -> bool:
+    try:
+        return ipaddress.ip_network(value, strict=False) == ipaddress.ip_network(address)
+    except ValueError:
+        return False  # '*', a tag or a range: more than the one address
+
+
+def _nsg_shaped(props: Mapping[str, Any]) -> Mapping[str, Any]:
+    """An admin rule's fields (sources/destinations as address prefix items) in the security
+    rule's spelling; a security rule's as they are."""
+    if "sources" not in props and "destinations" not in props:
+        return props
+    out = dict(props)
+    for side in ("source", "destination"):
+        out[f"{side}AddressPrefixes"] = [str(i.get("addressPrefix")) for i in
+                                         props.get(f"{side}s") or [] if isinstance(i, Mapping)]
+    return out
+
+
+def _beyond(props: Mapping[str, Any], flow: Flow) -> list[str]:
+    """Each field in which a rule with `props` (a security or an admin rule's) matches more
+    than the flow, in words."""
+    props = _nsg_shaped(props)
+    out = []
+    for side, address in (("source", flow.source), ("destination", flow.destination)):
+        asgs = [a for a in props.get(f"{side}ApplicationSecurityGroups") or []
+                if isinstance(a, Mapping)]
+        if asgs:
+            names = ", ".join(str(a.get("id") or "").rsplit("/", 1)[-1] for a in asgs)
+            out.append(f"every {side} in {names}")
+            continue
+        values = _values(props, f"{side}AddressPrefix", f"{side}AddressPrefixes") or ["*"]
+        if not all(_is_host(v, address) for v in values):
+            out.append(f"{side}s {', '.join(values)}")
+    if flow.protocol != "Icmp" and flow.destination_port is not None:
+        ports = _values(props, "destinationPortRange", "destinationPortRanges") or ["*"]
+        port = flow.destination_port
+        if not all(v in (str(port), f"{port}-{port}") for v in ports):
+            out.append(f"ports {', '.join(ports)}")
+    if str(props.get("protocol") or "*").lower() in ("*", "any") and flow.protocol != "*":
+        out.append("every protocol")
+    return out
+
+
+def widens_of(props: Mapping[str, Any], flow: Flow, lead: str = "also matches") -> str:
+    """'' when a rule with `props` matches only the flow; else what else it matches, after
+    `lead` (e.g. 'DenyWeb no longer denies'): 'also matches sources *, ports 80-90'."""
+    extra = _beyond(props, flow)
+    return f"{lead} {', '.join(extra)}" if extra else ""
+
+
+def rule_side(props: Mapping[str, Any], single: str, many: str, values: list[str]
+              ) -> dict[str, Any]:
+    """`props` with one side rewritten as Azure takes it: one value in the singular field (the
+    only one that may hold '*' or a tag), several in the plural one, the other field gone."""
+    out = {k: v for k, v in props.items() if k not in (single, many)}
+    if len(values) == 1:
+        out[single] = values[0]
+    else:
+        out[many] = list(values)
+    return out
 
 
 # -- narrowing the deny ------------------------------------------------------------------------
@@ -349,53 +533,67 @@ def _narrow_deny(rule: BlockingRule, rid: Any, flow: Flow, endpoint: str, api_ve
     """The deny rewritten so it no longer covers the flow: the flow's source carved out of its
     source prefixes, or the flow's port out of its port ranges, whichever un-denies less. None
     when neither can be carved exactly (tags or ASGs as sources, and the deny is this one port)."""
-    props = dict(rule.properties)
+    props = {k: v for k, v in rule.properties.items() if k not in READ_ONLY}
     is_outbound = rule.direction.lower() == "outbound"
     # The flow's own side: an outbound deny is carved on the destination (the remote end).
     side, address = ("destination", flow.destination) if is_outbound else ("source", flow.source)
-    options: list[tuple[int, str, list[str]]] = []
+    single, many = f"{side}AddressPrefix", f"{side}AddressPrefixes"
+    options: list[tuple[float, str, list[str], Mapping[str, Any], str]] = []
     prefixes = _prefixes(props, side)
     if prefixes is not None and not props.get(f"{side}ApplicationSecurityGroups"):
         carved = _carve_address(prefixes, address)
         if carved is not None:
-            options.append((_port_count(props), "address", carved))
+            kept, lost = carved
+            other = "source" if side == "destination" else "destination"
+            if lost and int(lost[-1]) not in _families(props, other):
+                lost = ""  # the other side never matched that family: nothing is freed
+            # What is un-denied: the address for whatever else the deny covers, and the other
+            # address family when the deny's '*' cannot be kept beside the carved prefixes.
+            freed = rule_side(props, single, many, [address])
+            lost_text = f"no longer denies any {lost} {side} ('*' less one address is " \
+                        "written in one address family: a rule's prefixes cannot mix them)" \
+                if lost else ""
+            options.append((float("inf") if lost else _port_count(props), "address", kept,
+                            freed, lost_text))
     ports = _port_ranges(props)
     if flow.destination_port is not None and flow.protocol != "Icmp" and ports is not None:
         carved_ports = _carve_port(ports, flow.destination_port)
         if carved_ports:
-            options.append((_address_count(prefixes), "port", carved_ports))
+            freed = rule_side(props, "destinationPortRange", "destinationPortRanges",
+                              [str(flow.destination_port)])
+            options.append((_address_count(prefixes), "port", carved_ports, freed, ""))
     if not options:
         return None
-    _, what, values = min(options, key=lambda o: o[0])
+    _, what, values, unblocked, lost_text = min(options, key=lambda o: o[0])
     path = f"{rule.nsg_id}/securityRules/{rule.name}"
     if what == "address":
-        single, many, flag = f"{side}AddressPrefix", f"{side}AddressPrefixes", \
-            f"--{side}-address-prefixes"
-        subject = f"{address}"
+        body = rule_side(props, single, many, values)
+        flag, subject = f"--{side}-address-prefixes", f"{address}"
     else:
-        single, many, flag = "destinationPortRange", "destinationPortRanges", \
-            "--destination-port-ranges"
-        subject = f"port {flow.destination_port}"
-    body = {k: v for k, v in props.items() if k not in (single, many, "provisioningState")}
-    body[many] = values
+        body = rule_side(props, "destinationPortRange", "destinationPortRanges", values)
+        flag, subject = "--destination-port-ranges", f"port {flow.destination_port}"
+    widens = "; ".join(w for w in (widens_of(unblocked, flow, f"{rule.name} no longer denies "
+                                           f"{subject} for"), lost_text) if w)
     return Fix(
         kind="narrow-deny-rule", title=f"Narrow {rule.name} so it no longer covers {subject}",
-        command=_az("network nsg rule update", rid, "--nsg-name",
+        command=az_command("network nsg rule update", rid, "--nsg-name",
                     [("-n", rule.name), (flag, values)]),
-        request=FixRequest("PUT", _url(endpoint, path, api_version), {"properties": body}),
+        request=FixRequest("PUT", arm_url(endpoint, path, api_version), {"properties": body}),
         resource_id=rule.nsg_id,
         note=f"The deny keeps its priority and fields, minus {subject} "
-             f"({'for every port it covers' if what == 'address' else 'for every source'}).")
+             f"({'for every port it covers' if what == 'address' else 'for every source'}).",
+        widens=widens)
 
 
 def _prefixes(props: Mapping[str, Any], side: str) -> list[str] | None:
-    """The side's prefixes as networks' text, or None when a tag or ASG is among them."""
-    values = [str(v) for v in (props.get(f"{side}AddressPrefix"),
-                               *(props.get(f"{side}AddressPrefixes") or [])) if v]
+    """The side's prefixes as networks' text, or None when a tag or ASG is among them. '*'
+    covers both address families."""
+    values = _values(props, f"{side}AddressPrefix", f"{side}AddressPrefixes")
     out = []
     for value in values or ["*"]:
         if value in ("*", "Any"):
-            value = "0.0.0.0/0"
+            out += ["0.0.0.0/0", "::/0"]
+            continue
         try:
             out.append(str(ipaddress.ip_network(value, strict=False)))
         except ValueError:
@@ -403,25 +601,31 @@ def _prefixes(props: Mapping[str, Any], side: str) -> list[str] | None:
     return out
 
 
-def _carve_address(prefixes: list[str], address: str) -> list[str] | None:
+def _carve_address(prefixes: list[str], address: str) -> tuple[list[str], str] | None:
+    """(the prefixes without the address, the other family's name when prefixes of it had to be
+    dropped), or None when no prefix holds the address. A rule's prefixes are of one family
+    (ResourceCannotContainAddressPrefixesFromDifferentAddressFamilies), so the carved list
+    keeps the address's family only."""
     ip = ipaddress.ip_address(address)
     out: list[str] = []
     carved = False
+    lost = ""
     for text in prefixes:
         net: Any = ipaddress.ip_network(text)
-        if net.version == ip.version and ip in net:
+        if net.version != ip.version:
+            lost = f"IPv{net.version}"
+        elif ip in net:
             carved = True
             host = ipaddress.ip_network(f"{ip}/{ip.max_prefixlen}")
             # address_exclude gives the smallest set of prefixes covering net without the host.
             out.extend(str(n) for n in sorted(net.address_exclude(host)))
         else:
             out.append(text)
-    return out if carved and out else None
+    return (out, lost) if carved and out else None
 
 
 def _port_ranges(props: Mapping[str, Any]) -> list[tuple[int, int]] | None:
-    values = [str(v) for v in (props.get("destinationPortRange"),
-                               *(props.get("destinationPortRanges") or [])) if v]
+    values = _values(props, "destinationPortRange", "destinationPortRanges")
     out = []
     for value in values or ["*"]:
         if value == "*":
@@ -480,22 +684,37 @@ def _direction(value: str) -> str:
     return value.capitalize()
 
 
-def _az(verb: str, rid: Any, parent_flag: str, args: list[tuple[str, Any]]) -> str:
+def az_command(verb: str, rid: Any, parent_flag: str, args: list[tuple[str, Any]], *,
+               parent: str | None = None) -> str:
+    """An az command line, every word shell-quoted (shlex): the verb, the subscription and
+    resource group of `rid`, `parent_flag` naming the parent (`rid`'s own name unless `parent`
+    is given), then each (flag, value or list of values; [] for a bare flag)."""
     words = ["az", *verb.split(), "--subscription", rid.subscription, "-g", rid.resource_group,
-             parent_flag, rid.name]
+             parent_flag, rid.name if parent is None else parent]
     for flag, value in args:
         words.append(flag)
         words.extend(value if isinstance(value, list) else [value])
     return " ".join(shlex.quote(str(w)) for w in words)
 
 
-def _url(endpoint: str, path: str, api_version: str) -> str:
-    return f"{endpoint.rstrip('/')}{path}?api-version={api_version}"
+def arm_url(endpoint: str, path: str, api_version: str) -> str:
+    """The request URL: the path percent-encoded where a URL path cannot carry a character
+    (a space, '#', '?', '%', non-ASCII letters Azure allows in resource group names); what a
+    path may hold as it is (RFC 3986 pchar: parentheses, '.', '-', '_') stays readable."""
+    return f"{endpoint.rstrip('/')}{quote(path, safe=PATH_SAFE)}?api-version={api_version}"
 
 
-def _unique(name: str, taken: set[str]) -> str:
+def unique_name(name: str, taken: set[str]) -> str:
+    """`name` made a valid child name (letters, digits, '_', '.', '-'; at most NAME_MAX; no
+    trailing '-' or '.') not among `taken` (case-insensitively), by a -2, -3... suffix that
+    keeps it within the limit."""
     lowered = {t.lower() for t in taken}
-    candidate, n = name.rstrip("-."), 2
+    base = _NAME_UNSAFE.sub("-", name).lstrip("-._") or "nwlab"
+
+    def fit(stem: str, suffix: str = "") -> str:
+        return stem[:NAME_MAX - len(suffix)].rstrip("-.") + suffix
+
+    candidate, n = fit(base), 2
     while candidate.lower() in lowered:
-        candidate, n = f"{name.rstrip('-.')}-{n}", n + 1
+        candidate, n = fit(base, f"-{n}"), n + 1
     return candidate

@@ -16,12 +16,15 @@ __all__ = [
     "direction",
     "flow_port",
     "flow_protocol",
+    "ip_address",
     "ipv4",
     "nic_id",
     "nsg_endpoint",
     "nsg_port",
     "nsg_protocol",
+    "nsg_sides_one_family",
     "nsg_target",
+    "same_family",
     "vm_id",
     "vm_or_nic",
 ]
@@ -115,10 +118,10 @@ def flow_port(name: str, value: Any) -> str:
     return str(int(value))
 
 
-def ipv4(name: str, value: Any) -> str:
-    """An IPv4 address (the spec's IP flow verify and next hop take IPv4 only)."""
+def ip_address(name: str, value: Any) -> str:
+    """One IPv4 or IPv6 address (next hop's fields name no family)."""
     if not isinstance(value, str):
-        raise TypeError(f"{name}: expected an IPv4 address as a string, got "
+        raise TypeError(f"{name}: expected an IP address as a string, got "
                         f"{type(value).__name__}; e.g. {name}='10.1.4.4'")
     try:
         address = ipaddress.ip_address(value.strip())
@@ -126,10 +129,36 @@ def ipv4(name: str, value: Any) -> str:
         hint = " (a prefix; give one address)" if "/" in value else ""
         raise ValueError(f"{name}: {value!r} is not an IP address{hint}; e.g. {name}='10.1.4.4'") \
             from None
-    if address.version != 4:
-        raise ValueError(f"{name}: {value!r} is IPv6; this operation takes IPv4 addresses only, "
-                         f"e.g. {name}='10.1.4.4'")
     return str(address)
+
+
+def ipv4(name: str, value: Any) -> str:
+    """An IPv4 address: IP flow verify's spec fields accept "valid IPv4 addresses" only."""
+    address = ip_address(name, value)
+    if ipaddress.ip_address(address).version != 4:
+        raise ValueError(f"{name}: {value!r} is IPv6; this operation takes IPv4 addresses only, "
+                         f"e.g. {name}='10.1.4.4'. For an IPv6 flow use nw.nsg_diagnostic(...) "
+                         "with the addresses as source and destination, or nw.check(..., "
+                         "ip_version='IPv6')")
+    return address
+
+
+def same_family(*named: tuple[str, str | None]) -> str:
+    """'IPv4' or 'IPv6', the family the given addresses share (None ones are skipped); one
+    packet has one family, so a mix is refused naming both."""
+    return _one_family([(name, value, ipaddress.ip_address(value).version)
+                        for name, value in named if value is not None])
+
+
+def _one_family(given: list[tuple[str, str, int]]) -> str:
+    """The family of named addresses or prefixes, (name, text, version) each (IPv4 when none),
+    or the refusal of a mix."""
+    families = {version for _, _, version in given}
+    if len(families) > 1:
+        shown = " and ".join(f"{name}={text!r} (IPv{version})" for name, text, version in given)
+        raise ValueError(f"{shown} are of different address families; give both as IPv4 or both "
+                         "as IPv6")
+    return f"IPv{families.pop()}" if families else "IPv4"
 
 
 def nsg_target(value: Any) -> str:
@@ -179,6 +208,18 @@ def nsg_endpoint(name: str, value: Any) -> str:
         return text
     raise ValueError(f"{name}: {value!r} is neither an address, a prefix nor a service tag; e.g. "
                      f"{example}")
+
+
+def nsg_sides_one_family(source: str, destination: str) -> None:
+    """A profile describes one packet: its address or prefix sides (validated by nsg_endpoint)
+    are of one family; '*' and tags go with either."""
+    sides: list[tuple[str, str, int]] = []
+    for name, text in (("source", source), ("destination", destination)):
+        try:
+            sides.append((name, text, ipaddress.ip_network(text, strict=False).version))
+        except ValueError:
+            continue  # '*' or a service tag
+    _one_family(sides)
 
 
 def nsg_port(value: Any) -> str:

@@ -84,8 +84,9 @@ def read_vm(client: Client, vm_id: str) -> VmFacts:
                    nic_ids=tuple(str(n["id"]) for n in nics))
 
 
-def _nic_addresses(client: Client, nic_id: str) -> list[str]:
-    """The NIC's private IPv4 addresses, primary configuration first."""
+def _nic_addresses(client: Client, nic_id: str, family: str = "IPv4") -> list[str]:
+    """The NIC's private addresses of one family ("IPv4" or "IPv6"), primary configuration
+    first."""
     nic = client.arm.get_json(nic_id)
     configs = [c for c in ((nic or {}).get("properties") or {}).get("ipConfigurations") or []
                if isinstance(c, Mapping)]
@@ -94,7 +95,8 @@ def _nic_addresses(client: Client, nic_id: str) -> list[str]:
     for cfg in configs:
         props = cfg.get("properties") or {}
         address = props.get("privateIPAddress")
-        if address and str(props.get("privateIPAddressVersion") or "IPv4") == "IPv4":
+        if address and str(props.get("privateIPAddressVersion") or "IPv4").lower() == \
+                family.lower():
             addresses.append(str(address))
     return addresses
 
@@ -113,9 +115,9 @@ class _OnVm:
 
 
 def _on_vm(client: Client, vm_id: str, nic: str | None, address: str | None, field_name: str,
-           deadline: float) -> _OnVm:
+           deadline: float, family: str = "IPv4") -> _OnVm:
     """Read the VM (region, NICs) and the NIC (addresses), and find the watcher; `address` given
-    must be on the NIC, else the NIC's primary address is used."""
+    must be on the NIC, else the NIC's primary address of `family` is used."""
     with deadline_scope(deadline):
         vm = read_vm(client, vm_id)
         chosen = nic or (vm.nic_ids[0] if vm.nic_ids else None)
@@ -125,7 +127,7 @@ def _on_vm(client: Client, vm_id: str, nic: str | None, address: str | None, fie
         if nic is not None and nic.lower() not in (n.lower() for n in vm.nic_ids):
             raise PreflightError(f"nic: {nic} is not a network interface of VM {vm.name}.",
                                  fix=f"Use one of: {', '.join(vm.nic_ids)}.")
-        addresses = _nic_addresses(client, chosen)
+        addresses = _nic_addresses(client, chosen, family)
         nic_name = chosen.rsplit("/", 1)[-1]
         if address is not None and address not in addresses:
             raise PreflightError(f"{field_name}: {address} is not an address of network interface "
@@ -133,8 +135,10 @@ def _on_vm(client: Client, vm_id: str, nic: str | None, address: str | None, fie
                                  fix=f"Pass one of its addresses as {field_name}=, or leave it "
                                      "out to use the primary one.")
         if address is None and not addresses:
-            raise PreflightError(f"Network interface {nic_name} has no private IPv4 address.",
-                                 fix=f"Pass {field_name}= explicitly.")
+            raise PreflightError(f"Network interface {nic_name} has no private {family} "
+                                 "address.",
+                                 fix=f"Pass {field_name}= explicitly, or an address of the "
+                                     "family the NIC has.")
         watcher = client.find_watcher(vm.location)
     # Azure needs targetNicResourceId when a VM has several NICs (reference §3.1); with one it is
     # left out, as the spec example does.
@@ -204,12 +208,15 @@ def next_hop(client: Client, vm: Any, destination_ip: Any, *, source_ip: Any = N
     """Where the VM's routes send a packet for `destination_ip`, and which route table decided."""
     sub = client.subscription_id
     vm_id = inputs.vm_id(sub, vm, resource_group)
-    destination = inputs.ipv4("destination_ip", destination_ip)
-    source = inputs.ipv4("source_ip", source_ip) if source_ip is not None else None
+    # The spec's next hop names no family (unlike IP flow verify): IPv6 goes too, from an
+    # address of the destination's family.
+    destination = inputs.ip_address("destination_ip", destination_ip)
+    source = inputs.ip_address("source_ip", source_ip) if source_ip is not None else None
+    family = inputs.same_family(("destination_ip", destination), ("source_ip", source))
     nic_id = inputs.nic_id(sub, nic, resource_group)
     started = time.monotonic()
     deadline = started + DEFAULT_TIMEOUT
-    on = _on_vm(client, vm_id, nic_id, source, "source_ip", deadline)
+    on = _on_vm(client, vm_id, nic_id, source, "source_ip", deadline, family)
     body = {"targetResourceId": vm_id, "sourceIPAddress": on.address,
             "destinationIPAddress": destination, **on.nic_field()}
     answer, op = run_diagnostic(client, f"{on.watcher}/nextHop", body, what="Next hop",
@@ -227,6 +234,7 @@ def nsg_diagnostic(client: Client, target: Any, *, direction: Any, protocol: Any
                "source": inputs.nsg_endpoint("source", source),
                "destination": inputs.nsg_endpoint("destination", destination),
                "destinationPort": inputs.nsg_port(destination_port)}
+    inputs.nsg_sides_one_family(profile["source"], profile["destination"])
     started = time.monotonic()
     deadline = started + DEFAULT_TIMEOUT
     with deadline_scope(deadline):

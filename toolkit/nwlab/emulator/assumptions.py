@@ -38,6 +38,9 @@ CODES: dict[str, str] = {
                                  "the first listed wins",
     "ASSUME_ADMIN_DEFAULT_RULE": "a kind:Default admin rule is evaluated from its explicit "
                                  "fields",
+    "ASSUME_ADMIN_COMMIT_SCOPE": "a committed admin rule is deployed to the VNets its rule "
+                                 "collection already applies to (network groups are not in "
+                                 "the twin)",
     "ASSUME_PEERING_FORWARDED_RECEIVER_SIDE": "forwarded traffic crossing a peering is "
                                               "governed by the receiving side's "
                                               "allowForwardedTraffic (portal reading)",
@@ -100,6 +103,15 @@ CODES: dict[str, str] = {
     "ASSUME_FIREWALL_L4_ONLY": "an application rule that decides by FQDN met a check to an "
                                "address: it is not applied",
     "ASSUME_FIREWALL_SNAT_ADDRESS": "the firewall SNATs the flow to its first private IP",
+    "ASSUME_FIREWALL_DNAT_PATH": "a check to a firewall's public IP leaves by the source's "
+                                 "outbound path and comes back in over the Internet (hairpin)",
+    "ASSUME_FIREWALL_DNAT_FQDN": "a DNAT rule's translatedFqdn is resolved by the private DNS "
+                                 "zones linked to the firewall's VNet, then emulation.dns",
+    "ASSUME_FIREWALL_DNAT_SKIPS_NETWORK_RULES": "a DNAT-translated flow is allowed without "
+                                                "network rules; a matching network deny is not "
+                                                "applied",
+    "ASSUME_PUBLIC_FRONTEND_PATH": "a public load balancer frontend is reached over the "
+                                   "Internet from the source's outbound path",
     "ASSUME_GATEWAY_BEYOND": "a packet handed to a VPN or ExpressRoute gateway: what lies "
                              "beyond is outside the twin, the check ends at the gateway",
     "ASSUME_GATEWAY_CONNECTION_UP": "a gateway connection without connectionStatus is taken "
@@ -122,6 +134,20 @@ CODES: dict[str, str] = {
     "ASSUME_IPV6_EGRESS": "an IPv6 configuration reaches the IPv6 Internet only with an IPv6 "
                           "public IP of its own (default outbound access and NAT gateways are "
                           "IPv4)",
+    "ASSUME_IPV6_TAG_ROUTE": "a service-tag route without a next-hop address routes the tag's "
+                             "IPv6 prefixes too (the routing article does not say which "
+                             "family a tag route covers)",
+    "ASSUME_IPV6_FIREWALL_FAMILY": "an IPv6 flow routed into an Azure Firewall's subnet "
+                                   "stops at the firewall, verdict undetermined (its IPv6 "
+                                   "support is preview; its rules are evaluated for IPv4)",
+    "ASSUME_LB_IPV6_PROBE_SOURCE": "IPv6 health probes come from fe80::1234:5678:9abc "
+                                   "(observed in the field, not documented), which the "
+                                   "AzureLoadBalancer tag admits",
+    "ASSUME_IPV6_VPN_GATEWAY_STOPS": "an IPv6 packet routed to a VPN gateway stops at the "
+                                     "gateway hop (VPN gateways carry IPv4 only); the hop "
+                                     "carries no issue",
+    "ASSUME_IPV6_NO_AAAA": "a host name with no AAAA record in the topology does not resolve "
+                           "for an IPv6 check",
 }
 
 

@@ -6,7 +6,8 @@ effective routes are the routes it forwards with.
 - networkConfigurationDiagnostic: every evaluated layer (admin rules, subnet NSG, NIC NSG, in
   the documented inbound order; reversed outbound, as NSG semantics run NIC then subnet) with
   the per-field match booleans of each rule up to the one that decides.
-- effectiveRouteTable: the subnet's system and user routes, an overridden one as Invalid.
+- effectiveRouteTable: the subnet's system and user routes, an overridden one as Invalid; a
+  dual-stack VNet's IPv6 system routes beside its IPv4 ones.
 - effectiveNetworkSecurityGroups: the NIC's and its subnet's NSGs, rules in the effective-rule
   spelling (securityRules/<n>, defaultSecurityRules/<n>, ranges written "a-b").
 - connectionAnalyzers (2026-01-01): the resource (PUT/GET/DELETE) and its /query, each operation
@@ -52,11 +53,30 @@ def nic_of_target(topo: Topology, target: Any) -> tuple[Nic, IpConfig]:
 # -- networkConfigurationDiagnostic --------------------------------------------------------------
 
 def _address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """A profile side as one address: an IP, or a CIDR's network address; None for '*' or a tag."""
+    """A profile side as one address: an IP, or a CIDR's network address, of either family (the
+    spec's profile takes "IP Address/CIDR" of no stated family); None for '*' or a tag."""
     try:
-        return ipaddress.IPv4Network(value, strict=False).network_address
+        return ipaddress.ip_network(value, strict=False).network_address
     except ValueError:
         return None
+
+
+def _profile_config(nic: Nic, profile: dict[str, str], index: int) -> IpConfig:
+    """The NIC configuration a profile evaluates at: the family of its concrete sides (both
+    sides of one family, as one packet has), IPv4 when neither side is an address."""
+    families = {a.version for a in (_address(profile["source"]),
+                                    _address(profile["destination"])) if a is not None}
+    if len(families) > 1:
+        raise ArmError(400, "InvalidRequestFormat", f"profiles[{index}]: source "
+                       f"{profile['source']!r} and destination {profile['destination']!r} are "
+                       "of different address families; give both as IPv4 or both as IPv6.")
+    if families != {6}:
+        return nic.ip_configs[0]
+    if not nic.ip6_configs:
+        raise ArmError(400, "InvalidRequestFormat", f"profiles[{index}] names IPv6 addresses but "
+                       f"network interface {nic.id} has no IPv6 ipConfiguration; give IPv4 "
+                       "addresses, or target a dual-stack NIC.")
+    return nic.ip6_configs[0]
 
 
 def _side(topo: Topology, side: nsg.Side, value: str, local_cfg: IpConfig | None,
@@ -145,13 +165,14 @@ def network_configuration_diagnostic(topo: Topology, body: Any) -> tuple[dict[st
     profiles = body.get("profiles")
     if not isinstance(profiles, list) or not profiles:
         raise ArmError(400, "InvalidRequestFormat", "profiles must be a non-empty list.")
-    nic, cfg = nic_of_target(topo, body.get("targetResourceId"))
-    subnet = topo.subnet_of(cfg)
-    ctx = nsg.context(topo, cfg)
+    nic, primary = nic_of_target(topo, body.get("targetResourceId"))
+    subnet = topo.subnet_of(primary)
     notes: list[Assumption] = []
     results = []
     for index, raw in enumerate(profiles):
         profile = _profile(raw if isinstance(raw, Mapping) else {}, index)
+        cfg = _profile_config(nic, profile, index)
+        ctx = nsg.context(topo, cfg)
         for name in ("source", "destination"):
             if _address(profile[name]) is None and profile[name] != "*":
                 notes.append(Assumption(
@@ -207,7 +228,12 @@ def effective_routes(topo: Topology, nic_id: str) -> dict[str, Any]:
     raw_table = topo.raw.get(key(table.id)) if table else None
     bgp_off = bool(((raw_table or {}).get("properties") or {}).get("disableBgpRoutePropagation"))
     value: list[dict[str, Any]] = []
-    for route in routing.system_routes(topo, subnet):
+    system = routing.system_routes(topo, subnet)
+    if topo.vnets[key(subnet.vnet_id)].spaces6:
+        # A dual-stack VNet lists its IPv6 entries beside the IPv4 ones (twin-semantics §13.3),
+        # the assumed IPv6 system routes the check forwards with (ASSUME_IPV6_SYSTEM_ROUTES).
+        system += routing.system_routes6(topo, subnet)
+    for route in system:
         value.append({"source": "Default",
                       "state": "Invalid" if str(route.prefix) in user_prefixes else "Active",
                       "addressPrefix": [str(route.prefix)], "nextHopType": route.next_hop_type,
@@ -307,7 +333,7 @@ def _analyzer_destination_ip(topo: Topology, dest: Mapping[str, Any]) -> str | N
         return str(nic_of_target(topo, dest["resourceId"])[1].address)
     address = str(dest.get("address") or "")
     try:
-        return str(ipaddress.IPv4Address(address))
+        return str(ipaddress.ip_address(address))  # either family, as next hop takes them
     except ValueError:
         found = topo.emulation.dns.get(address.lower())
         return str(found) if found is not None else None
@@ -321,8 +347,10 @@ def analyzer_query(topo: Topology, watcher: Any, resource: Mapping[str, Any],
     props = resource["properties"]
     source_id = props["source"]["resourceId"]
     dest = props["destination"]
-    _, cfg = nic_of_target(topo, source_id)
+    source_nic, cfg = nic_of_target(topo, source_id)
     dest_ip = _analyzer_destination_ip(topo, dest)
+    if dest_ip is not None and ":" in dest_ip and source_nic.ip6_configs:
+        cfg = source_nic.ip6_configs[0]  # an IPv6 destination: from the NIC's IPv6 address
     protocol = str((props.get("protocolSettings") or {}).get("protocol") or "Tcp")
     port = dest.get("port")
     results = []

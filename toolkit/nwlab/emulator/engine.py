@@ -12,7 +12,10 @@ subnet; a VirtualAppliance hop continues from the appliance NIC (inbound NSGs on
 IP forwarding required, outbound NSGs and its subnet's routes on leaving); the walk ends at the
 destination NIC (VnetLocal hop, inbound NSGs subnet then NIC), the Internet, or a dead end
 (Destination hop, resourceId "Unknown"). An Azure Firewall is an appliance without a NIC
-(firewall.py decides the flow), a private endpoint's NIC answers for its service
+(firewall.py decides the flow); a check to its public IP, or to a public load balancer frontend,
+leaves by the source's outbound path and comes back in from the Internet (the firewall's DNAT
+rules, the LB's rules and probes decide; the reply returns the same way), a private endpoint's
+NIC answers for its service
 (private_endpoints.py), a gateway route ends the walk at the gateway (gateways.py), a service
 endpoint route at the service (service_endpoints.py), and an ECMP set is walked through each
 member in turn (run_check). Like the service, the walk continues after an NSG
@@ -84,6 +87,7 @@ class CheckSpec:
     address: IPAddress | None  # resolved destination address (None: DNS failed)
     destination_vm: VirtualMachine | None
     ip_version: str = "IPv4"  # the family of the walk (preferredIPVersion, or the literal's)
+    notes: tuple[Assumption, ...] = ()  # what resolving the destination assumed
 
     def canonical(self) -> str:
         """A stable text of the check: the seed of its hop ids (the family only for IPv6, so
@@ -177,6 +181,7 @@ def parse_check(topo: Topology, watcher: Watcher, body: Any) -> CheckSpec:
     address: IPAddress | None = None
     url_port: int | None = None
     literal: IPAddress | None = None
+    notes: list[Assumption] = []
     if destination.get("resourceId"):
         dest_vm = _vm(topo, destination.get("resourceId"), "destination")
         scalesets.refuse_destination(topo, dest_vm)
@@ -202,15 +207,7 @@ def parse_check(topo: Topology, watcher: Watcher, body: Any) -> CheckSpec:
             literal = ipaddress.ip_address(host_text.strip("[]"))
         except ValueError:
             host = host_text.lower().rstrip(".")
-            if preferred == "IPv6":
-                # emulation.dns holds A records only: an AAAA answer would be a guess.
-                raise ArmError(400, "InvalidRequestFormat", f"destination.address {text!r}: "
-                               "the emulator resolves host names to IPv4 only (emulation.dns "
-                               "holds A records); give an IPv6 address or a VM with one, or "
-                               "send preferredIPVersion IPv4.") from None
-            # A private DNS zone linked to the source's VNet answers first (Azure DNS).
-            address = private_endpoints.resolve(topo, topo.vnet_of(src_cfg).id, host)[0] \
-                or topo.emulation.dns.get(host)
+            address, notes = _resolve(topo, topo.vnet_of(src_cfg).id, host, preferred)
         else:
             # A literal fixes the family (twin-semantics §13.2 rule 5).
             family = f"IPv{literal.version}"
@@ -233,7 +230,30 @@ def parse_check(topo: Topology, watcher: Watcher, body: Any) -> CheckSpec:
     else:
         port = 443 if protocol == "Https" else DEFAULT_PORT
     return CheckSpec(source_vm, src_nic, src_cfg, protocol, port, source_port, text, host,
-                     address, dest_vm, preferred)
+                     address, dest_vm, preferred, tuple(notes))
+
+
+def _resolve(topo: Topology, vnet_id: str, host: str, family: str,
+             ) -> tuple[IPAddress | None, list[Assumption]]:
+    """The host's address of the check's family: AAAA for IPv6, A for IPv4 (twin-semantics
+    §13.2 rule 5), a private DNS zone linked to the source's VNet answering first (Azure DNS),
+    then emulation.dns. An IPv6 check to a name with an A record only does not resolve, and
+    says so: the service might fall back to the A record (undocumented)."""
+    version = 6 if family == "IPv6" else 4
+    records: Mapping[str, IPAddress] = topo.emulation.dns6 if version == 6 \
+        else topo.emulation.dns
+    address = private_endpoints.resolve(topo, vnet_id, host, version)[0] or records.get(host)
+    if address is not None or version == 4:
+        return address, []
+    a_record = private_endpoints.resolve(topo, vnet_id, host, 4)[0] or \
+        topo.emulation.dns.get(host)
+    if a_record is None:
+        return None, []
+    return None, [Assumption(
+        "ASSUME_IPV6_NO_AAAA", vnet_id, f"{host} has an A record ({a_record}) and no AAAA "
+        "record: the IPv6 check's name does not resolve (DnsResolution)", field="dns",
+        alternatives=(f"the service falls back to the A record {a_record}",),
+        verdict_sensitive=True)]
 
 
 def _ip_version(value: Any) -> str:
@@ -281,6 +301,10 @@ class Walk:
     egress: tuple[Nic, IpConfig] | None = None  # the NIC that sent it to the Internet
     public_ingress: bool = False  # reached a VM through its public IP
     snat: firewall.Firewall | None = None  # an Azure Firewall SNATed the flow to its address
+    # An Azure Firewall DNATed the flow, addressed to its public IP; hairpin: the NIC whose
+    # Internet egress carried it there (the reply goes back to it over the Internet).
+    dnat: firewall.Firewall | None = None
+    hairpin: tuple[Nic, IpConfig] | None = None
     # VirtualApplianceEcmp: route id -> the member this walk took, and each set met (id, size).
     ecmp_choice: dict[str, int] = field(default_factory=dict)
     ecmp_seen: list[tuple[str, int]] = field(default_factory=list)
@@ -383,6 +407,13 @@ def _route(topo: Topology, walk: Walk, cfg: IpConfig,
             "the VNet's IPv6 spaces are assumed VnetLocal, peered IPv6 spaces VNetPeering, ::/0 "
             "Internet, no IPv6 None routes", alternatives=("the observed effective routes "
                                                           "differ",)))
+    if route is not None and route.tag is not None and dest.version == 6:
+        walk.assumptions.append(Assumption(
+            "ASSUME_IPV6_TAG_ROUTE", route.id, f"the IPv6 prefixes of service tag {route.tag!r} "
+            "are routed by this route like its IPv4 ones (the routing article does not say "
+            "which family a tag route covers)", field="addressPrefix",
+            alternatives=("the tag route covers IPv4 only: the packet takes ::/0 Internet",),
+            verdict_sensitive=route.next_hop_type != "Internet"))
     if route is not None and route.id:
         # The route leads where the twin cannot follow: a gateway, an ECMP set, a VNet outside
         # the topology.
@@ -421,11 +452,16 @@ def _appliance_at(topo: Topology, walk: Walk, cfg: IpConfig, address: IPAddress,
 
 
 def _via_frontend(topo: Topology, walk: Walk, cfg: IpConfig, fe: loadbalancer.Frontend,
-                  packet: nsg.Packet) -> bool:
-    """A packet addressed to an internal LB frontend (twin-semantics §10.2): the rule for its
-    protocol and port, then a healthy backend; the backend's inbound NSGs see the backend's
-    address and port. False when nothing takes the flow (the caller draws the dead end)."""
-    choice = loadbalancer.choose(topo, fe, packet.protocol, packet.destination_port, cfg)
+                  packet: nsg.Packet, public: bool = False) -> bool:
+    """A packet addressed to an LB frontend (twin-semantics §10.2): the rule for its protocol
+    and port, then a healthy backend; the backend's inbound NSGs see the backend's address and
+    port. ``public``: a public frontend reached from the Internet (``packet`` is as it arrives,
+    from the sender's egress address; no peering is crossed). False when nothing takes the flow
+    (the caller draws the dead end)."""
+    # doc components: an internal LB's backend cannot reach its own frontend; a public
+    # frontend is reached through the Internet like any public address.
+    choice = loadbalancer.choose(topo, fe, packet.protocol, packet.destination_port,
+                                 None if public else cfg)
     if len(choice.healthy) > 1:
         # The twin follows the first healthy backend; the choice rests on it when the others
         # would meet a different inbound verdict.
@@ -441,15 +477,84 @@ def _via_frontend(topo: Topology, walk: Walk, cfg: IpConfig, fe: loadbalancer.Fr
     if choice.backend is None:
         return False
     bnic, bcfg = choice.backend
-    if not _cross(topo, walk, cfg, choice.backend, packet.source):
+    if not public and not _cross(topo, walk, cfg, choice.backend, packet.source):
         return False
-    hop = Hop("VnetLocal", str(bcfg.address), bcfg.id)
+    hop = Hop("VnetLocal", str(bcfg.address), bcfg.id,
+              link_type="Internet" if public else "VirtualNetwork")
     walk.hops.append(hop)
-    arriving = replace(packet, destination=bcfg.address, destination_port=choice.port)
-    walk.blocked |= _block(topo, walk, hop, bnic, bcfg, "Inbound", arriving)
     walk.delivered_to = choice.backend
     walk.delivered_port = choice.port
+    walk.public_ingress = public
+    if public and _closed_without_nsg(topo, walk, bnic, bcfg, loadbalancer.sku_of(topo, fe),
+                                      fe.public_ip_id or fe.id):
+        walk.blocked = True
+        return True
+    arriving = replace(packet, destination=bcfg.address, destination_port=choice.port)
+    walk.blocked |= _block(topo, walk, hop, bnic, bcfg, "Inbound", arriving)
     return True
+
+
+def _from_internet(topo: Topology, walk: Walk, packet: nsg.Packet) -> nsg.Packet:
+    """The packet as it comes in from the Internet (twin-semantics §5.2 step 2): its source is
+    the sender's public egress address (outbound.py), an Internet address; when the topology
+    does not say which, it matches no CIDR, tag or ASG (verdict-sensitive)."""
+    assert walk.egress is not None
+    sender = walk.egress[1]
+    egress = _egress_address(topo, sender)
+    if egress is None:
+        walk.assumptions.append(Assumption(
+            "ASSUME_EGRESS_ADDRESS_UNKNOWN", sender.id, "the sender has no instance public "
+            "IP: its egress address is an Internet address no CIDR, tag or ASG names",
+            alternatives=("a rule naming the real egress address matches",),
+            verdict_sensitive=True))
+    return replace(packet, source=egress or packet.source, source_unknown_public=egress is None)
+
+
+def _closed_without_nsg(topo: Topology, walk: Walk, nic: Nic, cfg: IpConfig, sku: str,
+                        public_id: str) -> bool:
+    """Standard public IPs and Standard load balancer frontends are closed to inbound traffic
+    unless an NSG allows it (docs public-ip-addresses, load-balancer/skus); assumed to hold with
+    no NSG at all on the NIC the traffic reaches."""
+    subnet = topo.subnet_of(cfg)
+    if nic.nsg_id is not None or subnet.nsg_id is not None or sku.lower() != "standard" \
+            or topo.admin_rules.get(key(subnet.vnet_id)):
+        return False
+    walk.assumptions.append(Assumption(
+        "ASSUME_PUBLIC_IP_CLOSED", public_id, "a Standard public IP without an NSG is closed "
+        "to inbound traffic", alternatives=("open",), verdict_sensitive=True))
+    walk.touch(nic.id, cfg.id, cfg.subnet_id, subnet.vnet_id)
+    return True
+
+
+def _to_firewall_public_ip(topo: Topology, walk: Walk, packet: nsg.Packet,
+                           fw: firewall.Firewall) -> nsg.Packet | None:
+    """A flow addressed to an Azure Firewall's public IP (twin-semantics §6.2 rules 5-6): it
+    came in from the Internet with the sender's egress address; a DNAT rule translates its
+    destination, the firewall SNATs it to its own address, and the walk continues from the
+    firewall to the translated target. None: no DNAT rule takes it (default deny)."""
+    assert walk.egress is not None and isinstance(packet.destination, ipaddress.IPv4Address)
+    walk.hops.append(Hop("Internet", str(packet.destination), "Internet",
+                         link_type="Internet"))
+    walk.hops.append(Hop("VirtualAppliance", str(fw.address), fw.id, link_type="Internet"))
+    walk.touch(fw.id)
+    walk.assumptions.append(Assumption(
+        "ASSUME_FIREWALL_DNAT_PATH", fw.id, f"{packet.destination} is a public IP of the "
+        "firewall: the flow leaves by the sender's outbound path and comes back in over the "
+        "Internet (a hairpin Azure does not document), drawn Source, Internet, the firewall, "
+        "the translated target"))
+    egress = _egress_address(topo, walk.egress[1])
+    decision = firewall.dnat(topo, fw, packet.protocol, egress, packet.destination,
+                             packet.destination_port)
+    walk.assumptions.extend(decision.assumptions)
+    if not decision.allowed or decision.translated is None:
+        walk.blocked = True  # the firewall drops it: nothing goes further
+        return None
+    address, port = decision.translated
+    walk.dnat, walk.snat, walk.hairpin = fw, fw, walk.egress
+    walk.assumptions.append(firewall.snat_note(fw))
+    walk.delivered_port = port
+    return replace(packet, source=fw.address, destination=address, destination_port=port,
+                   via_appliance=True, source_unknown_public=False)
 
 
 def _to_public_ip(topo: Topology, walk: Walk, packet: nsg.Packet,
@@ -458,8 +563,6 @@ def _to_public_ip(topo: Topology, walk: Walk, packet: nsg.Packet,
     address, then its inbound admin rules and NSGs see source = the sender's public egress
     address (Internet, never VirtualNetwork)."""
     nic, cfg, sku = target
-    assert walk.egress is not None
-    sender = walk.egress[1]
     public = packet.destination
     walk.hops.append(Hop("Internet", str(public), "Internet", link_type="Internet"))
     hop = Hop("VnetLocal", str(cfg.address), cfg.id, link_type="Internet")
@@ -469,26 +572,8 @@ def _to_public_ip(topo: Topology, walk: Walk, packet: nsg.Packet,
     walk.assumptions.append(Assumption(
         "ASSUME_PUBLIC_IP_PATH", cfg.id, f"{public} is the public IP of {cfg.id}: drawn as "
         "Source, Internet, the VM"))
-    egress = _egress_address(topo, sender)
-    if egress is None:
-        walk.assumptions.append(Assumption(
-            "ASSUME_EGRESS_ADDRESS_UNKNOWN", sender.id, "the sender has no instance public "
-            "IP: its egress address is an Internet address no CIDR, tag or ASG names",
-            alternatives=("a rule naming the real egress address matches",),
-            verdict_sensitive=True))
-    inbound = nsg.Packet(packet.protocol, egress or packet.source, packet.source_port,
-                         cfg.address, packet.destination_port, packet.via_appliance,
-                         source_unknown_public=egress is None)
-    subnet = topo.subnet_of(cfg)
-    if nic.nsg_id is None and subnet.nsg_id is None and sku.lower() == "standard" \
-            and not topo.admin_rules.get(key(subnet.vnet_id)):
-        # doc public-ip-addresses, SKU table: Standard is closed to inbound unless an NSG
-        # allows it; assumed to hold with no NSG at all.
-        walk.assumptions.append(Assumption(
-            "ASSUME_PUBLIC_IP_CLOSED", cfg.public_ip_id or cfg.id, "a Standard public IP "
-            "without an NSG is closed to inbound traffic", alternatives=("open",),
-            verdict_sensitive=True))
-        walk.touch(nic.id, cfg.id, cfg.subnet_id, subnet.vnet_id)
+    inbound = replace(_from_internet(topo, walk, packet), destination=cfg.address)
+    if _closed_without_nsg(topo, walk, nic, cfg, sku, cfg.public_ip_id or cfg.id):
         walk.blocked = True
         return
     walk.blocked |= _block(topo, walk, hop, nic, cfg, "Inbound", inbound)
@@ -552,6 +637,16 @@ def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet,
             fw = _firewall_near(topo, cfg, appliance) if found is None else None
             if fw is not None:
                 found = fw.as_nic()
+            if found is None and isinstance(appliance, ipaddress.IPv6Address):
+                vnet = topo.vnet_of(cfg)
+                fw6 = firewall.firewall_for_ipv6(topo, [vnet.id, *vnet.peered_vnet_ids],
+                                                 appliance)
+                if fw6 is not None:  # an IPv6 next hop in AzureFirewallSubnet (doc: preview)
+                    walk.hops.append(Hop("VirtualAppliance", str(appliance), fw6.id))
+                    walk.touch(fw6.id)
+                    walk.assumptions.append(firewall.ipv6_note(fw6, appliance))
+                    walk.blocked = True
+                    return walk
             if found is None or not _cross(topo, walk, cfg, found, packet.source):
                 break  # no such appliance, or the peering drops it: a dead end
             if fw is not None:
@@ -621,7 +716,8 @@ def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet,
                 break  # no gateway in reach: the route leads nowhere
             walk.hops.append(Hop("VirtualNetworkGateway", gw.address, gw.id))
             walk.touch(gw.id)
-            walk.assumptions.extend([*gw.notes, gateways.beyond(gw, dest)])
+            stop = gateways.ipv6_stop(topo, gw, dest)
+            walk.assumptions.extend([*gw.notes, stop or gateways.beyond(gw, dest)])
             walk.blocked = True  # beyond the gateway is outside the twin (§9.4)
             return walk
         if hop_type == "VirtualNetworkServiceEndpoint":
@@ -652,6 +748,27 @@ def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet,
             if target is not None:
                 _to_public_ip(topo, walk, packet, target)
                 return walk
+            fw = firewall.at_public(topo, dest)
+            if fw is not None:
+                translated = _to_firewall_public_ip(topo, walk, packet, fw)
+                if translated is None:
+                    return walk
+                # On from the firewall to the translated target (no loop check here: the
+                # flow entered from the Internet side; MAX_HOPS still bounds the walk).
+                nic, cfg = fw.as_nic()
+                packet, dest = translated, translated.destination
+                continue
+            fe = loadbalancer.public_frontend(topo, dest)
+            if fe is not None:
+                walk.hops.append(Hop("Internet", str(dest), "Internet", link_type="Internet"))
+                walk.assumptions.append(Assumption(
+                    "ASSUME_PUBLIC_FRONTEND_PATH", fe.id, f"{dest} is a public load balancer "
+                    "frontend: the flow leaves by the sender's outbound path and comes in over "
+                    "the Internet, drawn Source, Internet, the backend"))
+                if _via_frontend(topo, walk, cfg, fe, _from_internet(topo, walk, packet),
+                                 public=True):
+                    return walk
+                break
             walk.hops.append(Hop("Internet", str(dest), "Internet", link_type="Internet"))
             walk.internet = True
             return walk
@@ -697,6 +814,18 @@ def reply_routes_back(topo: Topology, spec: CheckSpec, walk: Walk) -> bool:
         if not _cross(topo, walk, cfg, walk.snat.as_nic(), spec.address):
             return False
         nic, cfg = walk.snat.as_nic()
+    if walk.dnat is not None:
+        # The reply reached the firewall that translated the flow (the SNAT check above, or,
+        # for a public translated address, back from the Internet to the firewall's egress);
+        # it translates it back and answers from its public IP over the Internet to the
+        # sender's egress address, which hands it to the sender.
+        assert walk.hairpin is not None
+        nic, cfg = walk.dnat.as_nic()
+        egress = _egress_address(topo, walk.hairpin[1])
+        route = _route(topo, walk, cfg, egress or ipaddress.IPv4Address("0.0.0.0"))
+        if route is None or route.next_hop_type != "Internet":
+            return False
+        nic, cfg = walk.hairpin
     target = spec.source_cfg.address
     reply_source = spec.address  # the far end answers from the address it was asked on
     assert reply_source is not None
@@ -786,7 +915,7 @@ def run_check(topo: Topology, spec: CheckSpec, probes: int | None = None) -> dic
         hop = Hop("Source", str(src.address), src.id)
         hop.issues.append({"origin": "Local", "severity": "Error", "type": "DnsResolution",
                            "context": [{"key": "HostName", "value": spec.host or ""}]})
-        walk = Walk([hop], blocked=True)
+        walk = Walk([hop], blocked=True, assumptions=list(spec.notes))
         reachable = False
     else:
         packet = nsg.Packet("Icmp" if spec.protocol == "Icmp" else "Tcp", src.address,
@@ -883,8 +1012,16 @@ def _render_hops(spec: CheckSpec, hops: list[Hop], latency: Latency | None,
 # ipFlowVerify and nextHop
 # ---------------------------------------------------------------------------------------------
 
+# IP flow verify's spec fields say "Acceptable values are valid IPv4 addresses"; next hop's
+# ("The source IP address", "The destination IP address") name no family, so they take both.
+FLOW_VERIFY_IPV6 = ("IP flow verify takes IPv4 addresses only (the spec's "
+                    "VerificationIPFlowParameters); for an IPv6 flow run "
+                    "networkConfigurationDiagnostic with the addresses as profile source and "
+                    "destination, or connectivityCheck with preferredIPVersion IPv6.")
+
+
 def _target_nic(topo: Topology, body: Mapping[str, Any], local_ip_field: str,
-                ) -> tuple[Nic, IpConfig]:
+                ipv6: bool) -> tuple[Nic, IpConfig]:
     vm = _vm(topo, body.get("targetResourceId"), "target")
     nic_id = body.get("targetNicResourceId")
     if nic_id:
@@ -894,22 +1031,24 @@ def _target_nic(topo: Topology, body: Mapping[str, Any], local_ip_field: str,
         nic = topo.nics[key(str(nic_id))]
     else:
         nic = _primary(topo, vm)[0]
-    local = _ip(body.get(local_ip_field), local_ip_field)
-    for cfg in nic.ip_configs:
+    local = _ip(body.get(local_ip_field), local_ip_field, ipv6)
+    for cfg in (*nic.ip_configs, *nic.ip6_configs):
         if cfg.address == local:
             return nic, cfg
     raise ArmError(400, "InvalidRequestFormat", f"{local_ip_field} {local} is not an address of "
                    f"network interface {nic.id}.")
 
 
-def _ip(value: Any, field_name: str) -> ipaddress.IPv4Address:
+def _ip(value: Any, field_name: str, ipv6: bool) -> IPAddress:
+    """An address of the field; IPv6 only where the operation takes it (else what to run)."""
     try:
-        addr = ipaddress.ip_address(str(value))
+        addr = ipaddress.ip_address(str(value).strip())
     except ValueError:
-        addr = None
-    if not isinstance(addr, ipaddress.IPv4Address):
-        raise ArmError(400, "InvalidRequestFormat",
-                       f"{field_name} must be an IPv4 address, got {value!r}.")
+        raise ArmError(400, "InvalidRequestFormat", f"{field_name} must be an "
+                       f"{'IPv4 or IPv6' if ipv6 else 'IPv4'} address, got {value!r}.") from None
+    if addr.version == 6 and not ipv6:
+        raise ArmError(400, "InvalidRequestFormat", f"{field_name} {value!r} is an IPv6 "
+                       f"address: {FLOW_VERIFY_IPV6}")
     return addr
 
 
@@ -927,8 +1066,8 @@ def ip_flow_verify(topo: Topology, body: Any) -> dict[str, Any]:
     protocol = str(body.get("protocol", "")).upper()
     if protocol not in ("TCP", "UDP"):
         raise ArmError(400, "InvalidRequestFormat", "protocol must be TCP or UDP.")
-    nic, cfg = _target_nic(topo, body, "localIPAddress")
-    remote = _ip(body.get("remoteIPAddress"), "remoteIPAddress")
+    nic, cfg = _target_nic(topo, body, "localIPAddress", ipv6=False)
+    remote = _ip(body.get("remoteIPAddress"), "remoteIPAddress", ipv6=False)
 
     def port(name: str) -> int | None:
         text = str(body.get(name, "")).strip()
@@ -956,8 +1095,15 @@ def next_hop(topo: Topology, body: Any) -> dict[str, Any]:
     """NextHopResult: the route the source NIC's subnet picks for the destination."""
     if not isinstance(body, Mapping):
         raise ArmError(400, "InvalidRequestFormat", "The request body must be a JSON object.")
-    _, cfg = _target_nic(topo, body, "sourceIPAddress")
-    dest = _ip(body.get("destinationIPAddress"), "destinationIPAddress")
+    _, cfg = _target_nic(topo, body, "sourceIPAddress", ipv6=True)
+    dest = _ip(body.get("destinationIPAddress"), "destinationIPAddress", ipv6=True)
+    if dest.version != cfg.address.version:
+        # Each family has its own route table (twin-semantics §13.2 rule 1): no route joins
+        # an address of one family to the other.
+        raise ArmError(400, "InvalidRequestFormat", f"destinationIPAddress {dest} is IPv"
+                       f"{dest.version} but sourceIPAddress {cfg.address} is IPv"
+                       f"{cfg.address.version}; give a source address of the same family "
+                       f"(the VM's IPv{dest.version} ipConfiguration).")
     route = routing.lookup(topo, topo.subnet_of(cfg), dest)
     if route is None:
         return {"nextHopType": "None", "nextHopIpAddress": "", "routeTableId": "System Route"}

@@ -21,11 +21,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 from . import diagnostics, engine
+from .admin_writes import AdminWrites
 from .clock import TwinClock
 from .errors import ArmError, not_found
 from .monitoring import T_WORKSPACE, Monitoring
 from .nsg import DEFAULT_RULES
 from .resource_graph import ResourceGraphService
+from .rule_writes import refuse_security_rule_put
 from .servicetags import T_SERVICE_TAGS
 from .topology import (
     JSON,
@@ -61,7 +63,8 @@ CHILD_FIELDS = {
 # Child collections kept as separate resources in a topology (their ids under the parent).
 STORED_CHILDREN = frozenset({("microsoft.network/firewallpolicies", "rulecollectiongroups"),
                              ("microsoft.network/privatednszones", "virtualnetworklinks"),
-                             ("microsoft.network/privatednszones", "a")})
+                             ("microsoft.network/privatednszones", "a"),
+                             ("microsoft.network/privatednszones", "aaaa")})
 # Children that can be written, so a what-if uses the calls a user would make against Azure.
 WRITABLE = {(T_NSG, "securityrules"): "securityRules", (T_RT, "routes"): "routes"}
 ACTIONS = ("connectivitycheck", "ipflowverify", "nexthop", "networkconfigurationdiagnostic")
@@ -130,6 +133,7 @@ class ArmApp:
         self.monitoring = Monitoring(twin_clock, retry_after=retry_after)
         self.monitoring.probes = probes
         self._analyzers: dict[str, JSON] = {}  # connectionAnalyzers by key(id)
+        self.admin_writes = AdminWrites()  # admin rule writes waiting for their commit
 
     # -- entry point -----------------------------------------------------------------------------
     def handle(self, method: str, path: str, query: dict[str, str], body: bytes | None,
@@ -216,6 +220,13 @@ class ArmApp:
         if len(low) == 7:
             return self._only(method, "GET") or self._list(
                 self._of_type(rtype, low[3], query), path, query)
+        if len(low) > 8 and self.admin_writes.handles(low):
+            # A manager's admin rules and their commit: the manager itself need not be in
+            # the topology (a snapshot holds the effective rules its VNets get).
+            with self._lock:
+                status, out, self.topology = self.admin_writes.handle(
+                    self.topology, method, segs, low, parse_json(body))
+            return Response(status, NO_BODY if out is None else out)
         resource_id = "/" + "/".join(segs[:8])
         parent = self.topology.raw.get(key(resource_id))
         if parent is None or str(parent.get("type", "")).lower() != rtype:
@@ -409,6 +420,7 @@ class ArmApp:
             try:
                 if prop == "securityRules":
                     parse_security_rule(child, child_id)
+                    refuse_security_rule_put(parent, child)
                 else:
                     parse_route(child, child_id, parent["id"])
                 self.topology, created = topo.with_child(parent["id"], prop, child)

@@ -12,8 +12,16 @@ then collection priority):
   only when the check names a host; for an IP destination the twin cannot tell
   (ASSUME_FIREWALL_L4_ONLY, verdict-sensitive);
 - nothing matched: default deny.
-DNAT rules translate traffic sent to the firewall's public address; a check from inside the
-estate never does that, so they are read and not applied here.
+DNAT rules (``natRuleCollections``, ``FirewallPolicyNatRuleCollection``) come before both and
+apply to a flow addressed to one of the firewall's public IPs (``dnat``): the first rule whose
+source, destination, protocol and port match translates the destination to its
+``translatedAddress`` (or ``translatedFqdn``, resolved as the twin resolves names:
+ASSUME_FIREWALL_DNAT_FQDN) and ``translatedPort``, and the translated flow is allowed without
+network rule processing (doc firewall/rule-processing; an older FAQ lets an explicit network deny
+override it: ASSUME_FIREWALL_DNAT_SKIPS_NETWORK_RULES); no rule: default deny. The translated flow
+is SNATed to a firewall address in AzureFirewallSubnet (Azure Network Security Blog, "Azure
+Firewall NAT Behaviors": both addresses are translated, the source port kept). NAT rule
+collections of a base policy are not inherited (they are specific to one firewall's addresses).
 
 SNAT (doc firewall/snat-private-range): a network-rule flow to an address outside the SNAT
 private ranges (IANA RFC 1918 + 100.64/10 by default, ``Network.SNAT.PrivateRanges`` classic or
@@ -36,6 +44,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from . import outbound, private_endpoints
 from .assumptions import Assumption
 from .topology import T_FIREWALL, T_RULE_COLLECTION_GROUP, IPAddress, IpConfig, Nic, Topology, key
 
@@ -54,6 +63,9 @@ class FirewallRule:
     destinations: tuple[str, ...]
     ports: tuple[str, ...]
     fqdns: tuple[str, ...] = ()
+    translated_address: str = ""  # nat: translatedAddress, or ...
+    translated_fqdn: str = ""  # ... translatedFqdn
+    translated_port: str = ""  # nat: translatedPort
 
 
 @dataclass(frozen=True)
@@ -61,13 +73,17 @@ class Firewall:
     id: str
     address: ipaddress.IPv4Address
     subnet_id: str
-    rules: tuple[FirewallRule, ...]  # network, then application, each in processing order
+    rules: tuple[FirewallRule, ...]  # DNAT, network, then application, each in processing order
     private_ranges: tuple[str, ...]
+    public_ip_ids: tuple[str, ...] = ()  # its public IPs: DNAT frontends, Internet egress
+    public_addresses: tuple[ipaddress.IPv4Address, ...] = ()
 
     def as_nic(self) -> tuple[Nic, IpConfig]:
-        """The synthetic forwarding NIC the walk continues from (no VM, no NSG)."""
+        """The synthetic forwarding NIC the walk continues from (no VM, no NSG); its first public
+        IP is its Internet egress address (doc firewall/snat-private-range)."""
         cfg = IpConfig(f"{self.id}/ipConfigurations/0", "firewall", self.address,
-                       self.subnet_id, True)
+                       self.subnet_id, True,
+                       public_ip_id=self.public_ip_ids[0] if self.public_ip_ids else None)
         return Nic(self.id, self.id.rsplit("/", 1)[-1], (cfg,), None, True, None), cfg
 
 
@@ -77,6 +93,8 @@ class Decision:
     rule: str  # deciding rule, or "DefaultDeny"
     snat: bool
     assumptions: list[Assumption]
+    # DNAT: where the rule sends the flow (address, port; port None: the flow's own).
+    translated: tuple[ipaddress.IPv4Address, int | None] | None = None
 
 
 def _props(res: Any) -> dict[str, Any]:
@@ -102,34 +120,50 @@ def _policy_rule(topo: Topology, coll: str, action: str, raw: dict[str, Any]) ->
         if kind != "application" else \
         frozenset(str(p.get("protocolType", "")).upper() + ":" + str(p.get("port", ""))
                   for p in raw.get("protocols") or [] if isinstance(p, dict))
+    return _rule(topo, kind, f"{coll}/{raw.get('name', '')}",
+                 "Dnat" if kind == "nat" else action, protocols, raw)
+
+
+def _rule(topo: Topology, kind: str, name: str, action: str, protocols: frozenset[str],
+          raw: dict[str, Any]) -> FirewallRule:
+    """The match fields of a rule; classic and Policy rules spell them alike."""
     return FirewallRule(
-        kind, f"{coll}/{raw.get('name', '')}", "Dnat" if kind == "nat" else action, protocols,
+        kind, name, action, protocols,
         _list(raw.get("sourceAddresses")) + _ip_groups(topo, raw.get("sourceIpGroups")),
         _list(raw.get("destinationAddresses")) + _ip_groups(topo, raw.get("destinationIpGroups")),
         _list(raw.get("destinationPorts")),
-        _list(raw.get("targetFqdns")) + _list(raw.get("destinationFqdns")))
+        _list(raw.get("targetFqdns")) + _list(raw.get("destinationFqdns")),
+        str(raw.get("translatedAddress") or ""), str(raw.get("translatedFqdn") or ""),
+        str(raw.get("translatedPort") or ""))
 
 
-def _policy_groups(topo: Topology, policy_id: str, seen: set[str]) -> list[dict[str, Any]]:
-    """Rule collection groups of a policy, a base policy's first (rule-processing doc)."""
+def _policy_groups(topo: Topology, policy_id: str,
+                   seen: set[str]) -> list[tuple[dict[str, Any], bool]]:
+    """(rule collection group, inherited) of a policy, a base policy's first (rule-processing
+    doc)."""
     if key(policy_id) in seen:
         return []
     seen.add(key(policy_id))
     policy = topo.raw.get(key(policy_id))
     base = _props(policy).get("basePolicy")
-    inherited = _policy_groups(topo, base["id"], seen) if isinstance(base, dict) \
-        and base.get("id") else []
+    inherited = [(g, True) for g, _ in _policy_groups(topo, base["id"], seen)] \
+        if isinstance(base, dict) and base.get("id") else []
     own = [res for res in topo.raw.values() if str(res.get("type", "")).lower() == T_RULE_COLLECTION_GROUP
            and key(res["id"]).startswith(key(policy_id) + "/rulecollectiongroups/")]
     own.sort(key=lambda g: int(_props(g).get("priority") or 65000))
-    return inherited + own
+    return inherited + [(g, False) for g in own]
 
 
 def _policy_rules(topo: Topology, policy_id: str) -> list[FirewallRule]:
     out = []
-    for group in _policy_groups(topo, policy_id, set()):
+    for group, inherited in _policy_groups(topo, policy_id, set()):
         collections = [c for c in _props(group).get("ruleCollections") or []
                        if isinstance(c, dict)]
+        if inherited:
+            # doc firewall-manager/policy-overview: DNAT rule collections are not inherited
+            # from a parent policy (they name one firewall's addresses).
+            collections = [c for c in collections if str(c.get("ruleCollectionType", "")).lower()
+                           != "firewallpolicynatrulecollection"]
         collections.sort(key=lambda c: int(c.get("priority") or 65000))
         for coll in collections:
             action = str((coll.get("action") or {}).get("type") or "Deny").capitalize()
@@ -156,20 +190,13 @@ def _classic_rules(topo: Topology, props: dict[str, Any]) -> list[FirewallRule]:
                         for p in raw.get("protocols") or [] if isinstance(p, dict))
                 else:
                     protocols = frozenset(str(p).upper() for p in raw.get("protocols") or [])
-                out.append(FirewallRule(
-                    kind, f"{coll.get('name', '')}/{raw.get('name', '')}",
-                    "Dnat" if kind == "nat" else action, protocols,
-                    _list(raw.get("sourceAddresses"))
-                    + _ip_groups(topo, raw.get("sourceIpGroups")),
-                    _list(raw.get("destinationAddresses"))
-                    + _ip_groups(topo, raw.get("destinationIpGroups")),
-                    _list(raw.get("destinationPorts")),
-                    _list(raw.get("targetFqdns")) + _list(raw.get("destinationFqdns"))))
+                out.append(_rule(topo, kind, f"{coll.get('name', '')}/{raw.get('name', '')}",
+                                 "Dnat" if kind == "nat" else action, protocols, raw))
     return out
 
 
 def firewalls(topo: Topology) -> dict[ipaddress.IPv4Address, Firewall]:
-    """Private IP -> firewall (built once per topology)."""
+    """Private IP -> firewall (built once per topology; ``at_public`` indexes the public IPs)."""
     cached = topo.cache.get("firewalls")
     if cached is not None:
         return cached
@@ -197,9 +224,24 @@ def firewalls(topo: Topology) -> dict[ipaddress.IPv4Address, Firewall]:
         order = {"nat": 0, "network": 1, "application": 2}  # the type order beats priorities
         rules.sort(key=lambda r: order[r.kind])
         address = ipaddress.IPv4Address(str(configs[0]["privateIPAddress"]))
-        out[address] = Firewall(res["id"], address, subnet, tuple(rules), ranges)
+        pip_ids = tuple(str(c["publicIPAddress"]["id"]) for c in configs
+                        if isinstance(c.get("publicIPAddress"), dict)
+                        and c["publicIPAddress"].get("id")
+                        and key(str(c["publicIPAddress"]["id"])) in topo.public_ips)
+        publics = tuple(a for a in (outbound.public_address(topo, p) for p in pip_ids) if a)
+        out[address] = Firewall(res["id"], address, subnet, tuple(rules), ranges, pip_ids,
+                                publics)
     topo.cache["firewalls"] = out
     return out
+
+
+def at_public(topo: Topology, address: IPAddress) -> Firewall | None:
+    """The firewall one of whose public IPs is ``address`` (a DNAT frontend)."""
+    index: dict[IPAddress, Firewall] | None = topo.cache.get("firewalls_public")
+    if index is None:
+        index = topo.cache["firewalls_public"] = {
+            a: fw for fw in firewalls(topo).values() for a in fw.public_addresses}
+    return index.get(address)
 
 
 def is_firewall(topo: Topology, resource_id: str) -> bool:
@@ -217,6 +259,30 @@ def firewall_near(topo: Topology, vnet_ids: Iterable[str],
         return None
     wanted = {key(v) for v in vnet_ids}
     return fw if key(topo.subnets[key(fw.subnet_id)].vnet_id) in wanted else None
+
+
+def firewall_for_ipv6(topo: Topology, vnet_ids: Iterable[str],
+                      address: ipaddress.IPv6Address) -> Firewall | None:
+    """The firewall whose AzureFirewallSubnet holds the IPv6 ``address`` in one of these VNets.
+    Azure Firewall's dual stack is preview (doc firewall/deploy-dual-stack-firewall: network
+    rules only, no IPv6-only firewall) and neither the stored spec nor the docs give the ARM
+    field of its IPv6 private address, so an IPv6 next hop is matched by subnet, not address,
+    and never looked up among the IPv4 addresses the firewall is placed at."""
+    wanted = {key(v) for v in vnet_ids}
+    for fw in firewalls(topo).values():
+        subnet = topo.subnets[key(fw.subnet_id)]
+        if key(subnet.vnet_id) in wanted and any(address in p for p in subnet.prefixes6):
+            return fw
+    return None
+
+
+def ipv6_note(fw: Firewall, address: ipaddress.IPv6Address) -> Assumption:
+    return Assumption(
+        "ASSUME_IPV6_FIREWALL_FAMILY", fw.id, f"an IPv6 flow routed to {address} in the "
+        "firewall's subnet stops at the firewall: Azure Firewall's IPv6 support is preview "
+        "(network rules only) and the twin evaluates its rules for IPv4 flows only",
+        alternatives=("the dual-stack firewall's network rules allow the flow",
+                      "they deny it"), verdict_sensitive=True)
 
 
 @functools.lru_cache(maxsize=1 << 14)
@@ -267,6 +333,11 @@ def _port_in(port: int | None, entries: tuple[str, ...]) -> bool:
     return False
 
 
+def _carries(rule: FirewallRule, protocol: str) -> bool:
+    """A network or DNAT rule's protocols (none listed: any) carry this flow's."""
+    return not rule.protocols or "ANY" in rule.protocols or protocol.upper() in rule.protocols
+
+
 def _private(fw: Firewall, destination: ipaddress.IPv4Address) -> bool:
     for text in fw.private_ranges:
         if text.lower() == "ianaprivateranges":
@@ -285,8 +356,7 @@ def decide(topo: Topology, fw: Firewall, protocol: str, source: ipaddress.IPv4Ad
            destination: ipaddress.IPv4Address, port: int | None, host: str | None) -> Decision:
     """The firewall's verdict on a flow's first packet (twin-semantics §6.2 rules 3-8)."""
     region = str((topo.raw.get(key(fw.id)) or {}).get("location", ""))
-    notes = [Assumption("ASSUME_FIREWALL_HOP", fw.id, "the firewall is drawn as a "
-                        "VirtualAppliance hop at its private IP (undocumented)")]
+    notes = [_hop_note(fw)]
     l7_unknown = False
     for rule in fw.rules:
         if rule.kind == "nat":
@@ -294,9 +364,7 @@ def decide(topo: Topology, fw: Firewall, protocol: str, source: ipaddress.IPv4Ad
         if not _in(source, rule.sources, topo, region):
             continue
         if rule.kind == "network":
-            proto_ok = not rule.protocols or "ANY" in rule.protocols \
-                or protocol.upper() in rule.protocols
-            if proto_ok and _in(destination, rule.destinations, topo, region) \
+            if _carries(rule, protocol) and _in(destination, rule.destinations, topo, region) \
                     and _port_in(port, rule.ports):
                 allowed = rule.action == "Allow"
                 return Decision(allowed, rule.name, allowed and not _private(fw, destination),
@@ -320,6 +388,93 @@ def decide(topo: Topology, fw: Firewall, protocol: str, source: ipaddress.IPv4Ad
             "apply it", alternatives=("the application rule allows the flow",),
             verdict_sensitive=True))
     return Decision(False, "DefaultDeny", False, notes + _deny_notes(fw, "DefaultDeny", False))
+
+
+def _hop_note(fw: Firewall) -> Assumption:
+    return Assumption("ASSUME_FIREWALL_HOP", fw.id, "the firewall is drawn as a "
+                      "VirtualAppliance hop at its private IP (undocumented)")
+
+
+def _any(entries: tuple[str, ...]) -> bool:
+    return any(_entry(text)[0] == "any" for text in entries)
+
+
+def dnat(topo: Topology, fw: Firewall, protocol: str, source: ipaddress.IPv4Address | None,
+         destination: ipaddress.IPv4Address, port: int | None) -> Decision:
+    """The firewall's verdict on a flow addressed to one of its public IPs (twin-semantics §6.2
+    rules 5-6): the first DNAT rule matching source, destination, protocol and port translates
+    it; none: default deny. ``source`` None is a public address the twin does not know (the
+    sender's egress without a public IP of its own): it matches only a ``*`` source."""
+    region = str((topo.raw.get(key(fw.id)) or {}).get("location", ""))
+    notes = [_hop_note(fw)]
+    undecided: list[str] = []  # DNAT rules an unknown source might have matched
+    for rule in fw.rules:
+        if rule.kind != "nat":
+            continue
+        if not (_carries(rule, protocol) and _in(destination, rule.destinations, topo, region)
+                and _port_in(port, rule.ports)):
+            continue
+        if source is None and not _any(rule.sources):
+            undecided.append(rule.name)
+            continue
+        if source is not None and not _in(source, rule.sources, topo, region):
+            continue
+        return _translate(topo, fw, rule, protocol, source, port, region, notes, undecided)
+    if undecided:
+        notes.append(_unknown_source_note(fw, undecided))
+    return Decision(False, "DefaultDeny", False, notes + _deny_notes(fw, "DefaultDeny", False))
+
+
+def _unknown_source_note(fw: Firewall, rules: list[str]) -> Assumption:
+    return Assumption(
+        "ASSUME_EGRESS_ADDRESS_UNKNOWN", fw.id, "the sender's public egress address is not in "
+        f"the topology: DNAT rule(s) {', '.join(rules)} name sources it may be in and are not "
+        "applied", alternatives=("the egress address is in the rule's sources",),
+        verdict_sensitive=True)
+
+
+def _translate(topo: Topology, fw: Firewall, rule: FirewallRule, protocol: str,
+               source: ipaddress.IPv4Address | None, port: int | None, region: str,
+               notes: list[Assumption], undecided: list[str]) -> Decision:
+    """A matching DNAT rule: its translated address (or FQDN) and port."""
+    if undecided:
+        notes.append(_unknown_source_note(fw, undecided))
+    address: IPAddress | None = None
+    if rule.translated_address:
+        try:
+            address = ipaddress.ip_address(rule.translated_address.strip())
+        except ValueError:
+            address = None
+    elif rule.translated_fqdn:
+        # The firewall resolves the name with its DNS settings; the twin has the private DNS
+        # zones linked to the firewall's VNet, then emulation.dns.
+        host = rule.translated_fqdn.strip().lower().rstrip(".")
+        vnet = topo.subnets[key(fw.subnet_id)].vnet_id
+        address = private_endpoints.resolve(topo, vnet, host)[0] or topo.emulation.dns.get(host)
+        notes.append(Assumption(
+            "ASSUME_FIREWALL_DNAT_FQDN", fw.id, f"translatedFqdn {host} of {rule.name} "
+            + (f"resolves to {address} (private DNS zones linked to the firewall's VNet, then "
+               "emulation.dns)" if address else "does not resolve: the flow is dropped"),
+            field="translatedFqdn", alternatives=("the firewall's DNS servers answer otherwise",),
+            verdict_sensitive=address is None))
+    if not isinstance(address, ipaddress.IPv4Address):
+        return Decision(False, rule.name, False, notes + _deny_notes(fw, rule.name, False))
+    text = rule.translated_port.strip()
+    translated_port = int(text) if text.isdigit() else port
+    # doc firewall/rule-processing: the translated flow is allowed without network rules; the
+    # firewall FAQ (older) lets an explicit network deny override that.
+    deny = next((r for r in fw.rules if r.kind == "network" and r.action == "Deny"
+                 and (source is None or _in(source, r.sources, topo, region))
+                 and _in(address, r.destinations, topo, region)
+                 and _port_in(translated_port, r.ports) and _carries(r, protocol)), None)
+    if deny is not None:
+        notes.append(Assumption(
+            "ASSUME_FIREWALL_DNAT_SKIPS_NETWORK_RULES", fw.id, f"the DNAT rule {rule.name} "
+            f"allows the translated flow without network rule processing; the network deny "
+            f"{deny.name} matches it and is not applied",
+            alternatives=(f"{deny.name} overrides the DNAT rule's implicit allow (firewall "
+                          "FAQ)",), verdict_sensitive=True))
+    return Decision(True, rule.name, True, notes, (address, translated_port))
 
 
 def _deny_notes(fw: Firewall, rule: str, allowed: bool) -> list[Assumption]:

@@ -182,3 +182,17 @@ def beyond(gw: Gateway, destination: IPAddress) -> Assumption:
         "ASSUME_GATEWAY_BEYOND", gw.id, f"{destination} is beyond the gateway: the check ends "
         "at a VirtualNetworkGateway hop at the gateway and is reported Unreachable",
         alternatives=("the on-premises endpoint answers",), verdict_sensitive=True)
+
+
+def ipv6_stop(topo: Topology, gw: Gateway, destination: IPAddress) -> Assumption | None:
+    """An IPv6 packet handed to a VPN gateway goes no further: VPN gateways carry IPv4 only
+    (doc virtual-network/ip-services/ipv6-overview, limitations; twin-semantics §13.2 rule 4).
+    ExpressRoute private peering has IPv6, so an ExpressRoute gateway keeps ASSUME_GATEWAY_BEYOND.
+    None when the gateway may carry the packet."""
+    kind = str(_props(topo.raw.get(key(gw.id))).get("gatewayType") or "Vpn")
+    if destination.version != 6 or kind.lower() != "vpn":
+        return None
+    return Assumption(
+        "ASSUME_IPV6_VPN_GATEWAY_STOPS", gw.id, f"{destination} is IPv6 and VPN gateways carry "
+        "IPv4 only (documented): the check ends at the gateway hop, which carries no issue "
+        "(no documented issue type names it)", field="gatewayType")

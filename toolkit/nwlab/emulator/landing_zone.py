@@ -1,10 +1,11 @@
 """The bundled enterprise estate, ``nwlab.emulate("landing-zone")`` (docs/twin.md).
 
 A hub-and-spoke landing zone in ARM GET shapes: the hub holds Azure Firewall (the spokes' default
-route), a VPN gateway with an on-premises site, and a jump box; spoke ``web`` has an internal
-load balancer before two web VMs; spoke ``app`` has a private endpoint for a storage account, a
-private subnet without outbound access and NSG rules with service tags; spoke ``data`` is dual
-stack, with a Uniform scale set behind a NAT gateway. ASGs name the web and app tiers.
+route, with DNAT rules publishing the web tier on its public IP), a VPN gateway with an
+on-premises site, and a jump box; spoke ``web`` has an internal load balancer before two web VMs;
+spoke ``app`` has a private endpoint for a storage account, a private subnet without outbound
+access and NSG rules with service tags; spoke ``data`` is dual stack, with a Uniform scale set
+behind a NAT gateway and a public load balancer. ASGs name the web and app tiers.
 
 Built in code rather than stored as JSON so that the benchmark can scale the same estate
 (``build(extra_spokes=N)`` adds spokes of plain VMs); ``build()`` is the bundled estate. The
@@ -23,6 +24,9 @@ NET = f"{P}/Microsoft.Network"
 COMPUTE = f"{P}/Microsoft.Compute"
 FIREWALL_IP = "10.0.1.4"
 ILB_IP = "10.1.2.100"
+FIREWALL_PUBLIC_IP = "20.50.0.4"
+API_PUBLIC_IP = "20.50.0.10"  # the public load balancer's frontend
+ADMIN_RANGE = "203.0.113.0/24"  # the on-premises site's public range: the only DNAT SSH source
 ONPREM = "192.168.0.0/16"
 STORAGE_HOST = "stlzdata.blob.core.windows.net"
 AGENT = {"publisher": "Microsoft.Azure.NetworkWatcher", "type": "NetworkWatcherAgentLinux",
@@ -146,7 +150,8 @@ def _hub(e: _Estate, spokes: list[str]) -> None:
         _rule("allow-ssh-from-onprem", 100, "Inbound", "Allow", src=ONPREM, dport="22")]}))
     e.vm("jump", "hub", "mgmt", "10.0.3.4", ports=[22])
     fw_pip = e.add(_res("publicIPAddresses", "fw-pip", {
-        "ipAddress": "20.50.0.4", "publicIPAllocationMethod": "Static"}, sku={"name": "Standard"}))
+        "ipAddress": FIREWALL_PUBLIC_IP, "publicIPAllocationMethod": "Static"},
+        sku={"name": "Standard"}))
     policy = f"{NET}/firewallPolicies/fw-policy"
     e.add(_res("firewallPolicies", "fw-policy", {"sku": {"tier": "Standard"},
                                                  "threatIntelMode": "Alert"}))
@@ -160,12 +165,29 @@ def _hub(e: _Estate, spokes: list[str]) -> None:
                      "destinationAddresses": ["10.2.0.0/16"], "destinationPorts": ["8080"]},
                     {"ruleType": "NetworkRule", "name": "spokes-to-onprem",
                      "ipProtocols": ["TCP"], "sourceAddresses": ["10.0.0.0/8"],
-                     "destinationAddresses": [ONPREM], "destinationPorts": ["*"]}]},
+                     "destinationAddresses": [ONPREM], "destinationPorts": ["*"]},
+                    {"ruleType": "NetworkRule", "name": "web-to-api-public",
+                     "ipProtocols": ["TCP"], "sourceAddresses": ["10.1.0.0/16"],
+                     "destinationAddresses": [API_PUBLIC_IP], "destinationPorts": ["443"]}]},
                {"ruleCollectionType": "FirewallPolicyFilterRuleCollection", "name": "web-out",
                 "priority": 300, "action": {"type": "Allow"}, "rules": [
                     {"ruleType": "ApplicationRule", "name": "microsoft",
                      "sourceAddresses": ["10.0.0.0/8"], "targetFqdns": ["*.microsoft.com"],
                      "protocols": [{"protocolType": "Https", "port": 443}]}]}]}})
+    e.add({"id": f"{policy}/ruleCollectionGroups/inbound", "name": "inbound",
+           "type": "Microsoft.Network/firewallPolicies/ruleCollectionGroups",
+           "location": REGION, "properties": {"priority": 100, "ruleCollections": [
+               {"ruleCollectionType": "FirewallPolicyNatRuleCollection", "name": "publish",
+                "priority": 100, "action": {"type": "DNAT"}, "rules": [
+                    {"ruleType": "NatRule", "name": "web-https", "ipProtocols": ["TCP"],
+                     "sourceAddresses": ["*"], "destinationAddresses": [FIREWALL_PUBLIC_IP],
+                     "destinationPorts": ["443"], "translatedAddress": ILB_IP,
+                     "translatedPort": "443"},
+                    {"ruleType": "NatRule", "name": "jump-ssh", "ipProtocols": ["TCP"],
+                     "sourceAddresses": [ADMIN_RANGE],
+                     "destinationAddresses": [FIREWALL_PUBLIC_IP],
+                     "destinationPorts": ["2222"], "translatedAddress": "10.0.3.4",
+                     "translatedPort": "22"}]}]}})
     e.add(_res("azureFirewalls", "hub-fw", {
         "sku": {"name": "AZFW_VNet", "tier": "Standard"},
         "firewallPolicy": _ref(policy),
@@ -294,7 +316,28 @@ def _data(e: _Estate) -> None:
     e.add(_res("networkSecurityGroups", "data-nsg", {"securityRules": [
         _rule("allow-api-from-spokes", 100, "Inbound", "Allow", src="10.0.0.0/8",
               dport="8443"),
-        _rule("allow-api-v6", 110, "Inbound", "Allow", src="fd00:db8::/32", dport="8443")]}))
+        _rule("allow-api-v6", 110, "Inbound", "Allow", src="fd00:db8::/32", dport="8443"),
+        _rule("allow-api-from-internet", 120, "Inbound", "Allow", src="Internet",
+              dport="8443")]}))
+    plb = f"{NET}/loadBalancers/api-plb"
+    plb_pip = e.add(_res("publicIPAddresses", "api-plb-pip", {
+        "ipAddress": API_PUBLIC_IP, "publicIPAllocationMethod": "Static",
+        "publicIPAddressVersion": "IPv4"}, sku={"name": "Standard"}))
+    e.add(_res("loadBalancers", "api-plb", {
+        "frontendIPConfigurations": [{"name": "api-fe", "properties": {
+            "publicIPAddress": _ref(plb_pip["id"])}}],
+        "backendAddressPools": [{"name": "api-pool", "properties": {}}],
+        "probes": [{"name": "api-probe", "properties": {
+            "protocol": "Tcp", "port": 8443, "intervalInSeconds": 5, "probeThreshold": 2}}],
+        "loadBalancingRules": [{"name": "api-https", "properties": {
+            "frontendIPConfiguration": _ref(f"{plb}/frontendIPConfigurations/api-fe"),
+            "backendAddressPool": _ref(f"{plb}/backendAddressPools/api-pool"),
+            "probe": _ref(f"{plb}/probes/api-probe"), "protocol": "Tcp", "frontendPort": 443,
+            "backendPort": 8443, "loadDistribution": "Default", "enableFloatingIP": False,
+            # the NAT gateway carries the instances' outbound traffic
+            "disableOutboundSnat": True}}],
+        "inboundNatRules": [], "outboundRules": []}, sku={"name": "Standard",
+                                                          "tier": "Regional"}))
     pip = e.add(_res("publicIPAddresses", "data-natgw-pip", {
         "ipAddress": "20.50.0.9", "publicIPAllocationMethod": "Static",
         "publicIPAddressVersion": "IPv4"}, sku={"name": "Standard"}))
@@ -304,13 +347,15 @@ def _data(e: _Estate) -> None:
     e.vm("dual1", "spoke-data", "dual", "10.3.2.4", ports=[8443], ipv6="fd00:db8:3:2::4")
     vmss = f"{COMPUTE}/virtualMachineScaleSets/api"
     subnet = f"{NET}/virtualNetworks/spoke-data/subnets/scale"
+    pool = f"{plb}/backendAddressPools/api-pool"
     e.add({"id": vmss, "name": "api", "type": "Microsoft.Compute/virtualMachineScaleSets",
            "location": REGION, "sku": {"name": "Standard_D2s_v5", "capacity": 2},
            "properties": {"orchestrationMode": "Uniform", "virtualMachineProfile": {
                "networkProfile": {"networkInterfaceConfigurations": [{
                    "name": "api-nic", "properties": {"primary": True, "ipConfigurations": [
-                       {"name": "ipconfig1", "properties": {"subnet": _ref(subnet),
-                                                            "primary": True}},
+                       {"name": "ipconfig1", "properties": {
+                           "subnet": _ref(subnet), "primary": True,
+                           "loadBalancerBackendAddressPools": [_ref(pool)]}},
                        {"name": "ipconfig-v6", "properties": {
                            "subnet": _ref(subnet), "privateIPAddressVersion": "IPv6"}}]}}]},
                "extensionProfile": {"extensions": [{"name": "AzureNetworkWatcherExtension",
@@ -323,7 +368,8 @@ def _data(e: _Estate) -> None:
                                                   "ipConfigurations": [
                    {"name": "ipconfig1", "properties": {
                        "privateIPAddress": f"10.3.1.{4 + i}", "primary": True,
-                       "privateIPAddressVersion": "IPv4", "subnet": _ref(subnet)}},
+                       "privateIPAddressVersion": "IPv4", "subnet": _ref(subnet),
+                       "loadBalancerBackendAddressPools": [_ref(pool)]}},
                    {"name": "ipconfig-v6", "properties": {
                        "privateIPAddress": f"fd00:db8:3:1::{4 + i}", "primary": False,
                        "privateIPAddressVersion": "IPv6", "subnet": _ref(subnet)}}]}})

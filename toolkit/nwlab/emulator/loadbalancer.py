@@ -6,6 +6,12 @@ the field); the engine asks two questions: which frontend holds an address, and 
 takes a flow. Health is runtime state Azure does not expose, so the twin assumes a member is
 healthy iff its probe port listens (emulation ``listeners``) and its admin rules and NSGs let
 168.63.129.16 in on that port (§10.4).
+
+Dual stack (twin-semantics §13): an internal frontend with privateIPAddressVersion IPv6 holds an
+address of its subnet's IPv6 prefix; its rules deliver to the IPv6 ip configurations of their
+pools (a packet keeps its family), and an IPv6 member's probe comes from the platform's IPv6
+probe source (nsg.AZURE_LOAD_BALANCER6, assumed: ASSUME_LB_IPV6_PROBE_SOURCE), which the
+AzureLoadBalancer tag admits.
 """
 
 from __future__ import annotations
@@ -17,7 +23,16 @@ from typing import Any
 
 from . import nsg
 from .assumptions import Assumption
-from .topology import IPAddress, IpConfig, Nic, Topology, TopologyError, key, register_part
+from .topology import (
+    IPAddress,
+    IpConfig,
+    Nic,
+    Subnet,
+    Topology,
+    TopologyError,
+    key,
+    register_part,
+)
 
 T_LB = "microsoft.network/loadbalancers"
 LB_PROTOCOLS = {"tcp": "Tcp", "udp": "Udp", "all": "All"}
@@ -27,7 +42,7 @@ LB_PROTOCOLS = {"tcp": "Tcp", "udp": "Udp", "all": "All"}
 class Frontend:
     id: str
     lb_id: str
-    private: ipaddress.IPv4Address | None  # internal frontend
+    private: IPAddress | None  # internal frontend, of either family
     vnet_key: str | None  # the VNet of an internal frontend's subnet
     public_ip_id: str | None  # public frontend
 
@@ -81,7 +96,7 @@ class LoadBalancer:
 @dataclass
 class Index:
     lbs: dict[str, LoadBalancer]
-    by_private: dict[tuple[str, ipaddress.IPv4Address], Frontend]  # (VNet key, address)
+    by_private: dict[tuple[str, IPAddress], Frontend]  # (VNet key, address)
     by_public: dict[ipaddress.IPv4Address, Frontend]
     frontends: dict[str, Frontend]
     members: dict[str, list[str]]  # pool or NAT rule key -> ip configuration keys, in order
@@ -144,11 +159,8 @@ def _parse(topo: Topology, res: Mapping[str, Any], index: Index) -> None:
             except ValueError:
                 raise TopologyError(fid, f"privateIPAddress {text!r} is not an IP address",
                                     field="privateIPAddress") from None
-            if isinstance(address, ipaddress.IPv4Address):
-                private, vnet_key = address, key(subnet.vnet_id)
-            else:
-                topo.note(Assumption("UNMODELLED_VALUE", fid, "IPv6 frontend is ignored",
-                                     field="privateIPAddress"))
+            _check_frontend_family(fid, props, address, subnet)
+            private, vnet_key = address, key(subnet.vnet_id)
         elif pip_id is not None:
             if key(pip_id) not in topo.public_ips:
                 raise TopologyError(fid, f"public IP {pip_id!r} is not in the topology",
@@ -189,10 +201,9 @@ def _parse(topo: Topology, res: Mapping[str, Any], index: Index) -> None:
                     addr = ipaddress.ip_address(str(member))
                 except ValueError:
                     continue
-                if isinstance(addr, ipaddress.IPv4Address):
-                    for _, cfg_obj in topo.nics_at(addr).values():
-                        if key(cfg_obj.id) not in members:
-                            members.append(key(cfg_obj.id))
+                for _, cfg_obj in topo.nics_at(addr).values():  # either family
+                    if key(cfg_obj.id) not in members:
+                        members.append(key(cfg_obj.id))
     probes = {}
     for child in _children(res, "probes"):
         pid = _child_id(lb_id, "probes", child)
@@ -235,13 +246,32 @@ def _parse(topo: Topology, res: Mapping[str, Any], index: Index) -> None:
                                          tuple(rules), probes, frozenset(outbound))
 
 
+def _check_frontend_family(fid: str, props: Mapping[str, Any], address: IPAddress,
+                           subnet: Subnet) -> None:
+    """An internal frontend's address is of its privateIPAddressVersion (default IPv4) and in
+    its subnet's prefix of that family, as Azure allocates it."""
+    version = str(props.get("privateIPAddressVersion") or "IPv4")
+    if version.lower() not in ("ipv4", "ipv6"):
+        raise TopologyError(fid, f"privateIPAddressVersion must be IPv4 or IPv6, got "
+                            f"{version!r}", field="privateIPAddressVersion")
+    if f"ipv{address.version}" != version.lower():
+        raise TopologyError(fid, f"privateIPAddress {address} is IPv{address.version} but "
+                            f"privateIPAddressVersion is {version}; give an address of that "
+                            "family", field="privateIPAddress")
+    prefixes = subnet.prefixes6 if address.version == 6 else subnet.prefixes
+    if not any(address in p for p in prefixes):
+        raise TopologyError(fid, f"privateIPAddress {address} is outside the IPv"
+                            f"{address.version} prefixes of subnet {subnet.id}",
+                            field="privateIPAddress")
+
+
 def build(topo: Topology) -> Index:
     """Parse every load balancer, then join the NIC side of pool and NAT rule membership."""
     index = Index({}, {}, {}, {}, {}, {}, {})
     for res in topo.resources_of_type(T_LB):
         _parse(topo, res, index)
     for nic in topo.nics.values():
-        for cfg in nic.ip_configs:
+        for cfg in (*nic.ip_configs, *nic.ip6_configs):
             props = topo.raw[key(cfg.id)].get("properties") or {}
             for ref_field in ("loadBalancerBackendAddressPools", "loadBalancerInboundNatRules"):
                 for ref in props.get(ref_field) or []:
@@ -272,14 +302,23 @@ def frontend_at(topo: Topology, vnet_keys: list[str],
                 address: IPAddress) -> Frontend | None:
     """The internal frontend holding ``address`` in one of these VNets (a rule cannot span
     VNets, but a peered VNet reaches an internal frontend like any private address)."""
-    if not isinstance(address, ipaddress.IPv4Address):
-        return None  # frontends are IPv4 here (dual-stack LBs are not modelled)
     index = index_of(topo)
     for vk in vnet_keys:
         fe = index.by_private.get((vk, address))
         if fe is not None:
             return fe
     return None
+
+
+def public_frontend(topo: Topology, address: IPAddress) -> Frontend | None:
+    """The public frontend whose public IP is ``address`` (reached from the Internet)."""
+    if not isinstance(address, ipaddress.IPv4Address):
+        return None
+    return index_of(topo).by_public.get(address)
+
+
+def sku_of(topo: Topology, fe: Frontend) -> str:
+    return index_of(topo).lbs[key(fe.lb_id)].sku
 
 
 @dataclass
@@ -299,7 +338,7 @@ def _cfg(topo: Topology, cfg_key: str) -> tuple[Nic, IpConfig] | None:
     nic = topo.nics.get(nic_key)
     if nic is None:
         return None
-    for cfg in nic.ip_configs:
+    for cfg in (*nic.ip_configs, *nic.ip6_configs):
         if key(cfg.id) == cfg_key:
             return nic, cfg
     return None
@@ -313,10 +352,11 @@ def probe_verdict(topo: Topology, nic: Nic, cfg: IpConfig, probe: Probe | None,
         return f"{cfg.id}: its virtual machine is not running"
     if probe is None:
         return None  # no probe: Azure treats the member as up (assumed)
-    packet = nsg.Packet("Tcp", nsg.AZURE_LOAD_BALANCER, 49152, cfg.address, probe.port)
+    source = nsg.AZURE_LOAD_BALANCER6 if cfg.address.version == 6 else nsg.AZURE_LOAD_BALANCER
+    packet = nsg.Packet("Tcp", source, 49152, cfg.address, probe.port)
     verdict = nsg.evaluate(topo, nic, cfg, "Inbound", packet)
     if not verdict.allowed and verdict.rule is not None:
-        return (f"{cfg.id}: the health probe from 168.63.129.16 to port {probe.port} is "
+        return (f"{cfg.id}: the health probe from {source} to port {probe.port} is "
                 f"denied by {verdict.rule.reported_name}")
     listening = topo.emulation.listeners.get(key(vm.id))
     if listening is not None and probe.port not in listening:
@@ -343,10 +383,13 @@ def choose(topo: Topology, fe: Frontend, protocol: str, port: int | None,
         m for pool in rule.pool_ids for m in index.members.get(pool, [])]
     probe = lb.probes.get(rule.probe_id) if rule.probe_id else None
     healthy, down = [], []
+    family = fe.private.version if fe.private is not None else 4
     for member in dict.fromkeys(member_keys):
         found = _cfg(topo, member)
         if found is None:
             continue
+        if found[1].address.version != family:
+            continue  # a packet keeps its family: an IPv6 frontend's rule takes IPv6 members
         if from_cfg is not None and key(found[1].id) == key(from_cfg.id):
             # doc components: a backend reaching its own internal LB's frontend fails.
             down.append(f"{found[1].id}: a backend cannot reach its own load balancer")
@@ -354,6 +397,13 @@ def choose(topo: Topology, fe: Frontend, protocol: str, port: int | None,
         why = probe_verdict(topo, *found, probe, rule) if not rule.nat else None
         (down.append(why) if why else healthy.append(found))
     backend_port = rule.backend_port if not rule.ha_ports else port
+    if family == 6 and probe is not None:
+        notes.append(Assumption(
+            "ASSUME_LB_IPV6_PROBE_SOURCE", rule.id, f"IPv6 health probes come from "
+            f"{nsg.AZURE_LOAD_BALANCER6} (observed, not documented), which the "
+            "AzureLoadBalancer tag admits", alternatives=("another IPv6 probe source",),
+            # A member an NSG took out for its probe would be judged by the real source.
+            verdict_sensitive=any("health probe from" in d for d in down)))
     if not healthy:
         notes.append(Assumption(
             "ASSUME_LB_HEALTH_FROM_PROBE", rule.id, "no backend is healthy (health assumed "

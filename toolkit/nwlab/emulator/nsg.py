@@ -37,6 +37,9 @@ from .topology import (
 )
 
 AZURE_LOAD_BALANCER = ipaddress.IPv4Address("168.63.129.16")
+# The source of IPv6 health probes: not in the probe article (which names 168.63.129.16 only),
+# observed in packet captures of IPv6 probes (cilium/cilium#25242); AzureLoadBalancer holds it.
+AZURE_LOAD_BALANCER6 = ipaddress.IPv6Address("fe80::1234:5678:9abc")
 ANY_PORT = (PortRange(0, 65535),)
 
 
@@ -229,7 +232,7 @@ def _side_matches(topo: Topology, side: Side,
         return True
     if side.internet and addr.is_global and addr not in ctx.vnet_tag:
         return True  # DESIGN.md: public address space outside what VirtualNetwork means here
-    if side.load_balancer and addr == AZURE_LOAD_BALANCER:
+    if side.load_balancer and addr in (AZURE_LOAD_BALANCER, AZURE_LOAD_BALANCER6):
         return True
     for prefixes in side.prefix_sets:
         if addr in prefixes:

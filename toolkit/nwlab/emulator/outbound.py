@@ -31,7 +31,8 @@ class Egress:
     assumptions: tuple[Assumption, ...] = field(default=())
 
 
-def _address(topo: Topology, pip_id: str | None) -> ipaddress.IPv4Address | None:
+def public_address(topo: Topology, pip_id: str | None) -> ipaddress.IPv4Address | None:
+    """The IPv4 address a public IP resource holds (None: unknown, absent or IPv6)."""
     if pip_id is None or key(pip_id) not in topo.public_ips:
         return None
     text = (topo.public_ips[key(pip_id)].get("properties") or {}).get("ipAddress")
@@ -101,10 +102,10 @@ def _egress(topo: Topology, cfg: IpConfig) -> Egress:
     nat = nat_ref.get("id") if isinstance(nat_ref, Mapping) else None
     if isinstance(nat, str):
         pips = nat_gateways(topo).get(key(nat), ())
-        addr = next((a for a in (_address(topo, p) for p in pips) if a), None)
+        addr = next((a for a in (public_address(topo, p) for p in pips) if a), None)
         return Egress("NatGateway", nat, addr)
     if cfg.public_ip_id is not None:
-        return Egress("InstancePublicIp", cfg.public_ip_id, _address(topo, cfg.public_ip_id))
+        return Egress("InstancePublicIp", cfg.public_ip_id, public_address(topo, cfg.public_ip_id))
     index = loadbalancer.index_of(topo)
     for pool in sorted(index.pools_of.get(key(cfg.id), ())):
         lb = index.lbs[index.lb_of_pool[pool]]
@@ -112,7 +113,7 @@ def _egress(topo: Topology, cfg: IpConfig) -> Egress:
         if not public:
             continue
         if pool in lb.outbound_pools:
-            return Egress("LoadBalancerOutbound", lb.id, _address(topo, public[0].public_ip_id))
+            return Egress("LoadBalancerOutbound", lb.id, public_address(topo, public[0].public_ip_id))
         snat = [r for r in lb.rules if pool in r.pool_ids and not r.disable_outbound_snat]
         if snat or lb.sku.lower() == "basic":
             note = Assumption("ASSUME_LB_RULE_OUTBOUND_SNAT", snat[0].id if snat else lb.id,
@@ -121,7 +122,7 @@ def _egress(topo: Topology, cfg: IpConfig) -> Egress:
                               alternatives=("no outbound through the load balancer",),
                               verdict_sensitive=True)
             return Egress("LoadBalancerOutbound", lb.id,
-                          _address(topo, public[0].public_ip_id), (note,))
+                          public_address(topo, public[0].public_ip_id), (note,))
     if _flexible_member(topo, cfg):
         # doc ip-services/default-outbound-access: VMs in Flexible scale sets never get default
         # outbound access, whatever the subnet says.

@@ -16,8 +16,9 @@ private-link/private-endpoint-dns).
 - The hop at the endpoint is drawn VnetLocal at its NIC (undocumented,
   ASSUME_PRIVATE_ENDPOINT_HOP); its replies use system routes (field consensus).
 - DNS: a name ``<x>.<service zone>`` or ``<x>.privatelink.<service zone>`` resolves to the A
-  record ``<x>`` of a private DNS zone ``privatelink.<service zone>`` (or the zone named
-  exactly) that is linked to the querying VM's VNet (assumed: peering does not extend a link).
+  record ``<x>`` (AAAA for an IPv6 check) of a private DNS zone ``privatelink.<service zone>``
+  (or the zone named exactly) that is linked to the querying VM's VNet (assumed: peering does
+  not extend a link).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any
 from .assumptions import Assumption
 from .topology import (
     T_DNS_A,
+    T_DNS_AAAA,
     T_DNS_LINK,
     T_PRIVATE_ENDPOINT,
     IPAddress,
@@ -165,8 +167,16 @@ def hop_note(ep: Endpoint, cfg: IpConfig) -> Assumption:
                       f"VnetLocal hop at its NIC address {cfg.address} (undocumented)")
 
 
-def _dns_index(topo: Topology) -> dict[str, list[tuple[str, str, ipaddress.IPv4Address]]]:
-    """VNet key -> (name, zone id, address) for every A record of the zones linked to it."""
+# Record-set type -> (records field, address field, family): Private DNS record sets
+# (privatedns.json RecordSetProperties: aRecords[].ipv4Address, aaaaRecords[].ipv6Address).
+RECORD_SETS = {T_DNS_A: ("aRecords", "ipv4Address", 4),
+               T_DNS_AAAA: ("aaaaRecords", "ipv6Address", 6)}
+DnsIndex = dict[tuple[str, int], list[tuple[str, str, IPAddress]]]
+
+
+def _dns_index(topo: Topology) -> DnsIndex:
+    """(VNet key, family) -> (name, zone id, address) for every A and AAAA record of the zones
+    linked to the VNet."""
     cached = topo.cache.get("private-dns")
     if cached is not None:
         return cached
@@ -176,32 +186,37 @@ def _dns_index(topo: Topology) -> dict[str, list[tuple[str, str, ipaddress.IPv4A
             zone = key(res["id"]).rsplit("/virtualnetworklinks/", 1)[0]
             vnet = key(str((_props(res).get("virtualNetwork") or {}).get("id", "")))
             links.setdefault(zone, set()).add(vnet)
-    out: dict[str, list[tuple[str, str, ipaddress.IPv4Address]]] = {}
+    out: DnsIndex = {}
     for res in topo.raw.values():
-        if str(res.get("type", "")).lower() != T_DNS_A:
+        kind = RECORD_SETS.get(str(res.get("type", "")).lower())
+        if kind is None:
             continue
-        zone_id = key(res["id"]).rsplit("/a/", 1)[0]
+        records_field, address_field, family = kind
+        zone_id = key(res["id"]).rsplit("/", 2)[0]  # .../privateDnsZones/{zone}/{A|AAAA}/{name}
         zone = zone_id.rsplit("/", 1)[-1]
         public = zone[len("privatelink."):] if zone.startswith("privatelink.") else zone
         addresses = []
-        for record in _props(res).get("aRecords") or []:
+        for record in _props(res).get(records_field) or []:
             try:
-                addresses.append(ipaddress.IPv4Address(str(record.get("ipv4Address"))))
+                address = ipaddress.ip_address(str(record.get(address_field)))
             except ValueError:
-                continue  # not an IPv4 answer: the twin checks IPv4
+                continue  # not an address: the record answers nothing
+            if address.version == family:
+                addresses.append(address)
         if not addresses:
             continue
         for vnet in links.get(zone_id, ()):
             for name in {f"{res['name'].lower()}.{zone}", f"{res['name'].lower()}.{public}"}:
-                out.setdefault(vnet, []).append((name, zone_id, addresses[0]))
+                out.setdefault((vnet, family), []).append((name, zone_id, addresses[0]))
     topo.cache["private-dns"] = out
     return out
 
 
-def resolve(topo: Topology, vnet_id: str, host: str) -> tuple[ipaddress.IPv4Address | None,
-                                                              str | None]:
-    """(address, zone id) from a private DNS zone linked to ``vnet_id`` (None: no answer)."""
-    for name, zone_id, address in _dns_index(topo).get(key(vnet_id), ()):
+def resolve(topo: Topology, vnet_id: str, host: str, family: int = 4,
+            ) -> tuple[IPAddress | None, str | None]:
+    """(address, zone id) from a private DNS zone linked to ``vnet_id``: its A record (family
+    4) or AAAA record (family 6); (None, None): no answer."""
+    for name, zone_id, address in _dns_index(topo).get((key(vnet_id), family), ()):
         if name == host:
             return address, zone_id
     return None, None

@@ -17,7 +17,12 @@ IPv6 (dual stack, twin-semantics §13): a separate table and longest-prefix matc
 an IPv6 destination meets only IPv6 routes. The routing article lists no IPv6 system routes,
 so the twin assumes (ASSUME_IPV6_SYSTEM_ROUTES) VnetLocal for the VNet's IPv6 spaces,
 VNetPeering for peered IPv6 spaces, ::/0 to Internet and no IPv6 None routes; user routes with
-IPv6 prefixes join it (tag routes stay IPv4: the stored tag sets are IPv4).
+IPv6 prefixes join it, and so do the IPv6 prefixes of a tag route whose next hop has no address
+(Internet, None, VirtualNetworkGateway, VnetLocal): the routing article lets a route name a tag
+without saying which family it routes (ASSUME_IPV6_TAG_ROUTE). A tag route to a
+VirtualAppliance carries an IPv4 next hop, which cannot take an IPv6 packet, so its IPv6 prefixes
+are not routed. Optional system routes (gateways: IPv4 only in Azure; service endpoints and
+private endpoints: IPv4 addresses) stay in the IPv4 table.
 
 Each subnet's table is built once per topology (on first use) into a longest-prefix index:
 prefix length -> network -> route, so a lookup is at most 33 dict probes whatever the size of
@@ -47,6 +52,10 @@ SYSTEM_ORDER = {"VirtualNetworkGateway": 4, "VnetLocal": 3, "InterfaceEndpoint":
                 "VNetPeering": 2, "Internet": 1, "None": 0}
 # Routes a BGP route never overrides, whatever its length (doc, "How Azure selects a route").
 BEATS_BGP = frozenset({"VnetLocal", "VNetPeering", "VirtualNetworkServiceEndpoint"})
+
+# Next hops that carry an address of the route's family: a tag route's is IPv4 (topology.py
+# parses it so), so such a tag route cannot route the tag's IPv6 prefixes.
+ADDRESSED_HOPS = frozenset({"VirtualAppliance", "VirtualApplianceEcmp"})
 
 RouteIndex = tuple[tuple[int, dict[int, Route]], ...]  # (prefix length, network -> route)
 
@@ -89,8 +98,7 @@ def route_index6(topo: Topology, subnet: Subnet) -> RouteIndex:
     if cached is not None:
         return cached
     candidates = [(r.prefix, r) for r in system_routes6(topo, subnet)]
-    candidates += [(r.prefix, r) for r in user_routes(topo, subnet)
-                   if isinstance(r.prefix, ipaddress.IPv6Network)]
+    candidates += expanded_user_routes(topo, subnet, version=6)
     index = _by_length(candidates)
     topo.cache[cache_key] = index
     return index
@@ -127,25 +135,27 @@ def peering_routes_disabled(topo: Topology, subnet: Subnet) -> bool:
     return str(props.get("disablePeeringRoute") or "None").lower() == "all"
 
 
-def expanded_user_routes(topo: Topology, subnet: Subnet) -> list[tuple[ipaddress.IPv4Network,
-                                                                         Route]]:
-    """(prefix, route) per candidate: a tag route once per IPv4 prefix of its tag."""
+def expanded_user_routes(topo: Topology, subnet: Subnet, version: int = 4,
+                         ) -> list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, Route]]:
+    """(prefix, route) per candidate of one address family: a CIDR route of that family, a tag
+    route once per prefix of its tag of that family (IPv6 only when its next hop has no address:
+    module docstring)."""
     if subnet.route_table_id is None:
         return []
     table = topo.route_tables[key(subnet.route_table_id)]
-    out: list[tuple[ipaddress.IPv4Network, Route]] = []
+    out: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, Route]] = []
     for route in table.routes:
-        if isinstance(route.prefix, ipaddress.IPv6Network):
-            continue  # IPv6 routes live in their own table (route_index6)
-        if isinstance(route.prefix, ipaddress.IPv4Network):
-            out.append((route.prefix, route))
-        elif route.tag is not None:
-            data, _ = topo.service_tags.lookup(route.tag, table.location)
-            if data is None:
-                continue  # UNRESOLVED_SERVICE_TAG, recorded at load
-            ranked = replace(route, prefix=None, rank=route_tag_rank(data))
-            out.extend((net, ranked) for net in data.prefixes.networks
-                       if isinstance(net, ipaddress.IPv4Network))  # tag sets are IPv4
+        if route.prefix is not None:
+            if route.prefix.version == version:
+                out.append((route.prefix, route))
+            continue
+        if route.tag is None or (version == 6 and route.next_hop_type in ADDRESSED_HOPS):
+            continue
+        data, _ = topo.service_tags.lookup(route.tag, table.location)
+        if data is None:
+            continue  # UNRESOLVED_SERVICE_TAG, recorded at load
+        ranked = replace(route, prefix=None, rank=route_tag_rank(data))
+        out.extend((net, ranked) for net in data.prefixes.networks if net.version == version)
     return out
 
 

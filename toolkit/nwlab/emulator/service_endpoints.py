@@ -38,8 +38,10 @@ def endpoint_routes(topo: Topology, subnet: Subnet) -> list[Route]:
             data, _ = topo.service_tags.lookup(name, region)
             if data is None:
                 continue  # UNRESOLVED_SERVICE_TAG, recorded at load
+            # IPv4 only: the routing article lists these routes with IPv4 examples and says
+            # nothing of IPv6, so an IPv6 packet to the service keeps its ::/0 route.
             routes += [Route(service, net, "VirtualNetworkServiceEndpoint", None, None,
-                             ) for net in data.prefixes.networks]
+                             ) for net in data.prefixes.networks if net.version == 4]
     return routes
 
 

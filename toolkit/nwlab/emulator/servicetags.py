@@ -10,7 +10,9 @@ The topology holds each API answer as a pseudo-resource (twin-semantics §1.1)::
                         "AzureStorage", "addressPrefixes": ["20.38.108.0/23", "..."]}}]}
 
 Names are matched case-insensitively (the data spells ``Storage.WestEurope`` but
-``AzureCloud.westeurope``). IPv6 prefixes are kept in the file and left out of the IPv4 sets.
+``AzureCloud.westeurope``). A tag holds both families, as the data lists them
+(twin-semantics §1.1, §13.3): an IPv6 packet matches the tag's IPv6 prefixes, an IPv4 packet its
+IPv4 ones (PrefixSet keeps one interval list per family).
 VirtualNetwork, Internet and AzureLoadBalancer are never read from here: they are computed per
 NIC (DESIGN.md).
 """
@@ -31,7 +33,7 @@ T_SERVICE_TAGS = "microsoft.network/servicetags"
 class TagData:
     name: str  # as the data spells it
     regional: bool  # a regional entry (properties.region set), e.g. Sql.WestEurope
-    prefixes: PrefixSet  # IPv4 only
+    prefixes: PrefixSet  # both families, as addressPrefixes lists them
     change_number: str
 
 
@@ -63,8 +65,7 @@ class ServiceTagIndex:
                     problem(f"values[{i}].properties.addressPrefixes",
                             f"{text!r} is not a CIDR prefix")
                     continue
-                if isinstance(net, ipaddress.IPv4Network):
-                    nets.append(net)
+                nets.append(net)
             tags[name.lower()] = TagData(name, bool(props.get("region")), PrefixSet(nets),
                                          str(props.get("changeNumber", "")))
 

@@ -20,6 +20,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,7 @@ T_DNS_ZONE_GROUP = "microsoft.network/privateendpoints/privatednszonegroups"
 T_DNS_ZONE = "microsoft.network/privatednszones"
 T_DNS_LINK = "microsoft.network/privatednszones/virtualnetworklinks"
 T_DNS_A = "microsoft.network/privatednszones/a"
+T_DNS_AAAA = "microsoft.network/privatednszones/aaaa"
 T_LB = "microsoft.network/loadbalancers"  # loadbalancer.py
 T_NAT = "microsoft.network/natgateways"  # outbound.py
 T_VMSS = "microsoft.compute/virtualmachinescalesets"  # scalesets.py
@@ -80,7 +82,7 @@ MODELLED_TYPES = frozenset({T_VM, T_EXT, T_VNET, T_NIC, T_NSG, T_RT, T_PIP, T_NW
                             T_SERVICE_TAGS, T_FIREWALL, T_FIREWALL_POLICY,
                             T_RULE_COLLECTION_GROUP, T_IP_GROUP, T_GATEWAY, T_LOCAL_GATEWAY,
                             T_CONNECTION, T_LEARNED_ROUTES, T_PRIVATE_ENDPOINT,
-                            T_DNS_ZONE_GROUP, T_DNS_ZONE, T_DNS_LINK, T_DNS_A,
+                            T_DNS_ZONE_GROUP, T_DNS_ZONE, T_DNS_LINK, T_DNS_A, T_DNS_AAAA,
                             T_LB, T_NAT, T_VMSS, T_VMSS_VM})
 
 # Parsers of the estate parts that live in their own modules (scalesets.py, loadbalancer.py,
@@ -296,7 +298,7 @@ class Latency:
 class Emulation:
     """The ``emulation`` section: what ARM cannot tell us (DNS, listeners, guest firewalls...)."""
 
-    dns: Mapping[str, ipaddress.IPv4Address]
+    dns: Mapping[str, ipaddress.IPv4Address]  # A records
     listeners: Mapping[str, frozenset[int]]  # lower-cased VM id -> ports; absent = all listen
     guest_denied: Mapping[str, frozenset[int]]  # lower-cased VM id -> denied inbound ports
     probes: int
@@ -305,6 +307,7 @@ class Emulation:
     # Which side's allowForwardedTraffic governs a forwarded packet (twin-semantics §4.4):
     # receiver (the portal's reading, default), sender, both, or ignore.
     forwarded_traffic: str = "receiver"
+    dns6: Mapping[str, ipaddress.IPv6Address] = dataclass_field(default_factory=dict)  # AAAA
 
 
 # ---------------------------------------------------------------------------------------------
@@ -352,6 +355,32 @@ def parse_network(text: Any, rid: str, field: str) -> ipaddress.IPv4Network:
         raise TopologyError(rid, f"{text!r}: the emulator models IPv4 only", field=field,
                             code="InvalidAddressPrefixFormat")
     return net
+
+
+def _parse_dns(section: Any, where: str) -> tuple[dict[str, ipaddress.IPv4Address],
+                                                  dict[str, ipaddress.IPv6Address]]:
+    """emulation.dns: host -> an address, or a list of them: an IPv4 one is the host's A
+    record, an IPv6 one its AAAA record (one of each; dual stack, twin-semantics §13.2 rule 5)."""
+    if not isinstance(section, Mapping):
+        raise TopologyError(where, 'dns must be an object of host -> address(es), e.g. '
+                            '{"www.example.com": ["203.0.113.5", "2001:db8::5"]}', field="dns")
+    a: dict[str, ipaddress.IPv4Address] = {}
+    aaaa: dict[str, ipaddress.IPv6Address] = {}
+    for host, value in section.items():
+        name = str(host).lower().rstrip(".")
+        for text in value if isinstance(value, list) else [value]:
+            try:
+                addr = ipaddress.ip_address(str(text).strip())
+            except ValueError:
+                raise TopologyError(where, f"{text!r} is not an IPv4 or IPv6 address; give "
+                                    'an address or a list, e.g. ["203.0.113.5", "2001:db8::5"]',
+                                    field=f"dns.{host}") from None
+            records: dict[str, Any] = a if addr.version == 4 else aaaa
+            if name in records:
+                raise TopologyError(where, f"{host!r} has two IPv{addr.version} addresses; the "
+                                    "twin answers one per family", field=f"dns.{host}")
+            records[name] = addr
+    return a, aaaa
 
 
 def parse_address(text: Any, rid: str, field: str) -> ipaddress.IPv4Address:
@@ -1355,9 +1384,7 @@ class Topology:
         where = "emulation"
         if not isinstance(em, Mapping):
             raise TopologyError(where, "'emulation' must be an object")
-        dns = {}
-        for host, addr in (em.get("dns") or {}).items():
-            dns[str(host).lower().rstrip(".")] = parse_address(addr, where, f"dns.{host}")
+        dns, dns6 = _parse_dns(em.get("dns") or {}, where)
 
         def vm_ports(section: str, ports_of: Any) -> dict[str, frozenset[int]]:
             out = {}
@@ -1394,7 +1421,7 @@ class Topology:
             raise TopologyError(where, f"peeringForwardedTraffic must be one of "
                                 f"{', '.join(FORWARDED_TRAFFIC_MODES)}, got {forwarded!r}",
                                 field="peeringForwardedTraffic")
-        return Emulation(dns, listeners, guest, probes, default, overrides, forwarded)
+        return Emulation(dns, listeners, guest, probes, default, overrides, forwarded, dns6)
 
     # -- queries used by the engine and the server --------------------------------------------
     def nic_at(self, vnet_id: str, address: IPAddress) -> tuple[Nic, IpConfig] | None:
