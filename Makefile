@@ -40,6 +40,7 @@ pytest: venv
 # Regenerate the bundled cassettes from the documented exchanges (needs ../shared/reference).
 cassettes: venv diagnostic-cassettes monitor-cassettes
 	$(BIN)/python scripts/make_seed_cassettes.py ../shared/reference/seed-scenarios.json toolkit/nwlab/cassettes
+	$(BIN)/python scripts/make_diagnose_cassettes.py ../shared/reference/seed-scenarios.json toolkit/nwlab/cassettes
 
 # The other diagnostics' cassettes, from the documented shapes copied into tests/data/diagnostics.
 diagnostic-cassettes: venv

@@ -846,22 +846,26 @@ Contoso twin (the estate the documented checks were run against).
     md("""
 ## 1. A documented check, from the recordings
 
-The recordings hold the connectivity check itself; the other tests were not recorded for this
-question, so those rows say so (`failed`) instead of inventing an answer.
+The recordings hold every request `diagnose()` makes for the documented check: the connectivity
+check is Azure's documented exchange; Azure documents no answer for the tests that explain it, so
+theirs were recorded from the twin of the same documented estate (consistent with the documented
+check, and each cassette's note says so). So replay gives the whole diagnosis offline: the rule,
+its NSG and the fixes. The recorded watcher does not offer the `connectionAnalyzers` bundle (the
+documents predate it), so the tests ran as separate calls, and `via` says why. A request nobody
+recorded is an error naming it, never an invented answer.
 """),
     code("""
 import nwlab
 
 recorded = nwlab.replay()
 d = recorded.diagnose("MultiTierApp0", "Database0", 80, resource_group="ContosoRG")
-print(d.summary())
-print(d.via_text())   # how the tests ran, and why
-d.frame()[["test", "outcome"]]
+print(d)
 """),
     md("""
 ## 2. The same question on the twin: every test, and the rule that blocks
 
-On the twin every test answers. Both ends allow the flow; the hop round finds the auditing
+The twin computes the same tests itself (the recordings above hold its answers). Both ends
+allow the flow; the hop round finds the auditing
 appliance's NSG denying outbound port 80, names the rule, its priority and the NIC it is applied
 to, and lists the fixes smallest first (its priority is 100, so no allow rule can go above it:
 narrowing the deny comes first).

@@ -6,6 +6,7 @@ read, the separate calls run and the Diagnosis says why; the probe is a read, as
 from __future__ import annotations
 
 import json
+from importlib import resources
 from typing import Any
 
 import pytest
@@ -255,11 +256,23 @@ def test_a_bundle_write_refused_falls_back_and_is_not_written_again(fake_arm, co
 
 
 def test_a_replay_without_the_bundle_says_so_briefly():
-    with nwlab.replay() as recorded:
+    # A recording that holds no probe answer (the check's own cassette, made before the bundle)
+    only_the_check = resources.files("nwlab.cassettes").joinpath(
+        "vm-to-vm-nsg-blocked-port80.json")
+    with nwlab.replay(str(only_the_check)) as recorded:
         d = recorded.diagnose("MultiTierApp0", "Database0", 80, resource_group="ContosoRG")
     assert d.via == "separate calls"
     assert d.via_reason == ("the recordings hold no connectionAnalyzers answer (replay answers "
                             "only what was recorded)")
+
+
+def test_a_replay_of_a_diagnosis_says_what_the_recorded_watcher_answered():
+    # The bundled diagnose() recordings hold the probe: the watcher does not offer the bundle.
+    with nwlab.replay() as recorded:
+        d = recorded.diagnose("MultiTierApp0", "Database0", 80, resource_group="ContosoRG")
+    assert d.via == "separate calls"
+    assert (d.via_reason or "").startswith("the service answered HTTP 400 "
+                                           "NoRegisteredProviderFound for connectionAnalyzers")
 
 
 def test_a_check_the_bundle_cannot_express_uses_the_separate_calls(fake_arm, connect):

@@ -86,9 +86,11 @@ from nwlab.arm.errors import (
 from nwlab.checkspec import build_check
 from nwlab.emulator import EmulatorServer
 from nwlab.emulator.chaos import (
+    ANY,
     CHECK,
     POLL,
     Chaos,
+    Delay,
     Drop,
     EmulatorCredential,
     ExpireToken,
@@ -422,6 +424,19 @@ def test_chaos_can_be_set_while_running_and_removed() -> None:
 
 
 @pytest.mark.timeout(20)
+def test_a_delayed_answer_is_arms_own_answer() -> None:
+    """Delay is latency, not a fault in the answer: the check comes out as without it, every
+    request it matched was delayed (and counted), none refused or broken."""
+    with lab(None) as (_server, plain, _):
+        expected = plain.check("MultiTierApp0", "Database0", 80, resource_group="ContosoRG")
+    chaos = Chaos().on(None, ANY, Delay(0.01))
+    with lab(chaos) as (_server, nw, _):
+        got = nw.check("MultiTierApp0", "Database0", 80, resource_group="ContosoRG")
+    assert got.status == expected.status and got.issues == expected.issues
+    assert [h.address for h in got.hops] == [h.address for h in expected.hops]
+    assert chaos.fired and {i.fault.name for i in chaos.fired} == {"Delay"}
+
+
 def test_a_stalled_handler_ends_when_the_server_stops() -> None:
     chaos = Chaos().on("GET", "/subscriptions$", Stall(50))
     with lab(chaos) as (_server, nw, _):

@@ -762,3 +762,32 @@ def test_forks_are_independent_of_the_twin_and_of_each_other() -> None:
         assert has(twin) and not twin.check("a", "b", 80, resource_group="rg").reachable
     finally:
         twin.close()
+
+
+@pytest.mark.parametrize(("method", "path", "key"), [
+    ("GET", r"/networkSecurityGroups/nb$", "nsg_rules.nb"),
+    ("POST", r"/listNetworkManagerEffectiveSecurityAdminRules$", "admin_rules.v"),
+])
+def test_a_deny_whose_rules_cannot_be_read_is_reported_not_dropped(method: str, path: str,
+                                                                   key: str) -> None:
+    """The read behind a finding's fields and fixes refused (403: not retried): the refusal is
+    a test of its own, the finding says it, and no fix is made up without the rule."""
+    from nwlab.arm.errors import NwlabError
+    from nwlab.emulator.chaos import Chaos, Status
+
+    net = two_subnets(nic_nsg_b="nb" if key.startswith("nsg") else None)
+    if key.startswith("nsg"):
+        net.nsg("nb", rule("DenyWebNic", 300, "Inbound", "Deny", protocol="Tcp", dport="80"))
+    else:
+        net.admin("v", admin_rule("DenyWebAdmin", 10, "Inbound", "Deny", protocol="Tcp",
+                                  dst="10.0.2.0/24", dport="80"))
+    twin = _emulate(net)
+    try:
+        twin.emulator.chaos = Chaos().on(method, path, Status(403, "AuthorizationFailed"))
+        d = twin.diagnose("a", "b", 80, resource_group="rg")
+    finally:
+        twin.close()
+    assert isinstance(d.tests[key], NwlabError) and "AuthorizationFailed" in str(d.tests[key])
+    (finding,) = d.findings
+    assert f"see {key}" in finding.text and d.fixes == []
+    assert any(r["test"] == key and r["outcome"] == "failed" for r in d.rows())

@@ -53,14 +53,6 @@ def _twin(args: argparse.Namespace, nw: Any) -> Any:
     return nw if nw.backend == "emulator" else None
 
 
-def as_json(d: Any) -> dict[str, Any]:
-    return {"verdict": d.verdict, "status": d.connectivity.status, "path": d.path,
-            "findings": [{"kind": f.kind, "text": f.text, "resource_id": f.resource_id,
-                          "rule": f.rule, "priority": f.priority} for f in d.findings],
-            "fixes": [f.to_dict() for f in d.fixes],
-            "tests": d.rows()}
-
-
 def run_diagnose(args: argparse.Namespace, make_client: Callable[[argparse.Namespace], Any]
                  ) -> int:
     if args.verify and args.twin is None and args.emulate is None:
@@ -75,7 +67,7 @@ def run_diagnose(args: argparse.Namespace, make_client: Callable[[argparse.Names
                         twin=twin if args.twin is not None else None, timeout=args.timeout)
         if args.verify and twin is not None:
             d.verify_fixes(twin)
-        print(json.dumps(as_json(d), indent=2) if args.json else str(d))
+        print(json.dumps(d.to_dict(), indent=2) if args.json else str(d))
         return EXIT_REACHABLE if d.connectivity.reachable else EXIT_NOT_REACHABLE
     finally:
         if twin is not None and twin is not nw:

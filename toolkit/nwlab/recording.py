@@ -255,7 +255,8 @@ def recorded_checks(cassettes: list[Cassette]) -> list[dict[str, Any]]:
     """Each recorded connectivityCheck POST as `check()` keyword arguments, in cassette order.
 
     Read from the request bodies (what replay matches on): source and destination as resource id
-    or address, port None where the request sent none (0), and the options the body carried.
+    or address, port None where the request sent none (0), and the options the body carried. A
+    check several cassettes hold (its own and a diagnose() recording of it) is listed once.
     """
     checks: list[dict[str, Any]] = []
     for cassette in cassettes:
@@ -268,7 +269,7 @@ def recorded_checks(cassettes: list[Cassette]) -> list[dict[str, Any]]:
             target: dict[str, Any] = (body["destination"] if isinstance(body.get("destination"), dict)
                                       else {})
             port = target.get("port")
-            checks.append({
+            check = {
                 "source": source.get("resourceId"),
                 "destination": target.get("resourceId") or target.get("address"),
                 "port": port if isinstance(port, int) and port else None,
@@ -276,7 +277,9 @@ def recorded_checks(cassettes: list[Cassette]) -> list[dict[str, Any]]:
                 "source_port": source.get("port") or None,
                 "ip_version": body.get("preferredIPVersion"),
                 "http": body.get("protocolConfiguration"),
-            })
+            }
+            if check not in checks:
+                checks.append(check)
     return checks
 
 

@@ -21,6 +21,7 @@ import contextlib
 import dataclasses
 import functools
 import ipaddress
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -162,6 +163,24 @@ class Diagnosis:
         return "\n".join(lines) + "\n\n" + table_text(f"Tests ({self.via_text()}):", columns,
                                                        self.rows())
 
+    def to_dict(self) -> dict[str, Any]:
+        """Everything `str()` and the HTML show, as JSON-ready data (`--json` prints it): the
+        question, verdict and path, how the tests ran and why, each finding with the rule's own
+        fields, each fix with its proof and the check on the twin's fork, every test's row, and
+        the live-vs-twin reconciliation."""
+        return {
+            "source": self.source, "destination": self.destination, "port": self.port,
+            "protocol": self.protocol, "verdict": self.verdict,
+            "status": self.connectivity.status, "path": self.path, "summary": self.summary(),
+            "via": self.via, "via_reason": self.via_reason,
+            "findings": [dataclasses.asdict(f) for f in self.findings],
+            "fixes": [{**f.to_dict(), "on_twin_fork": None if f.result is None
+                       else _after(f.result)} for f in self.fixes],
+            "tests": self.rows(),
+            "reconciliation": [{**dataclasses.asdict(r), "text": str(r)}
+                               for r in self.reconciliation],
+            "elapsed_s": self.elapsed_s}
+
     def via_text(self) -> str:
         return f"via {self.via}" + (f": {self.via_reason}" if self.via_reason else "")
 
@@ -224,23 +243,42 @@ def _protocols(spec: CheckSpec) -> tuple[str | None, str]:
     return "TCP", "TCP"  # Http/Https checks are TCP underneath
 
 
+# The port a check without one tests. Azure's documented connectivity check (the REST example
+# "destination port 0", whose text says port 80 was checked; shared seed scenario 1) sends port 0
+# for "no port": the tests that explain it must test the port the service checked, not port 0.
+NO_PORT_TESTED = 80
+
+
+def tested_port(spec: CheckSpec) -> int:
+    """The destination port the check tested: the one given, else the URL's (its own or its
+    scheme's), else 443 for Https and 80 otherwise (port 0 and no port alike)."""
+    if spec.port:
+        return spec.port
+    if spec.destination.url_port:
+        return spec.destination.url_port
+    return 443 if (spec.protocol or "").lower() == "https" else NO_PORT_TESTED
+
+
 def plan(client: Client, spec: CheckSpec, deadline: float
          ) -> tuple[dict[str, Callable[[], Any]], Flow | None]:
     """The explaining tests, by name, and the flow they test (None when the destination has no
     address yet, e.g. a host name the service resolves)."""
     family = _family(spec)
-    source_ip = _vm_address(client, spec.source_id, deadline, family)
     dest = spec.destination
     dest_vm = dest.value if dest.kind == "vm" else None
-    dest_ip: str | None = None
-    if dest_vm is not None:
-        dest_ip = _vm_address(client, dest_vm, deadline, family)
-    elif dest.kind == "ip":
-        dest_ip = dest.value
+    dest_ip: str | None = dest.value if dest.kind == "ip" else None
+    # Both ends are read at once: the tests wait for these reads, the check does not.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="nwlab-plan") as reads:
+        source_read = reads.submit(_vm_address, client, spec.source_id, deadline, family)
+        dest_read = reads.submit(_vm_address, client, dest_vm, deadline, family) \
+            if dest_vm else None
+        source_ip = source_read.result()
+        if dest_read is not None:
+            dest_ip = dest_read.result()
     flow_proto, nsg_proto = _protocols(spec)
     # IP flow verify takes IPv4 addresses only (its spec): an IPv6 flow is left to the others.
     verify_proto = flow_proto if family == "IPv4" else None
-    port = spec.port if spec.port is not None else (dest.url_port if dest.url_port else None)
+    port = tested_port(spec) if flow_proto is not None else None
     port_text = str(port) if port is not None else "*"
     tests: dict[str, Callable[[], Any]] = {}
     if dest_ip is None:
@@ -287,32 +325,83 @@ def _hop_plan(client: Client, connectivity: Any, flow: Flow | None
     if "/networkinterfaces/" not in low:
         return {}
     nic = rid[:low.index("/ipconfigurations/")] if "/ipconfigurations/" in low else rid
-    try:
-        body = client.arm.get_json(nic)
-    except NwlabError:
-        return {}
-    vm = (((body or {}).get("properties") or {}).get("virtualMachine") or {}).get("id")
     direction = issue.origin if issue.origin in ("Inbound", "Outbound") else "Outbound"
     port = "*" if flow.destination_port is None else str(flow.destination_port)
+    # All three start at once: only next hop needs the NIC's VM, so it reads the NIC itself.
     tests: dict[str, Callable[[], Any]] = {
         "nsg_diagnostic.hop": functools.partial(
             client.nsg_diagnostic, nic, direction=direction,
             protocol="ICMP" if flow.protocol == "Icmp" else "TCP", source=flow.source,
             destination=flow.destination, destination_port=port),
         "effective_routes.hop": functools.partial(client.effective_routes, nic)}
-    if vm and hop.address:
-        tests["next_hop.hop"] = functools.partial(client.next_hop, vm, flow.destination,
-                                                  source_ip=hop.address, nic=nic)
+    if hop.address:
+        tests["next_hop.hop"] = functools.partial(_hop_next_hop, client, nic, flow.destination,
+                                                  hop.address)
     return tests
 
 
-def run_tests(client: Client, spec: CheckSpec, timeout: float, *, analyzer: bool | None = False
+def _hop_next_hop(client: Client, nic: str, destination: str, address: str
+                  ) -> NextHopResult | None:
+    """Next hop from the hop's NIC, asked of the VM the NIC belongs to (None: no VM holds it,
+    so there is no next hop to ask). A failed NIC read is this test's failure, reported."""
+    body = client.arm.get_json(nic)
+    vm = (((body or {}).get("properties") or {}).get("virtualMachine") or {}).get("id")
+    if not vm:
+        return None
+    return client.next_hop(vm, destination, source_ip=address, nic=nic)
+
+
+class NsgReads:
+    """The NSGs that denying NSG diagnostics name, each read once, as soon as the diagnostic that
+    names it answers (in its worker, while slower tests still run), so the findings need no read
+    after the last test. A failed read is kept and raised again to the findings."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self._lock = threading.Lock()
+        self._read: dict[str, dict[str, Any] | NwlabError] = {}
+
+    def get(self, nsg_id: str) -> dict[str, Any]:
+        with self._lock:
+            known = self._read.get(nsg_id.lower())
+        if known is None:
+            try:
+                known = dict(self.client.arm.get_json(nsg_id) or {})
+            except NwlabError as exc:
+                known = exc
+            with self._lock:
+                self._read.setdefault(nsg_id.lower(), known)
+        if isinstance(known, NwlabError):
+            raise known
+        return known
+
+    def after(self, name: str, call: Callable[[], Any]) -> Callable[[], Any]:
+        """`call`, followed (for an NSG diagnostic) by the reads of the NSGs it finds denying."""
+        if not name.startswith("nsg_diagnostic."):
+            return call
+
+        def diagnostic_then_nsgs() -> Any:
+            result = call()
+            if isinstance(result, NsgDiagnosticResult) and not result.allowed:
+                for layer in result.blocking():
+                    if "/networksecuritygroups/" in layer.nsg_id.lower():  # any casing
+                        with contextlib.suppress(NwlabError):  # kept; the findings report it
+                            self.get(layer.nsg_id)
+            return result
+
+        return diagnostic_then_nsgs
+
+
+def run_tests(client: Client, spec: CheckSpec, timeout: float, *, analyzer: bool | None = False,
+              nsgs: NsgReads | None = None
               ) -> tuple[Any, dict[str, Any], Flow | None, tuple[str, str]]:
     """The check and its explaining tests, concurrently: wall time is the slowest of them.
     Unless analyzer=False, the check, source next hop and source NSG diagnostic are first asked
     of the connectionAnalyzers bundle (nwlab.diagnostics.bundle); the separate calls stand in
-    when it is not offered or its answer cannot be read. Also returns (path taken, why)."""
+    when it is not offered or its answer cannot be read. Also returns (path taken, why). With
+    `nsgs`, the NSGs a diagnostic finds denying are read as soon as it answers."""
     deadline = time.monotonic() + timeout
+    nsgs = nsgs or NsgReads(client)
     unfit = bundle.ineligible(spec) if analyzer is not False else "analyzer=False"
     # A check the bundle cannot express starts at once, concurrently with the plan's reads.
     covered = set(bundle.bundle_tests(spec).values()) if unfit is None else set()
@@ -330,7 +419,7 @@ def run_tests(client: Client, spec: CheckSpec, timeout: float, *, analyzer: bool
             results: dict[str, Any] = {"plan": exc}
         else:
             results = {}
-        planned = {name: pool.submit(call) for name, call in tests.items()
+        planned = {name: pool.submit(nsgs.after(name, call)) for name, call in tests.items()
                    if name not in covered}
         via = (bundle.VIA_SEPARATE, unfit or "")
         if tried is not None:
@@ -340,8 +429,8 @@ def run_tests(client: Client, spec: CheckSpec, timeout: float, *, analyzer: bool
                 # What is left of the timeout is the check's (the bundle spent the rest).
                 left = dataclasses.replace(spec, timeout=max(0.001, deadline - time.monotonic()))
                 check = pool.submit(client.run_spec, left)
-                planned.update({name: pool.submit(call) for name, call in tests.items()
-                                if name in covered})
+                planned.update({name: pool.submit(nsgs.after(name, call))
+                                for name, call in tests.items() if name in covered})
             else:
                 via = (bundle.VIA_BUNDLE, why)
                 results.update({k: v for k, v in got.items() if k in tests})
@@ -356,12 +445,15 @@ def run_tests(client: Client, spec: CheckSpec, timeout: float, *, analyzer: bool
         # One more round at the hop that drops, when it is not the source: Azure names the
         # hop's NIC, and the tests there say which of its NSGs or routes did it.
         hop_tests = _hop_plan(client, connectivity, flow)
-        planned.update({name: pool.submit(call) for name, call in hop_tests.items()})
+        planned.update({name: pool.submit(nsgs.after(name, call))
+                        for name, call in hop_tests.items()})
         for name, future in planned.items():
             try:
-                results[name] = future.result()
+                answer = future.result()
             except NwlabError as exc:  # one test failing does not lose the others
-                results[name] = exc
+                answer = exc
+            if answer is not None:  # None: the test does not apply (a NIC without a VM)
+                results[name] = answer
     ordered = {name: results[name] for name in tests if name in results}  # the plan's order
     ordered.update(results)
     return connectivity, {"connectivity": connectivity, **ordered}, flow, via
@@ -369,12 +461,14 @@ def run_tests(client: Client, spec: CheckSpec, timeout: float, *, analyzer: bool
 
 # -- reading the results -------------------------------------------------------------------------
 
-def _nsg_findings(client: Client, tests: dict[str, Any], flow: Flow | None
-                  ) -> tuple[list[Finding], list[Fix]]:
+def _nsg_findings(client: Client, tests: dict[str, Any], flow: Flow | None, nsgs: NsgReads
+                  ) -> tuple[list[Finding], list[Fix], dict[str, NwlabError]]:
     """A finding per layer that denies (NSG or admin rules, at any end or the dropping hop),
     and its fixes. The flow needs every one of them opened, so when several deny, the first
     fix is each layer's smallest together (a subnet's and a NIC's NSG, an admin rule and an
-    NSG, both ends), then each layer's own fixes."""
+    NSG, both ends), then each layer's own fixes. Also the reads that failed (as
+    `nsg_rules.<NSG>` or `admin_rules.<VNet>`: reported as tests, not dropped)."""
+    failed: dict[str, NwlabError] = {}
     findings: list[Finding] = []
     per_layer: list[list[Fix]] = []
     seen: set[tuple[str, str]] = set()
@@ -392,7 +486,7 @@ def _nsg_findings(client: Client, tests: dict[str, Any], flow: Flow | None
                 continue
             seen.add((layer.nsg_id.lower(), rule_name.lower()))
             read = _admin_layer if layer.layer == "admin" else _nsg_layer
-            finding, fixes = read(client, layer, rule_name, direction, flow)
+            finding, fixes = read(client, layer, rule_name, direction, flow, nsgs, failed)
             findings.append(replace(finding, test=f"nsg_diagnostic.{end}"))
             per_layer.append(fixes)
     fixes = [f for layer_fixes in per_layer for f in layer_fixes]
@@ -404,21 +498,22 @@ def _nsg_findings(client: Client, tests: dict[str, Any], flow: Flow | None
                                 note="Each layer denies the flow on its own, so it passes only "
                                      "when every one lets it by: this applies each layer's "
                                      "smallest fix, in order."))
-    return findings, fixes
+    return findings, fixes, failed
 
 
-def _nsg_layer(client: Client, layer: Any, rule_name: str, direction: str, flow: Flow | None
-               ) -> tuple[Finding, list[Fix]]:
+def _nsg_layer(client: Client, layer: Any, rule_name: str, direction: str, flow: Flow | None,
+               nsgs: NsgReads, failed: dict[str, NwlabError]) -> tuple[Finding, list[Fix]]:
     """An NSG's deny: the rule's own fields from a GET of the NSG, and its fixes."""
     short, _ = split_rule_name(rule_name)
     fields: dict[str, Any] = {}
     priority = None
     nsg = None
+    unread = f"nsg_rules.{layer.nsg_id.rsplit('/', 1)[-1]}"
     if "/networksecuritygroups/" in layer.nsg_id.lower():  # ids keep no one casing
         try:
-            nsg = client.arm.get_json(layer.nsg_id)
-        except NwlabError:
-            nsg = None
+            nsg = nsgs.get(layer.nsg_id)
+        except NwlabError as exc:
+            failed[unread] = exc
     for kind in ("securityRules", "defaultSecurityRules"):
         for item in ((nsg or {}).get("properties") or {}).get(kind) or []:
             if str(item.get("name", "")).lower() == short.lower():
@@ -429,7 +524,9 @@ def _nsg_layer(client: Client, layer: Any, rule_name: str, direction: str, flow:
         kind="nsg-rule", test="",
         text=(f"{short} (priority {priority if priority is not None else '?'}, "
               f"{direction}) in {layer.nsg_id.rsplit('/', 1)[-1]} denies the flow; "
-              f"applied to {layer.applied_to or '-'}"),
+              f"applied to {layer.applied_to or '-'}"
+              + (f" (the NSG could not be read for its fields and fixes: see {unread})"
+                 if unread in failed else "")),
         resource_id=layer.nsg_id, rule=short, priority=priority, fields=fields)
     fixes: list[Fix] = []
     if nsg is not None and flow is not None:
@@ -440,15 +537,18 @@ def _nsg_layer(client: Client, layer: Any, rule_name: str, direction: str, flow:
 
 
 def _admin_layer(client: Client, layer: Any, rule_name: str, direction: str,
-                 flow: Flow | None) -> tuple[Finding, list[Fix]]:
+                 flow: Flow | None, nsgs: NsgReads, failed: dict[str, NwlabError]
+                 ) -> tuple[Finding, list[Fix]]:
     """A Virtual Network Manager admin rule's deny: the rule as the VNet's effective admin
     rules list it (its id names the configuration and collection to fix) and its fixes."""
     vnet = layer.applied_to or ""
+    unread = f"admin_rules.{vnet.rsplit('/', 1)[-1]}"
     try:
         rules = effective_admin_rules(client.arm, vnet) if vnet else []
         location = str((client.arm.get_json(vnet) or {}).get("location") or "") if vnet else ""
-    except NwlabError:
+    except NwlabError as exc:
         rules, location = [], ""
+        failed[unread] = exc
     name = split_rule_name(rule_name)[0].lower()
     item = next((r for r in rules if str(r.get("id", "")).rstrip("/").rsplit("/", 1)[-1]
                  .lower() == name), None)
@@ -459,7 +559,9 @@ def _admin_layer(client: Client, layer: Any, rule_name: str, direction: str,
         kind="admin-rule", test="",
         text=(f"admin rule {split_rule_name(rule_name)[0]} (priority "
               f"{priority if priority is not None else '?'}, {direction}) of network manager "
-              f"{manager} denies the flow before any NSG; applied to {vnet or '-'}"),
+              f"{manager} denies the flow before any NSG; applied to {vnet or '-'}"
+              + (f" (its rules could not be read for their fields and fixes: see {unread})"
+                 if unread in failed else "")),
         resource_id=str((item or {}).get("id") or layer.nsg_id),
         rule=split_rule_name(rule_name)[0], priority=priority, fields=fields)
     fixes: list[Fix] = []
@@ -592,12 +694,14 @@ def diagnose(client: Client, source: Any, destination: Any, port: Any = None, *,
         raise ValueError(f"analyzer=True: {unfit}; pass analyzer=None to use the separate calls "
                          "where the bundle cannot be used")
     started = time.monotonic()
+    nsgs = NsgReads(client)
     connectivity, tests, flow, (via, why) = run_tests(client, spec, spec.timeout,
-                                                      analyzer=analyzer)
+                                                      analyzer=analyzer, nsgs=nsgs)
     findings: list[Finding] = []
     fixes: list[Fix] = []
     if not connectivity.reachable:
-        nsg_found, fixes = _nsg_findings(client, tests, flow)
+        nsg_found, fixes, unread = _nsg_findings(client, tests, flow, nsgs)
+        tests.update(unread)
         route_found, route_fixed = _route_findings(client, tests, flow)
         findings, fixes = nsg_found + route_found, fixes + route_fixed
     findings = findings or _check_findings(connectivity, flow)

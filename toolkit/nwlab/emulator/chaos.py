@@ -3,6 +3,7 @@
     chaos = Chaos()
     chaos.on("POST", CHECK, Throttle(retry_after=0.2), times=3)  # a 429 storm on the POST
     chaos.on("GET", POLL, Stall(3), nth=2)                       # the 2nd poll stalls 3 s
+    chaos.on(None, ANY, Delay(0.05))                             # 50 ms service latency
     server = EmulatorServer(chaos=chaos)    # or `server.chaos = chaos` while it runs
 
 A rule matches a method (None or "*": any) and a path regex (searched, case-insensitive); it
@@ -139,6 +140,19 @@ class Stall(Fault):
 
 
 @dataclass(frozen=True)
+class Delay(Fault):
+    """ARM's own answer, sent `seconds` late (at most MAX_STALL_S, sooner when the server stops):
+    service latency on every request it matches, for measuring what a client's wall time is
+    made of (benchmarks/diagnostics.py)."""
+
+    seconds: float = 0.05
+    after: bool = field(default=True, kw_only=True)
+
+    def apply(self, server: Any, response: Response | None, wake: threading.Event) -> Response:
+        return Sabotage.of(response, self, wake)
+
+
+@dataclass(frozen=True)
 class Malformed(Fault):
     """ARM's status and headers with a body that is not JSON: `body`, or by default the first
     half of ARM's own answer (Content-Length matches, so only the JSON is broken)."""
@@ -199,6 +213,9 @@ class Sabotage(Response):
 
     def deliver(self, handler: Any) -> None:
         fault = self.fault
+        if isinstance(fault, Delay):
+            assert self.wake is not None
+            self.wake.wait(max(0.0, min(fault.seconds, MAX_STALL_S)))
         if isinstance(fault, Stall):
             handler.close_connection = True
             assert self.wake is not None
