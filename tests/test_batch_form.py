@@ -11,17 +11,23 @@ import pytest
 from nwlab.batch import BatchEntry, BatchError, BatchProgress, BatchResult
 from nwlab.widgets.batch_form import BatchForm
 
+SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+VM_IDS = (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/ContosoRG/providers/"
+          "Microsoft.Compute/virtualMachines/")
 VMS = pd.DataFrame([
     {"name": "MultiTierApp0", "resource_group": "ContosoRG", "power_state": "running",
-     "agent": True, "id": "/subscriptions/0/resourceGroups/ContosoRG/vm/MultiTierApp0"},
+     "agent": True, "id": VM_IDS + "MultiTierApp0"},
     {"name": "Firewall0", "resource_group": "ContosoRG", "power_state": "running",
-     "agent": False, "id": "/subscriptions/0/resourceGroups/ContosoRG/vm/Firewall0"},
+     "agent": False, "id": VM_IDS + "Firewall0"},
     {"name": "WebVM0", "resource_group": "ContosoRG", "power_state": "running",
-     "agent": True, "id": "/subscriptions/0/resourceGroups/ContosoRG/vm/WebVM0"},
+     "agent": True, "id": VM_IDS + "WebVM0"},
 ])
 
 
 class FakeWatcher:
+    subscription_id = SUBSCRIPTION
+    min_check_s = 30.0
+
     def list_vms(self) -> pd.DataFrame:
         return VMS
 
