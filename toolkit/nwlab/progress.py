@@ -3,11 +3,11 @@ a plain line every few seconds in a log (stderr neither a terminal nor a noteboo
 file).
 
 `auto_progress(total, estimate=)` picks one. Every display is a callable taking a BatchProgress
-(what check_many's on_progress receives) plus `tick()` (check_many calls it a few times a second,
-so the ETA moves while no check finishes) and `close()`, safe to call from worker threads (check_many
-calls them one at a time). Each shows the batch's up-front estimate first, then an ETA from
-batch.estimate.eta_seconds (the observed rate blended with the estimate). `clock` is injectable
-so tests drive time.
+(what check_many's on_progress receives) plus `tick()` (check_many calls it a few times a
+second, so the ETA moves while no check finishes) and `close()`, safe to call from worker threads
+(check_many calls them one at a time). Each shows the batch's up-front estimate first, then an
+ETA from batch.estimate.eta_seconds (the observed rate blended with the estimate). `clock` is
+injectable so tests drive time.
 """
 
 from __future__ import annotations

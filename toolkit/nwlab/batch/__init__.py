@@ -4,9 +4,9 @@ Where things are:
 - result.py  BatchEntry, BatchError, BatchResult (frame, figures, save/load, compare),
              BatchProgress, the table columns; data only, it imports no runner and no client.
 - inputs.py  mesh(), normalize_checks(), validate_checks(), BatchInputError.
-- estimate.py  how long a batch takes: Estimate (up front, a lower bound) and the running ETA.
-- runner.py  run_batch(), estimate_checks(), against the small BatchClient protocol (not the watcher module);
-             the write budget it installs lives in nwlab.arm.throttle.
+- estimate.py  how long a batch takes: Estimate (up front, a lower bound), the running ETA.
+- runner.py  run_batch(), estimate_checks(), against the small BatchClient protocol (not the
+             watcher module); the write budget it installs lives in nwlab.arm.throttle.
 The verdicts and their marks are nwlab.verdict's. Every public name stays importable from
 nwlab.batch, where it always was.
 """

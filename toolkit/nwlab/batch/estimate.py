@@ -22,9 +22,9 @@ def human_duration(seconds: float, *, at_least: bool = False) -> str:
     """`14 s`, `15 minutes`, `2 hours 5 minutes`, `1,250 hours`; rounded down for a lower bound
     (`at_least`), to the nearest unit otherwise."""
     cut = math.floor if at_least else round
-    seconds = max(0.0, float(seconds))
+    seconds = float(cut(max(0.0, float(seconds))))
     if seconds < 120:
-        return f"{cut(seconds):,} s"
+        return f"{int(seconds):,} s"
     minutes = int(cut(seconds / 60))
     if minutes < 120:
         return f"{minutes:,} minutes"
@@ -104,14 +104,15 @@ def eta_seconds(estimate_s: float | None, done: int, total: int, elapsed_s: floa
     """Seconds left: the estimate's view blended with the observed rate, weighted by the share
     done. None when there is nothing to go on yet (no estimate, nothing finished).
 
-    The estimate's view is what is left of it, but never less than the checks left at its
-    average rate: a batch that overruns its estimate still has its work left, not zero."""
+    The estimate's view is what is left of it, but never less than the share of checks left
+    times the time so far: a batch that overran its estimate still has its work left, not zero
+    (and both terms grow or shrink smoothly, so the ETA does not jump when it overruns)."""
     left = max(0, total - done)
     if left == 0:
         return 0.0
     prior = None
     if estimate_s is not None and estimate_s > 0 and total > 0:
-        prior = max(estimate_s - elapsed_s, left * estimate_s / total)
+        prior = max(estimate_s - elapsed_s, left * elapsed_s / total)
     if done <= 0 or elapsed_s <= 0:
         return prior
     observed = left * elapsed_s / done

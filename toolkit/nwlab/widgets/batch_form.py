@@ -184,10 +184,11 @@ class BatchForm(FormBase):
             estimate = estimate_checks(self.nw, self.checks())
         except (ValueError, TypeError) as exc:  # incomplete fields: Run shows the full error
             self.estimate_s = None
-            self.estimate.value = (f'<span style="color:#555">{html.escape(str(exc))}</span>')
+            hint = html.escape(str(exc), quote=False)
+            self.estimate.value = f'<span style="color:#555">{hint}</span>'
             return
         self.estimate_s = estimate.seconds
-        self.estimate.value = f"<b>Estimate:</b> {html.escape(estimate.text)}"
+        self.estimate.value = f"<b>Estimate:</b> {html.escape(estimate.text, quote=False)}"
 
     # -- running -------------------------------------------------------------------------
 
