@@ -93,9 +93,10 @@ def estimate_batch(total: int, distinct: int, budget: TokenBucket | None, *,
         concurrency_s = math.ceil(distinct / concurrency) * check_s
     budget_text = None
     if budget is not None:
+        writes = "write" if budget.rate == 1 else "writes"
         budget_text = ("Azure's write budget (1,000 writes per 5 minutes)"
                        if _is_azure_default(budget)
-                       else f"a write budget of {budget.rate:,.3g} write{'' if budget.rate == 1 else 's'} a second")
+                       else f"a write budget of {budget.rate:,.3g} {writes} a second")
     return Estimate(total, distinct, max(write_s, concurrency_s), write_s, concurrency_s,
                     budget_text, concurrency, check_s)
 
