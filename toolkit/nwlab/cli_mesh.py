@@ -57,13 +57,14 @@ def run_mesh(args: argparse.Namespace, make_client: Callable[[argparse.Namespace
     nw = make_client(args)
     try:
         if args.no_progress:
-            # Said up front all the same: how long the write budget and concurrency make it take
-            # (with progress on, the display's first line says it).
+            # Said up front all the same, as the first line of the report on stdout (stderr
+            # stays for errors, one line each); with progress on, the display's first line on
+            # stderr says it.
             from nwlab.batch import estimate_checks
 
             estimate = estimate_checks(nw, checks, concurrency=args.concurrency,
                                        write_rate=args.write_rate)
-            print(f"nwlab: {estimate}", file=sys.stderr, flush=True)
+            print(estimate, flush=True)
         # None: check_many's own display (tqdm on a terminal, plain lines in a log).
         batch = nw.check_many(checks, concurrency=args.concurrency, write_rate=args.write_rate,
                               on_progress=False if args.no_progress else None)
