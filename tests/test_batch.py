@@ -3,6 +3,7 @@ per-check errors, pre-flight once per source, cancel, progress."""
 
 from __future__ import annotations
 
+import io
 import itertools
 import threading
 import time
@@ -289,16 +290,26 @@ def test_progress_callback_failure_does_not_lose_results(nw: Any) -> None:
     assert b.ok and len(b) == 2
 
 
-def test_default_progress_is_tqdm_outside_a_kernel(nw: Any, capsys: pytest.CaptureFixture[str]
-                                                    ) -> None:
-    from nwlab.progress import TqdmProgress, auto_progress, in_kernel
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("stream, kind", [(_Tty, "TqdmProgress"), (io.StringIO, "LogProgress")])
+def test_default_progress_outside_a_kernel_is_tqdm_on_a_terminal_else_log_lines(
+        nw: Any, capsys: pytest.CaptureFixture[str], stream: type, kind: str) -> None:
+    from nwlab import progress
+    from nwlab.progress import auto_progress, in_kernel
 
     assert not in_kernel()
-    display = auto_progress(3)
-    assert isinstance(display, TqdmProgress)
+    display = auto_progress(3, stream=stream())
+    assert type(display) is getattr(progress, kind)
     display.close()
     b = nw.check_many(mesh(["MultiTierApp0"], ["10.1.4.4"], [80], resource_group=RG))
     assert isinstance(b, BatchResult) and len(b) == 1
+    # pytest's stderr is no terminal: the default display wrote plain lines, estimate first.
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == f"nwlab: {b.estimate}" and lines[-1].startswith("nwlab: 1/1 checks")
 
 
 def test_widget_progress_updates_and_finishes() -> None:

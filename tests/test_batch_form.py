@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import threading
 from typing import Any
 
@@ -11,17 +12,23 @@ import pytest
 from nwlab.batch import BatchEntry, BatchError, BatchProgress, BatchResult
 from nwlab.widgets.batch_form import BatchForm
 
+SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+VM_IDS = (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/ContosoRG/providers/"
+          "Microsoft.Compute/virtualMachines/")
 VMS = pd.DataFrame([
     {"name": "MultiTierApp0", "resource_group": "ContosoRG", "power_state": "running",
-     "agent": True, "id": "/subscriptions/0/resourceGroups/ContosoRG/vm/MultiTierApp0"},
+     "agent": True, "id": VM_IDS + "MultiTierApp0"},
     {"name": "Firewall0", "resource_group": "ContosoRG", "power_state": "running",
-     "agent": False, "id": "/subscriptions/0/resourceGroups/ContosoRG/vm/Firewall0"},
+     "agent": False, "id": VM_IDS + "Firewall0"},
     {"name": "WebVM0", "resource_group": "ContosoRG", "power_state": "running",
-     "agent": True, "id": "/subscriptions/0/resourceGroups/ContosoRG/vm/WebVM0"},
+     "agent": True, "id": VM_IDS + "WebVM0"},
 ])
 
 
 class FakeWatcher:
+    subscription_id = SUBSCRIPTION
+    min_check_s = 30.0
+
     def list_vms(self) -> pd.DataFrame:
         return VMS
 
@@ -219,3 +226,50 @@ def test_replay_batch_form_offers_recorded_sources_and_refuses_the_rest() -> Non
     form._on_run()
     assert calls == [] and "nwlab.emulate()" in form.status_text
     assert "\n" not in form.status_text and "{" not in form.status_text
+
+
+def test_the_estimate_is_shown_before_run_and_follows_the_fields() -> None:
+    """Issue 14 item 5: how long the mesh takes, said while it is built, before Run."""
+    from nwlab.batch import estimate_checks
+
+    calls: list[Any] = []
+    seen: list[str] = []
+
+    def runner(checks: list[dict[str, Any]], *, on_progress: Any, cancel: Any) -> BatchResult:
+        calls.append(checks)
+        entry = BatchEntry(0, checks[0], error=BatchError("PreflightError", "no agent"))
+        on_progress(BatchProgress(1, len(checks), entry, {"error": 1}, 2.0))
+        seen.append(form.progress.value)
+        return BatchResult([BatchEntry(i, c, error=entry.error) for i, c in enumerate(checks)])
+
+    form = BatchForm(FakeWatcher(), runner=runner)
+    assert "Sources: pick at least one" in form.estimate.value
+    form.fill(sources=["MultiTierApp0", "WebVM0"], destinations="Database0, 10.1.4.4",
+              ports=[80, 443])
+    assert form.estimate.value == ("<b>Estimate:</b> 8 checks: at least 30 s, 8 at a time, "
+                                   "each at least 30 s")
+    # 1,200 checks: 5 waves of 256 (2.5 minutes) outlast the writes past Azure's burst (90 s).
+    destinations = [f"10.1.{i // 250}.{i % 250 + 1}" for i in range(300)]
+    form.fill(destinations=destinations, ports=[80, 443])
+    expected = estimate_checks(FakeWatcher(), form.checks())
+    assert form.estimate.value == f"<b>Estimate:</b> {html.escape(expected.text, quote=False)}"
+    assert "1,200 checks: at least 2 minutes, 256 at a time" in form.estimate.value
+    # 1,800: 800 writes past the burst at 200 a minute (4 minutes) + a check: the budget binds.
+    form.fill(ports="80, 443, 1433")
+    assert "1,800 checks: at least 4 minutes at Azure's write budget" in form.estimate.value
+    form.sources.value = form.sources.value[:1]  # a change by hand, not through fill()
+    assert "900 checks: at least 2 minutes, 256 at a time" in form.estimate.value
+    form.fill(ports="80, http")
+    assert "Ports: " in form.estimate.value and form.estimate_s is None
+    form.fill(ports="80")
+    before = (form.sources.value, form.destinations.value, form.ports.value,
+              form.estimate.value)
+    form._on_run()
+    result = form.wait(10)
+    assert result is not None and len(calls[0]) == 300
+    # While running: counts and an ETA from the estimate; the fields and the estimate stay.
+    assert seen[0].startswith("1 / 300  ! 1  ETA ")
+    assert (form.sources.value, form.destinations.value, form.ports.value,
+            form.estimate.value) == before
+    form._on_run()
+    assert form.wait(10) is not None and calls[1] == calls[0]

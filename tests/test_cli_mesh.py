@@ -84,3 +84,24 @@ def test_main_runs_a_mesh_on_replay(tmp_path: Path, capsys: pytest.CaptureFixtur
                  "-g", "ContosoRG", "--replay", "--out", str(out)])
     assert code == 0, capsys.readouterr().err
     assert BatchResult.load(out)[0].verdict == "unreachable"
+
+
+@pytest.mark.parametrize("flags", [[], ["--no-progress"]])
+def test_mesh_says_how_long_before_the_first_check(flags: list[str],
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 14 item 5: the estimate comes first: on stderr as the progress display's first line
+    (stderr here is no terminal: plain lines, the last one final), or with --no-progress as the
+    report's first line on stdout, leaving stderr to errors."""
+    args = parse("--sources", "MultiTierApp0", "WebVM0", "--dests", "Database0", "10.1.4.4",
+                 "--ports", "80", "1433", "-g", "ContosoRG", "--write-rate", "2", "--emulate",
+                 *flags)
+    assert run_mesh(args, fast_emulator) == 0
+    captured = capsys.readouterr()
+    out, err = captured.out.splitlines(), captured.err.splitlines()
+    # 8 checks, 2 writes saved up and 6 more at 2 a second.
+    estimate = "8 checks: at least 3 s at a write budget of 2 writes a second"
+    if flags:
+        assert out[0] == estimate and err == []
+    else:
+        assert err[0] == f"nwlab: {estimate}" and estimate not in captured.out
+        assert err[-1].startswith("nwlab: 8/8 checks") and "took" in err[-1]

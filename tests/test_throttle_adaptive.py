@@ -165,12 +165,16 @@ def test_check_many_with_plain_dicts_imports_no_pandas_until_a_frame() -> None:
 
 
 def test_the_duration_is_estimated_up_front_from_the_write_budget() -> None:
-    from nwlab.batch.runner import estimate_seconds, estimate_text, make_budget
+    from nwlab.batch import estimate_batch, make_budget
 
     azure = make_budget(None)
-    # 3,000 checks: 1,000 go in the first window, the other 2,000 at 1,000 per 5 minutes.
-    assert estimate_seconds(3000, azure) == pytest.approx(600)
-    assert estimate_text(3000, 3000, azure) == ("3,000 checks: at least 10 minutes at 200 writes "
-                                                "a minute (the write budget)")
-    assert estimate_text(200, 200, azure) is None  # within the burst: no wait worth saying
-    assert estimate_seconds(10, None, check_s=30) == 30
+    # 3,000 checks: 1,000 go in the first window, the other 2,000 at 1,000 per 5 minutes, and
+    # the last one still takes a check's time after its POST.
+    big = estimate_batch(3000, 3000, azure, check_s=30, concurrency=256)
+    assert big.seconds == pytest.approx(630)
+    assert big.text == ("3,000 checks: at least 10 minutes at Azure's write budget (1,000 "
+                        "writes per 5 minutes)")
+    # Within the burst the budget does not make the batch wait: concurrency sets the bound.
+    assert estimate_batch(200, 200, azure, check_s=30, concurrency=200).text == (
+        "200 checks: at least 30 s, 200 at a time, each at least 30 s")
+    assert estimate_batch(10, 10, None, check_s=30, concurrency=10).seconds == 30

@@ -118,6 +118,7 @@ def emulate(topology: Any = None, *, check_seconds: float = 2.0, retry_after: fl
                     min_poll_interval=min(MIN_POLL_INTERVAL_S, max(retry_after, 0.01)))
     nw = NetworkWatcher(arm, poll_interval=retry_after, backend="emulator", on_close=server.stop)
     nw.emulator = server
+    nw.min_check_s = check_seconds
     nw.start_emulator = emulate
     nw.log_analytics_endpoint = server.log_analytics_endpoint  # its own origin, its own token
     return nw

@@ -56,17 +56,18 @@ def run_mesh(args: argparse.Namespace, make_client: Callable[[argparse.Namespace
         raise ValueError("mesh: no checks to run (every source is also the only destination)")
     nw = make_client(args)
     try:
-        progress: Any = False
-        if not args.no_progress:
-            from nwlab.progress import TqdmProgress
+        if args.no_progress:
+            # Said up front all the same, as the first line of the report on stdout (stderr
+            # stays for errors, one line each); with progress on, the display's first line on
+            # stderr says it.
+            from nwlab.batch import estimate_checks
 
-            progress = TqdmProgress(len(checks), desc="mesh")
-        try:
-            batch = nw.check_many(checks, concurrency=args.concurrency,
-                                  write_rate=args.write_rate, on_progress=progress)
-        finally:
-            if progress is not False:
-                progress.close()
+            estimate = estimate_checks(nw, checks, concurrency=args.concurrency,
+                                       write_rate=args.write_rate)
+            print(estimate, flush=True)
+        # None: check_many's own display (tqdm on a terminal, plain lines in a log).
+        batch = nw.check_many(checks, concurrency=args.concurrency, write_rate=args.write_rate,
+                              on_progress=False if args.no_progress else None)
     finally:
         nw.close()
     print(summary_table(batch))

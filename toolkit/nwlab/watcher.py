@@ -48,6 +48,11 @@ def _looks_like_result(body: Any) -> bool:
 # The emulator's own endpoints live under a provider namespace Azure does not have.
 TWIN_NAMESPACE = "nwlab.emulator"
 
+# The least time one connectivity check is taken to need against Azure, for a batch's up-front
+# estimate: reference network-watcher-api.md §6.1 (checks took 51 s and 2 min in recorded
+# traces; plan for 30 s - 3 min). Replay answers at once.
+AZURE_MIN_CHECK_S = 30.0
+
 
 class NetworkWatcher:
     """A connection-troubleshoot session for one subscription, over any of the three backends."""
@@ -61,6 +66,8 @@ class NetworkWatcher:
         self.arm = arm
         self.poll_interval = float(poll_interval)
         self.backend = backend
+        # What check_many's estimate takes one check to need (nwlab.emulate sets its own).
+        self.min_check_s = 0.0 if backend == "replay" else AZURE_MIN_CHECK_S
         self._on_close = on_close
         self._watchers: dict[str, str] | None = None
         self._lock = threading.Lock()

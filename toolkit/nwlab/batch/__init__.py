@@ -4,8 +4,9 @@ Where things are:
 - result.py  BatchEntry, BatchError, BatchResult (frame, figures, save/load, compare),
              BatchProgress, the table columns; data only, it imports no runner and no client.
 - inputs.py  mesh(), normalize_checks(), validate_checks(), BatchInputError.
-- runner.py  run_batch(), against the small BatchClient protocol (not the watcher module);
-             the write budget it installs lives in nwlab.arm.throttle.
+- estimate.py  how long a batch takes: Estimate (up front, a lower bound), the running ETA.
+- runner.py  run_batch(), estimate_checks(), against the small BatchClient protocol (not the
+             watcher module); the write budget it installs lives in nwlab.arm.throttle.
 The verdicts and their marks are nwlab.verdict's. Every public name stays importable from
 nwlab.batch, where it always was.
 """
@@ -13,6 +14,7 @@ nwlab.batch, where it always was.
 from __future__ import annotations
 
 from nwlab.arm.throttle import FairTokenBucket
+from nwlab.batch.estimate import Estimate, estimate_batch, eta_seconds, human_duration
 from nwlab.batch.inputs import CHECK_KEYS, BatchInputError, mesh, normalize_checks, validate_checks
 from nwlab.batch.result import (
     CANCELLED_BEFORE_START,
@@ -35,6 +37,7 @@ from nwlab.batch.runner import (
     MAX_CONCURRENCY,
     BatchClient,
     WatcherCache,
+    estimate_checks,
     make_budget,
     run_batch,
 )
@@ -42,6 +45,7 @@ from nwlab.batch.runner import (
 __all__ = ["CANCELLED_BEFORE_START", "CHECK_KEYS", "COMPARE_COLUMNS", "DEFAULT_CONCURRENCY",
            "FRAME_COLUMNS", "MAX_CONCURRENCY", "TABLE_COLUMNS", "VERDICTS", "BatchClient",
            "BatchEntry", "BatchError", "BatchFileError", "BatchInputError", "BatchProgress",
-           "BatchResult", "FairTokenBucket", "ProgressCallback", "WatcherCache", "count_text",
-           "frame_html", "make_budget", "mesh", "normalize_checks", "run_batch",
+           "BatchResult", "Estimate", "FairTokenBucket", "ProgressCallback", "WatcherCache",
+           "count_text", "estimate_batch", "estimate_checks", "eta_seconds", "frame_html",
+           "human_duration", "make_budget", "mesh", "normalize_checks", "run_batch",
            "validate_checks", "verdict_of"]

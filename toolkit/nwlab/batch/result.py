@@ -204,6 +204,13 @@ class BatchResult:
     def __len__(self) -> int:
         return len(self.entries)
 
+    @property
+    def estimate(self) -> str | None:
+        """What check_many said before the first check, e.g. `3,000 checks: at least 10 minutes
+        at Azure's write budget (...)` (stats['estimate']; its seconds are stats['estimate_s'])."""
+        value = self.stats.get("estimate")
+        return value if isinstance(value, str) else None
+
     def __iter__(self) -> Iterator[BatchEntry]:
         return iter(self.entries)
 

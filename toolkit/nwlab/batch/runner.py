@@ -17,6 +17,7 @@ watcher module (which imports it).
 
 from __future__ import annotations
 
+import logging
 import math
 import numbers
 import threading
@@ -36,6 +37,7 @@ from nwlab.arm.throttle import (
     FairTokenBucket,
     TokenBucket,
 )
+from nwlab.batch.estimate import Estimate, estimate_batch
 from nwlab.batch.inputs import BatchInputError, normalize_checks, validate_checks
 from nwlab.batch.result import (
     CANCELLED_BEFORE_START,
@@ -57,6 +59,8 @@ from nwlab.model import ConnectivityResult
 DEFAULT_CONCURRENCY = 256
 MAX_CONCURRENCY = 4096
 ADAPT = "adapt"  # write_rate= for the adaptive budget
+
+log = logging.getLogger("nwlab.batch")
 
 
 class BatchArm(Protocol):
@@ -118,24 +122,22 @@ def make_budget(write_rate: Any) -> TokenBucket | None:
     return FairTokenBucket(float(write_rate))
 
 
-def estimate_seconds(distinct: int, budget: TokenBucket | None, check_s: float = 0.0) -> float:
-    """The least time `distinct` checks can take: the writes past the budget's saved-up burst
-    at its rate, plus one check's duration (the last check still runs after its POST)."""
-    if budget is None or distinct <= 0:
-        return check_s if distinct > 0 else 0.0
-    return max(0.0, distinct - budget.capacity) / budget.rate + check_s
+def estimate_checks(nw: BatchClient, checks: Any, *, concurrency: int | None = None,
+                    write_rate: Any = None) -> Estimate:
+    """How long `nw.check_many(checks, ...)` will take at least, before running it (batch.estimate):
+    the same validation, de-duplication, concurrency and write budget as run_batch."""
+    specs = validate_checks(nw.subscription_id, normalize_checks(checks))
+    tasks = _distinct_tasks(specs)
+    return estimate_batch(len(specs), len(tasks), make_budget(write_rate),
+                          check_s=_min_check_s(nw),
+                          concurrency=_concurrency(concurrency, len(tasks)))
 
 
-def estimate_text(total: int, distinct: int, budget: TokenBucket | None) -> str | None:
-    """E.g. `3,000 checks: at least 10 minutes at Azure's write budget`; None when the budget
-    does not make the batch wait."""
-    seconds = estimate_seconds(distinct, budget)
-    if budget is None or seconds < 60:
-        return None
-    minutes = math.ceil(seconds / 60)
-    noun = "check" if total == 1 else "checks"
-    return (f"{total:,} {noun}: at least {minutes} minute{'s' if minutes != 1 else ''} at "
-            f"{budget.rate * 60:,.0f} writes a minute (the write budget)")
+def _min_check_s(nw: Any) -> float:
+    """The least time one check takes on the client's backend (NetworkWatcher.min_check_s);
+    0 for a client that does not say, so the estimate stays a lower bound."""
+    value = getattr(nw, "min_check_s", 0.0)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
 
 
 # -- running --------------------------------------------------------------------------------
@@ -190,6 +192,18 @@ class _Task:
     indices: list[int]
 
 
+def _distinct_tasks(specs: list[CheckSpec]) -> list[_Task]:
+    """One task per distinct check (CheckSpec.key), holding the indices of its entries."""
+    groups: dict[tuple[Any, ...], _Task] = {}
+    for index, spec in enumerate(specs):
+        key = spec.key()
+        if key in groups:
+            groups[key].indices.append(index)
+        else:
+            groups[key] = _Task(spec, [index])
+    return list(groups.values())
+
+
 def run_batch(nw: BatchClient, checks: Any, *, concurrency: int | None = None,
               write_rate: float | None = None,
               on_progress: ProgressCallback | bool | None = None,
@@ -213,31 +227,29 @@ def run_batch(nw: BatchClient, checks: Any, *, concurrency: int | None = None,
                               f"{type(on_progress).__name__}; e.g. nw.check_many(checks, "
                               "on_progress=lambda p: print(p.done, p.total))")
     budget = make_budget(write_rate)
-    groups: dict[tuple[Any, ...], _Task] = {}
-    for index, spec in enumerate(specs):
-        key = spec.key()
-        if key in groups:
-            groups[key].indices.append(index)
-        else:
-            groups[key] = _Task(spec, [index])
-    tasks = list(groups.values())
+    tasks = _distinct_tasks(specs)
     workers = _concurrency(concurrency, len(tasks))
     entries = [BatchEntry(i, entry) for i, entry in enumerate(inputs)]
     total = len(entries)
 
     display: Any = None
     callback: ProgressCallback | None
-    estimate = estimate_text(total, len(tasks), budget)
+    # Said before the first check: the least time the write budget and concurrency allow.
+    estimate = estimate_batch(total, len(tasks), budget, check_s=_min_check_s(nw),
+                              concurrency=workers)
+    log.info("check_many: %s", estimate.text)
     if on_progress is None or on_progress is True:
         from nwlab.progress import auto_progress
 
-        # Said before the first check: how long the write budget alone makes the batch take.
-        display = auto_progress(total, desc=estimate or "checks")
+        display = auto_progress(total, estimate=estimate)
         callback = display
     elif on_progress is False:
         callback = None
     else:
         callback = on_progress
+    # A display with tick() refreshes its ETA while no check finishes (the first checks of a
+    # batch all finish together, a check's duration after the start).
+    tick = getattr(callback, "tick", None)
 
     # One scope wakes every running check at once; the user's `cancel` is forwarded to it by the
     # loop below, so hundreds of waiting checks never poll an Event each.
@@ -311,6 +323,8 @@ def run_batch(nw: BatchClient, checks: Any, *, concurrency: int | None = None,
             while not finished.wait(0.05 if cancel is not None else 0.2):
                 if cancel is not None and cancel.is_set():
                     stop.set()
+                if callable(tick) and not callback_failed[0]:
+                    _tick(tick, callback_failed)
                 if not any(t.is_alive() for t in threads):
                     break
         except KeyboardInterrupt:
@@ -344,7 +358,7 @@ def run_batch(nw: BatchClient, checks: Any, *, concurrency: int | None = None,
         "throttled_responses": getattr(nw.arm, "throttled_responses", 0) - throttled_before,
         # Back-offs the adaptive budget made (one per 429 storm); None without a budget.
         "backoffs": getattr(installed, "backoffs", None),
-        "estimate": estimate,
+        "estimate": estimate.text, "estimate_s": round(estimate.seconds, 3),
         "cancelled": sum(1 for e in entries if e.verdict == "cancelled"),
         "interrupted": interrupted,
     }
@@ -355,5 +369,14 @@ def run_batch(nw: BatchClient, checks: Any, *, concurrency: int | None = None,
     return batch
 
 
+def _tick(tick: Callable[[], None], failed: list[bool]) -> None:
+    try:
+        tick()
+    except Exception as exc:  # a broken display must not stop the batch
+        failed[0] = True
+        warnings.warn(f"check_many: the progress display failed and is ignored from now on: "
+                      f"{exc!r}", RuntimeWarning, stacklevel=1)
+
+
 __all__ = ["DEFAULT_CONCURRENCY", "MAX_CONCURRENCY", "BatchClient", "FairTokenBucket", "WatcherCache",
-           "estimate_seconds", "estimate_text", "make_budget", "run_batch"]
+           "estimate_checks", "make_budget", "run_batch"]

@@ -3,7 +3,9 @@ table, the Sankey and the heatmap.
 
 Same manners as CheckForm: results are written into the Output widget's state (`out.outputs`),
 never with `with out:`; errors are shown inline with their fix; Stop cancels the batch, which
-still ends with every check recorded.
+still ends with every check recorded. While the mesh is being built, a line under the fields says
+how long it will take at least (batch.estimate_checks: the write budget and concurrency), and the
+progress line shows an ETA while it runs.
 """
 
 from __future__ import annotations
@@ -65,6 +67,8 @@ class BatchForm(FormBase):
                             layout=w.Layout(width="420px"))
         self.protocol = w.Dropdown(description="Protocol", options=PROTOCOLS, value="Auto",
                                    style=label, layout=w.Layout(width="320px"))
+        self.estimate = w.HTML()
+        self.estimate_s: float | None = None
         self.run = w.Button(description="Run mesh", button_style="primary", icon="play")
         self.stop = w.Button(description="Stop", icon="stop", disabled=True)
         self.bar = w.IntProgress(value=0, min=0, max=1, description="Progress", style=label)
@@ -80,12 +84,17 @@ class BatchForm(FormBase):
             w.HTML(f"<b>{self.title}</b>"),
             self.resource_group, self.sources, self.destinations,
             w.HBox([self.ports, self.protocol]),
+            self.estimate,
             w.HBox([self.run, self.stop]),
             w.HBox([self.bar, self.progress]), self.status, self.pager, self.out,
         ])
         self.previous.on_click(lambda _b: self.show_page(self.page - 1))
         self.next.on_click(lambda _b: self.show_page(self.page + 1))
         self._load_vms()
+        for field in (self.resource_group, self.sources, self.destinations, self.ports,
+                      self.protocol):
+            field.observe(lambda _change: self.update_estimate(), names="value")
+        self.update_estimate()
         self.run.on_click(self._on_run)
         self.stop.on_click(self._on_stop)
 
@@ -166,6 +175,21 @@ class BatchForm(FormBase):
             raise ValueError(OUT_OF_RECORDINGS)
         return checks
 
+    def update_estimate(self) -> None:
+        """Say how long the mesh the fields describe takes at least, or what is missing; called
+        whenever a field changes, so it is shown before Run is pressed."""
+        from nwlab.batch import estimate_checks
+
+        try:
+            estimate = estimate_checks(self.nw, self.checks())
+        except (ValueError, TypeError) as exc:  # incomplete fields: Run shows the full error
+            self.estimate_s = None
+            hint = html.escape(str(exc), quote=False)
+            self.estimate.value = f'<span style="color:#555">{hint}</span>'
+            return
+        self.estimate_s = estimate.seconds
+        self.estimate.value = f"<b>Estimate:</b> {html.escape(estimate.text, quote=False)}"
+
     # -- running -------------------------------------------------------------------------
 
     def fields(self) -> list[tuple[str, str]]:
@@ -240,8 +264,12 @@ class BatchForm(FormBase):
         self.pager.layout.display = "flex" if self.pages > 1 else "none"
 
     def _on_progress(self, p: Any) -> None:
-        self.bar.value = int(getattr(p, "done", 0))
+        from nwlab.batch import eta_seconds, human_duration
         from nwlab.progress import counts_text
 
+        self.bar.value = int(getattr(p, "done", 0))
         counts = counts_text(dict(getattr(p, "counts", {}) or {}))
-        self.progress.value = html.escape(f"{p.done} / {p.total}  {counts}".rstrip())
+        eta = eta_seconds(self.estimate_s, p.done, p.total, p.elapsed_s)
+        parts = [f"{p.done} / {p.total}", counts,
+                 f"ETA {human_duration(eta)}" if eta is not None and p.done < p.total else ""]
+        self.progress.value = html.escape("  ".join(part for part in parts if part))
