@@ -30,9 +30,9 @@ from nwlab.inventory import read_power_statuses
 from nwlab.progress import TqdmProgress, WidgetProgress, in_kernel
 from nwlab.snapshot import (
     DROP_KEYS,
-    SECRET_PROPERTIES,
     arm_of,
     capture_outside_resources,
+    clean_resource,
     outside_scope,
     placeholder_others,
     write_json,
@@ -209,6 +209,8 @@ def _assemble(client: ArmClient | Any, state: dict[str, Any], requested: list[st
         if item["type"] == "Microsoft.Compute/virtualMachines" and \
                 not item["properties"]["instanceView"]["statuses"]:
             _power_state_over_arm(arm, item, notes)
+        elif item["type"] == snapshot_compute.T_VMSS and snapshot_compute.is_uniform(item):
+            _instances_over_arm(arm, str(item["id"]), resources, notes)
     primary = read[0]["subscriptionId"]
     # Effective admin rules and service-tag prefixes: Resource Graph has neither, the ARM
     # snapshot's reads fetch them (one shared capture, so both paths give the twin the same).
@@ -255,9 +257,8 @@ def _resource(row: dict[str, Any]) -> dict[str, Any] | None:
         item["properties"] = props
         return snapshot_compute.graph_row(rtype, item)  # no OS profile, agent extension only
     else:
-        props.pop("defaultSecurityRules", None)  # implied by the twin, as in the ARM snapshot
         # A connection's pre-shared key, a gateway's client secrets: never written (as in ARM's).
-        item["properties"] = {k: v for k, v in props.items() if k not in SECRET_PROPERTIES}
+        item = clean_resource({**item, "properties": props})
     return item
 
 
@@ -269,6 +270,19 @@ def _power_state_over_arm(arm: ArmClient, vm: dict[str, Any], notes: list[str]) 
         notes.append(f"could not read the power state of {vm['id']}: {exc.status} {exc.code}")
         return
     vm["properties"]["instanceView"]["statuses"] = statuses
+
+
+def _instances_over_arm(arm: ArmClient, vmss_id: str, resources: dict[str, dict[str, Any]],
+                        notes: list[str]) -> None:
+    """A Uniform scale set's instances as the ARM snapshot reads them (their agent extension and
+    power state, which Resource Graph's instance rows lack): each replaces its Resource Graph
+    row, so a check from an instance answers as on the estate."""
+    try:
+        for instance in snapshot_compute.arm_instances(arm, vmss_id):
+            resources[str(instance["id"]).lower()] = instance
+    except ArmError as exc:
+        notes.append(f"could not read the instances of {vmss_id} (their agent extension and "
+                     f"power state): {exc.status} {exc.code}")
 
 
 def _scrub(topology: dict[str, Any]) -> dict[str, Any]:
