@@ -50,7 +50,7 @@ def test_snapshot_through_resource_graph_answers_every_check_like_the_original(e
     assert not (tmp_path / "estate.json.partial.json").exists()
     coverage = topology["snapshot"]["coverage"]
     assert coverage == {"read": [{"subscriptionId": ZERO, "state": "Enabled"}], "denied": [],
-                        "skipped": []}
+                        "skipped": [], "incomplete": []}
     arm = nw.snapshot(keep_subscription=False)  # ARM GETs of the whole subscription
     assert sorted(r["id"] for r in topology["resources"]) == \
         sorted(r["id"] for r in arm["resources"])
@@ -155,14 +155,67 @@ def test_an_interrupted_snapshot_resumes_where_it_stopped(estate, tmp_path):
     assert resumed["resources"] == fresh["resources"]
 
 
-def test_leftovers_of_another_scope_are_not_resumed(estate, tmp_path):
+def _saved_state(nw, path, subscription):
+    """The resume state of a snapshot interrupted after its first query."""
+    nw.emulator.chaos = Chaos().on("POST", RG, Status(403, "AuthorizationFailed"), nth=[2])
+    with pytest.raises(ArmError):
+        nw.snapshot(path=path, subscriptions=[subscription], progress=False)
+    nw.emulator.chaos = None
+    state = Path(str(path) + ".partial.json")
+    return state, json.loads(state.read_text())
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda s: {**s, "scope": {"subscriptions": [str(uuid.uuid4())]}}, "another scope"),
+    (lambda s: {**s, "scope": {"management_groups": ["ProductionMG"]}},
+     "management group ProductionMG"),
+    (lambda s: {**s, "version": 1}, "another nwlab version"),
+    (lambda s: {**s, "queries": {**s["queries"], "coverage": "ResourceContainers | project id"}},
+     "other queries (coverage)"),
+    (lambda s: [s], "unknown shape"),
+])
+def test_a_resume_state_of_another_scope_or_query_is_refused_clearly(estate, tmp_path, change,
+                                                                      words):
     nw, subscription = estate
     path = tmp_path / "estate.json"
-    state = tmp_path / "estate.json.partial.json"
-    state.write_text(json.dumps({"version": 1, "scope": {"subscriptions": [str(uuid.uuid4())]},
-                                 "done": {"coverage": []}, "stats": {}}))
-    topology = nw.snapshot(path=path, subscriptions=[subscription], progress=False)
-    assert topology["snapshot"]["coverage"]["read"]
+    state, saved = _saved_state(nw, path, subscription)
+    state.write_text(json.dumps(change(saved)))
+    kept = state.read_text()
+    before = nw.emulator.requests_count
+    with pytest.raises(SnapshotError, match=r"estate\.json\.partial\.json") as caught:
+        nw.snapshot(path=path, subscriptions=[subscription], progress=False)
+    assert words in str(caught.value) and "delete" in str(caught.value).lower()
+    assert nw.emulator.requests_count == before  # refused before any request
+    assert state.read_text() == kept  # another run's work is not overwritten
+
+
+def test_a_damaged_resume_state_is_refused_naming_the_file(estate, tmp_path):
+    nw, subscription = estate
+    path = tmp_path / "estate.json"
+    Path(str(path) + ".partial.json").write_text("{not json")
+    with pytest.raises(SnapshotError, match="not a snapshot's resume state"):
+        nw.snapshot(path=path, subscriptions=[subscription], progress=False)
+
+
+def test_a_snapshot_stopped_mid_query_resumes_to_the_uninterrupted_result(estate, tmp_path):
+    """Pages of 5 rows: the run stops on the fifth page (the second page of the third query); the
+    resumed snapshot equals one never interrupted, coverage and statistics aside."""
+    nw, subscription = estate
+    path = tmp_path / "estate.json"
+    nw.emulator.app.resource_graph.page_size = 5
+    nw.emulator.chaos = Chaos().on("POST", RG, Status(403, "AuthorizationFailed"), nth=[5])
+    with pytest.raises(ArmError):
+        nw.snapshot(path=path, subscriptions=[subscription], progress=False)
+    saved = json.loads(Path(str(path) + ".partial.json").read_text())
+    assert list(saved["done"]) == ["coverage", "networks"]  # 1 + 2 pages saved, the 4th lost
+    nw.emulator.chaos = None
+    resumed = nw.snapshot(path=path, subscriptions=[subscription], progress=False)
+    fresh = nw.snapshot(subscriptions=[subscription], progress=False)
+    for doc in (resumed, fresh):
+        doc["snapshot"].pop("at")
+        doc["snapshot"].pop("queries")
+    assert resumed == fresh
+    assert json.loads(path.read_text())["resources"] == fresh["resources"]
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -294,3 +347,46 @@ def test_a_rows_secrets_are_never_written():
                                      "authorizationKey": "k"}})
     assert item is not None and item["type"] == "Microsoft.Network/connections"
     assert item["properties"] == {"connectionStatus": "Connected"}
+
+
+def test_thousands_of_subscriptions_in_batches_with_whole_batches_denied(estate):
+    """650 more subscriptions than the tenant holds: three batches of 300 per query, the last
+    two refused whole by Resource Graph (none readable); the snapshot goes on and names all."""
+    nw, subscription = estate
+    others = [str(uuid.UUID(int=i + 1)) for i in range(650)]
+    before = rg_posts(nw)
+    topology = nw.snapshot(subscriptions=[subscription, *others], keep_subscription=True,
+                           progress=False)
+    # One answered batch per query (the refused batches are 400s, not answers).
+    assert rg_posts(nw) - before == len(STEPS) + 1
+    coverage = topology["snapshot"]["coverage"]
+    assert [e["subscriptionId"] for e in coverage["read"]] == [subscription]
+    assert sorted(e["subscriptionId"] for e in coverage["denied"]) == sorted(others)
+    assert len(topology["resources"]) > 20
+
+
+def test_a_subscription_named_twice_is_read_once(estate):
+    nw, subscription = estate
+    before = rg_posts(nw)
+    topology = nw.snapshot(subscriptions=[subscription.upper(), subscription], progress=False)
+    assert rg_posts(nw) - before == len(STEPS) + 1
+    coverage = topology["snapshot"]["coverage"]
+    assert len(coverage["read"]) == 1 and coverage["denied"] == []
+
+
+def test_an_answer_with_rows_left_out_is_named_in_the_coverage(estate, monkeypatch):
+    from nwlab.emulator.resource_graph import ResourceGraphService
+
+    nw, subscription = estate
+    real = ResourceGraphService._page
+
+    def short(self, topology, body):
+        page = real(self, topology, body)
+        if "networkwatchers" in body["query"]:
+            page["totalRecords"] += 2  # two rows announced that no page brings
+        return page
+
+    monkeypatch.setattr(ResourceGraphService, "_page", short)
+    topology = nw.snapshot(subscriptions=[subscription], progress=False)
+    assert topology["snapshot"]["coverage"]["incomplete"] == [
+        {"query": "watchers", "reason": "2 rows fewer than totalRecords announced"}]

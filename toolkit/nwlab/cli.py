@@ -284,10 +284,10 @@ def run_snapshot(args: argparse.Namespace) -> int:
     print(f"wrote {args.out}: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
     coverage = (topology.get("snapshot") or {}).get("coverage")
     if coverage:  # never a silently dropped subscription: the ones not read, on stderr
-        for part in ("denied", "skipped"):
-            for entry in coverage[part]:
-                print(f"nwlab: {part} {entry['subscriptionId']}: {entry['reason']}",
-                      file=sys.stderr)
+        for part in ("denied", "skipped", "incomplete"):
+            for entry in coverage.get(part) or []:
+                what = entry.get("subscriptionId") or f"query {entry.get('query')}"
+                print(f"nwlab: {part} {what}: {entry['reason']}", file=sys.stderr)
     return 0
 
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from nwlab import snapshot_compute
 from nwlab.arm.errors import ArmError, NwlabError
 from nwlab.arm.ids import ZERO_SUBSCRIPTION
-from nwlab.arm.resource_graph import ResourceGraph, validate_scope
+from nwlab.arm.resource_graph import QueryResult, ResourceGraph, validate_scope
 from nwlab.inventory import read_power_statuses
 from nwlab.progress import TqdmProgress, WidgetProgress, in_kernel
 from nwlab.snapshot import (
@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from nwlab.arm.session import ArmClient
 
 log = logging.getLogger(__name__)
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: the state names each saved query's text (a changed query is not reused)
 COLUMNS = "id, name, type, location, subscriptionId, resourceGroup, kind, sku, zones, properties"
 # ARM's spelling of every type the twin reads (Resource Graph answers them lower-cased).
 TYPES = {t.lower(): t for t in (
@@ -147,13 +147,15 @@ def take_graph_snapshot(client: ArmClient | Any, *, path: Any = None,
     subs, groups = validate_scope(scope.get("subscriptions"), scope.get("management_groups"))
     scope = {"subscriptions": subs} if subs is not None else {"management_groups": groups}
     target = Path(path) if path is not None else None
-    state = _load_state(target, scope)
+    queries = {"coverage": COVERAGE_QUERY, **{s.name: s.query for s in STEPS}}
+    state = _load_state(target, scope, queries)
     display = _display(progress, len(STEPS) + 1)
     try:
-        for name, query in (("coverage", COVERAGE_QUERY), *((s.name, s.query) for s in STEPS)):
+        for name, query in queries.items():
             if name not in state["done"]:
                 result = graph.query(query, page_size=page_size, **scope)
                 state["done"][name] = result.rows
+                state["incomplete"] += _incomplete(name, result)
                 # Every page counts, the coverage query's too (it spends the same quota).
                 state["stats"]["pages"] += result.pages
                 state["stats"]["throttled"] += result.throttled
@@ -223,12 +225,28 @@ def _assemble(client: ArmClient | Any, state: dict[str, Any], requested: list[st
         "emulation": {"dns": {}, "probes": 100},
         "snapshot": {"via": "resource-graph",
                      "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                     "coverage": {"read": read, "denied": denied, "skipped": skipped},
+                     "coverage": {"read": read, "denied": denied, "skipped": skipped,
+                                  "incomplete": list(state.get("incomplete") or [])},
                      "queries": {k: v for k, v in state["stats"].items()}},
     }
     if notes:
         topology["emulation"]["notes"] = notes
     return topology
+
+
+def _incomplete(name: str, result: QueryResult) -> list[dict[str, str]]:
+    """What a query's answer says it left out: never dropped silently, named in the coverage."""
+    out = []
+    if result.subscription_limit_hit:
+        out.append({"query": name, "reason": "x-ms-tenant-subscription-limit-hit: Resource Graph "
+                    "read only the first 10,000 subscriptions of the scope"})
+    if result.truncated:
+        out.append({"query": name, "reason": "resultTruncated: Resource Graph cut the answer "
+                    "and sent no $skipToken"})
+    if result.missing:
+        out.append({"query": name, "reason": f"{result.missing} rows fewer than totalRecords "
+                    "announced"})
+    return out
 
 
 def _resource(row: dict[str, Any]) -> dict[str, Any] | None:
@@ -313,23 +331,55 @@ def _state_path(target: Path) -> Path:
     return target.with_name(target.name + ".partial.json")
 
 
-def _load_state(target: Path | None, scope: dict[str, Any]) -> dict[str, Any]:
-    """The saved queries of an interrupted snapshot of the same scope, else a fresh state."""
-    fresh = {"version": STATE_VERSION, "scope": scope, "done": {},
-             "stats": {"pages": 0, "throttled": 0, "quota_waits": 0}}
+def _load_state(target: Path | None, scope: dict[str, Any], queries: dict[str, str]
+                ) -> dict[str, Any]:
+    """The saved queries of an interrupted snapshot of the same scope and queries, else a fresh
+    state. A state of another scope, another version or other queries is refused, not
+    overwritten: it is another run's work, and its rows are not this snapshot's."""
+    fresh = {"version": STATE_VERSION, "scope": scope, "queries": queries, "done": {},
+             "incomplete": [], "stats": {"pages": 0, "throttled": 0, "quota_waits": 0}}
     if target is None or not _state_path(target).exists():
         return fresh
+    where = _state_path(target)
     try:
-        saved = json.loads(_state_path(target).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return fresh
-    if not isinstance(saved, dict) or saved.get("version") != STATE_VERSION \
-            or saved.get("scope") != scope or not isinstance(saved.get("done"), dict):
-        return fresh  # another scope's leftovers are not this snapshot's
+        saved = json.loads(where.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SnapshotError(f"{where} is not a snapshot's resume state ({exc}).",
+                            fix=f"Delete {where.name} to start afresh.") from None
+    problem = _not_resumable(saved, scope, queries)
+    if problem:
+        raise SnapshotError(
+            f"{where} holds an interrupted snapshot of {problem}; it is not resumed for this one.",
+            fix=f"Resume it with the same scope, write this snapshot to another path, or delete "
+                f"{where.name} to start afresh.")
     log.info("resuming the snapshot: %d of %d queries already read", len(saved["done"]),
-             len(STEPS) + 1)
+             len(queries))
     saved.setdefault("stats", fresh["stats"])
-    return saved
+    saved.setdefault("incomplete", [])
+    return dict(saved)
+
+
+def _not_resumable(saved: Any, scope: dict[str, Any], queries: dict[str, str]) -> str | None:
+    """Why a saved state cannot continue this snapshot (None when it can)."""
+    if not isinstance(saved, dict) or not isinstance(saved.get("done"), dict):
+        return "an unknown shape"
+    if saved.get("version") != STATE_VERSION:
+        return f"another nwlab version (state version {saved.get('version')!r})"
+    if saved.get("scope") != scope:
+        return f"another scope ({_scope_text(saved.get('scope'))})"
+    changed = [n for n in saved["done"] if (saved.get("queries") or {}).get(n) != queries.get(n)]
+    if changed:
+        return f"other queries ({', '.join(sorted(changed))})"
+    return None
+
+
+def _scope_text(scope: Any) -> str:
+    if not isinstance(scope, dict):
+        return "unknown"
+    subs = scope.get("subscriptions") or []
+    groups = scope.get("management_groups") or []
+    return (f"{len(subs)} subscription(s)" if subs else
+            f"management group {', '.join(map(str, groups))}" if groups else "unknown")
 
 
 def _save_state(target: Path | None, state: dict[str, Any]) -> None:
