@@ -390,3 +390,34 @@ def test_an_answer_with_rows_left_out_is_named_in_the_coverage(estate, monkeypat
     topology = nw.snapshot(subscriptions=[subscription], progress=False)
     assert topology["snapshot"]["coverage"]["incomplete"] == [
         {"query": "watchers", "reason": "2 rows fewer than totalRecords announced"}]
+
+
+def test_arrays_past_mv_expand_limits_come_whole_as_the_arm_snapshot_has_them():
+    """Subnets and rules are kept as JSON in the row (reference §6.5, q2/q4: never mv-expanded,
+    whose cap is 400 rows): a VNet of 506 subnets and an NSG of 901 rules arrive whole."""
+    topology = json.loads(Path(DEFAULT_TOPOLOGY_PATH).read_text(encoding="utf-8"))
+    for res in topology["resources"]:
+        if res["type"] == "Microsoft.Network/virtualNetworks":
+            res["properties"]["subnets"] += [
+                {"name": f"extra{i}", "properties": {
+                    "addressPrefix": f"10.1.{100 + i // 16}.{i % 16 * 16}/28"}}
+                for i in range(500)]
+        if res["name"] == "AuditNsg":
+            res["properties"]["securityRules"] += [
+                {"name": f"r{i}", "properties": {
+                    "priority": 1000 + i, "direction": "Inbound", "access": "Deny",
+                    "protocol": "Tcp", "sourceAddressPrefix": f"192.0.2.{i % 250}",
+                    "sourcePortRange": "*", "destinationAddressPrefix": "*",
+                    "destinationPortRange": str(20000 + i)}} for i in range(900)]
+    nw = nwlab.emulate(topology, check_seconds=0, retry_after=0)
+    try:
+        by_graph = {r["id"]: r for r in
+                    nw.snapshot(subscriptions=[ZERO], progress=False)["resources"]}
+        by_arm = {r["id"]: r for r in nw.snapshot()["resources"]}
+    finally:
+        nw.close()
+    vnet = next(r for r in by_graph.values() if r["type"] == "Microsoft.Network/virtualNetworks")
+    nsg = next(r for r in by_graph.values() if r["name"] == "AuditNsg")
+    assert len(vnet["properties"]["subnets"]) == 506
+    assert len(nsg["properties"]["securityRules"]) == 901
+    assert vnet == by_arm[vnet["id"]] and nsg == by_arm[nsg["id"]]
