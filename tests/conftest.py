@@ -66,3 +66,16 @@ def private_network() -> Iterator[tuple[Any, str]]:
     nw = nwlab.emulate(topology, check_seconds=0, retry_after=0)
     yield nw, subscription
     nw.close()
+
+
+@pytest.fixture(scope="module")
+def twin() -> Iterator[Any]:
+    """The bundled Contoso emulator, fast knobs, one per test module (for tests that only read
+    it; a test that writes takes its own)."""
+    import nwlab
+
+    nw = nwlab.emulate(check_seconds=0.0, retry_after=0.0)
+    try:
+        yield nw
+    finally:
+        nw.close()
