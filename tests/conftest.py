@@ -46,3 +46,36 @@ def connect(fake_arm: FakeArm) -> Callable[..., Any]:
         return nw
 
     return make
+
+
+@pytest.fixture
+def private_network() -> Iterator[tuple[Any, str]]:
+    """The Contoso topology under a random, non-zero subscription id (so scrubbing is visible),
+    with a tag a snapshot must drop, served by the emulator: (client, subscription id)."""
+    import uuid
+    from pathlib import Path
+
+    import nwlab
+    from nwlab.emulator import DEFAULT_TOPOLOGY_PATH
+
+    subscription = str(uuid.uuid4())
+    text = Path(DEFAULT_TOPOLOGY_PATH).read_text(encoding="utf-8").replace(
+        "00000000-0000-0000-0000-000000000000", subscription)
+    topology = json.loads(text)
+    topology["resources"][0].setdefault("tags", {})["owner"] = "someone@contoso.example"
+    nw = nwlab.emulate(topology, check_seconds=0, retry_after=0)
+    yield nw, subscription
+    nw.close()
+
+
+@pytest.fixture(scope="module")
+def twin() -> Iterator[Any]:
+    """The bundled Contoso emulator, fast knobs, one per test module (for tests that only read
+    it; a test that writes takes its own)."""
+    import nwlab
+
+    nw = nwlab.emulate(check_seconds=0.0, retry_after=0.0)
+    try:
+        yield nw
+    finally:
+        nw.close()

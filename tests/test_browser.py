@@ -28,20 +28,12 @@ from typing import Any
 
 import pytest
 
+from browser_support import launched_chromium, require_chromium
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "02-troubleshoot-with-the-form.ipynb"
 OUTPUT = ROOT / "test-output" / "browser"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-# Flags that keep chromium off the network it cannot reach here (see the machine notes).
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
-
-if CHROMIUM is None:
-    if os.environ.get("CI"):
-        raise RuntimeError("chromium is not installed; .ci/run installs it with apt-get")
-    pytest.skip("Debian's chromium is not installed (apt-get install chromium)",
-                allow_module_level=True)
+require_chromium()
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import lab  # noqa: E402  (scripts/lab.py: what make demo and make app run)
@@ -93,15 +85,9 @@ def demo(app: bool, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
     OUTPUT.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with launched_chromium() as chromium:
+        yield chromium
 
 
 KERNEL_IDLE = """() => {

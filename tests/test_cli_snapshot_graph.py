@@ -77,3 +77,15 @@ def test_bad_flags_are_one_line_naming_the_flag(tmp_path, capsys, args, words):
     assert len(err.splitlines()) == 1 and words in err, err
     assert not out.exists()
 
+
+
+def test_resume_of_another_scopes_partial_is_one_line_before_any_request(tmp_path, capsys):
+    out = tmp_path / "estate.json"
+    partial = tmp_path / "estate.json.partial.json"
+    partial.write_text(json.dumps({"version": 2, "scope": {"subscriptions": [str(uuid.uuid4())]},
+                                   "queries": {}, "done": {}, "stats": {}}))
+    kept = partial.read_text()
+    code = main(["snapshot", "--emulate", "--subscriptions", ZERO, "--out", str(out), "--resume"])
+    err = capsys.readouterr().err.strip()
+    assert code != 0 and "another scope" in err and "delete" in err.lower(), err
+    assert partial.read_text() == kept and not out.exists()

@@ -300,15 +300,6 @@ def test_a_failed_or_empty_operation_is_a_typed_error(fake_arm, connect, final, 
 
 # -- on the emulator (it answers IP flow verify and next hop with its engine) ---------------
 
-@pytest.fixture(scope="module")
-def twin():
-    nw = nwlab.emulate(check_seconds=0.0, retry_after=0.0)
-    try:
-        yield nw
-    finally:
-        nw.close()
-
-
 def test_on_the_emulator_next_hop_follows_the_app_route_table(twin):
     r = twin.next_hop("MultiTierApp0", "10.1.4.4", resource_group="ContosoRG")
     assert (r.next_hop_type, r.next_hop_ip) == ("VirtualAppliance", "10.1.2.4")

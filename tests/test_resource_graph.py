@@ -167,3 +167,109 @@ def test_resets_after_parsing():
     assert parse_resets_after("1.00:00:01") == 86401
     assert parse_resets_after("soon") is None
     assert parse_resets_after(None) is None
+
+
+# -- attacks by class: paging, counts, throttling, coverage -----------------------------------
+
+def test_empty_pages_that_keep_sending_new_tokens_end_as_a_paging_error(fake_arm: FakeArm, graph):
+    fake_arm.on("POST", RG_PATH, *[page([], f"t{i}") for i in range(50)])
+    with pytest.raises(PagingError, match="no rows"):
+        graph.query(QUERY, subscriptions=[SUB])
+    assert len(fake_arm.seen("POST", RG_PATH)) < 10
+
+
+def test_an_empty_page_with_a_token_is_followed(fake_arm: FakeArm, graph):
+    fake_arm.on("POST", RG_PATH, page([], "t1"), page([{"id": "a"}], "t2"), page([{"id": "b"}]))
+    result = graph.query(QUERY, subscriptions=[SUB])
+    assert [r["id"] for r in result.rows] == ["a", "b"] and result.pages == 3
+
+
+def test_a_page_over_the_asked_size_loses_no_row(fake_arm: FakeArm, graph):
+    rows = [{"id": f"r{i}"} for i in range(1200)]
+    fake_arm.on("POST", RG_PATH, (200, QUOTA, {"totalRecords": 1200, "count": 1200,
+                                               "resultTruncated": "false", "data": rows}))
+    result = graph.query(QUERY, subscriptions=[SUB], page_size=1000)
+    assert len(result.rows) == 1200 and result.missing == 0
+
+
+@pytest.mark.parametrize("body, truncated, missing", [
+    ({"totalRecords": 5, "count": 2, "resultTruncated": "true", "data": [{"id": "a"}, {"id": "b"}]},
+     True, 3),
+    ({"totalRecords": "4", "count": 1, "resultTruncated": "false", "data": [{"id": "a"}]}, False, 3),
+    ({"totalRecords": 1, "count": 9, "resultTruncated": "false", "data": [{"id": "a"}]}, False, 0),
+    ({"totalRecords": "lots", "count": 1, "resultTruncated": "false", "data": [{"id": "a"}]},
+     False, 0),
+])
+def test_rows_fewer_than_announced_are_counted_missing(fake_arm: FakeArm, graph, body, truncated,
+                                                       missing):
+    fake_arm.on("POST", RG_PATH, (200, QUOTA, body))
+    result = graph.query(QUERY, subscriptions=[SUB])
+    assert (result.truncated, result.missing) == (truncated, missing)
+
+
+def test_a_429_without_retry_after_waits_its_quota_reset(fake_arm: FakeArm, graph):
+    throttled = (429, {"x-ms-user-quota-remaining": "0", "x-ms-user-quota-resets-after":
+                       "00:00:01"}, {"error": {"code": "RateLimiting", "message": "x"}})
+    fake_arm.on("POST", RG_PATH, throttled, page([{"id": "a"}]))
+    result = graph.query(QUERY, subscriptions=[SUB])
+    first, second = fake_arm.seen("POST", RG_PATH)
+    assert result.throttled == 1 and second.at - first.at >= 1.0
+
+
+@pytest.mark.parametrize("answer", [
+    (429, {"Retry-After": "7200"}, {"error": {"code": "RateLimiting", "message": "x"}}),
+    (429, {"x-ms-user-quota-resets-after": "23:00:00"},
+     {"error": {"code": "RateLimiting", "message": "x"}}),
+    page([{"id": "a"}], "t", {"x-ms-user-quota-remaining": "0",
+                              "x-ms-user-quota-resets-after": "05:00:00"}),
+])
+def test_a_quota_that_resets_too_far_away_is_a_typed_error_not_a_hang(fake_arm: FakeArm, graph,
+                                                                     answer):
+    from nwlab.arm.errors import ThrottledError
+
+    fake_arm.on("POST", RG_PATH, answer)
+    with pytest.raises(ThrottledError, match="quota resets in") as caught:
+        graph.query(QUERY, subscriptions=[SUB])  # no timeout: max_wait bounds it
+    assert caught.value.code == "QuotaResetTooFar"
+    assert len(fake_arm.seen("POST", RG_PATH)) == 1
+
+
+@pytest.mark.parametrize("headers", [
+    {"x-ms-user-quota-remaining": "many", "x-ms-user-quota-resets-after": "soon"},
+    {"x-ms-user-quota-remaining": "0", "x-ms-user-quota-resets-after": "5 seconds"},
+    {"x-ms-user-quota-remaining": "", "x-ms-user-quota-resets-after": ""},
+])
+def test_malformed_quota_headers_neither_fail_nor_spin(fake_arm: FakeArm, graph, headers):
+    fake_arm.on("POST", RG_PATH, page([{"id": "a"}], "t", headers), page([{"id": "b"}], None,
+                                                                         headers))
+    result = graph.query(QUERY, subscriptions=[SUB])
+    assert [r["id"] for r in result.rows] == ["a", "b"]
+    first, second = fake_arm.seen("POST", RG_PATH)
+    if headers["x-ms-user-quota-remaining"] == "0":  # spent, reset unreadable: the floor
+        assert second.at - first.at >= 0.05
+
+
+def test_a_batch_with_no_readable_subscription_is_named_not_fatal(fake_arm: FakeArm, graph):
+    refused = (400, {}, {"error": {"code": "NoValidSubscriptionsInQueryRequest",
+                                   "message": "none readable"}})
+    fake_arm.on("POST", RG_PATH, page([{"id": "a"}]), refused, page([{"id": "c"}]))
+    subs = [f"00000000-0000-0000-0000-{i:012d}" for i in range(700)]
+    result = graph.query(QUERY, subscriptions=subs)
+    assert [r["id"] for r in result.rows] == ["a", "c"]
+    assert result.unreadable == subs[300:600]
+
+
+def test_every_batch_unreadable_is_the_error(fake_arm: FakeArm, graph):
+    refused = (400, {}, {"error": {"code": "NoValidSubscriptionsInQueryRequest",
+                                   "message": "none readable"}})
+    fake_arm.on("POST", RG_PATH, refused, refused)
+    with pytest.raises(ArmError) as caught:
+        graph.query(QUERY, subscriptions=[f"00000000-0000-0000-0000-{i:012d}" for i in range(400)])
+    assert caught.value.code == "NoValidSubscriptionsInQueryRequest"
+
+
+def test_a_subscription_named_twice_in_any_casing_is_sent_once(fake_arm: FakeArm, graph):
+    upper = "ABCDEF00-0000-0000-0000-000000000001"
+    fake_arm.on("POST", RG_PATH, page([]))
+    graph.query(QUERY, subscriptions=[upper, SUB, upper.lower(), f" {SUB} "])
+    assert fake_arm.seen("POST", RG_PATH)[0].body["subscriptions"] == [upper, SUB]

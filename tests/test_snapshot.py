@@ -4,26 +4,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from pathlib import Path
 
 import pytest
 
 import nwlab
-from nwlab.emulator import DEFAULT_TOPOLOGY_PATH
 
 ZERO = "00000000-0000-0000-0000-000000000000"
-
-
-@pytest.fixture
-def private_network():
-    """The Contoso topology under a random, non-zero subscription id, served by the emulator."""
-    subscription = str(uuid.uuid4())
-    text = Path(DEFAULT_TOPOLOGY_PATH).read_text(encoding="utf-8").replace(ZERO, subscription)
-    topology = json.loads(text)
-    topology["resources"][0].setdefault("tags", {})["owner"] = "someone@contoso.example"
-    nw = nwlab.emulate(topology, check_seconds=0, retry_after=0)
-    yield nw, subscription
-    nw.close()
 
 
 def test_snapshot_scrubs_subscription_and_tags(private_network, tmp_path):

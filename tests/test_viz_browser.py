@@ -10,30 +10,20 @@ fails under CI, as tests/test_browser.py does.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from browser_support import launched_chromium, require_chromium
 from nwlab.batch import BatchEntry, BatchResult
 from nwlab.model import ConnectivityResult
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "test-output" / "figures"
 RESULTS = Path(__file__).parent / "data" / "results"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
-
-if CHROMIUM is None:
-    if os.environ.get("CI"):
-        raise RuntimeError("chromium is not installed; .ci/run installs it with apt-get")
-    pytest.skip("Debian's chromium is not installed (apt-get install chromium)",
-                allow_module_level=True)
+require_chromium()
 
 SOURCES = ["ContosoWebFrontEndScaleSetInstance0", "MultiTierApplicationVm0", "p0"]
 DESTINATIONS = ["Database0", "sqlserver-prod-westeurope.database.windows.net"]
@@ -55,14 +45,8 @@ def mesh_batch() -> BatchResult:
 
 @pytest.fixture(scope="module")
 def page() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser.new_page(viewport={"width": 900, "height": 700})
-        finally:
-            browser.close()
+    with launched_chromium() as browser:
+        yield browser.new_page(viewport={"width": 900, "height": 700})
 
 
 MEASURE = """() => {

@@ -213,9 +213,10 @@ class Net:
 
 def check(net: Net | Topology, source: str, destination: str, port: int = 80, *,
           protocol: str | None = None, probes: int | None = None,
-          source_port: int | None = None) -> dict[str, Any]:
+          source_port: int | None = None, ip_version: str | None = None) -> dict[str, Any]:
     """Run a connectivity check through the engine: source is a VM name; destination a VM
-    name (when the topology has one), an IP, a host name or a URL."""
+    name (when the topology has one), an IP, a host name or a URL; `ip_version` is the body's
+    preferredIPVersion (IPv4 or IPv6; omitted when None)."""
     topo = net.topology() if isinstance(net, Net) else net
     sub_rg = f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/" \
         "virtualMachines/"
@@ -229,6 +230,8 @@ def check(net: Net | Topology, source: str, destination: str, port: int = 80, *,
         body["source"]["port"] = source_port
     if protocol:
         body["protocol"] = protocol
+    if ip_version is not None:
+        body["preferredIPVersion"] = ip_version
     watcher = next(iter(topo.watchers.values()))
     spec = engine.parse_check(topo, watcher, body)
     return engine.run_check(topo, spec, probes)

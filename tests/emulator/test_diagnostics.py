@@ -18,15 +18,6 @@ AUDIT_VM = f"{RG}/Microsoft.Compute/virtualMachines/Auditor0"
 
 
 @pytest.fixture(scope="module")
-def twin():
-    nw = nwlab.emulate(check_seconds=0.0, retry_after=0.0)
-    try:
-        yield nw
-    finally:
-        nw.close()
-
-
-@pytest.fixture(scope="module")
 def topo():
     return load_topology(None)
 

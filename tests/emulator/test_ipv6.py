@@ -70,19 +70,8 @@ def pair(nsg_b: str | None = None) -> Net:
 
 def check6(net: Net | Topology, source: str, destination: str, port: int = 80,
            version: str | None = V6) -> dict[str, Any]:
-    """A connectivityCheck with preferredIPVersion (destination: a VM name or an address)."""
-    topo = net.topology() if isinstance(net, Net) else net
-    vms = f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/"
-    dest: dict[str, Any] = {"port": port}
-    if key(vms + destination) in topo.vms:
-        dest["resourceId"] = vms + destination
-    else:
-        dest["address"] = destination
-    body: dict[str, Any] = {"source": {"resourceId": vms + source}, "destination": dest}
-    if version is not None:
-        body["preferredIPVersion"] = version
-    spec = engine.parse_check(topo, next(iter(topo.watchers.values())), body)
-    return engine.run_check(topo, spec)
+    """A connectivityCheck preferring IPv6 unless told (destination: a VM name or an address)."""
+    return check(net, source, destination, port, ip_version=version)
 
 
 def hops(result: dict[str, Any]) -> list[tuple[str, str]]:

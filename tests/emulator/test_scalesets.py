@@ -108,7 +108,8 @@ def test_agent_comes_from_the_scale_set_extension_profile() -> None:
         _engine_check(net2, first2, {"address": "10.0.1.4", "port": 80})
 
 
-def test_flexible_member_is_an_ordinary_vm_source_and_destination() -> None:
+def _flexible_net() -> Net:
+    """VM a and flex1, a member of a Flexible scale set, in one subnet."""
     net = Net()
     net.vnet("v", "10.0.0.0/16")
     net.subnet("v", "a", "10.0.1.0/24")
@@ -118,21 +119,18 @@ def test_flexible_member_is_an_ordinary_vm_source_and_destination() -> None:
     for res in net.resources:
         if res["name"] == "flex1":
             res["properties"]["virtualMachineScaleSet"] = {"id": VMSS}
+    return net
+
+
+def test_flexible_member_is_an_ordinary_vm_source_and_destination() -> None:
+    net = _flexible_net()
     assert net.topology().assumptions == []
     assert check(net, "a", "flex1", 80)["connectionStatus"] == "Reachable"
     assert check(net, "flex1", "a", 80)["connectionStatus"] == "Reachable"
 
 
 def test_flexible_member_has_no_default_outbound_access() -> None:
-    net = Net()
-    net.vnet("v", "10.0.0.0/16")
-    net.subnet("v", "a", "10.0.1.0/24")
-    net.vm("a", "v", "a", "10.0.1.4")
-    net.vm("flex1", "v", "a", "10.0.1.5")
-    net.resources.append(_vmss("Flexible"))
-    for res in net.resources:
-        if res["name"] == "flex1":
-            res["properties"]["virtualMachineScaleSet"] = {"id": VMSS}
+    net = _flexible_net()
     assert check(net, "a", "13.107.21.200", 443)["connectionStatus"] == "Reachable"
     result = check(net, "flex1", "13.107.21.200", 443)
     assert result["connectionStatus"] == "Unreachable"

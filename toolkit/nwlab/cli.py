@@ -21,6 +21,7 @@ from typing import Any
 
 from nwlab._version import __version__
 from nwlab.arm.errors import NwlabError
+from nwlab.cli_mesh import add_mesh_arguments
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -163,14 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
         "mesh", help="run every source to every destination on every port",
         description="Run a mesh of checks concurrently within the write budget and save them "
                     "as JSON lines.")
-    mesh.add_argument("--sources", nargs="+", required=True, metavar="VM",
-                      help="source VM names (with -g) or VM resource ids")
-    mesh.add_argument("--dests", nargs="+", required=True, metavar="DEST",
-                      help="destinations: VM names or ids, IP addresses, host names or URLs")
-    mesh.add_argument("--ports", nargs="+", type=_int_or_text, metavar="PORT",
-                      help="destination ports (omit for URL destinations or Icmp)")
-    mesh.add_argument("-g", "--resource-group", help="resource group of VM names")
-    mesh.add_argument("--protocol", help="Tcp, Http, Https or Icmp")
+    add_mesh_arguments(mesh, _int_or_text)
     mesh.add_argument("--timeout", type=float, default=600.0, help="seconds per check (default 600)")
     mesh.add_argument("--concurrency", type=int, default=None,
                       help="checks in flight at once (default 256)")
@@ -284,10 +278,10 @@ def run_snapshot(args: argparse.Namespace) -> int:
     print(f"wrote {args.out}: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
     coverage = (topology.get("snapshot") or {}).get("coverage")
     if coverage:  # never a silently dropped subscription: the ones not read, on stderr
-        for part in ("denied", "skipped"):
-            for entry in coverage[part]:
-                print(f"nwlab: {part} {entry['subscriptionId']}: {entry['reason']}",
-                      file=sys.stderr)
+        for part in ("denied", "skipped", "incomplete"):
+            for entry in coverage.get(part) or []:
+                what = entry.get("subscriptionId") or f"query {entry.get('query')}"
+                print(f"nwlab: {part} {what}: {entry['reason']}", file=sys.stderr)
     return 0
 
 

@@ -28,6 +28,20 @@ SUMMARY_COLUMNS = ["source", "destination", "port", "verdict", "status", "avg_la
                    "probe_loss", "cause", "error"]
 
 
+def add_mesh_arguments(parser: argparse.ArgumentParser,
+                       port_type: Callable[[str], Any]) -> None:
+    """What a mesh is made of, as flags: `mesh` runs it, `monitor create` promotes it (one
+    home, so both commands spell and explain them alike)."""
+    parser.add_argument("--sources", nargs="+", required=True, metavar="VM",
+                        help="source VM names (with -g) or VM resource ids")
+    parser.add_argument("--dests", nargs="+", required=True, metavar="DEST",
+                        help="destinations: VM names or ids, IP addresses, host names or URLs")
+    parser.add_argument("--ports", nargs="+", type=port_type, metavar="PORT",
+                        help="destination ports (omit for URL destinations or Icmp)")
+    parser.add_argument("-g", "--resource-group", help="resource group of VM names")
+    parser.add_argument("--protocol", help="Tcp, Http, Https or Icmp")
+
+
 def build_checks(args: argparse.Namespace) -> list[dict[str, Any]]:
     from nwlab.batch import mesh
 

@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from nwlab.cli_mesh import add_mesh_arguments
+
 RESULT_COLUMNS = ["time", "source", "destination", "configuration", "test_result",
                   "checks_failed_percent", "round_trip_time_ms"]
 LIST_COLUMNS = ["name", "region", "provisioning_state", "monitoring_status", "tests",
@@ -39,14 +41,7 @@ def add_parser(sub: Any, backend_args: Callable[[argparse.ArgumentParser], None]
                                      parser_class=type(monitor))
     create = actions.add_parser("create", help="create (or replace) a monitor from a mesh")
     create.add_argument("name", metavar="NAME", help="the monitor's name, e.g. web-mesh")
-    create.add_argument("--sources", nargs="+", required=True, metavar="VM",
-                        help="source VM names (with -g) or VM resource ids")
-    create.add_argument("--dests", nargs="+", required=True, metavar="DEST",
-                        help="destinations: VM names or ids, IP addresses, host names or URLs")
-    create.add_argument("--ports", nargs="+", type=port_type, metavar="PORT",
-                        help="destination ports (omit for URL destinations or Icmp)")
-    create.add_argument("-g", "--resource-group", help="resource group of VM names")
-    create.add_argument("--protocol", help="Tcp, Http, Https or Icmp")
+    add_mesh_arguments(create, port_type)
     create.add_argument("--workspace", help="Log Analytics workspace resource id for the logs")
     create.add_argument("--frequency", type=_whole("--frequency", "60"), default=60,
                         metavar="SECONDS", help="seconds between tests, 30-1800 (default 60)")

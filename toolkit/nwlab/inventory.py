@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from nwlab.arm.errors import ArmError, PreflightError
-from nwlab.arm.ids import is_vm_id, parse_resource_id
+from nwlab.arm.ids import is_vm_id, is_vmss_instance_id, parse_resource_id
 
 if TYPE_CHECKING:  # pragma: no cover
     from nwlab.arm.session import ArmClient
@@ -113,7 +113,9 @@ def status_from_vm(arm: ArmClient, vm: dict[str, Any], asked: str | None = None)
     body lacks them (a list answer has neither)."""
     vm_id = asked or _text(vm.get("id"))
     rid = parse_resource_id(vm_id)
-    readable = is_vm_id(rid)  # a VM listed without a usable id gets no follow-up reads
+    # A VM or a Uniform scale set instance (both answer .../instanceView and .../extensions);
+    # one listed without a usable id gets no follow-up reads.
+    readable = is_vm_id(rid) or is_vmss_instance_id(rid)
     props = _obj(vm.get("properties"))
     statuses = _obj(props.get("instanceView")).get("statuses")
     if not isinstance(statuses, list) and readable:

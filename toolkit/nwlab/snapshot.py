@@ -65,11 +65,13 @@ def outside_scope(resources: dict[str, dict[str, Any]], subscriptions: list[str]
     return [f"{rid}: in another subscription, not captured" for rid in sorted(found)]
 
 
-def _clean(resource: dict[str, Any]) -> dict[str, Any]:
+def clean_resource(resource: dict[str, Any]) -> dict[str, Any]:
+    """A resource as a snapshot keeps it: no DROP_KEYS, no secret properties, and no NSG
+    default rules (the twin implies them; both snapshot paths store the same)."""
     out = {k: v for k, v in resource.items() if k not in DROP_KEYS}
     if isinstance(out.get("properties"), dict):
         out["properties"] = {k: v for k, v in out["properties"].items()
-                             if k not in SECRET_PROPERTIES}
+                             if k not in SECRET_PROPERTIES and k != "defaultSecurityRules"}
     return out
 
 
@@ -114,11 +116,11 @@ def take_snapshot(client: ArmClient | Any, *, resource_group: str | None = None,
     missing_notes: list[str] = []
     for kind in (*NETWORK_TYPES, *snapshot_compute.EGRESS_TYPES):
         for item in arm.list(f"{scope}/providers/Microsoft.Network/{kind}"):
-            resources[str(item["id"]).lower()] = _clean(item)
+            resources[str(item["id"]).lower()] = clean_resource(item)
     for item in arm.list(f"{scope}/providers/Microsoft.Network/privateDnsZones",
                             api_version=PRIVATE_DNS_API):
-        resources[str(item["id"]).lower()] = _clean(item)
-    for item in snapshot_compute.arm_scale_sets(arm, scope, _clean):
+        resources[str(item["id"]).lower()] = clean_resource(item)
+    for item in snapshot_compute.arm_scale_sets(arm, scope, clean_resource):
         resources[str(item["id"]).lower()] = item
     for vm in arm.list(f"{scope}/providers/Microsoft.Compute/virtualMachines"):
         for item in _vm_entry(arm, vm):
@@ -140,7 +142,7 @@ def take_snapshot(client: ArmClient | Any, *, resource_group: str | None = None,
             break
         for rid in sorted(wanted):
             try:
-                resources[rid.lower()] = _clean(arm.get_json(rid))
+                resources[rid.lower()] = clean_resource(arm.get_json(rid))
             except ArmError as exc:
                 missing_notes.append(f"{rid}: {exc.status} {exc.code}")
                 resources[rid.lower()] = {}
@@ -149,7 +151,7 @@ def take_snapshot(client: ArmClient | Any, *, resource_group: str | None = None,
     capture_outside_resources(arm, resources, missing_notes, sub)
     for watcher in arm.list(f"/subscriptions/{sub}/providers/Microsoft.Network/networkWatchers"):
         if str(watcher.get("location", "")).replace(" ", "").lower() in regions:
-            resources[str(watcher["id"]).lower()] = _clean(watcher)
+            resources[str(watcher["id"]).lower()] = clean_resource(watcher)
     topology: dict[str, Any] = {
         "subscriptionId": sub,
         "resources": sorted(resources.values(), key=lambda r: (str(r.get("type")), str(r.get("id")))),
@@ -330,7 +332,7 @@ def _children(arm: ArmClient, resources: dict[str, dict[str, Any]],
                 continue
             path = f"{parent['id']}/{segment}"
             try:
-                out += [_clean(item) for item in arm.list(path, api_version=api)]
+                out += [clean_resource(item) for item in arm.list(path, api_version=api)]
             except ArmError as exc:
                 notes.append(f"{path}: {exc.status} {exc.code}")
     return out

@@ -87,13 +87,26 @@ def arm_scale_sets(arm: ArmClient, scope: str,
     """Every scale set in scope, and for Uniform ones their instances and instance NICs."""
     for vmss in arm.list(f"{scope}/providers/Microsoft.Compute/virtualMachineScaleSets"):
         yield reduce_scale_set(vmss)
-        mode = str((vmss.get("properties") or {}).get("orchestrationMode") or "Uniform")
-        if mode.lower() != "uniform":
+        if not is_uniform(vmss):
             continue  # Flexible members are ordinary VMs and NICs, listed with the rest
         vmss_id = str(vmss["id"])
-        for instance in arm.list(f"{vmss_id}/virtualMachines",
-                                    params={"$expand": "instanceView"}):
-            yield reduce_instance(instance)
+        yield from arm_instances(arm, vmss_id)
         for nic in arm.list(f"{vmss_id}/networkInterfaces",
                                api_version=VMSS_NIC_API_VERSION):
             yield {**clean(nic), "type": T_NIC}
+
+
+def is_uniform(vmss: dict[str, Any]) -> bool:
+    """A Uniform scale set (the default when the mode is absent): its instances are children."""
+    mode = str((vmss.get("properties") or {}).get("orchestrationMode") or "Uniform")
+    return mode.lower() == "uniform"
+
+
+def arm_instances(arm: ArmClient, vmss_id: str) -> Iterator[dict[str, Any]]:
+    """A Uniform scale set's instances as VirtualMachineScaleSetVMs_List returns them with
+    $expand=instanceView: each with its extensions (the top-level ``resources`` array, where
+    the agent shows) and power state, in one paged read per scale set. Resource Graph has
+    neither (an instance's extensions are no Resource Graph type; reference §6.4), so both
+    snapshots read them here."""
+    for instance in arm.list(f"{vmss_id}/virtualMachines", params={"$expand": "instanceView"}):
+        yield reduce_instance(instance)

@@ -25,14 +25,14 @@ from typing import TYPE_CHECKING, Any
 from nwlab import snapshot_compute
 from nwlab.arm.errors import ArmError, NwlabError
 from nwlab.arm.ids import ZERO_SUBSCRIPTION
-from nwlab.arm.resource_graph import ResourceGraph, validate_scope
+from nwlab.arm.resource_graph import QueryResult, ResourceGraph, validate_scope
 from nwlab.inventory import read_power_statuses
 from nwlab.progress import TqdmProgress, WidgetProgress, in_kernel
 from nwlab.snapshot import (
     DROP_KEYS,
-    SECRET_PROPERTIES,
     arm_of,
     capture_outside_resources,
+    clean_resource,
     outside_scope,
     placeholder_others,
     write_json,
@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from nwlab.arm.session import ArmClient
 
 log = logging.getLogger(__name__)
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: the state names each saved query's text (a changed query is not reused)
 COLUMNS = "id, name, type, location, subscriptionId, resourceGroup, kind, sku, zones, properties"
 # ARM's spelling of every type the twin reads (Resource Graph answers them lower-cased).
 TYPES = {t.lower(): t for t in (
@@ -147,13 +147,15 @@ def take_graph_snapshot(client: ArmClient | Any, *, path: Any = None,
     subs, groups = validate_scope(scope.get("subscriptions"), scope.get("management_groups"))
     scope = {"subscriptions": subs} if subs is not None else {"management_groups": groups}
     target = Path(path) if path is not None else None
-    state = _load_state(target, scope)
+    queries = {"coverage": COVERAGE_QUERY, **{s.name: s.query for s in STEPS}}
+    state = _load_state(target, scope, queries)
     display = _display(progress, len(STEPS) + 1)
     try:
-        for name, query in (("coverage", COVERAGE_QUERY), *((s.name, s.query) for s in STEPS)):
+        for name, query in queries.items():
             if name not in state["done"]:
                 result = graph.query(query, page_size=page_size, **scope)
                 state["done"][name] = result.rows
+                state["incomplete"] += _incomplete(name, result)
                 # Every page counts, the coverage query's too (it spends the same quota).
                 state["stats"]["pages"] += result.pages
                 state["stats"]["throttled"] += result.throttled
@@ -209,6 +211,8 @@ def _assemble(client: ArmClient | Any, state: dict[str, Any], requested: list[st
         if item["type"] == "Microsoft.Compute/virtualMachines" and \
                 not item["properties"]["instanceView"]["statuses"]:
             _power_state_over_arm(arm, item, notes)
+        elif item["type"] == snapshot_compute.T_VMSS and snapshot_compute.is_uniform(item):
+            _instances_over_arm(arm, str(item["id"]), resources, notes)
     primary = read[0]["subscriptionId"]
     # Effective admin rules and service-tag prefixes: Resource Graph has neither, the ARM
     # snapshot's reads fetch them (one shared capture, so both paths give the twin the same).
@@ -221,12 +225,28 @@ def _assemble(client: ArmClient | Any, state: dict[str, Any], requested: list[st
         "emulation": {"dns": {}, "probes": 100},
         "snapshot": {"via": "resource-graph",
                      "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                     "coverage": {"read": read, "denied": denied, "skipped": skipped},
+                     "coverage": {"read": read, "denied": denied, "skipped": skipped,
+                                  "incomplete": list(state.get("incomplete") or [])},
                      "queries": {k: v for k, v in state["stats"].items()}},
     }
     if notes:
         topology["emulation"]["notes"] = notes
     return topology
+
+
+def _incomplete(name: str, result: QueryResult) -> list[dict[str, str]]:
+    """What a query's answer says it left out: never dropped silently, named in the coverage."""
+    out = []
+    if result.subscription_limit_hit:
+        out.append({"query": name, "reason": "x-ms-tenant-subscription-limit-hit: Resource Graph "
+                    "read only the first 10,000 subscriptions of the scope"})
+    if result.truncated:
+        out.append({"query": name, "reason": "resultTruncated: Resource Graph cut the answer "
+                    "and sent no $skipToken"})
+    if result.missing:
+        out.append({"query": name, "reason": f"{result.missing} rows fewer than totalRecords "
+                    "announced"})
+    return out
 
 
 def _resource(row: dict[str, Any]) -> dict[str, Any] | None:
@@ -255,9 +275,8 @@ def _resource(row: dict[str, Any]) -> dict[str, Any] | None:
         item["properties"] = props
         return snapshot_compute.graph_row(rtype, item)  # no OS profile, agent extension only
     else:
-        props.pop("defaultSecurityRules", None)  # implied by the twin, as in the ARM snapshot
         # A connection's pre-shared key, a gateway's client secrets: never written (as in ARM's).
-        item["properties"] = {k: v for k, v in props.items() if k not in SECRET_PROPERTIES}
+        item = clean_resource({**item, "properties": props})
     return item
 
 
@@ -269,6 +288,19 @@ def _power_state_over_arm(arm: ArmClient, vm: dict[str, Any], notes: list[str]) 
         notes.append(f"could not read the power state of {vm['id']}: {exc.status} {exc.code}")
         return
     vm["properties"]["instanceView"]["statuses"] = statuses
+
+
+def _instances_over_arm(arm: ArmClient, vmss_id: str, resources: dict[str, dict[str, Any]],
+                        notes: list[str]) -> None:
+    """A Uniform scale set's instances as the ARM snapshot reads them (their agent extension and
+    power state, which Resource Graph's instance rows lack): each replaces its Resource Graph
+    row, so a check from an instance answers as on the estate."""
+    try:
+        for instance in snapshot_compute.arm_instances(arm, vmss_id):
+            resources[str(instance["id"]).lower()] = instance
+    except ArmError as exc:
+        notes.append(f"could not read the instances of {vmss_id} (their agent extension and "
+                     f"power state): {exc.status} {exc.code}")
 
 
 def _scrub(topology: dict[str, Any]) -> dict[str, Any]:
@@ -299,23 +331,55 @@ def _state_path(target: Path) -> Path:
     return target.with_name(target.name + ".partial.json")
 
 
-def _load_state(target: Path | None, scope: dict[str, Any]) -> dict[str, Any]:
-    """The saved queries of an interrupted snapshot of the same scope, else a fresh state."""
-    fresh = {"version": STATE_VERSION, "scope": scope, "done": {},
-             "stats": {"pages": 0, "throttled": 0, "quota_waits": 0}}
+def _load_state(target: Path | None, scope: dict[str, Any], queries: dict[str, str]
+                ) -> dict[str, Any]:
+    """The saved queries of an interrupted snapshot of the same scope and queries, else a fresh
+    state. A state of another scope, another version or other queries is refused, not
+    overwritten: it is another run's work, and its rows are not this snapshot's."""
+    fresh = {"version": STATE_VERSION, "scope": scope, "queries": queries, "done": {},
+             "incomplete": [], "stats": {"pages": 0, "throttled": 0, "quota_waits": 0}}
     if target is None or not _state_path(target).exists():
         return fresh
+    where = _state_path(target)
     try:
-        saved = json.loads(_state_path(target).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return fresh
-    if not isinstance(saved, dict) or saved.get("version") != STATE_VERSION \
-            or saved.get("scope") != scope or not isinstance(saved.get("done"), dict):
-        return fresh  # another scope's leftovers are not this snapshot's
+        saved = json.loads(where.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SnapshotError(f"{where} is not a snapshot's resume state ({exc}).",
+                            fix=f"Delete {where.name} to start afresh.") from None
+    problem = _not_resumable(saved, scope, queries)
+    if problem:
+        raise SnapshotError(
+            f"{where} holds an interrupted snapshot of {problem}; it is not resumed for this one.",
+            fix=f"Resume it with the same scope, write this snapshot to another path, or delete "
+                f"{where.name} to start afresh.")
     log.info("resuming the snapshot: %d of %d queries already read", len(saved["done"]),
-             len(STEPS) + 1)
+             len(queries))
     saved.setdefault("stats", fresh["stats"])
-    return saved
+    saved.setdefault("incomplete", [])
+    return dict(saved)
+
+
+def _not_resumable(saved: Any, scope: dict[str, Any], queries: dict[str, str]) -> str | None:
+    """Why a saved state cannot continue this snapshot (None when it can)."""
+    if not isinstance(saved, dict) or not isinstance(saved.get("done"), dict):
+        return "an unknown shape"
+    if saved.get("version") != STATE_VERSION:
+        return f"another nwlab version (state version {saved.get('version')!r})"
+    if saved.get("scope") != scope:
+        return f"another scope ({_scope_text(saved.get('scope'))})"
+    changed = [n for n in saved["done"] if (saved.get("queries") or {}).get(n) != queries.get(n)]
+    if changed:
+        return f"other queries ({', '.join(sorted(changed))})"
+    return None
+
+
+def _scope_text(scope: Any) -> str:
+    if not isinstance(scope, dict):
+        return "unknown"
+    subs = scope.get("subscriptions") or []
+    groups = scope.get("management_groups") or []
+    return (f"{len(subs)} subscription(s)" if subs else
+            f"management group {', '.join(map(str, groups))}" if groups else "unknown")
 
 
 def _save_state(target: Path | None, state: dict[str, Any]) -> None:

@@ -39,6 +39,9 @@ class ArmError(NwlabError):
         self.method = method
         self.url = url
         self.body = body
+        # The answer's headers (lower-cased names): a 429 from Resource Graph says in
+        # x-ms-user-quota-resets-after when its quota comes back.
+        self.headers: dict[str, str] = {}
 
     def __str__(self) -> str:
         head = f"HTTP {self.status}" if self.status is not None else "ARM error"
@@ -78,11 +81,14 @@ class ArmError(NwlabError):
         message = " ".join(message.split())[:1000]  # one line, whatever the service sent
         get = headers.get if hasattr(headers, "get") else (lambda _k, _d=None: None)
         klass = ThrottledError if status == 429 else cls
-        return klass(message, status=status, code=code,
-                     request_id=get("x-ms-request-id"),
-                     correlation_id=get("x-ms-correlation-request-id"),
-                     method=method, url=url, fix=fix or _FIXES.get(status), body=body,
-                     retry_after=parse_retry_after(get("Retry-After")))
+        error = klass(message, status=status, code=code,
+                      request_id=get("x-ms-request-id"),
+                      correlation_id=get("x-ms-correlation-request-id"),
+                      method=method, url=url, fix=fix or _FIXES.get(status), body=body,
+                      retry_after=parse_retry_after(get("Retry-After")))
+        if hasattr(headers, "items"):
+            error.headers = {str(k).lower(): str(v) for k, v in headers.items()}
+        return error
 
 
 def _text(value: Any) -> str | None:

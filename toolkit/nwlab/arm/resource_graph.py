@@ -39,6 +39,14 @@ SCOPE_FILTERS = ("AtScopeAndBelow", "AtScopeAndAbove", "AtScopeExact", "AtScopeA
 MIN_WAIT_S = 1.0
 SERVER_RETRIES = 3  # a 5xx "unexpected query execution error" is retried (reference: azqr#712)
 MAX_THROTTLED_IN_A_ROW = 30  # then ThrottledError: a quota that never resets is a fault, not a wait
+# One wait longer than this (a reset hours away, a huge Retry-After) is a ThrottledError, not a
+# sleep: the documented quota windows are seconds (15 queries per 5 s), so such an answer would
+# otherwise hang a caller who set no timeout. A caller's timeout= bounds the waits instead.
+MAX_WAIT_S = 600.0
+# Pages with no rows that still carry a (new) $skipToken: a few are tolerated, more are a
+# service that pages without end.
+MAX_EMPTY_PAGES_IN_A_ROW = 5
+UNREADABLE_SCOPE = "NoValidSubscriptionsInQueryRequest"
 _HMS = re.compile(r"^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2}(?:\.\d+)?)$")
 
 
@@ -77,6 +85,10 @@ class QueryResult:
     waited_s: float = 0.0
     subscription_limit_hit: bool = False
     truncated: bool = False  # resultTruncated "true" with no $skipToken: rows are missing
+    missing: int = 0  # rows totalRecords announced that no page brought (per scope, summed)
+    # Subscriptions of batches Resource Graph refused whole (none readable by the caller), when
+    # other batches were read: named, not silently dropped.
+    unreadable: list[str] = field(default_factory=list)
 
 
 class ResourceGraph:
@@ -88,10 +100,11 @@ class ResourceGraph:
     """
 
     def __init__(self, arm: ArmClient, *, api_version: str = API_VERSION,
-                 min_wait: float = MIN_WAIT_S) -> None:
+                 min_wait: float = MIN_WAIT_S, max_wait: float = MAX_WAIT_S) -> None:
         self.arm = arm
         self.api_version = api_version
         self.min_wait = min_wait
+        self.max_wait = max_wait
         self._quota_until = 0.0  # monotonic time before which the quota is known to be spent
 
     def query(self, query: str, *, subscriptions: Iterable[str] | None = None,
@@ -131,8 +144,19 @@ class ResourceGraph:
         scopes: list[dict[str, Any]] = [{"managementGroups": groups}] if groups is not None \
             else [{"subscriptions": chunk} for chunk in batches(subs)] if subs is not None \
             else [{}]  # neither: every scope the caller can read (the tenant)
+        refused: ArmError | None = None
         for scope in scopes:
-            self._run(query, scope, options, result, deadline, cancel, on_page)
+            try:
+                self._run(query, scope, options, result, deadline, cancel, on_page)
+            except ArmError as exc:
+                # A batch none of whose subscriptions the caller can read is refused whole
+                # (400 NoValidSubscriptionsInQueryRequest); the other batches still count.
+                if exc.code != UNREADABLE_SCOPE or "subscriptions" not in scope:
+                    raise
+                refused = exc
+                result.unreadable.extend(scope["subscriptions"])
+        if refused is not None and len(result.unreadable) == len(subs or []):
+            raise refused  # nothing in scope was readable
         return result
 
     # -- one scope, every page ------------------------------------------------------------------
@@ -141,6 +165,8 @@ class ResourceGraph:
              on_page: Callable[[QueryResult], None] | None) -> None:
         body: dict[str, Any] = {**scope, "query": query, "options": dict(options)}
         seen: set[str] = set()
+        rows_here = empty_in_a_row = 0
+        total: int | None = None
         while True:
             page, headers = self._post(body, result, deadline, cancel)
             data = page.get("data")
@@ -149,8 +175,12 @@ class ResourceGraph:
                     "Resource Graph answered without a 'data' list (asked for objectArray).",
                     status=200, code="InvalidResponseContent", method="POST", url=PATH,
                     fix="Try again; report the request id to Azure support if it repeats.")
-            result.rows.extend(row for row in data if isinstance(row, dict))
+            rows = [row for row in data if isinstance(row, dict)]
+            result.rows.extend(rows)
             result.pages += 1
+            rows_here += len(rows)
+            empty_in_a_row = 0 if rows else empty_in_a_row + 1
+            total = _count(page.get("totalRecords"), total)
             if str(headers.get("x-ms-tenant-subscription-limit-hit", "")).lower() == "true":
                 result.subscription_limit_hit = True
             token = page.get("$skipToken")
@@ -160,7 +190,15 @@ class ResourceGraph:
                 # Without a token a "true" means rows are missing (a query that projects no id).
                 if str(page.get("resultTruncated", "false")).lower() == "true":
                     result.truncated = True
+                # Fewer rows than announced: pages were lost (more is the estate growing while
+                # it was paged, or a row served twice: callers key rows by id).
+                result.missing += max(0, (total or 0) - rows_here)
                 return
+            if empty_in_a_row > MAX_EMPTY_PAGES_IN_A_ROW:
+                raise SkipTokenCycle(
+                    f"Resource Graph sent {empty_in_a_row} pages in a row with no rows and a new "
+                    "$skipToken; paging would not end.", status=200, code="SkipTokenCycle",
+                    method="POST", url=PATH, fix="Try again later; report it if it repeats.")
             if not isinstance(token, str) or token in seen:
                 raise SkipTokenCycle(
                     "Resource Graph sent a $skipToken that repeats an earlier page (or is not "
@@ -226,6 +264,13 @@ class ResourceGraph:
             raise OperationTimeout(
                 f"Resource Graph asks to wait {seconds:.1f} s for its quota, past the timeout; "
                 "nothing more was sent.", fix="Pass a larger timeout=, or query fewer scopes.")
+        if deadline is None and seconds > self.max_wait:
+            # Waited only when the caller's timeout= covers it: no unbounded sleep unasked.
+            raise ThrottledError(
+                f"Resource Graph's quota resets in {seconds:.0f} s, more than the "
+                f"{self.max_wait:.0f} s this client waits without a timeout; nothing more was "
+                "sent.", status=429, code="QuotaResetTooFar", method="POST", url=PATH,
+                fix="Try again later, or pass a timeout= that covers the wait.")
         if result is not None:
             result.quota_waits += 1
             result.waited_s += seconds
@@ -233,12 +278,22 @@ class ResourceGraph:
 
 
 def _throttle_wait(exc: ArmError) -> float:
-    """Retry-After (the throttling guidance: wait it, plus jitter); a second when it is absent.
+    """Retry-After, else the 429's x-ms-user-quota-resets-after (the throttling guidance: wait
+    either, plus jitter); a second when neither is readable."""
+    if exc.retry_after is not None:
+        return exc.retry_after
+    resets = parse_resets_after(exc.headers.get("x-ms-user-quota-resets-after"))
+    return resets if resets is not None else 1.0
 
-    Assumption: the 429's own x-ms-user-quota-resets-after is not read, because ArmClient raises
-    before the headers reach here; answers that are not 429 carry it and are read (_note_quota).
-    """
-    return exc.retry_after if exc.retry_after is not None else 1.0
+
+def _count(value: Any, previous: int | None) -> int | None:
+    """totalRecords read leniently (an int64, sometimes sent as text); the last readable wins."""
+    if isinstance(value, bool):
+        return previous
+    try:
+        return int(value) if isinstance(value, int | str) else previous
+    except ValueError:
+        return previous
 
 
 def validate_scope(subscriptions: Iterable[str] | None, management_groups: Iterable[str] | None
@@ -261,9 +316,14 @@ def validate_scope(subscriptions: Iterable[str] | None, management_groups: Itera
     if groups is not None and (not groups or not all(groups)):
         raise ValueError("management_group: expected a management group name or id, e.g. "
                          "'ProductionMG'")
-    # Order kept, duplicates dropped: a subscription is read (and counted) once.
-    return (list(dict.fromkeys(subs)) if subs is not None else None,
-            list(dict.fromkeys(groups)) if groups is not None else None)
+    # Order kept, duplicates dropped (ids in any casing are one subscription, as ARM compares
+    # them): a subscription is read (and counted) once.
+    return (_unique(subs) if subs is not None else None,
+            _unique(groups) if groups is not None else None)
+
+
+def _unique(names: list[str]) -> list[str]:
+    return list({name.lower(): name for name in reversed(names)}.values())[::-1]
 
 
 __all__ = ["API_VERSION", "QueryResult", "ResourceGraph", "ResourceGraphError", "SkipTokenCycle",

@@ -266,7 +266,23 @@ class ArmApp:
             if child is None:
                 raise not_found(child_id)
             return Response(200, self._render(child, query))
+        if len(low) == 11 and rtype == T_VMSS and low[8] == "virtualmachines" \
+                and low[10] in ("extensions", "instanceview"):
+            return self._instance_read(method, "/" + "/".join(segs[:10]), low[10], path, query)
         raise ArmError(404, "InvalidResourceType", f"No route for '{path}'.")
+
+    def _instance_read(self, method: str, instance_id: str, segment: str, path: str,
+                       query: dict[str, str]) -> Response:
+        """A Uniform instance's own extensions (VirtualMachineScaleSetVMExtensions_List) or its
+        instance view (VirtualMachineScaleSetVMs_GetInstanceView), as for a VM."""
+        instance = self.topology.raw.get(key(instance_id))
+        if instance is None or str(instance.get("type", "")).lower() != T_VMSS_VM:
+            raise not_found(instance_id)
+        self._only(method, "GET")
+        if segment == "instanceview":
+            return Response(200, self._instance_view(instance))
+        return self._list([copy.deepcopy(e) for e in
+                           self.topology.extensions.get(key(instance_id), [])], path, query)
 
     @staticmethod
     def _only(method: str, allowed: str) -> Response | None:

@@ -116,6 +116,10 @@ class ResourceGraphService:
         # Extensions given inline in a VM's "resources" array are rows of their own here.
         extensions = [e for group in topology.extensions.values() for e in group
                       if str(e.get("id", "")).lower() not in listed]
+        # A scale-set instance's extensions are no Resource Graph type (ComputeResources holds
+        # the instances and their NICs only, reference §6.4): a client reads them over ARM.
+        resources = [r for r in resources if not _instance_extension(r)]
+        extensions = [e for e in extensions if not _instance_extension(e)]
         table, types, columns = parse_query(query)
         rows = [self._row(subscription_id, r, columns)
                 for r in self._table(table, resources, extensions, subscription_id)
@@ -202,6 +206,8 @@ class ResourceGraphService:
             parts[3].lower() == "resourcegroups" else ""
         row["tenantId"] = ZERO_TENANT
         props = row.setdefault("properties", {})
+        if row["type"].startswith("microsoft.network/"):
+            props.setdefault("provisioningState", "Succeeded")  # as ARM GET shows the resource
         if row["type"] == "microsoft.compute/virtualmachines":
             view = props.pop("instanceView", None) or {}
             code = next((str(s.get("code")) for s in view.get("statuses") or []
@@ -212,6 +218,11 @@ class ResourceGraphService:
         if columns is not None:
             row = {c: row.get(c) for c in columns}
         return row
+
+
+def _instance_extension(res: JSON) -> bool:
+    rid = str(res.get("id", "")).lower()
+    return "/virtualmachinescalesets/" in rid and "/extensions/" in rid
 
 
 def parse_query(text: str) -> tuple[str, frozenset[str] | None, tuple[str, ...] | None]:
