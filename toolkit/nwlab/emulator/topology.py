@@ -774,6 +774,8 @@ class Topology:
     def _index(self, resources: list[Any]) -> None:
         prefix = f"/subscriptions/{self.subscription_id}/resourcegroups/".lower()
         lowered: dict[str, str] = {}  # ARM type as spelled -> lower-cased (a few dozen types)
+        # What ARM list calls read, indexed in this same pass (shared by derived topologies).
+        listing = self.cache["listing"] = Listing()
         for i, res in enumerate(resources):
             if not isinstance(res, dict):
                 raise TopologyError(f"resources[{i}]", "each resource must be a JSON object")
@@ -791,13 +793,15 @@ class Topology:
             # The Service Tags answer is subscription-scoped (.../locations/<r>/serviceTags).
             scope = f"/subscriptions/{self.subscription_id}/".lower() \
                 if rtype == T_SERVICE_TAGS else prefix
-            if not key(rid).startswith(scope):
+            k = key(rid)
+            if not k.startswith(scope):
                 raise TopologyError(rid, "ids must start with /subscriptions/"
                                     f"{self.subscription_id}/resourceGroups/ (the topology's "
                                     "subscription)", field="id")
             if not isinstance(res.setdefault("properties", {}), dict):
                 raise TopologyError(rid, "'properties' must be an object", field="properties")
             self._add(res)
+            listing.add(i, res, k, rtype)
             props = res["properties"]
             if rtype not in MODELLED_TYPES:
                 self.note(Assumption("UNMODELLED_RESOURCE_TYPE", rid,
@@ -1624,25 +1628,34 @@ class Listing:
 
     __slots__ = ("by_type", "groups", "positions")
 
-    def __init__(self, resources: Iterable[JSON]) -> None:
+    def __init__(self, resources: Iterable[JSON] = ()) -> None:
         self.by_type: dict[tuple[str, str | None], list[str]] = {}
         self.groups: dict[str, tuple[str, str]] = {}
         self.positions: dict[str, int] = {}  # key -> index in document["resources"]
         for i, res in enumerate(resources):
-            rid = res["id"]
-            k = key(rid)
-            self.positions[k] = i
-            rtype = str(res.get("type", "")).lower()
-            self.by_type.setdefault((rtype, None), []).append(k)
-            # Loaded ids start /subscriptions/{id}/resourceGroups/{name}/ (the loader refuses
-            # others but the subscription-scoped Service Tags): split off the prefix only.
-            parts = rid.split("/", 5)
-            name = parts[4] if len(parts) > 5 and parts[3].lower() == "resourcegroups" \
-                else resource_group_of(rid)
-            if name:
-                self.by_type.setdefault((rtype, name.lower()), []).append(k)
-                if name.lower() not in self.groups:
-                    self.groups[name.lower()] = (name, str(res.get("location", "")))
+            self.add(i, res, key(res["id"]), str(res.get("type", "")).lower())
+
+    def add(self, i: int, res: JSON, k: str, rtype: str) -> None:
+        """The resource at document position ``i``, of key ``k`` and lower-cased type (the
+        loader calls this from its own pass over the resources, which has both at hand)."""
+        rid = res["id"]
+        self.positions[k] = i
+        by_type = self.by_type
+        found = by_type.get((rtype, None))
+        if found is None:
+            by_type[(rtype, None)] = [k]
+        else:
+            found.append(k)
+        # Loaded ids start /subscriptions/{id}/resourceGroups/{name}/ (the loader refuses
+        # others but the subscription-scoped Service Tags): split off the prefix only.
+        parts = rid.split("/", 5)
+        name = parts[4] if len(parts) > 5 and parts[3].lower() == "resourcegroups" \
+            else resource_group_of(rid)
+        if name:
+            group = name.lower()
+            by_type.setdefault((rtype, group), []).append(k)
+            if group not in self.groups:
+                self.groups[group] = (name, str(res.get("location", "")))
 
 
 # Writable children the topology can re-parse alone: (type, field) -> (segment, child type).
