@@ -31,7 +31,7 @@ from dataclasses import replace
 
 from . import gateways, private_endpoints, service_endpoints
 from .servicetags import route_tag_rank
-from .topology import Route, Subnet, Topology, key
+from .topology import Route, RouteTable, Subnet, Topology, key
 
 NONE_PREFIXES = tuple(ipaddress.IPv4Network(p) for p in
                       ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"))
@@ -127,12 +127,22 @@ def peering_routes_disabled(topo: Topology, subnet: Subnet) -> bool:
     return str(props.get("disablePeeringRoute") or "None").lower() == "all"
 
 
-def expanded_user_routes(topo: Topology, subnet: Subnet) -> list[tuple[ipaddress.IPv4Network,
-                                                                         Route]]:
-    """(prefix, route) per candidate: a tag route once per IPv4 prefix of its tag."""
+def expanded_user_routes(topo: Topology, subnet: Subnet,
+                         ) -> tuple[tuple[ipaddress.IPv4Network, Route], ...]:
+    """(prefix, route) per candidate: a tag route once per IPv4 prefix of its tag. Cached per
+    route table, which every subnet using it shares (a Storage route is hundreds of prefixes);
+    a route write drops its table's entry (Topology._rewrite)."""
     if subnet.route_table_id is None:
-        return []
-    table = topo.route_tables[key(subnet.route_table_id)]
+        return ()
+    cache_key = ("user-routes", key(subnet.route_table_id))
+    cached = topo.cache.get(cache_key)
+    if cached is None:
+        cached = topo.cache[cache_key] = _expand(topo, topo.route_tables[cache_key[1]])
+    return cached  # type: ignore[no-any-return]
+
+
+def _expand(topo: Topology, table: RouteTable,
+            ) -> tuple[tuple[ipaddress.IPv4Network, Route], ...]:
     out: list[tuple[ipaddress.IPv4Network, Route]] = []
     for route in table.routes:
         if isinstance(route.prefix, ipaddress.IPv6Network):
@@ -146,7 +156,7 @@ def expanded_user_routes(topo: Topology, subnet: Subnet) -> list[tuple[ipaddress
             ranked = replace(route, prefix=None, rank=route_tag_rank(data))
             out.extend((net, ranked) for net in data.prefixes.networks
                        if isinstance(net, ipaddress.IPv4Network))  # tag sets are IPv4
-    return out
+    return tuple(out)
 
 
 def _rank(route: Route) -> tuple[int, int]:

@@ -1616,6 +1616,7 @@ class Topology:
             new._parse_route_table(parent)
             users = self._subnets_using(pkey)
             stale = [(kind, k) for kind in ("routes", "routes6", "vnet-tag") for k in users]
+            stale.append(("user-routes", pkey))  # routing.expanded_user_routes
         for stale_key in stale:
             new.cache.pop(stale_key, None)
         return new, created
