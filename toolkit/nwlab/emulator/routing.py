@@ -138,7 +138,7 @@ def expanded_user_routes(topo: Topology, subnet: Subnet,
     cached = topo.cache.get(cache_key)
     if cached is None:
         cached = topo.cache[cache_key] = _expand(topo, topo.route_tables[cache_key[1]])
-    return cached  # type: ignore[no-any-return]
+    return cached
 
 
 def _expand(topo: Topology, table: RouteTable,

@@ -25,8 +25,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from .assumptions import Assumption
 from . import gcpause
+from .assumptions import Assumption
 from .gcpause import collector_paused
 from .servicetags import T_SERVICE_TAGS, ServiceTagIndex, endpoint_tag_names
 
@@ -331,10 +331,10 @@ def resource_group_of(resource_id: str) -> str | None:
 
 def _ref(obj: Any) -> str | None:
     """The id of an ARM sub-resource reference ``{"id": ...}``, or None."""
-    if obj is None:  # the common case, before the costlier Mapping check
+    if obj is None:  # the common case
         return None
-    if (isinstance(obj, dict) or isinstance(obj, Mapping)) and isinstance(obj.get("id"), str) \
-            and obj["id"]:
+    # dict first in the tuple: an exact check, before the costlier Mapping one.
+    if isinstance(obj, (dict, Mapping)) and isinstance(obj.get("id"), str) and obj["id"]:
         return str(obj["id"])
     return None
 
@@ -779,7 +779,7 @@ class Topology:
         for i, res in enumerate(resources):
             if not isinstance(res, dict):
                 raise TopologyError(f"resources[{i}]", "each resource must be a JSON object")
-            rid, rtype, name = res.get("id"), res.get("type"), res.get("name")
+            rid, rtype, name = res.get("id", ""), res.get("type", ""), res.get("name", "")
             if not (isinstance(rid, str) and rid and isinstance(rtype, str) and rtype
                     and isinstance(name, str) and name):
                 for field in ("id", "type", "name"):  # the first missing one, named
