@@ -5,11 +5,15 @@
     .venv/bin/python benchmarks/twin_scale.py --nics 20000 --profile load,checks,put
 
 The estate is benchmarks/twin.py's hub and spoke (tags, ASGs and admin rules). Figures:
-load = nwlab.emulate(path) until it answers (file read, validated Topology, server start);
+load = nwlab.emulate(path) until it answers (file read, validated Topology, server start),
+measured before any other load of that estate file (no cache warmed for it), as CPU time of the process
+(process_time: the machine is shared, so wall time also counts other people's work) and wall;
 memory = tracemalloc peak and retained of load_topology(path) alone, and this process's RSS;
 checks/s = nw.check() over HTTP (202, then the result), one after another, the engine mix of
-twin.py; rule PUT = one securityRules PUT through ARM, then the first check after it.
-Goals (issue 14): load < 3 s at 20,000 NICs; checks/s at 20,000 >= 0.8 x at 100; PUT < 50 ms.
+twin.py, each estate's checks in slices alternating with the other estates' (every twin stays
+up until all have run); rule PUT = one securityRules PUT through ARM, then the first check after it.
+Goals (issue 14): load < 3 s at 20,000 NICs; checks/s at 20,000 >= 0.8 x at 100; PUT < 50 ms;
+each is printed with its figure and PASS or FAIL (the load goal is judged on CPU time).
 --profile prints cProfile's top functions (cumulative) of the phases named (`server`: the
 emulator's own threads, where the time of a check over HTTP goes).
 """
@@ -94,78 +98,111 @@ def _calls(bodies: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
     return out
 
 
-def measure(nics: int, checks: int, wanted: set[str]) -> dict[str, float]:
-    doc = twin.estate(nics, plain=False)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "estate.json"
-        path.write_text(json.dumps(doc), encoding="utf-8")
-        size_mb = path.stat().st_size / 1e6
-        gc.collect()
-        tracemalloc.start()
-        topo = load_topology(path)
-        retained, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-        started = time.perf_counter()
-        with profiled("load", wanted):
-            nw = nwlab.emulate(str(path), check_seconds=0, retry_after=0)
-        load_s = time.perf_counter() - started
-    try:
-        calls = _calls(twin.check_mix(topo, checks))
+class Estate:
+    """One generated estate served by its own twin: load, then checks in slices, then a PUT."""
+
+    def __init__(self, nics: int, checks: int, wanted: set[str]) -> None:
+        self.nics, self.wanted = nics, wanted
+        self.doc = twin.estate(nics, plain=False)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "estate.json"
+            path.write_text(json.dumps(self.doc), encoding="utf-8")
+            self.size_mb = path.stat().st_size / 1e6
+            gc.collect()
+            started, cpu_started = time.perf_counter(), time.process_time()
+            with profiled("load", wanted):
+                self.nw = nwlab.emulate(str(path), check_seconds=0, retry_after=0)
+            self.load_cpu = time.process_time() - cpu_started
+            self.load_s = time.perf_counter() - started
+            gc.collect()
+            tracemalloc.start()
+            topo = load_topology(path)
+            self.retained, self.peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+        self.calls = _calls(twin.check_mix(topo, checks + 1))
         del topo
-        nw.check(*calls[0])  # warm: discovery of the watcher, first indexes
-        server_prof = profile_server(nw) if "server" in wanted else None
+        self.nw.check(*self.calls.pop(0))  # warm: discovery of the watcher, first indexes
+        self.server_prof = profile_server(self.nw) if "server" in wanted else None
+        self.done, self.check_s = 0, 0.0
+
+    def run_checks(self, count: int) -> None:
+        """The next ``count`` checks of the mix (each check once: no cache warmed twice)."""
+        batch = self.calls[self.done:self.done + count]
         started = time.perf_counter()
-        with profiled("checks", wanted):
-            for source, dest, port in calls:
-                nw.check(source, dest, port)
-        check_rate = len(calls) / (time.perf_counter() - started)
-        if server_prof is not None:
-            print_profile(f"server, {len(calls)} checks at {nics} NICs", server_prof)
-            server_prof = profile_server(nw)
-        nsg = next(r["id"] for r in doc["resources"]
-                   if r["type"] == "Microsoft.Network/networkSecurityGroups")
-        rule = {"properties": {"priority": 4000, "direction": "Inbound", "access": "Deny",
-                               "protocol": "Tcp", "sourceAddressPrefix": "*",
-                               "sourcePortRange": "*", "destinationAddressPrefix": "*",
-                               "destinationPortRange": "4444"}}
-        started = time.perf_counter()
-        with profiled("put", wanted):
-            nw.arm.request("PUT", f"{nsg}/securityRules/bench-write", json=rule,
-                           api_version="2024-05-01")
-        put_s = time.perf_counter() - started
-        if server_prof is not None:
-            print_profile(f"server, one rule PUT at {nics} NICs", server_prof)
-        started = time.perf_counter()
-        nw.check(*calls[0])
-        after_s = time.perf_counter() - started
-    finally:
-        nw.close()
-    print(f"{nics:>6} NICs ({len(doc['resources'])} resources, {size_mb:.1f} MB): "
-          f"load {load_s:.2f} s | {check_rate:.1f} checks/s over HTTP ({len(calls)} checks) | "
-          f"rule PUT {put_s * 1000:.0f} ms, first check after {after_s * 1000:.0f} ms | "
-          f"topology memory {retained / 1e6:.0f} MB retained, {peak / 1e6:.0f} MB peak "
-          f"(tracemalloc), process max RSS {_rss_mb():.0f} MB", flush=True)
-    return {"nics": nics, "load_s": load_s, "checks_per_s": check_rate, "put_s": put_s}
+        with profiled("checks", self.wanted):
+            for source, dest, port in batch:
+                self.nw.check(source, dest, port)
+        self.check_s += time.perf_counter() - started
+        self.done += len(batch)
+
+    def finish(self) -> dict[str, float]:
+        """The rule PUT and the check after it; prints this estate's line and closes it."""
+        nw, nics = self.nw, self.nics
+        try:
+            if self.server_prof is not None:
+                print_profile(f"server, {self.done} checks at {nics} NICs", self.server_prof)
+                self.server_prof = profile_server(nw)
+            nsg = next(r["id"] for r in self.doc["resources"]
+                       if r["type"] == "Microsoft.Network/networkSecurityGroups")
+            rule = {"properties": {"priority": 4000, "direction": "Inbound", "access": "Deny",
+                                   "protocol": "Tcp", "sourceAddressPrefix": "*",
+                                   "sourcePortRange": "*", "destinationAddressPrefix": "*",
+                                   "destinationPortRange": "4444"}}
+            started = time.perf_counter()
+            with profiled("put", self.wanted):
+                nw.arm.request("PUT", f"{nsg}/securityRules/bench-write", json=rule,
+                               api_version="2024-05-01")
+            put_s = time.perf_counter() - started
+            if self.server_prof is not None:
+                print_profile(f"server, one rule PUT at {nics} NICs", self.server_prof)
+            started = time.perf_counter()
+            nw.check(*self.calls[0])
+            after_s = time.perf_counter() - started
+        finally:
+            nw.close()
+        check_rate = self.done / self.check_s
+        print(f"{nics:>6} NICs ({len(self.doc['resources'])} resources, {self.size_mb:.1f} MB): "
+              f"load {self.load_cpu:.2f} s CPU, {self.load_s:.2f} s wall | {check_rate:.1f} "
+              f"checks/s over HTTP ({self.done} checks) | rule PUT {put_s * 1000:.0f} ms, first "
+              f"check after {after_s * 1000:.0f} ms | topology memory {self.retained / 1e6:.0f} "
+              f"MB retained, {self.peak / 1e6:.0f} MB peak (tracemalloc), process max RSS "
+              f"{_rss_mb():.0f} MB", flush=True)
+        return {"nics": nics, "load_s": self.load_s, "load_cpu": self.load_cpu,
+                "checks_per_s": check_rate, "put_s": put_s}
+
+
+def verdict(met: bool) -> str:
+    return "PASS" if met else "FAIL"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--nics", type=int, nargs="+", default=[100, 20000])
     parser.add_argument("--checks", type=int, default=60, help="HTTP checks per estate")
+    parser.add_argument("--rounds", type=int, default=6,
+                        help="slices the checks are cut into, alternating between estates")
     parser.add_argument("--profile", default="",
                         help="phases to profile: load, checks, put (client side), server (the "
                              "emulator's handling of the checks and the PUT)")
     args = parser.parse_args()
     wanted = {p.strip() for p in args.profile.split(",") if p.strip()}
-    figures = [measure(n, args.checks, wanted) for n in args.nics]
+    estates = [Estate(n, args.checks, wanted) for n in args.nics]
+    # The estates' checks run in alternating slices, so a burst of other work on this shared
+    # machine slows each estate's checks alike instead of one estate's only.
+    slice_size = max(1, args.checks // args.rounds)
+    while any(e.done < args.checks for e in estates):
+        for estate in estates:
+            estate.run_checks(min(slice_size, args.checks - estate.done))
+    figures = [e.finish() for e in estates]
     small, large = figures[0], figures[-1]
+    print(f"goals at {large['nics']} NICs:")
+    print(f"  load < 3 s: {large['load_cpu']:.2f} s CPU ({large['load_s']:.2f} s wall) "
+          f"{verdict(large['load_cpu'] < 3)}")
     if len(figures) > 1:
         ratio = large["checks_per_s"] / small["checks_per_s"]
-        print(f"goals at {large['nics']} NICs: load {large['load_s']:.2f} s (goal < 3 s: "
-              f"{'met' if large['load_s'] < 3 else 'NOT met'}); checks/s {ratio:.2f} x that at "
-              f"{small['nics']} (goal >= 0.8: {'met' if ratio >= 0.8 else 'NOT met'}); rule PUT "
-              f"{large['put_s'] * 1000:.0f} ms (goal < 50 ms: "
-              f"{'met' if large['put_s'] < 0.05 else 'NOT met'})")
+        print(f"  checks/s >= 0.8 x that at {small['nics']} NICs: {ratio:.2f} x "
+              f"({large['checks_per_s']:.1f} vs {small['checks_per_s']:.1f}) {verdict(ratio >= 0.8)}")
+    print(f"  rule PUT < 50 ms: {large['put_s'] * 1000:.0f} ms {verdict(large['put_s'] < 0.05)}")
 
 
 if __name__ == "__main__":

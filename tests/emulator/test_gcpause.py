@@ -66,3 +66,34 @@ def test_the_earliest_clashing_rule_is_the_one_reported() -> None:
     with pytest.raises(TopologyError, match=r"securityRules/c2.*duplicate rule name"):
         Topology(_estate(rule("c", 300, "Inbound", "Allow"), rule("a", 100, "Inbound", "Allow"),
                          _with_id(rule("c", 100, "Inbound", "Deny"), "c2")))
+
+
+def test_a_large_topology_is_frozen_out_of_the_collector_and_holds_no_cycle(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from nwlab.emulator import gcpause
+    from nwlab.emulator.topology import key
+    net = Net()
+    net.vnet("v", "10.0.0.0/16")
+    nsg = net.nsg("n", rule("a", 100, "Inbound", "Allow"))
+    net.subnet("v", "s", "10.0.1.0/24", nsg="n")
+    net.vm("vm", "v", "s", "10.0.1.4")
+    gc.collect()
+    frozen = gc.get_freeze_count()
+    monkeypatch.setattr(gcpause, "LONG_LIVED_RESOURCES", 10**9)
+    small = net.topology()
+    assert gc.get_freeze_count() == frozen  # below the threshold nothing is frozen
+    monkeypatch.setattr(gcpause, "LONG_LIVED_RESOURCES", 1)
+    try:
+        topo = net.topology()
+        assert gc.get_freeze_count() > frozen
+    finally:
+        gc.unfreeze()
+    # Frozen objects are freed by reference counting only: a topology, and one a write
+    # derives from it, must leave no cycle for the collector to find.
+    written, _ = topo.with_child(nsg, "securityRules", {
+        "name": "b", "id": f"{nsg}/securityRules/b",
+        "properties": rule("b", 200, "Inbound", "Deny")["properties"]})
+    assert [r.name for r in written.nsgs[key(nsg)].rules] == ["a", "b"]
+    gc.collect()
+    del topo, written, small
+    assert gc.collect() == 0

@@ -229,3 +229,109 @@ def test_an_ipv6_route_write_reaches_a_check_that_already_ran() -> None:
     again, _ = after.without_child(rt, "routes", "drop-b6")
     assert check6(again, "a", "b")["connectionStatus"] == "Reachable"
     assert check6(before, "a", "b")["connectionStatus"] == "Reachable"
+
+
+def test_the_listing_built_in_the_load_pass_equals_one_built_alone() -> None:
+    from nwlab.emulator.topology import Listing
+    net, ids = _estate()
+    net.asg("extra")
+    for topo in (net.topology(), _writes(net.topology(), ids)):
+        alone = Listing(topo.document["resources"])
+        built = topo._listing()
+        assert (built.by_type, built.groups, built.positions) == \
+            (alone.by_type, alone.groups, alone.positions)
+
+
+def _asg_estate(*rules: dict[str, Any]) -> tuple[Net, dict[str, str]]:
+    net = Net()
+    asgs = {n: net.asg(n) for n in ("web", "db")}
+    net.vnet("v", "10.0.0.0/16")
+    net.subnet("v", "a", "10.0.1.0/24", nsg="n1")
+    net.subnet("v", "b", "10.0.2.0/24", nsg="n2")
+    net.nsg("n1", *rules)
+    net.nsg("n2", *rules)
+    net.vm("web", "v", "a", "10.0.1.4", asgs=[asgs["web"]])
+    net.vm("db", "v", "b", "10.0.2.4", asgs=[asgs["db"]])
+    return net, asgs
+
+
+def test_a_memoised_body_with_asgs_answers_as_a_parse_of_each_rule() -> None:
+    net, asgs = _asg_estate()
+    deny = rule("deny-db", 120, "Inbound", "Deny", dst_asgs=[asgs["db"]])
+    net.resources = [r for r in net.resources if r["name"] not in ("n1", "n2")]
+    n1, n2 = net.nsg("n1", deny), net.nsg("n2", {**deny, "name": "deny-db-2"})
+    topo = net.topology()
+    assert len(topo._rule_memo) == 1
+    (r1,), (r2,) = topo.nsgs[key(n1)].rules, topo.nsgs[key(n2)].rules
+    from dataclasses import replace
+
+    from nwlab.emulator.topology import parse_security_rule
+    assert r1 == parse_security_rule(net.resources[-2]["properties"]["securityRules"][0],
+                                     r1.id)
+    assert r2 == replace(r1, name="deny-db-2", id=r2.id)
+    assert check(net, "web", "db", 1433)["connectionStatus"] == "Unreachable"
+    # A write after the load reuses the memo: the new rule has its own name and id and its
+    # NSG answers for it; a new body naming a missing ASG is refused, naming that rule.
+    after, _ = topo.with_child(n1, "securityRules", {
+        "name": "deny-db-3", "id": f"{n1}/securityRules/deny-db-3",
+        "properties": {**deny["properties"], "priority": 130}})
+    assert [r.name for r in after.nsgs[key(n1)].rules] == ["deny-db", "deny-db-3"]
+    missing = asgs["db"].replace("/db", "/gone")
+    with pytest.raises(TopologyError, match=r"deny-gone.*not a .*applicationsecuritygroups"):
+        after.with_child(n1, "securityRules", {
+            "name": "deny-gone", "id": f"{n1}/securityRules/deny-gone",
+            "properties": {**deny["properties"], "priority": 140,
+                           "destinationApplicationSecurityGroups": [{"id": missing}]}})
+
+
+def test_a_repeated_body_naming_a_missing_asg_is_refused_at_its_first_rule() -> None:
+    net, asgs = _asg_estate()
+    missing = asgs["db"].replace("/db", "/gone")
+    net.resources = [r for r in net.resources if r["name"] not in ("n1", "n2")]
+    net.nsg("n1", rule("first", 120, "Inbound", "Deny", dst_asgs=[missing]))
+    net.nsg("n2", rule("second", 120, "Inbound", "Deny", dst_asgs=[missing]))
+    with pytest.raises(TopologyError, match=r"securityRules/first.*gone"):
+        net.topology()
+
+
+@pytest.mark.parametrize("text", [
+    "10.0.0.1", "0.0.0.0", "255.255.255.255", "010.0.0.1", "1.2.3", "1.2.3.4.5", " 10.0.0.1 ",
+    "10.0.0.1\n", "256.1.1.1", "1.2.3.04", "0x1.1.1.1", "\u0661.2.3.4", "1..2.3", "1.2.3.4\x00",
+    "+1.2.3.4", "::1", "fd00::4", "", "10.0.0.1/32"])
+def test_an_address_parses_as_ipaddress_parses_it(text: str) -> None:
+    # parse_address's fast path (inet_pton) must accept and refuse exactly what ipaddress does.
+    import ipaddress
+
+    from nwlab.emulator.topology import parse_address
+    try:
+        expected: Any = ipaddress.ip_address(text.strip())
+    except ValueError:
+        expected = None
+    if not isinstance(expected, ipaddress.IPv4Address):
+        with pytest.raises(TopologyError, match="is not an IPv4 address"):
+            parse_address(text, "r", "privateIPAddress")
+    else:
+        assert parse_address(text, "r", "privateIPAddress") == expected
+
+
+def test_a_table_expansion_cached_for_one_subnet_follows_route_writes() -> None:
+    # Subnets of one route table share its expansion (routing.expanded_user_routes): a route
+    # PUT or DELETE on the table must reach every subnet using it, as a fresh load sees it.
+    net = Net()
+    net.vnet("v", "10.0.0.0/16")
+    rt = net.rt("rt", route("drop", "9.9.9.0/24", "None"))
+    net.subnet("v", "a", "10.0.1.0/24", rt="rt")
+    net.subnet("v", "b", "10.0.2.0/24", rt="rt")
+    topo = net.topology()
+    a, b = (topo.subnets[k] for k in topo.subnets)
+    assert routing.expanded_user_routes(topo, a) is routing.expanded_user_routes(topo, b)
+    after, _ = topo.with_child(rt, "routes", {
+        "name": "more", "id": f"{rt}/routes/more",
+        "properties": {"addressPrefix": "7.7.7.0/24", "nextHopType": "None"}})
+    again, _ = after.without_child(rt, "routes", "drop")
+    for derived in (after, again):
+        fresh = Topology(derived.document)
+        for sub in (a, b):
+            assert [str(p) for p, _ in routing.expanded_user_routes(derived, sub)] == \
+                [str(p) for p, _ in routing.expanded_user_routes(fresh, sub)]
+    assert [str(p) for p, _ in routing.expanded_user_routes(topo, b)] == ["9.9.9.0/24"]

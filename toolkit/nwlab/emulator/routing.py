@@ -36,7 +36,7 @@ from dataclasses import replace
 
 from . import gateways, private_endpoints, service_endpoints
 from .servicetags import route_tag_rank
-from .topology import Route, Subnet, Topology, key
+from .topology import Route, RouteTable, Subnet, Topology, key
 
 NONE_PREFIXES = tuple(ipaddress.IPv4Network(p) for p in
                       ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"))
@@ -136,13 +136,25 @@ def peering_routes_disabled(topo: Topology, subnet: Subnet) -> bool:
 
 
 def expanded_user_routes(topo: Topology, subnet: Subnet, version: int = 4,
-                         ) -> list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, Route]]:
+                         ) -> tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, Route],
+                                    ...]:
     """(prefix, route) per candidate of one address family: a CIDR route of that family, a tag
     route once per prefix of its tag of that family (IPv6 only when its next hop has no address:
-    module docstring)."""
+    module docstring). Cached per route table and family, which every subnet using the table
+    shares (a Storage route is hundreds of prefixes); a route write drops its table's entries
+    (Topology._rewrite)."""
     if subnet.route_table_id is None:
-        return []
-    table = topo.route_tables[key(subnet.route_table_id)]
+        return ()
+    table_key = key(subnet.route_table_id)
+    cache_key = ("user-routes", table_key, version)
+    cached = topo.cache.get(cache_key)
+    if cached is None:
+        cached = topo.cache[cache_key] = _expand(topo, topo.route_tables[table_key], version)
+    return cached
+
+
+def _expand(topo: Topology, table: RouteTable, version: int,
+            ) -> tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, Route], ...]:
     out: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, Route]] = []
     for route in table.routes:
         if route.prefix is not None:
@@ -156,7 +168,7 @@ def expanded_user_routes(topo: Topology, subnet: Subnet, version: int = 4,
             continue  # UNRESOLVED_SERVICE_TAG, recorded at load
         ranked = replace(route, prefix=None, rank=route_tag_rank(data))
         out.extend((net, ranked) for net in data.prefixes.networks if net.version == version)
-    return out
+    return tuple(out)
 
 
 def _rank(route: Route) -> tuple[int, int]:

@@ -16,14 +16,17 @@ import functools
 import ipaddress
 import itertools
 import json
+import operator
 import os
 import re
+import socket
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields
 from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Any
 
+from . import gcpause
 from .assumptions import Assumption
 from .gcpause import collector_paused
 from .servicetags import T_SERVICE_TAGS, ServiceTagIndex, endpoint_tag_names
@@ -331,7 +334,10 @@ def resource_group_of(resource_id: str) -> str | None:
 
 def _ref(obj: Any) -> str | None:
     """The id of an ARM sub-resource reference ``{"id": ...}``, or None."""
-    if isinstance(obj, Mapping) and isinstance(obj.get("id"), str) and obj["id"]:
+    if obj is None:  # the common case
+        return None
+    # dict first in the tuple: an exact check, before the costlier Mapping one.
+    if isinstance(obj, (dict, Mapping)) and isinstance(obj.get("id"), str) and obj["id"]:
         return str(obj["id"])
     return None
 
@@ -384,6 +390,15 @@ def _parse_dns(section: Any, where: str) -> tuple[dict[str, ipaddress.IPv4Addres
 
 
 def parse_address(text: Any, rid: str, field: str) -> ipaddress.IPv4Address:
+    if isinstance(text, str):
+        # inet_pton takes exactly the dotted quads ipaddress takes (four decimal octets, no
+        # leading zeros) and costs a tenth of its parse; what it refuses (spaces around the
+        # address, anything else) goes the long way below, which decides as before.
+        try:
+            return ipaddress.IPv4Address(int.from_bytes(socket.inet_pton(socket.AF_INET, text),
+                                                        "big"))
+        except (OSError, ValueError):
+            pass
     try:
         addr = ipaddress.ip_address(str(text).strip()) if isinstance(text, str) else None
     except ValueError:
@@ -543,23 +558,28 @@ def parse_security_rule(raw: Mapping[str, Any], rid: str) -> SecurityRule:
                         source_asgs=asgs["source"], destination_asgs=asgs["destination"])
 
 
-def parse_security_rules(raw: Mapping[str, Any], rid: str,
-                         memo: dict[str, SecurityRule]) -> SecurityRule:
-    """:func:`parse_security_rule` once per distinct body: estates repeat a few thousand rule
-    bodies across tens of thousands of rules. ``memo`` maps a body's canonical JSON to the
-    rule parsed from it; only name and id differ between rules of one body. A body that is
-    refused is never stored, so each refusal names its own rule."""
-    props = raw.get("properties")
-    try:
-        body = json.dumps(props, sort_keys=True)
-    except (TypeError, ValueError):  # not JSON (a caller's own objects): parse it alone
-        return parse_security_rule(raw, rid)
-    found = memo.get(body)
-    if found is None:
-        found = memo[body] = parse_security_rule(raw, rid)
-        return found
-    name = str(raw.get("name") or rid.rstrip("/").split("/")[-1])
-    return replace(found, name=name, id=rid)
+# One encoder for every rule body: json.dumps(sort_keys=True) builds a new one per call.
+_body_text = json.JSONEncoder(sort_keys=True).encode
+_RULE_FIELDS = tuple(f.name for f in fields(SecurityRule))
+_rule_values = operator.attrgetter(*_RULE_FIELDS)
+_NAME_AT, _ID_AT = _RULE_FIELDS.index("name"), _RULE_FIELDS.index("id")
+
+
+def _renamed(rule: SecurityRule, name: str, rid: str) -> SecurityRule:
+    """``rule`` under another rule's name and id: what dataclasses.replace does, without its
+    per-call look at the fields (a 40,000-rule estate renames tens of thousands of rules)."""
+    values = list(_rule_values(rule))
+    values[_NAME_AT], values[_ID_AT] = name, rid
+    return SecurityRule(*values)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleBody:
+    """A rule body parsed once (Topology._rule_of): the rule, and whether it names a service
+    tag (only those rules carry load-time assumptions about their prefixes)."""
+
+    rule: SecurityRule
+    names_tags: bool
 
 
 def _parse_ipv6_address(text: Any, rid: str, field: str) -> ipaddress.IPv6Address:
@@ -709,6 +729,11 @@ UNMODELLED_FIELDS: dict[str, dict[str, tuple[Any, str]]] = {
     },
 }
 
+# The same, each path split once (the loader asks this of every NIC and ipConfiguration).
+_UNMODELLED_PATHS = {kind: tuple((path, tuple(path.split(".")), unset, assumed)
+                                 for path, (unset, assumed) in paths.items())
+                     for kind, paths in UNMODELLED_FIELDS.items()}
+
 
 # ---------------------------------------------------------------------------------------------
 # The topology
@@ -760,12 +785,14 @@ class Topology:
         self.assumptions: list[Assumption] = []
         self.assumptions_at: dict[str, list[Assumption]] = {}
         self.cache: dict[Any, Any] = {}
-        # Rule body -> parsed rule (parse_security_rules), shared with topologies a write
+        # Rule body -> parsed rule (_rule_of), shared with topologies a write
         # derives from this one.
-        self._rule_memo: dict[str, SecurityRule] = {}
+        self._rule_memo: dict[str, RuleBody] = {}
         self._index(resources)
         self._parse()
         self.emulation = self._parse_emulation(doc.get("emulation") or {})
+        if len(self.raw) >= gcpause.LONG_LIVED_RESOURCES:
+            gcpause.settle_long_lived()
 
     def note(self, assumption: Assumption) -> None:
         """Record what the twin assumes about one resource (loading never refuses for it)."""
@@ -775,25 +802,35 @@ class Topology:
     # -- indexing ----------------------------------------------------------------------------
     def _index(self, resources: list[Any]) -> None:
         prefix = f"/subscriptions/{self.subscription_id}/resourcegroups/".lower()
+        lowered: dict[str, str] = {}  # ARM type as spelled -> lower-cased (a few dozen types)
+        # What ARM list calls read, indexed in this same pass (shared by derived topologies).
+        listing = self.cache["listing"] = Listing()
         for i, res in enumerate(resources):
             if not isinstance(res, dict):
                 raise TopologyError(f"resources[{i}]", "each resource must be a JSON object")
-            for field in ("id", "type", "name"):
-                if not isinstance(res.get(field), str) or not res[field]:
-                    raise TopologyError(str(res.get("id") or f"resources[{i}]"),
-                                        f"'{field}' (a string) is required", field=field)
-            rid = res["id"]
-            rtype = res["type"].lower()
+            rid, rtype, name = res.get("id", ""), res.get("type", ""), res.get("name", "")
+            if not (isinstance(rid, str) and rid and isinstance(rtype, str) and rtype
+                    and isinstance(name, str) and name):
+                for field in ("id", "type", "name"):  # the first missing one, named
+                    if not isinstance(res.get(field), str) or not res[field]:
+                        raise TopologyError(str(res.get("id") or f"resources[{i}]"),
+                                            f"'{field}' (a string) is required", field=field)
+            low = lowered.get(rtype)
+            if low is None:
+                low = lowered[rtype] = rtype.lower()
+            rtype = low
             # The Service Tags answer is subscription-scoped (.../locations/<r>/serviceTags).
             scope = f"/subscriptions/{self.subscription_id}/".lower() \
                 if rtype == T_SERVICE_TAGS else prefix
-            if not key(rid).startswith(scope):
+            k = key(rid)
+            if not k.startswith(scope):
                 raise TopologyError(rid, "ids must start with /subscriptions/"
                                     f"{self.subscription_id}/resourceGroups/ (the topology's "
                                     "subscription)", field="id")
             if not isinstance(res.setdefault("properties", {}), dict):
                 raise TopologyError(rid, "'properties' must be an object", field="properties")
             self._add(res)
+            listing.add(i, res, k, rtype)
             props = res["properties"]
             if rtype not in MODELLED_TYPES:
                 self.note(Assumption("UNMODELLED_RESOURCE_TYPE", rid,
@@ -825,9 +862,10 @@ class Topology:
 
     def _add(self, res: JSON) -> None:
         k = key(res["id"])
-        if k in self.raw:
+        raw = self.raw
+        if k in raw:
             raise TopologyError(res["id"], "duplicate resource id", field="id")
-        self.raw[k] = res
+        raw[k] = res
 
     def _add_extension(self, ext: JSON) -> None:
         parent = ext["id"].rstrip("/").rsplit("/extensions/", 1)[0]
@@ -844,14 +882,22 @@ class Topology:
             props[field] = items = []
         if not isinstance(items, list):
             raise TopologyError(parent["id"], f"'{field}' must be a list", field=field)
-        ns = parent["type"].split("/")[0]
+        parent_id = parent["id"]
+        child_type = f"{parent['type'].split('/')[0]}/{type_suffix}"
+        raw = self.raw
         for i, child in enumerate(items):
             if not isinstance(child, dict) or not isinstance(child.get("name"), str):
-                raise TopologyError(parent["id"], f"{field}[{i}] needs a 'name'", field=field)
-            child.setdefault("id", f"{parent['id']}/{segment}/{child['name']}")
-            child.setdefault("type", f"{ns}/{type_suffix}")
-            child.setdefault("properties", {})
-            self._add(child)
+                raise TopologyError(parent_id, f"{field}[{i}] needs a 'name'", field=field)
+            if "id" not in child:
+                child["id"] = f"{parent_id}/{segment}/{child['name']}"
+            if "type" not in child:
+                child["type"] = child_type
+            if "properties" not in child:
+                child["properties"] = {}
+            k = key(child["id"])  # _add, inlined: this runs once per rule and ipConfiguration
+            if k in raw:
+                raise TopologyError(child["id"], "duplicate resource id", field="id")
+            raw[k] = child
 
     def _lookup(self, ref: str | None, rtype: str, owner: str, field: str) -> str | None:
         """Resolve a reference, refusing dangling ids (the commonest hand-written mistake)."""
@@ -865,9 +911,9 @@ class Topology:
 
     def _unmodelled_fields(self, rid: str, props: Mapping[str, Any], kind: str) -> None:
         """Record each field of UNMODELLED_FIELDS[kind] that is set on this resource."""
-        for path, (unset, assumed) in UNMODELLED_FIELDS[kind].items():
-            value: Any = props
-            for part in path.split("."):
+        for path, parts, unset, assumed in _UNMODELLED_PATHS[kind]:
+            value: Any = props.get(parts[0])  # mostly absent: one look and on
+            for part in parts[1:]:
                 value = value.get(part) if isinstance(value, Mapping) else None
             if value is not None and value != unset and value != []:
                 self.note(Assumption("UNMODELLED_FIELD", rid, assumed, field=path))
@@ -878,8 +924,17 @@ class Topology:
 
     def _parse(self) -> None:
         self._by_type: dict[str, list[JSON]] = {}
+        lowered: dict[Any, str] = {}  # type as spelled -> lower-cased, once per spelling
         for res in self.raw.values():
-            self._by_type.setdefault(str(res.get("type", "")).lower(), []).append(res)
+            spelled = res.get("type", "")
+            low = lowered.get(spelled) if isinstance(spelled, str) else str(spelled).lower()
+            if low is None:
+                low = lowered[spelled] = spelled.lower()
+            found = self._by_type.get(low)
+            if found is None:
+                self._by_type[low] = [res]
+            else:
+                found.append(res)
         for res in self._of_type(T_ASG):
             self.asgs[key(res["id"])] = res["id"]
             self.asg_members[key(res["id"])] = set()
@@ -955,7 +1010,7 @@ class Topology:
         by_name: dict[str, int] = {}
         by_slot: dict[tuple[str, int], int] = {}
         for child in res["properties"]["securityRules"]:
-            rule = parse_security_rules(child, child["id"], self._rule_memo)
+            rule, names_tags = self._rule_of(child)
             clashes = [i for i in (by_name.get(rule.name.lower()),
                                    by_slot.get((rule.direction, rule.priority))) if i is not None]
             if clashes:
@@ -968,13 +1023,36 @@ class Topology:
                                     field="priority", code="SecurityRuleInvalidPriority")
             by_name[rule.name.lower()] = len(rules)
             by_slot[(rule.direction, rule.priority)] = len(rules)
-            for side, ids in (("source", rule.source_asgs),
-                              ("destination", rule.destination_asgs)):
-                for asg in ids:
-                    self._lookup(asg, T_ASG, child["id"], f"{side}ApplicationSecurityGroups")
-            self._note_rule_prefixes(rule, location)
+            if names_tags:
+                self._note_rule_prefixes(rule, location)
             rules.append(rule)
         self.nsgs[key(res["id"])] = Nsg(res["id"], res["name"], tuple(rules), location)
+
+    def _rule_of(self, child: JSON) -> tuple[SecurityRule, bool]:
+        """One securityRules entry, parsed (and its ASG references resolved) once per distinct
+        body: estates repeat a few thousand bodies across tens of thousands of rules, and only
+        name and id differ between rules of one body. The memo maps a body's canonical JSON to
+        its RuleBody and is shared with the topologies a rule or route write derives from this
+        one (such a write changes no ASG). A refused body is never stored, so each refusal
+        names its own rule. Returns (rule, whether it names a service tag)."""
+        rid = child["id"]
+        name = str(child.get("name") or rid.rstrip("/").split("/")[-1])
+        try:
+            body = _body_text(child.get("properties"))
+        except (TypeError, ValueError):  # not JSON (a caller's own objects): parse it alone
+            body = None
+        found = self._rule_memo.get(body) if body is not None else None
+        if found is not None:
+            return _renamed(found.rule, name, rid), found.names_tags
+        rule = parse_security_rule(child, rid)
+        for side, ids in (("source", rule.source_asgs), ("destination", rule.destination_asgs)):
+            for asg in ids:
+                self._lookup(asg, T_ASG, rid, f"{side}ApplicationSecurityGroups")
+        names_tags = any(isinstance(p, ServiceTag)
+                         for p in rule.source_prefixes + rule.destination_prefixes)
+        if body is not None:
+            self._rule_memo[body] = RuleBody(rule, names_tags)
+        return rule, names_tags
 
     def _check_asg_pairs(self, nsg: Nsg) -> None:
         """A rule with ASGs on both sides needs them in one VNet (doc application-security-
@@ -1192,6 +1270,7 @@ class Topology:
         self._unmodelled_fields(rid, props, "networkInterface")
         configs = []
         configs6 = []
+        subnets = self.subnets
         for child in props["ipConfigurations"]:
             cid, cprops = child["id"], child["properties"]
             version = str(cprops.get("privateIPAddressVersion") or "IPv4").lower()
@@ -1200,7 +1279,7 @@ class Topology:
                 continue
             addr = parse_address(cprops.get("privateIPAddress"), cid, "privateIPAddress")
             subnet_id = _ref(cprops.get("subnet"))
-            subnet = self.subnets.get(key(subnet_id)) if subnet_id else None
+            subnet = subnets.get(key(subnet_id)) if subnet_id else None
             if subnet is None:
                 raise TopologyError(cid, f"subnet.id {subnet_id!r} is not a subnet in the "
                                     "topology", field="subnet.id",
@@ -1212,7 +1291,8 @@ class Topology:
                                     code="PrivateIPAddressNotInSubnet")
             pip = self._lookup(_ref(cprops.get("publicIPAddress")), T_PIP, cid,
                                "publicIPAddress.id")
-            asgs = tuple(key(a) for a in _asg_ids(cprops, "applicationSecurityGroups", cid))
+            asgs = tuple(key(a) for a in _asg_ids(cprops, "applicationSecurityGroups", cid)) \
+                if cprops.get("applicationSecurityGroups") is not None else ()
             for asg in asgs:
                 self._lookup(asg, T_ASG, cid, "applicationSecurityGroups")
                 self._join_asg(asg, cid, addr, key(subnet.vnet_id))
@@ -1236,14 +1316,16 @@ class Topology:
         nic = Nic(rid, res["name"], tuple(configs), nsg,
                   bool(props.get("enableIPForwarding", False)), vm, tuple(configs6))
         self.nics[key(rid)] = nic
+        ip_index = self.ip_index
         for cfg in (*configs, *configs6):
-            vnet_key = key(self.subnets[key(cfg.subnet_id)].vnet_id)
-            if (vnet_key, cfg.address) in self.ip_index:
-                other = self.ip_index[(vnet_key, cfg.address)][1]
-                raise TopologyError(cfg.id, f"{cfg.address} is already used by {other.id}",
+            slot = (key(subnets[key(cfg.subnet_id)].vnet_id), cfg.address)
+            taken = ip_index.get(slot)
+            if taken is not None:
+                raise TopologyError(cfg.id, f"{cfg.address} is already used by {taken[1].id}",
                                     field="privateIPAddress", code="PrivateIPAddressInUse")
-            self.ip_index[(vnet_key, cfg.address)] = (nic, cfg)
-            self._index_public_ip(nic, cfg)
+            ip_index[slot] = (nic, cfg)
+            if cfg.public_ip_id is not None:
+                self._index_public_ip(nic, cfg)
 
     def _parse_ip6_config(self, child: JSON) -> IpConfig:
         """A privateIPAddressVersion IPv6 configuration (twin-semantics §13.1): its address
@@ -1556,12 +1638,13 @@ class Topology:
             new.nsgs = dict(self.nsgs)
             new._parse_nsg(parent)
             new._check_asg_pairs(new.nsgs[pkey])
-            stale: list[tuple[str, ...]] = [("nsg", pkey, d) for d in ("Inbound", "Outbound")]
+            stale: list[tuple[str | int, ...]] = [("nsg", pkey, d) for d in ("Inbound", "Outbound")]
         else:
             new.route_tables = dict(self.route_tables)
             new._parse_route_table(parent)
             users = self._subnets_using(pkey)
             stale = [(kind, k) for kind in ("routes", "routes6", "vnet-tag") for k in users]
+            stale += [("user-routes", pkey, v) for v in (4, 6)]  # routing.expanded_user_routes
         for stale_key in stale:
             new.cache.pop(stale_key, None)
         return new, created
@@ -1574,25 +1657,34 @@ class Listing:
 
     __slots__ = ("by_type", "groups", "positions")
 
-    def __init__(self, resources: Iterable[JSON]) -> None:
+    def __init__(self, resources: Iterable[JSON] = ()) -> None:
         self.by_type: dict[tuple[str, str | None], list[str]] = {}
         self.groups: dict[str, tuple[str, str]] = {}
         self.positions: dict[str, int] = {}  # key -> index in document["resources"]
         for i, res in enumerate(resources):
-            rid = res["id"]
-            k = key(rid)
-            self.positions[k] = i
-            rtype = str(res.get("type", "")).lower()
-            self.by_type.setdefault((rtype, None), []).append(k)
-            # Loaded ids start /subscriptions/{id}/resourceGroups/{name}/ (the loader refuses
-            # others but the subscription-scoped Service Tags): split off the prefix only.
-            parts = rid.split("/", 5)
-            name = parts[4] if len(parts) > 5 and parts[3].lower() == "resourcegroups" \
-                else resource_group_of(rid)
-            if name:
-                self.by_type.setdefault((rtype, name.lower()), []).append(k)
-                if name.lower() not in self.groups:
-                    self.groups[name.lower()] = (name, str(res.get("location", "")))
+            self.add(i, res, key(res["id"]), str(res.get("type", "")).lower())
+
+    def add(self, i: int, res: JSON, k: str, rtype: str) -> None:
+        """The resource at document position ``i``, of key ``k`` and lower-cased type (the
+        loader calls this from its own pass over the resources, which has both at hand)."""
+        rid = res["id"]
+        self.positions[k] = i
+        by_type = self.by_type
+        found = by_type.get((rtype, None))
+        if found is None:
+            by_type[(rtype, None)] = [k]
+        else:
+            found.append(k)
+        # Loaded ids start /subscriptions/{id}/resourceGroups/{name}/ (the loader refuses
+        # others but the subscription-scoped Service Tags): split off the prefix only.
+        parts = rid.split("/", 5)
+        name = parts[4] if len(parts) > 5 and parts[3].lower() == "resourcegroups" \
+            else resource_group_of(rid)
+        if name:
+            group = name.lower()
+            by_type.setdefault((rtype, group), []).append(k)
+            if group not in self.groups:
+                self.groups[group] = (name, str(res.get("location", "")))
 
 
 # Writable children the topology can re-parse alone: (type, field) -> (segment, child type).
