@@ -163,8 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--service-rate", type=float, default=None,
                    help="R writes/s for the emulator's throttle only; the client keeps its "
                         "default budget (the real budget smaller than the client's model)")
-    p.add_argument("--client-rate", default="adapt",
-                   help="write_rate for --service-rate runs: 'adapt' (default here) or None")
+    p.add_argument("--client-rate", default="default",
+                   help="write_rate for --service-rate runs: 'default' (check_many's: the "
+                        "adaptive budget) or a fixed number of writes per second")
     p.add_argument("--concurrency", type=int, default=None,
                    help=f"default: check_many's ({DEFAULT_CONCURRENCY})")
     p.add_argument("--sample", type=int, default=5, help="sequential checks timed (default 5)")
@@ -180,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(in_process=False)
     args = p.parse_args(argv)
     args.emulator_process = not args.in_process
-    args.client_rate = None if args.client_rate.lower() == "none" else args.client_rate
+    args.client_rate = None if args.client_rate.lower() == "default" \
+        else float(args.client_rate)
     if args.service_rate:
         return service_rate(args)
     rate = None if args.write_rate.lower() == "none" else float(args.write_rate)

@@ -140,8 +140,8 @@ def test_the_service_refill_is_measured_from_the_answers() -> None:
     for _ in range(40):
         clock.t += 0.05
         with b._lock:
-            b.inflight += 1  # a write out (the service answers faster than the gate asks)
-        WriteTicket(b, clock.t, False).answered(0)
+            ticket = b._grant(False)  # a write out (the service answers faster than the gate asks)
+        ticket.answered(0)
     assert b.service_rate == pytest.approx(SERVICE_MARGIN * 20, rel=0.1)
     take(b, waiter)  # a count of 0 never stops the writes for good: it refills
     assert sum(waiter.waits) == pytest.approx(2 / b.service_rate, rel=0.01)

@@ -175,10 +175,12 @@ PROBE_WAIT_S = 5.0
 # (request-limits-and-throttling, "Remaining requests").
 REMAINING_HEADER = "x-ms-ratelimit-remaining-subscription-writes"
 SERVICE_MARGIN = 0.95
-# The refill is measured over answers at least this far apart (and at most REFILL_WINDOW_S): the
-# count is a whole number, so over a shorter span one write more or less skews it.
+# The refill is the slope of (writes accepted + remaining count) over the answers of the last
+# REFILL_WINDOW_S (at most REFILL_SAMPLES), once they span REFILL_SPAN_S: the count is whole
+# and answers overtake each other, so over a shorter span a write more or less skews it.
 REFILL_SPAN_S = 0.5
-REFILL_WINDOW_S = 5.0
+REFILL_WINDOW_S = 3.0
+REFILL_SAMPLES = 64
 _EPSILON = 1e-9
 
 
@@ -188,12 +190,16 @@ class WriteTicket:
     refused before ARM counts writes, such as a 401). A ticket the request loop leaves unsettled
     is released, so no write stays "in flight" in the budget's books."""
 
-    __slots__ = ("budget", "probe", "sent_at", "settled")
+    __slots__ = ("before", "budget", "probe", "sent_at", "seq", "settled")
 
-    def __init__(self, budget: AdaptiveBudget, sent_at: float, probe: bool) -> None:
+    def __init__(self, budget: AdaptiveBudget, sent_at: float, probe: bool, seq: int,
+                 before: int) -> None:
         self.budget = budget
         self.sent_at = sent_at
         self.probe = probe
+        self.seq = seq  # the order the budget let writes go: answers may come back in another
+        # Writes out when this one went: the service may count them after this one.
+        self.before = before
         self.settled = False
 
     def _settle(self) -> bool:
@@ -245,7 +251,8 @@ class AdaptiveBudget(FairTokenBucket):
         self.model_capacity = self.capacity
         self.floor = self.rate / 64  # adapting stops here: a budget never reaches zero
         self.service_rate = self.rate  # refill of the service's budget, as the answers show it
-        self.inflight = 0
+        self._outstanding: set[int] = set()  # seqs of the writes in flight
+        self._seq = 0
         self.informed = False       # an answer to a write has arrived
         self.header_seen = False    # the service reports its remaining writes
         self._probing = False       # after a back-off: one write until an answer arrives
@@ -253,7 +260,9 @@ class AdaptiveBudget(FairTokenBucket):
         self._probe_done = threading.Event()
         self._service_left = 0.0
         self._service_stamp = self._stamp
-        self._samples: deque[tuple[float, int, int]] = deque()  # (time, remaining, accepted)
+        # (time, writes accepted + remaining count): its slope is the service's refill.
+        self._samples: deque[tuple[float, int]] = deque(maxlen=REFILL_SAMPLES)
+        self._ceiling = 1  # the most the service reported left
         self._accepted = 0
         self._storm_started = -float("inf")
         self._storm_accepted = 0  # writes accepted when the current back-off began
@@ -264,6 +273,27 @@ class AdaptiveBudget(FairTokenBucket):
     def now(self) -> float:
         return float(self._clock())
 
+    @property
+    def inflight(self) -> int:
+        return len(self._outstanding)
+
+    def _grant(self, probe: bool) -> WriteTicket:
+        """A ticket for the next write (the lock held)."""
+        self._seq += 1
+        ticket = WriteTicket(self, self._clock(), probe, self._seq, len(self._outstanding))
+        self._outstanding.add(self._seq)
+        if probe:
+            self._probe = ticket
+            self._probe_done = threading.Event()
+        return ticket
+
+    def _settled(self, ticket: WriteTicket) -> None:
+        """Out of flight (the lock held); a probe's waiters wake."""
+        self._outstanding.discard(ticket.seq)
+        if ticket is self._probe:
+            self._probe = None
+            self._probe_done.set()
+
     def _adapted(self) -> bool:
         # A 429 without the service's count dropped the model's burst (and may have lowered
         # its rate): a wait for the model is then the service's doing.
@@ -272,7 +302,7 @@ class AdaptiveBudget(FairTokenBucket):
     def _service_refill(self, now: float) -> None:
         # Up to the most the service ever reported left, and at least one write: a count of 0
         # must not stop every write for good.
-        ceiling = max(1, max((s[1] for s in self._samples), default=0))
+        ceiling = self._ceiling
         if self._service_left < ceiling:
             self._service_left = min(float(ceiling), self._service_left
                                      + (now - self._service_stamp) * self.service_rate)
@@ -292,12 +322,7 @@ class AdaptiveBudget(FairTokenBucket):
                 if self._service_left < 1.0 - _EPSILON:  # (a float's last bit is no wait)
                     return (1.0 - self._service_left) / self.service_rate, None
                 self._service_left -= 1.0
-            self.inflight += 1
-            ticket = WriteTicket(self, now, probe)
-            if probe:
-                self._probe = ticket
-                self._probe_done = threading.Event()
-            return ticket
+            return self._grant(probe)
 
     def acquire(self, waiter: Any, cancel: Any = None,
                 within: float | None = None) -> WriteTicket:
@@ -315,8 +340,7 @@ class AdaptiveBudget(FairTokenBucket):
                 if not getattr(waiter, "sleeps", True):
                     # Replay never sleeps, so it never waits for budget either.
                     with self._lock:
-                        self.inflight += 1
-                        return WriteTicket(self, self._clock(), False)
+                        return self._grant(False)
                 left = None if limit is None else limit - self._clock()
                 if wake is not None:  # the probe is out: wait for its answer, in time
                     if left is not None and left <= 0:
@@ -337,59 +361,50 @@ class AdaptiveBudget(FairTokenBucket):
             self._give_back()  # nothing was sent: the model's token was not spent
             raise
 
-    def _end_probe(self, ticket: WriteTicket) -> None:
-        if ticket is self._probe:
-            self._probe = None
-            self._probe_done.set()
-
     def _answered(self, ticket: WriteTicket, remaining: int | None) -> None:
         with self._lock:
             now = self._clock()
-            self.inflight = max(0, self.inflight - 1)
+            self._settled(ticket)
             self.informed = True
-            self._end_probe(ticket)
             if ticket.sent_at >= self._storm_started:
                 self._probing = False  # a write sent since the back-off got through
             self._accepted += 1
             if remaining is None:
                 return
             self.header_seen = True
+            self._ceiling = max(self._ceiling, remaining)
             samples = self._samples
-            samples.append((now, remaining, self._accepted))
+            samples.append((now, self._accepted + remaining))
             while samples and now - samples[0][0] > REFILL_WINDOW_S:
                 samples.popleft()
-            refill = self._refill_since(now, samples)
+            refill = _slope(samples)
             if refill is not None:
                 # A little under the measured refill: at exactly the service's rate, a write
                 # lands as often just before its token as just after it (a 429 each time).
                 self.service_rate = max(self.floor, SERVICE_MARGIN * refill)
-            # One write held in reserve: the count is whole while the service's tokens are
-            # not, and a write sent on the last fraction costs a whole Retry-After.
-            self._service_left = float(remaining - self.inflight - 1)
+            # What the service has left now. Answers overtake each other, so the count may be
+            # stale; the writes it may not reflect are those out when this one went and those
+            # let go since: the count less those is a floor the service has for sure, and
+            # raises the client's belief. The count less the writes still out caps it (the
+            # refill may have run ahead). One write is held in reserve: the count is whole
+            # while the service's tokens are not, and a write sent on the last fraction costs
+            # a whole Retry-After.
+            self._service_refill(now)
+            floor = remaining - ticket.before - (self._seq - ticket.seq) - 1
+            cap = remaining - self.inflight - 1
+            self._service_left = float(max(floor, min(self._service_left, cap)))
             self._service_stamp = now
-
-    @staticmethod
-    def _refill_since(now: float, samples: deque[tuple[float, int, int]]) -> float | None:
-        """Writes the service refilled per second over the samples (accepted + change of the
-        count), from the oldest at least REFILL_SPAN_S back; None before there is one."""
-        oldest = samples[0] if samples else None
-        if oldest is None or now - oldest[0] < REFILL_SPAN_S:
-            return None
-        _, remaining, accepted = samples[-1]
-        return (accepted - oldest[2] + remaining - oldest[1]) / (now - oldest[0])
 
     def _released(self, ticket: WriteTicket) -> None:
         with self._lock:
-            self.inflight = max(0, self.inflight - 1)
-            self._end_probe(ticket)
+            self._settled(ticket)
 
     def _throttled(self, ticket: WriteTicket, retry_after: float | None) -> bool:
         with self._lock:
             now = self._clock()
-            self.inflight = max(0, self.inflight - 1)
+            self._settled(ticket)
             self.informed = True
             self.throttles += 1
-            self._end_probe(ticket)
             if ticket.sent_at < self._storm_started:
                 return False  # part of the storm already backed off from
             self.backoffs += 1
@@ -416,4 +431,16 @@ class AdaptiveBudget(FairTokenBucket):
                     self.rate = max(self.floor, min(self.rate, SERVICE_MARGIN * observed))
             self._service_left = min(self._service_left, 0.0)
             self._service_stamp = now
+            self._samples.clear()  # the refill is measured afresh: 429s were not counted
             return True
+
+
+def _slope(samples: deque[tuple[float, int]]) -> float | None:
+    """Least-squares slope of the samples (per second); None before they span REFILL_SPAN_S."""
+    if len(samples) < 4 or samples[-1][0] - samples[0][0] < REFILL_SPAN_S:
+        return None
+    n = len(samples)
+    mean_t = sum(t for t, _ in samples) / n
+    mean_q = sum(q for _, q in samples) / n
+    spread = sum((t - mean_t) ** 2 for t, _ in samples)
+    return sum((t - mean_t) * (q - mean_q) for t, q in samples) / spread
