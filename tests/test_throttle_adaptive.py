@@ -370,3 +370,50 @@ def test_a_write_never_sent_is_released_and_frees_the_next(failure: str,
         assert b.inflight == 0 and b._probe is None  # the probe it was is freed
     finally:
         nw.close()
+
+
+# -- answers that overtake each other ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_answers_out_of_order_never_overspend_the_service_count(seed: int) -> None:
+    """A service with 20 writes saved up, refilled at 20 a second, counts writes in an order of
+    its own and answers them in yet another (some a step late). The client, going by the counts
+    it gets, is never refused after its first answer, and still sends at least 85 % of what the
+    service allows."""
+    import random
+
+    rng = random.Random(seed)
+    clock = Clock()
+    b = budget(clock)
+    tokens, rate, burst = 20.0, 20.0, 20.0
+    late: list[tuple[WriteTicket, int | None]] = []
+    sent = throttled = 0
+    seconds = 3.0
+    for _ in range(int(seconds / 0.01)):
+        clock.t += 0.01
+        tokens = min(burst, tokens + rate * 0.01)
+        out = []
+        while isinstance(gate := b._gate(), WriteTicket):  # every write the client may send now
+            out.append(gate)
+        sent += len(out)
+        rng.shuffle(out)  # the service counts them in its own order
+        answers: list[tuple[WriteTicket, int | None]] = []
+        for ticket in out:
+            if tokens >= 1.0:
+                tokens -= 1.0
+                answers.append((ticket, int(tokens)))
+            else:
+                answers.append((ticket, None))
+        answers += late
+        rng.shuffle(answers)  # and its answers overtake each other
+        cut = rng.randrange(len(answers) + 1)
+        late = answers[cut:]
+        for ticket, remaining in answers[:cut]:
+            if remaining is None:
+                throttled += 1
+                ticket.throttled(1.0)
+            else:
+                ticket.answered(remaining)
+    assert throttled == 0
+    assert sent >= 0.85 * (burst + rate * seconds)
