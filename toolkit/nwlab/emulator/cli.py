@@ -97,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         server = EmulatorServer(topology, host=args.host, port=args.port, token=args.token,
                                 check_seconds=args.check_seconds, retry_after=args.retry_after,
                                 probes=args.probes, write_rate=args.write_rate,
-                                write_burst=args.write_burst, allow_remote=args.allow_remote, time_scale=args.time_scale)
+                                write_burst=args.write_burst, allow_remote=args.allow_remote,
+                                time_scale=args.time_scale)
         server.start()
     except (TopologyError, ValueError) as exc:
         print(f"nwlab emulator: error: {exc}", file=sys.stderr)

@@ -195,7 +195,8 @@ class EmulatorServer:
     ``check_seconds`` until a check's result is ready (0: first poll is 200), ``retry_after``
     sent on 202s, ``probes`` overriding ``emulation.probes``, ``write_rate`` writes per second
     before 429 (None: unlimited) with ``write_burst`` saved up (default: one second's worth;
-    ARM's own write bucket holds 200 refilled at 10 a second), ``page_size`` items per list page before a nextLink,
+    ARM's own write bucket holds 200 refilled at 10 a second), ``page_size`` items per list
+    page before a nextLink,
     ``chaos`` a fault script (chaos.py; also settable as ``server.chaos`` while running).
     ``host`` must be a loopback address unless ``allow_remote``: the token grants write access
     to the twin, and it travels in plain http.
