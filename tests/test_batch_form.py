@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import html
 import threading
+from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
 import pytest
 
-from nwlab.batch import BatchEntry, BatchError, BatchProgress, BatchResult
+from nwlab.batch import BatchEntry, BatchError, BatchProgress, BatchResult, make_budget
 from nwlab.widgets.batch_form import BatchForm
 
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
@@ -28,6 +29,8 @@ VMS = pd.DataFrame([
 class FakeWatcher:
     subscription_id = SUBSCRIPTION
     min_check_s = 30.0
+    # The client's own write budget, which a batch spends by default (as NetworkWatcher.arm has).
+    arm = SimpleNamespace(write_budget=make_budget(None))
 
     def list_vms(self) -> pd.DataFrame:
         return VMS

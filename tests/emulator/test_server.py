@@ -395,6 +395,21 @@ def test_writes_count_against_write_rate(serve: Callable[..., Client]) -> None:
     assert client.request("DELETE", path).status_code == 429
 
 
+def test_write_burst_saves_up_writes_and_reports_them_left(serve: Callable[..., Client]) -> None:
+    client = serve(write_rate=0.01, write_burst=3)  # ARM's own bucket: 200 saved up, 10/s
+    path = f"{NET}/routeTables/AppRouteTable/routes/X{API}"
+    body = {"properties": {"addressPrefix": "1.2.3.0/24", "nextHopType": "None"}}
+    left = [client.request("PUT", path, json=body).headers.get(
+        "x-ms-ratelimit-remaining-subscription-writes") for _ in range(3)]
+    assert left == ["2", "1", "0"]
+    assert client.request("PUT", path, json=body).status_code == 429
+
+
+def test_a_write_burst_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="write_burst"):
+        EmulatorServer(write_rate=1, write_burst=0.5)
+
+
 def test_a_server_does_not_leak_writes_into_another() -> None:
     from nwlab.emulator import load_topology
     topo = load_topology()

@@ -169,8 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     mesh.add_argument("--concurrency", type=int, default=None,
                       help="checks in flight at once (default 256)")
     mesh.add_argument("--write-rate", type=_write_rate, default=None, metavar="R",
-                      help="client write budget in writes per second (default: Azure Network's "
-                           "1,000 per 5 minutes; 'none' for no client budget)")
+                      help="a fixed client write budget in writes per second (default: Azure "
+                           "Network's 1,000 per 5 minutes, adapted to ARM's remaining-writes "
+                           "count and 429s; 'none' for no client budget)")
     mesh.add_argument("--out", metavar="FILE", type=_writable_out,
                       help="write the results as JSON lines")
     mesh.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -334,7 +334,11 @@ class NetworkWatcher:
                    write_rate: float | None = None,
                    on_progress: Callable[[Any], None] | None = None,
                    cancel: Any = None) -> BatchResult:
-        """Run many checks concurrently within a write budget; every check ends as a result or an error."""
+        """Run many checks concurrently within a write budget; every check ends as a result or an error.
+
+        `write_rate=None` (the default) spends this client's adaptive write budget (Azure
+        Network's 1,000 writes per 5 minutes, adapted to ARM's remaining-writes count and 429s);
+        a number of writes per second is a fixed budget; math.inf none (see run_batch)."""
         from nwlab.batch import run_batch
 
         self.arm.require_open()

@@ -23,3 +23,8 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+# A Retry-After beyond this is not waited out (a request with no deadline would hang, and
+# Event.wait overflows on huge values): the request ends as ThrottledError carrying the hint.
+MAX_RETRY_AFTER_S = 900.0

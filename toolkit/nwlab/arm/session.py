@@ -39,9 +39,9 @@ from nwlab.arm.errors import (
     PagingError,
     ThrottledError,
 )
-from nwlab.arm.headers import parse_retry_after
+from nwlab.arm.headers import MAX_RETRY_AFTER_S, parse_retry_after
 from nwlab.arm.origin import has_control, origin_of
-from nwlab.arm.throttle import REMAINING_HEADER, AdaptiveBudget, BudgetScope, TokenBucket
+from nwlab.arm.throttle import REMAINING_HEADER, AdaptiveBudget, BudgetScope, TokenBucket, WriteTicket
 
 DEFAULT_API_VERSIONS = {
     # connectivityCheck's wire format has not changed in a way that matters since 2020-05-01;
@@ -58,9 +58,6 @@ WRITES = frozenset({"POST", "PUT", "DELETE", "PATCH"})
 # (0, negative, a date in the past): azure-core's pollers do not spin either. Per client, so the
 # local emulator's own tests can go faster.
 MIN_POLL_INTERVAL_S = 1.0
-# A Retry-After beyond this is not waited out (a request with no deadline would hang, and
-# Event.wait overflows on huge values): the request ends as ThrottledError carrying the hint.
-MAX_RETRY_AFTER_S = 900.0
 # ARM lists pages of up to 1,000 items; a list longer than a million is a loop, not an estate.
 MAX_PAGES = 1000
 MAX_REDIRECTS = 5
@@ -165,6 +162,22 @@ class RequestRecord:
     elapsed_s: float
 
 
+def _settle(ticket: WriteTicket, status: int, headers: Any) -> None:
+    """Tell the budget what became of a write the service answered."""
+    if status == 429:
+        ticket.throttled(parse_retry_after(headers.get("Retry-After")))
+    elif status == 401:
+        ticket.released()  # refused before ARM counts writes: nothing spent, nothing learnt
+    else:
+        ticket.answered(_remaining_writes(headers.get(REMAINING_HEADER)))
+
+
+def _budget_or_none(budget: Any) -> TokenBucket | None:
+    if budget is None or isinstance(budget, TokenBucket):
+        return budget
+    raise TypeError(f"write_budget: expected a TokenBucket, None or 'adaptive', got {budget!r}")
+
+
 def _remaining_writes(value: str | None) -> int | None:
     """The remaining-writes header as a count; None when absent or not a whole number."""
     try:
@@ -182,7 +195,7 @@ class ArmClient:
                  request_timeout: tuple[float, float] = (10.0, 60.0),
                  max_retries: int = 10, status_retries: int = 3, connection_retries: int = 3,
                  backoff_factor: float = 0.8, backoff_max: float = 120.0,
-                 write_budget: TokenBucket | None = None,
+                 write_budget: TokenBucket | str | None = "adaptive",
                  min_poll_interval: float = MIN_POLL_INTERVAL_S, max_pages: int = MAX_PAGES,
                  check_origins: bool = True) -> None:
         self.subscription_id = subscription_id
@@ -212,7 +225,11 @@ class ArmClient:
         self.connection_retries = connection_retries
         self.backoff_factor = backoff_factor
         self.backoff_max = backoff_max
-        self.write_budget = write_budget
+        # Every write (a check's POST, a monitor's PUT, a what-if rule) spends the client's
+        # budget: by default Azure Network's documented limit adapted to what ARM answers
+        # (arm.throttle.AdaptiveBudget); None spends none (the caller paces its writes).
+        self.write_budget: TokenBucket | None = AdaptiveBudget.azure_default() \
+            if write_budget == "adaptive" else _budget_or_none(write_budget)
         self.user_agent = f"nwlab/{__version__} python-requests/{requests.__version__}"
         self.history: deque[RequestRecord] = deque(maxlen=200)
         self.throttled_responses = 0
@@ -241,17 +258,21 @@ class ArmClient:
     def sleeps(self) -> bool:
         return self._sleep is not None
 
-    def wait(self, seconds: float, cancel: Any = None) -> None:
-        """Sleep, waking early (and raising CheckCancelled) when `cancel` is set."""
+    def wait(self, seconds: float, cancel: Any = None,
+             wake: threading.Event | None = None) -> None:
+        """Sleep, waking early (and raising CheckCancelled) when `cancel` is set; `wake` (an
+        Event) ends the sleep early without an error (the write budget's news)."""
         if cancel is not None and cancel.is_set():
             raise CheckCancelled("The check was stopped.")
-        if seconds <= 0 or self._sleep is None:
+        if seconds <= 0 or self._sleep is None or (wake is not None and wake.is_set()):
             return
-        if cancel is None:
+        if cancel is None and wake is None:
             self._sleep(seconds)
             return
-        if self._sleep is time.sleep and isinstance(cancel, Canceller | threading.Event):
-            if cancel.wait(seconds):
+        either = Canceller(wake, cancel)  # wake first: it is waited on directly
+        if self._sleep is time.sleep and all(isinstance(e, Canceller | threading.Event)
+                                             for e in either.events):
+            if either.wait(seconds) and cancel is not None and cancel.is_set():
                 raise CheckCancelled("The check was stopped.")
             return
         deadline = time.monotonic() + seconds
@@ -260,8 +281,10 @@ class ArmClient:
             if remaining <= 0:
                 return
             self._sleep(min(remaining, 0.05))
-            if cancel.is_set():
+            if cancel is not None and cancel.is_set():
                 raise CheckCancelled("The check was stopped.")
+            if wake is not None and wake.is_set():
+                return
 
     def _backoff(self, attempt: int) -> float:
         # azure-core: first retry immediate, then factor * 2^(n-1), capped (reference §6.4).
@@ -300,6 +323,15 @@ class ArmClient:
                     "this request's deadline; nothing was sent.", status=429,
                     code="TooManyRequests", retry_after=remaining, fix=_THROTTLE_FIX)
             self.wait(remaining, cancel)
+
+    def _spend_write(self, method: str, cancel: Any, deadline: float | None
+                     ) -> WriteTicket | None:
+        """Wait for the write budget (writes only), within the deadline and cancel."""
+        budget = self.write_budget
+        if budget is None or method not in WRITES:
+            return None
+        within = None if deadline is None else deadline - time.monotonic()
+        return budget.acquire(self, cancel, within)
 
     # -- requests --------------------------------------------------------------------------
 
@@ -343,31 +375,26 @@ class ArmClient:
         while True:
             attempts += 1
             self._wait_for_throttle(cancel, deadline)
-            # An adaptive budget learns from the answer to each write it let through.
-            adaptive = self.write_budget if method in WRITES and isinstance(
-                self.write_budget, AdaptiveBudget) else None
-            if self.write_budget is not None and method in WRITES:
-                self.write_budget.acquire(self, cancel)
-            if cancel is not None and cancel.is_set():
-                if adaptive is not None:
-                    adaptive.unanswered()
-                raise CheckCancelled("The check was stopped.")
-            sent_at = time.monotonic()
-            budget_sent_at = adaptive.now() if adaptive is not None else 0.0
-            token = self.tokens.get()
-            client_request_id = str(uuid.uuid4())
-            headers = {"Authorization": f"Bearer {token}", "User-Agent": self.user_agent,
-                       "x-ms-client-request-id": client_request_id,
-                       "Accept": "application/json"}
-            timeout = self._timeout(deadline)
-            started = time.monotonic()
+            # The write's ticket (an adaptive budget's), settled by what became of this attempt;
+            # one this attempt leaves unsettled is released, so none stays "in flight".
+            ticket = self._spend_write(method, cancel, deadline)
             try:
+                if cancel is not None and cancel.is_set():
+                    raise CheckCancelled("The check was stopped.")
+                sent_at = time.monotonic()
+                token = self.tokens.get()
+                client_request_id = str(uuid.uuid4())
+                headers = {"Authorization": f"Bearer {token}", "User-Agent": self.user_agent,
+                           "x-ms-client-request-id": client_request_id,
+                           "Accept": "application/json"}
+                timeout = self._timeout(deadline)
+                started = time.monotonic()
                 response = self._send(method, url, query, json, headers, timeout)
             except (requests.Timeout, requests.ConnectionError,
                     requests.exceptions.ChunkedEncodingError) as exc:
                 # ChunkedEncodingError: the connection dropped part way through the body.
-                if adaptive is not None:
-                    adaptive.unanswered()
+                if ticket is not None:
+                    ticket.released()
                 self.history.append(RequestRecord(method, url, None, None, None, client_request_id,
                                                   time.monotonic() - started))
                 if self.closed:  # closed from another thread while this request was in flight
@@ -386,17 +413,17 @@ class ArmClient:
                     f"{method} {_short(url)} {kind}: {type(exc).__name__}",
                     fix="Check the network path to the ARM endpoint and try again; for a POST the "
                         "check may have started, so nwlab did not re-send it.") from exc
+            except BaseException:
+                if ticket is not None:
+                    ticket.released()  # not sent (cancelled, no token, an unsendable URL...)
+                raise
             self.history.append(RequestRecord(
                 method, url, response.status_code, response.headers.get("x-ms-request-id"),
                 response.headers.get("x-ms-correlation-request-id"), client_request_id,
                 time.monotonic() - started))
             status = response.status_code
-            if adaptive is not None:
-                if status == 429:
-                    adaptive.throttled(parse_retry_after(response.headers.get("Retry-After")),
-                                       budget_sent_at)
-                else:
-                    adaptive.answered(_remaining_writes(response.headers.get(REMAINING_HEADER)))
+            if ticket is not None:
+                _settle(ticket, status, response.headers)
             if status == 401 and not refreshed:
                 # An expired or revoked token: ARM refused the request, so even a POST may be re-sent.
                 self.tokens.invalidate(token)

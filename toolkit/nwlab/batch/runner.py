@@ -5,9 +5,10 @@
   never start a second identical check while one is in flight);
 - runs up to `concurrency` checks at a time on threads (a check spends its life waiting, so a
   thread per check in flight costs little);
-- shares one client-side write budget (arm.throttle) between all its POSTs, installed on the ARM
-  client for the batch's life by ArmClient.write_budget_scope, and the client's shared back-off
-  after any 429;
+- shares one client-side write budget (arm.throttle) between all its POSTs: by default the
+  client's own adaptive budget (the one its single checks and other writes spend too); a
+  numeric `write_rate` installs a fixed one for the batch's life (ArmClient.write_budget_scope);
+  and the client's shared back-off after any 429;
 - resolves the source VM pre-flight (and through it the region's watcher) once per source;
 - ends every entry as a result or a recorded error, also when cancelled half way.
 
@@ -31,8 +32,6 @@ from typing import Any, Protocol
 from nwlab.arm.errors import CheckCancelled
 from nwlab.arm.session import CancelScope
 from nwlab.arm.throttle import (
-    AZURE_NETWORK_WINDOW_S,
-    AZURE_NETWORK_WRITES,
     AdaptiveBudget,
     FairTokenBucket,
     TokenBucket,
@@ -58,15 +57,16 @@ from nwlab.model import ConnectivityResult
 # 30-120 s per check = 100-400 checks in flight). Larger batches queue behind it.
 DEFAULT_CONCURRENCY = 256
 MAX_CONCURRENCY = 4096
-ADAPT = "adapt"  # write_rate= for the adaptive budget
 
 log = logging.getLogger("nwlab.batch")
 
 
 class BatchArm(Protocol):
-    """What the runner needs of the ARM client: its 429 count and a scope for a write budget."""
+    """What the runner needs of the ARM client: its 429 count, its own write budget (the
+    default) and a scope for another."""
 
     throttled_responses: int
+    write_budget: TokenBucket | None
 
     def write_budget_scope(self, budget: TokenBucket | None
                            ) -> AbstractContextManager[TokenBucket | None]: ...
@@ -99,27 +99,28 @@ def _concurrency(value: Any, distinct: int) -> int:
 
 
 def make_budget(write_rate: Any) -> TokenBucket | None:
-    """The batch's write budget: Azure Network's default, `write_rate` per second, or none (inf).
-
-    write_rate="adapt": Azure's default adapted to the service (arm.throttle.AdaptiveBudget): it
-    reads the remaining-writes header and backs off once per 429 storm, so a real budget smaller
-    than the model costs a pause, not a storm of retries."""
+    """A write budget: None gives the default, Azure Network's documented 1,000 writes per 5
+    minutes adapted to the service (arm.throttle.AdaptiveBudget: it reads the remaining-writes
+    header and backs off once per 429 storm, so a real budget smaller than the model costs a
+    pause, not a storm of retries); a number, a fixed `write_rate` per second (FairTokenBucket,
+    not adapted); math.inf, none."""
     if write_rate is None:
-        return FairTokenBucket(AZURE_NETWORK_WRITES / AZURE_NETWORK_WINDOW_S,
-                               capacity=AZURE_NETWORK_WRITES)
-    if write_rate == ADAPT:
-        # Not yet the default: three fault-injection cases of tests/test_faults.py change
-        # behaviour under it (see the branch report).
-        return AdaptiveBudget(AZURE_NETWORK_WRITES / AZURE_NETWORK_WINDOW_S,
-                              capacity=AZURE_NETWORK_WRITES)
+        return AdaptiveBudget.azure_default()
     if isinstance(write_rate, bool) or not isinstance(write_rate, numbers.Real) \
             or math.isnan(write_rate) or write_rate <= 0:
         raise BatchInputError(f"write_rate: expected a positive number of writes per second, got "
                               f"{write_rate!r}; e.g. write_rate=3.3 (Azure Network allows 1,000 "
-                              "per 5 minutes, the default), or math.inf for no client-side budget")
+                              "per 5 minutes), None for the default (that limit adapted to what ARM "
+                              "answers), or math.inf for no client-side budget")
     if math.isinf(write_rate):
         return None
     return FairTokenBucket(float(write_rate))
+
+
+def _budget_for(nw: BatchClient, write_rate: Any) -> TokenBucket | None:
+    """The budget a batch spends: by default the client's own, so a batch and the client's
+    other writes spend (and learn) one budget; a number is a fixed budget for this batch."""
+    return nw.arm.write_budget if write_rate is None else make_budget(write_rate)
 
 
 def estimate_checks(nw: BatchClient, checks: Any, *, concurrency: int | None = None,
@@ -128,7 +129,7 @@ def estimate_checks(nw: BatchClient, checks: Any, *, concurrency: int | None = N
     the same validation, de-duplication, concurrency and write budget as run_batch."""
     specs = validate_checks(nw.subscription_id, normalize_checks(checks))
     tasks = _distinct_tasks(specs)
-    return estimate_batch(len(specs), len(tasks), make_budget(write_rate),
+    return estimate_batch(len(specs), len(tasks), _budget_for(nw, write_rate),
                           check_s=_min_check_s(nw),
                           concurrency=_concurrency(concurrency, len(tasks)))
 
@@ -210,6 +211,9 @@ def run_batch(nw: BatchClient, checks: Any, *, concurrency: int | None = None,
               cancel: Any = None) -> BatchResult:
     """Validate every check, then run the distinct ones concurrently; see the module docstring.
 
+    `write_rate`: None (the default) spends the client's own write budget, Azure Network's
+    1,000 writes per 5 minutes adapted to what ARM answers (arm.throttle.AdaptiveBudget); a
+    number is a fixed budget of that many writes per second for this batch; math.inf, none.
     `on_progress`: a callable gets a BatchProgress after each check (from worker threads, one
     call at a time); None shows a progress bar (a widget in a notebook, tqdm in a terminal);
     False shows nothing. `cancel`: a threading.Event; setting it stops running checks (they
@@ -226,7 +230,7 @@ def run_batch(nw: BatchClient, checks: Any, *, concurrency: int | None = None,
                               "True/None for the default display, or False for none, got "
                               f"{type(on_progress).__name__}; e.g. nw.check_many(checks, "
                               "on_progress=lambda p: print(p.done, p.total))")
-    budget = make_budget(write_rate)
+    budget = _budget_for(nw, write_rate)
     tasks = _distinct_tasks(specs)
     workers = _concurrency(concurrency, len(tasks))
     entries = [BatchEntry(i, entry) for i, entry in enumerate(inputs)]

@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="probes per check (1-100)")
     p.add_argument("--write-rate", type=_number("--write-rate", "3.3", float, 0, positive=True), default=None,
                    help="writes per second before 429 (default: unlimited)")
+    p.add_argument("--write-burst", type=_number("--write-burst", "200", float, 1), default=None,
+                   help="writes saved up for --write-rate (default: one second's worth)")
     p.add_argument("--time-scale", type=_number("--time-scale", "60", float, 0, positive=True),
                    default=1.0, help="twin seconds per real second: the clock Connection "
                                      "Monitor tests run on (default 1)")
@@ -95,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         server = EmulatorServer(topology, host=args.host, port=args.port, token=args.token,
                                 check_seconds=args.check_seconds, retry_after=args.retry_after,
                                 probes=args.probes, write_rate=args.write_rate,
-                                allow_remote=args.allow_remote, time_scale=args.time_scale)
+                                write_burst=args.write_burst, allow_remote=args.allow_remote,
+                                time_scale=args.time_scale)
         server.start()
     except (TopologyError, ValueError) as exc:
         print(f"nwlab emulator: error: {exc}", file=sys.stderr)

@@ -194,7 +194,9 @@ class EmulatorServer:
     ``topology`` is a path, a dict, a loaded Topology or None (bundled Contoso). Knobs:
     ``check_seconds`` until a check's result is ready (0: first poll is 200), ``retry_after``
     sent on 202s, ``probes`` overriding ``emulation.probes``, ``write_rate`` writes per second
-    before 429 (None: unlimited), ``page_size`` items per list page before a nextLink,
+    before 429 (None: unlimited) with ``write_burst`` saved up (default: one second's worth;
+    ARM's own write bucket holds 200 refilled at 10 a second), ``page_size`` items per list
+    page before a nextLink,
     ``chaos`` a fault script (chaos.py; also settable as ``server.chaos`` while running).
     ``host`` must be a loopback address unless ``allow_remote``: the token grants write access
     to the twin, and it travels in plain http.
@@ -203,7 +205,8 @@ class EmulatorServer:
     def __init__(self, topology: Any = None, *, host: str = "127.0.0.1", port: int = 0,
                  token: str | None = None, check_seconds: float = 2.0,
                  retry_after: float = 1.0, probes: int | None = None,
-                 write_rate: float | None = None, page_size: int = 1000,
+                 write_rate: float | None = None, write_burst: float | None = None,
+                 page_size: int = 1000,
                  chaos: Chaos | None = None, allow_remote: bool = False,
                  time_scale: float = 1.0) -> None:
         if not allow_remote and not is_loopback_host(host.strip("[]")):
@@ -234,7 +237,9 @@ class EmulatorServer:
         self._fixed_token = token
         self.token = token or ""
         self.write_rate = write_rate
-        self._bucket = TokenBucket(write_rate) if write_rate else None
+        if write_burst is not None and not write_burst >= 1:
+            raise ValueError("write_burst must be >= 1 (writes saved up), e.g. write_burst=200")
+        self._bucket = TokenBucket(write_rate, write_burst) if write_rate else None
         self.chaos = chaos
         self._stats: Counter[str] = Counter()
         self._stats_lock = threading.Lock()
