@@ -32,7 +32,7 @@ def test_snapshot_through_resource_graph_writes_the_estate_and_its_coverage(tmp_
     assert len(coverage["denied"]) == 1 and other not in out.read_text()
     assert captured.out.startswith(f"wrote {out}: ") and "virtualNetworks" in captured.out
     # Progress on stderr (no terminal here: lines), then the subscription that was not read.
-    assert "snapshot: 10/10 queries" in captured.err
+    assert "nwlab: 10/10 snapshot queries, " in captured.err
     assert "nwlab: denied 00000000-0000-0000-0000-000000000001: " in captured.err
 
 

@@ -8,6 +8,7 @@ import io
 import json
 import uuid
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 
@@ -16,7 +17,8 @@ from nwlab.arm.errors import ArmError
 from nwlab.arm.resource_graph import ResourceGraph
 from nwlab.emulator import DEFAULT_TOPOLOGY_PATH
 from nwlab.emulator.chaos import Chaos, Status
-from nwlab.snapshot_graph import STEPS, LineProgress, SnapshotError, SnapshotProgress, take_graph_snapshot
+from nwlab.progress import auto_progress
+from nwlab.snapshot_graph import STEPS, SnapshotError, SnapshotProgress, take_graph_snapshot
 
 ZERO = "00000000-0000-0000-0000-000000000000"
 RG = r"/providers/Microsoft.ResourceGraph/resources$"
@@ -230,13 +232,21 @@ def test_progress_reaches_the_display(private_network):
     assert seen[-1].counts["rows"] > 20
 
 
-def test_line_progress_without_a_terminal_prints_at_most_every_interval():
+def test_snapshot_progress_without_a_terminal_is_the_batches_log_line(private_network):
+    """One line display for snapshots and check batches (progress.auto_progress): without a
+    terminal or a kernel, a line at most every interval, queries and rows read, and a last one."""
+    nw, subscription = private_network
     out = io.StringIO()
-    line = LineProgress(10, every=3600, stream=out)
-    for done in range(1, 11):
-        line(SnapshotProgress(done, 10, {"rows": done}))
+    now = [0.0]
+    with patch("nwlab.snapshot_graph.auto_progress",
+               lambda total, desc: auto_progress(total, desc, stream=out, interval_s=3600,
+                                                 clock=lambda: now[0])):
+        nw.snapshot(subscriptions=[subscription])
     lines = out.getvalue().splitlines()
-    assert lines == ["snapshot: 1/10 queries, 1 rows", "snapshot: 10/10 queries, 10 rows"]
+    assert lines[0] == f"nwlab: {len(STEPS) + 1} snapshot queries: starting"
+    assert len(lines) == 2  # the interval never passed: the first and the last line only
+    assert lines[-1].startswith(f"nwlab: {len(STEPS) + 1}/{len(STEPS) + 1} snapshot queries, ")
+    assert " rows, took " in lines[-1]
 
 
 def test_resource_graph_snapshot_captures_admin_rules_and_service_tags_like_arm():

@@ -63,9 +63,12 @@ def counts_text(counts: dict[str, int]) -> str:
 
 
 def counts_words(counts: dict[str, int]) -> str:
-    """E.g. `3 unreachable, 1 error` (zero counts and reachable left out: the log's words)."""
-    return ", ".join(count_text(name, counts[name]) for name, _ in _SHOWN
-                     if name != "reachable" and counts.get(name, 0))
+    """E.g. `3 unreachable, 1 error` (zero counts and reachable left out: the log's words); a
+    count that is no verdict (a snapshot's rows) after them, e.g. `1,204 rows`."""
+    verdicts = {name for name, _ in _SHOWN}
+    return ", ".join([*(count_text(name, counts[name]) for name, _ in _SHOWN
+                        if name != "reachable" and counts.get(name, 0)),
+                      *(f"{n:,} {name}" for name, n in counts.items() if name not in verdicts)])
 
 
 class _Eta:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from nwlab.arm.errors import ArmError, NwlabError
 from nwlab.arm.ids import ZERO_SUBSCRIPTION
 from nwlab.arm.resource_graph import QueryResult, ResourceGraph, validate_scope
 from nwlab.inventory import read_power_statuses
-from nwlab.progress import TqdmProgress, WidgetProgress, in_kernel
+from nwlab.progress import auto_progress
 from nwlab.snapshot import (
     DROP_KEYS,
     arm_of,
@@ -390,43 +389,14 @@ def _save_state(target: Path | None, state: dict[str, Any]) -> None:
 
 # -- progress ---------------------------------------------------------------------------------------
 
-class LineProgress:
-    """Without a terminal or a notebook: a log line at most every `every` seconds."""
-
-    def __init__(self, total: int, *, every: float = 5.0, stream: Any = None) -> None:
-        self.total = total
-        self.every = every
-        self.stream = stream or sys.stderr
-        # None until the first line: the monotonic clock's zero is arbitrary (boot time on
-        # Linux), so "0.0" would hold back the first line on a machine up for under `every`.
-        self._last: float | None = None
-
-    def __call__(self, progress: SnapshotProgress) -> None:
-        now = time.monotonic()
-        if progress.done < progress.total and self._last is not None \
-                and now - self._last < self.every:
-            return
-        self._last = now
-        print(f"snapshot: {progress.done}/{progress.total} queries, "
-              f"{progress.counts.get('rows', 0)} rows", file=self.stream, flush=True)
-
-    def close(self) -> None:
-        return None
-
-
 def _display(progress: Any, total: int) -> Callable[[SnapshotProgress], None] | None:
+    """The display a check batch gets (progress.auto_progress): a widget in a notebook, tqdm on
+    a terminal, a log line every few seconds otherwise; or the caller's own callable."""
     if progress is False or progress is None:
         return None
     if callable(progress) and progress is not True:
         return progress
-    if in_kernel():
-        try:
-            return WidgetProgress(total, "snapshot")  # type: ignore[return-value]
-        except ImportError:
-            pass
-    if getattr(sys.stderr, "isatty", lambda: False)():
-        return TqdmProgress(total, "snapshot")  # type: ignore[return-value]
-    return LineProgress(total)
+    return auto_progress(total, "snapshot queries")  # type: ignore[return-value]
 
 
 def _tick(display: Callable[[SnapshotProgress], None] | None, state: dict[str, Any]) -> None:
@@ -436,5 +406,5 @@ def _tick(display: Callable[[SnapshotProgress], None] | None, state: dict[str, A
     display(SnapshotProgress(len(state["done"]), len(STEPS) + 1, {"rows": rows}))
 
 
-__all__ = ["STEPS", "LineProgress", "SnapshotError", "SnapshotProgress", "Step",
+__all__ = ["STEPS", "SnapshotError", "SnapshotProgress", "Step",
            "take_graph_snapshot"]
