@@ -22,11 +22,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from .assumptions import Assumption
 from .gcpause import collector_paused
 from .servicetags import T_SERVICE_TAGS, ServiceTagIndex, endpoint_tag_names
+from .shape import check_shape
 
 DEFAULT_TOPOLOGY_PATH = Path(__file__).with_name("contoso.json")
 
@@ -129,6 +130,10 @@ class TopologyError(ValueError):
         self.code = code
         where = f" (field '{field}')" if field else ""
         super().__init__(f"{resource_id}{where}: {problem}")
+
+
+def _shape_problem(resource_id: str, field: str, problem: str) -> NoReturn:
+    raise TopologyError(resource_id, problem, field=field, code="InvalidRequestFormat")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -791,6 +796,7 @@ class Topology:
                 raise TopologyError(rid, "ids must start with /subscriptions/"
                                     f"{self.subscription_id}/resourceGroups/ (the topology's "
                                     "subscription)", field="id")
+            check_shape(res, functools.partial(_shape_problem, rid))
             if not isinstance(res.setdefault("properties", {}), dict):
                 raise TopologyError(rid, "'properties' must be an object", field="properties")
             self._add(res)
