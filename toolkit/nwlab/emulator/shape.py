@@ -10,7 +10,9 @@ each guarding every read, the loader runs this pass first, so every parser meets
 - a field whose name the twin reads (``KINDS``) holds the JSON kind the REST specs give it, at
   any depth; another kind is refused naming the resource, the field's path and what to write.
 
-Names not in ``KINDS`` are left alone: unknown fields and future types load as they are.
+Names not in ``KINDS`` are left alone, and the loader runs the pass on the types it models
+only: unknown fields and types (whose fields may share a name but not its kind: a virtual
+hub's ``properties.sku`` is a string) load as they are.
 """
 
 from __future__ import annotations

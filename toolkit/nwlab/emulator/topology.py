@@ -86,6 +86,20 @@ MODELLED_TYPES = frozenset({T_VM, T_EXT, T_VNET, T_NIC, T_NSG, T_RT, T_PIP, T_NW
                             T_DNS_ZONE_GROUP, T_DNS_ZONE, T_DNS_LINK, T_DNS_A, T_DNS_AAAA,
                             T_LB, T_NAT, T_VMSS, T_VMSS_VM})
 
+# Types a real estate holds that take no part in a packet's path between the resources the twin
+# models, so they load with no assumption (unmodelled.py reads every other unknown type for the
+# addresses it holds): a Bastion host sits beside the VMs in its own subnet (its sessions are not
+# check sources), a DDoS protection plan and flow logs observe traffic without deciding it, a
+# vWAN's hubs (virtualHubs) carry its routing, and the services a private endpoint or a service
+# endpoint reaches are answered by those (twin-semantics §7, §8).
+INERT_TYPES = frozenset({
+    "microsoft.network/bastionhosts", "microsoft.network/ddosprotectionplans",
+    "microsoft.network/networkwatchers/flowlogs", "microsoft.network/virtualwans",
+    "microsoft.insights/diagnosticsettings", "microsoft.operationalinsights/workspaces",
+    "microsoft.storage/storageaccounts", "microsoft.keyvault/vaults",
+    "microsoft.sql/servers", "microsoft.network/privatednszones/soa",
+})
+
 # Parsers of the estate parts that live in their own modules (scalesets.py, loadbalancer.py,
 # outbound.py), by name: (rank, parser), run in rank order at the end of every load. Each module
 # registers itself with register_part(), so this module, the data, imports none of the code that
@@ -701,6 +715,10 @@ UNMODELLED_FIELDS: dict[str, dict[str, tuple[Any, str]]] = {
     },
     "subnet": {
         "serviceEndpointPolicies": ([], "service endpoint policies are not applied"),
+        # doc virtual-network/subnet-delegation-overview: the service may add network intent
+        # policies (NSG rules, routes); the snapshot's NSG and route table are evaluated as read.
+        "delegations": ([], "the subnet is delegated to a service: its hosts hold no NICs in "
+                        "the twin and the network intent policies it adds are not modelled"),
     },
     "peering": {
         "peerCompleteVnets": (True, "subnet peering: the whole remote space is routed"),
@@ -796,12 +814,13 @@ class Topology:
                 raise TopologyError(rid, "ids must start with /subscriptions/"
                                     f"{self.subscription_id}/resourceGroups/ (the topology's "
                                     "subscription)", field="id")
-            check_shape(res, functools.partial(_shape_problem, rid))
+            if rtype in MODELLED_TYPES:  # the kinds are those of the types the twin reads
+                check_shape(res, functools.partial(_shape_problem, rid))
             if not isinstance(res.setdefault("properties", {}), dict):
                 raise TopologyError(rid, "'properties' must be an object", field="properties")
             self._add(res)
             props = res["properties"]
-            if rtype not in MODELLED_TYPES:
+            if rtype not in MODELLED_TYPES and rtype not in INERT_TYPES:
                 self.note(Assumption("UNMODELLED_RESOURCE_TYPE", rid,
                                      f"{res['type']} is not modelled: kept for GET, no part in "
                                      "routing or filtering"))
