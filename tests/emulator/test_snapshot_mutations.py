@@ -163,3 +163,51 @@ def test_a_list_of_references_holding_a_bare_string_is_refused_naming_the_entry(
     assert caught.value.resource_id == vm["id"]
     assert caught.value.field == "properties.networkProfile.networkInterfaces[0]"
     assert "expected an object" in str(caught.value)
+
+
+def _recase_references(obj: Any, flip: Any) -> None:
+    """Every reference ({"id": ...} below a resource's properties) in another casing."""
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) \
+        if isinstance(obj, list) else ()
+    for k, v in list(items):
+        if k == "id" and isinstance(v, str) and isinstance(obj, dict) and len(obj) == 1:
+            obj[k] = flip(v)
+        else:
+            _recase_references(v, flip)
+
+
+def _verdicts(topo: Topology) -> list[tuple[str, str]]:
+    watcher = next(iter(topo.watchers.values()))
+    out = []
+    for body in checks(topo):
+        try:
+            result = engine.run_check(topo, engine.parse_check(topo, watcher, body))
+        except ArmError as exc:  # e.g. a scale set instance as destination
+            out.append(("refused", exc.code))
+            continue
+        out.append((result["connectionStatus"], result.get("nwlab", {}).get("outcome", "")))
+    return out
+
+
+@pytest.mark.parametrize("name", ["landing-zone", "contoso"])
+@pytest.mark.parametrize("flip", [str.upper, str.lower, lambda s: s.rstrip("/") + "/"],
+                         ids=["upper", "lower", "trailing-slash"])
+def test_references_in_another_casing_load_and_answer_alike(name: str, flip: Any) -> None:
+    """ARM ids are case-insensitive: Resource Graph and some api-versions recase them."""
+    doc = copy.deepcopy(estate(name))
+    for res in doc["resources"]:
+        _recase_references(res.get("properties"), flip)
+    assert _verdicts(Topology(doc, owned=True)) == _verdicts(Topology(estate(name)))
+
+
+@pytest.mark.parametrize("state", ["Failed", "Updating", "Deleting"])
+def test_provisioning_states_load_and_answer_alike(state: str) -> None:
+    """A snapshot taken mid-deployment: the twin evaluates what the resources say (the data
+    plane of a Failed resource keeps its last good configuration, doc
+    networking/troubleshoot-failed-state). Not the agent extension: its provisioningState is
+    what says the Network Watcher agent is installed (a Failed one is not)."""
+    doc = copy.deepcopy(estate("landing-zone"))
+    for res in doc["resources"]:
+        if not res["type"].lower().endswith("/extensions"):
+            res.setdefault("properties", {})["provisioningState"] = state
+    assert _verdicts(Topology(doc, owned=True)) == _verdicts(Topology(estate("landing-zone")))
