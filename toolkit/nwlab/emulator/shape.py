@@ -76,18 +76,21 @@ def check_shape(resource: dict[str, Any], problem: Callable[[str, str], NoReturn
 
 
 def _walk(obj: dict[str, Any], path: str, problem: Callable[[str, str], NoReturn]) -> None:
-    for name in [k for k, v in obj.items() if v is None]:
-        del obj[name]
+    nulls: list[str] = []
     for name, value in obj.items():
-        where = f"{path}.{name}" if path else name
+        if value is None:
+            nulls.append(name)
+            continue
         kind = KINDS.get(name)
         if kind is not None and not isinstance(value, PYTHON_KIND[kind]):
-            problem(where, f"expected {kind}, got {value!r}: write it as the REST spec does "
-                    f"(e.g. {EXAMPLE[kind]}) or leave it out")
-        if isinstance(value, dict):
-            _walk(value, where, problem)
+            problem(f"{path}{name}", f"expected {kind}, got {value!r}: write it as the REST "
+                    f"spec does (e.g. {EXAMPLE[kind]}) or leave it out")
+        if isinstance(value, dict):  # the path is spelled only for containers (load cost)
+            _walk(value, f"{path}{name}.", problem)
         elif isinstance(value, list):
-            _items(value, where, problem, objects=kind == OBJECTS)
+            _items(value, f"{path}{name}", problem, objects=kind == OBJECTS)
+    for name in nulls:
+        del obj[name]
 
 
 def _items(items: list[Any], path: str, problem: Callable[[str, str], NoReturn], *,
@@ -98,7 +101,7 @@ def _items(items: list[Any], path: str, problem: Callable[[str, str], NoReturn],
     for i, value in enumerate(items):
         where = f"{path}[{i}]"
         if isinstance(value, dict):
-            _walk(value, where, problem)
+            _walk(value, f"{where}.", problem)
         elif objects:
             problem(where, f"expected an object (e.g. {{\"id\": \"...\"}} or {{\"name\": "
                     f"\"...\", \"properties\": {{...}}}}), got {value!r}")

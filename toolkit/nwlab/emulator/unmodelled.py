@@ -121,51 +121,19 @@ def build(topo: Topology) -> Index:
     addresses: dict[IPAddress, Holder] = {}
     networks: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, Holder]] = []
     vnet_routes: dict[str, list[Holder]] = {}
-    for res in topo.raw.values():
-        rtype = str(res.get("type", "")).lower()
-        props = _props(res)
-        holder = Holder(res["id"], str(res.get("type", "")))
-        if rtype == T_FIREWALL:
-            # A vWAN hub's firewall (hubIPAddresses) is not placed in a VNet of the twin.
-            hub_ip = (props.get("hubIPAddresses") or {}).get("privateIPAddress") \
-                if isinstance(props.get("hubIPAddresses"), dict) else None
-            for address in _addresses({"privateIPAddress": hub_ip} if hub_ip else {}):
-                addresses.setdefault(address, Holder(res["id"], "vWAN hub firewall"))
-            continue
-        if rtype in MODELLED_TYPES or rtype in INERT_TYPES:
-            continue
-        for address in _addresses(props):
-            addresses.setdefault(address, holder)
-        for pip_id in _public_ip_refs(props):
-            public = outbound.public_address(topo, pip_id)
-            if public is not None:
-                addresses.setdefault(public, holder)
-        if rtype == T_VIRTUAL_HUB:
-            net = _network(props.get("addressPrefix"))
-            if net is not None:  # a vWAN hub's own space (a Route Server has none)
-                networks.append((net, Holder(res["id"], "Virtual WAN hub")))
-            # Older api-versions list the hub's connections inline.
-            for field in ("virtualNetworkConnections", "hubVirtualNetworkConnections"):
-                for conn in props.get(field) or []:
-                    remote = _props(conn).get("remoteVirtualNetwork")
-                    if isinstance(remote, dict) and isinstance(remote.get("id"), str):
-                        vnet_routes.setdefault(key(remote["id"]), []).append(Holder(
-                            str(conn.get("id") or res["id"]), "Virtual WAN hub connection"))
-        elif rtype == T_HUB_CONNECTION:
-            remote = (props.get("remoteVirtualNetwork") or {}).get("id") \
-                if isinstance(props.get("remoteVirtualNetwork"), dict) else None
-            if isinstance(remote, str):
-                vnet_routes.setdefault(key(remote), []).append(Holder(
-                    res["id"], "Virtual WAN hub connection"))
+    listing = topo._listing()  # top-level resources by type, shared with ARM lists
+    unknown = [rtype for rtype, group in listing.by_type if group is None
+               and rtype not in MODELLED_TYPES and rtype not in INERT_TYPES]
+    for rtype in (T_FIREWALL, *unknown):
+        for res in topo.resources_of_type(rtype):
+            _read(topo, res, rtype, addresses, networks, vnet_routes)
     # A Route Server with BGP peers programs their routes into its VNet (route-server/overview).
-    for res in topo.raw.values():
-        if str(res.get("type", "")).lower() != T_HUB_BGP:
-            continue
+    for res in topo.resources_of_type(T_HUB_BGP):
         hub_key = key(res["id"]).split("/bgpconnections/")[0]
         for vnet_key in _route_server_vnets(topo, hub_key):
             vnet_routes.setdefault(vnet_key, []).append(Holder(res["id"], "Route Server BGP peer"))
-    for subnet in topo.subnets.values():
-        raw = topo.raw.get(key(subnet.id)) or {}
+    for subnet_key, subnet in topo.subnets.items():
+        raw = topo.raw.get(subnet_key) or {}
         services = [str(_props(d).get("serviceName") or d.get("name") or "a service")
                     for d in _props(raw).get("delegations") or [] if isinstance(d, dict)]
         if services:
@@ -176,13 +144,50 @@ def build(topo: Topology) -> Index:
                  {k: tuple(v) for k, v in vnet_routes.items()})
 
 
+def _read(topo: Topology, res: dict[str, Any], rtype: str, addresses: dict[IPAddress, Holder],
+          networks: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, Holder]],
+          vnet_routes: dict[str, list[Holder]]) -> None:
+    """What one resource of a type the twin does not model (or a vWAN hub's firewall) holds."""
+    props = _props(res)
+    holder = Holder(res["id"], str(res.get("type", "")))
+    if rtype == T_FIREWALL:
+        # A vWAN hub's firewall (hubIPAddresses) is not placed in a VNet of the twin.
+        hub_ip = (props.get("hubIPAddresses") or {}).get("privateIPAddress") \
+            if isinstance(props.get("hubIPAddresses"), dict) else None
+        for address in _addresses({"privateIPAddress": hub_ip} if hub_ip else {}):
+            addresses.setdefault(address, Holder(res["id"], "vWAN hub firewall"))
+        return
+    for address in _addresses(props):
+        addresses.setdefault(address, holder)
+    for pip_id in _public_ip_refs(props):
+        public = outbound.public_address(topo, pip_id)
+        if public is not None:
+            addresses.setdefault(public, holder)
+    if rtype == T_VIRTUAL_HUB:
+        net = _network(props.get("addressPrefix"))
+        if net is not None:  # a vWAN hub's own space (a Route Server has none)
+            networks.append((net, Holder(res["id"], "Virtual WAN hub")))
+        # Older api-versions list the hub's connections inline.
+        for field in ("virtualNetworkConnections", "hubVirtualNetworkConnections"):
+            for conn in props.get(field) or []:
+                remote = _props(conn).get("remoteVirtualNetwork")
+                if isinstance(remote, dict) and isinstance(remote.get("id"), str):
+                    vnet_routes.setdefault(key(remote["id"]), []).append(Holder(
+                        str(conn.get("id") or res["id"]), "Virtual WAN hub connection"))
+    elif rtype == T_HUB_CONNECTION:
+        remote = (props.get("remoteVirtualNetwork") or {}).get("id") \
+            if isinstance(props.get("remoteVirtualNetwork"), dict) else None
+        if isinstance(remote, str):
+            vnet_routes.setdefault(key(remote), []).append(Holder(
+                res["id"], "Virtual WAN hub connection"))
+
+
 def _route_server_vnets(topo: Topology, hub_key: str) -> set[str]:
     """The VNets of a Route Server's ipConfigurations (inline or stored as resources)."""
     hub = topo.raw.get(hub_key) or {}
     configs = [c for c in _props(hub).get("ipConfigurations") or [] if isinstance(c, dict)]
-    configs += [r for k, r in topo.raw.items()
-                if k.startswith(hub_key + "/ipconfigurations/")
-                and str(r.get("type", "")).lower() == T_HUB_IP_CONFIG]
+    configs += [r for r in topo.resources_of_type(T_HUB_IP_CONFIG)
+                if key(r["id"]).startswith(hub_key + "/ipconfigurations/")]
     found = set()
     for config in configs:
         subnet = (_props(config).get("subnet") or {}).get("id") \
