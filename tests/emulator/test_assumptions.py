@@ -29,7 +29,7 @@ def test_a_fully_modelled_topology_has_no_assumptions() -> None:
 @pytest.mark.parametrize("rtype", ["Microsoft.Network/applicationGateways",
                                    "Microsoft.Network/privateLinkServices",
                                    "Microsoft.Network/virtualHubs",
-                                   "Microsoft.Network/bastionHosts"])
+                                   "Microsoft.Future/widgets"])
 def test_unmodelled_resource_type_loads_and_is_recorded(rtype: str) -> None:
     net = two_subnets()
     rid = net.rid(*rtype.split("/"), "thing")
@@ -51,6 +51,7 @@ def _set(props: dict[str, Any], path: str, value: Any) -> None:
 FIELD_VALUES: dict[str, Any] = {
     "dhcpOptions.dnsServers": ["10.0.0.53"],
     "serviceEndpointPolicies": [{"id": "/x/p"}],
+    "delegations": [{"name": "d", "properties": {"serviceName": "Microsoft.Web/serverFarms"}}],
     "peerCompleteVnets": False, "dnsSettings.dnsServers": ["10.0.0.53"],
     "applicationGatewayBackendAddressPools": [{"id": "/x/agw"}],
     "gatewayLoadBalancer": {"id": "/x/gwlb"},

@@ -6,7 +6,7 @@ the client exercises the same code path as against Azure.
 
 # The estate parts parsed by their own modules register with the topology on import (see
 # topology.PART_PARSERS); imported first, so no topology is ever built without them.
-from . import loadbalancer, outbound, scalesets  # noqa: F401
+from . import firewall, loadbalancer, outbound, scalesets  # noqa: F401
 from .server import EmulatorServer
 from .topology import DEFAULT_TOPOLOGY_PATH, Topology, TopologyError, load_topology
 

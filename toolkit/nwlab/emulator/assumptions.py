@@ -13,8 +13,9 @@ from typing import Any
 
 # code -> what it means (the README's table is generated from the same words by a test).
 CODES: dict[str, str] = {
-    "UNMODELLED_RESOURCE_TYPE": "a resource type the twin does not model; it is kept for GET "
-                                "but takes no part in routing or filtering",
+    "UNMODELLED_RESOURCE_TYPE": "a resource type the twin does not model; it is kept for GET, "
+                                "and a trace meeting it (its address, or routes it gives a "
+                                "VNet) stops there or carries it, verdict undetermined",
     "UNMODELLED_FIELD": "a field the twin does not model; it is ignored",
     "UNMODELLED_VALUE": "a value Azure accepts that the twin does not model (e.g. a gateway "
                         "next hop with no gateway in reach); the item is skipped",

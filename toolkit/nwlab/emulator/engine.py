@@ -46,6 +46,7 @@ from . import (
     routing,
     scalesets,
     service_endpoints,
+    unmodelled,
 )
 from .assumptions import Assumption
 from .errors import ArmError, not_found
@@ -414,6 +415,10 @@ def _route(topo: Topology, walk: Walk, cfg: IpConfig,
             "which family a tag route covers)", field="addressPrefix",
             alternatives=("the tag route covers IPv4 only: the packet takes ::/0 Internet",),
             verdict_sensitive=route.next_hop_type != "Internet"))
+    table = topo.raw.get(key(subnet.route_table_id)) if subnet.route_table_id else None
+    walk.assumptions.extend(unmodelled.route_notes(
+        topo, subnet, route,
+        bool((table or {}).get("properties", {}).get("disableBgpRoutePropagation"))))
     if route is not None and route.id:
         # The route leads where the twin cannot follow: a VNet outside the topology, or a user
         # route to a gateway where none is in reach (with one in reach, the gateway branch of
@@ -629,6 +634,9 @@ def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet,
     visited = {key(nic.id)}
     for _ in range(MAX_HOPS):
         here = walk.hops[-1]
+        # Where the walk ends when it breaks out of the loop: an address no NIC of the twin
+        # holds may be held by a part it does not model (unmodelled.py), which stops it there.
+        dead_end: IPAddress | None = dest
         walk.blocked |= _block(topo, walk, here, nic, cfg, "Outbound", packet)
         route = _route(topo, walk, cfg, dest)
         hop_type = route.next_hop_type if route else "None"
@@ -652,6 +660,7 @@ def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet,
                     walk.blocked = True
                     return walk
             if found is None or not _cross(topo, walk, cfg, found, packet.source):
+                dead_end = appliance if found is None else None
                 break  # no such appliance, or the peering drops it: a dead end
             if fw is not None:
                 if key(fw.id) in visited:
@@ -700,8 +709,10 @@ def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet,
                 fe = loadbalancer.frontend_at(topo, [key(v) for v in vnets], dest)
                 if fe is not None and _via_frontend(topo, walk, cfg, fe, packet):
                     return walk
+                dead_end = None if fe is not None else dest
                 break
             if not _cross(topo, walk, cfg, found, packet.source):
+                dead_end = None
                 break
             dnic, dcfg = found
             hop = Hop("VnetLocal", str(dcfg.address), dcfg.id)
@@ -737,6 +748,7 @@ def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet,
             return walk
         if hop_type == "Internet" and dest.is_global and dest.version == 6:
             if not _ipv6_egress(topo, walk, cfg):
+                dead_end = None
                 break
             walk.egress = (nic, cfg)
             walk.hops.append(Hop("Internet", str(dest), "Internet", link_type="Internet"))
@@ -747,6 +759,7 @@ def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet,
             walk.assumptions.extend(way.assumptions)
             walk.touch(way.resource_id)
             if way.method is None:
+                dead_end = None
                 break  # no outbound method (a private subnet): the flow cannot leave
             walk.egress = (nic, cfg)
             target = topo.public_ip_index.get(dest) \
@@ -776,6 +789,9 @@ def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet,
                     return walk
                 break
             walk.hops.append(Hop("Internet", str(dest), "Internet", link_type="Internet"))
+            holder = unmodelled.holder_at(topo, dest)
+            if holder is not None:  # e.g. an Application Gateway's public frontend
+                return _stop_at_unmodelled(walk, holder, dest, "Destination")
             walk.internet = True
             return walk
         # None route, private address sent to the Internet, or a next hop the twin does not
@@ -784,7 +800,22 @@ def forward(topo: Topology, spec: CheckSpec, packet: nsg.Packet,
     else:
         walk.blocked = True  # MAX_HOPS exceeded
         return walk
+    holder = unmodelled.holder_at(topo, dead_end) if dead_end is not None else None
+    if holder is not None and dead_end is not None:
+        return _stop_at_unmodelled(walk, holder, dead_end,
+                                   "Destination" if dead_end == dest else "VirtualAppliance")
     walk.hops.append(Hop("Destination", str(dest), "Unknown"))
+    walk.blocked = True
+    return walk
+
+
+def _stop_at_unmodelled(walk: Walk, holder: unmodelled.Holder, address: IPAddress,
+                        hop_type: str) -> Walk:
+    """Neither wall nor hole (twin-semantics §15 rule 2): the trace ends at the part the twin
+    does not model, drawn at its address, and the verdict is undetermined."""
+    walk.hops.append(Hop(hop_type, str(address), holder.resource_id))
+    walk.touch(holder.resource_id)
+    walk.assumptions.append(unmodelled.dead_end(holder, address))
     walk.blocked = True
     return walk
 

@@ -46,7 +46,18 @@ from typing import Any
 
 from . import outbound, private_endpoints
 from .assumptions import Assumption
-from .topology import T_FIREWALL, T_RULE_COLLECTION_GROUP, IPAddress, IpConfig, Nic, Topology, key
+from .topology import (
+    T_FIREWALL,
+    T_RULE_COLLECTION_GROUP,
+    IPAddress,
+    IpConfig,
+    Nic,
+    Topology,
+    TopologyError,
+    key,
+    parse_address,
+    register_part,
+)
 
 DEFAULT_PRIVATE = tuple(ipaddress.IPv4Network(p) for p in (
     "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"))
@@ -150,7 +161,7 @@ def _policy_groups(topo: Topology, policy_id: str,
         if isinstance(base, dict) and base.get("id") else []
     own = [res for res in topo.raw.values() if str(res.get("type", "")).lower() == T_RULE_COLLECTION_GROUP
            and key(res["id"]).startswith(key(policy_id) + "/rulecollectiongroups/")]
-    own.sort(key=lambda g: int(_props(g).get("priority") or 65000))
+    own.sort(key=lambda g: _priority(_props(g), g["id"]))
     return inherited + [(g, False) for g in own]
 
 
@@ -164,7 +175,7 @@ def _policy_rules(topo: Topology, policy_id: str) -> list[FirewallRule]:
             # from a parent policy (they name one firewall's addresses).
             collections = [c for c in collections if str(c.get("ruleCollectionType", "")).lower()
                            != "firewallpolicynatrulecollection"]
-        collections.sort(key=lambda c: int(c.get("priority") or 65000))
+        collections.sort(key=lambda c: _priority(c, group["id"]))
         for coll in collections:
             action = str((coll.get("action") or {}).get("type") or "Deny").capitalize()
             out += [_policy_rule(topo, str(coll.get("name", "")), action, r)
@@ -177,7 +188,7 @@ def _classic_rules(topo: Topology, props: dict[str, Any]) -> list[FirewallRule]:
     for field, kind in (("natRuleCollections", "nat"), ("networkRuleCollections", "network"),
                         ("applicationRuleCollections", "application")):
         collections = [c for c in props.get(field) or [] if isinstance(c, dict)]
-        collections.sort(key=lambda c: int(_props(c).get("priority") or 65000))
+        collections.sort(key=lambda c: _priority(_props(c), str(c.get("id") or "")))
         for coll in collections:
             cprops = _props(coll)
             action = str((cprops.get("action") or {}).get("type") or "Deny").capitalize()
@@ -223,7 +234,7 @@ def firewalls(topo: Topology) -> dict[ipaddress.IPv4Address, Firewall]:
                 ranges = _list(snat["privateRanges"])
         order = {"nat": 0, "network": 1, "application": 2}  # the type order beats priorities
         rules.sort(key=lambda r: order[r.kind])
-        address = ipaddress.IPv4Address(str(configs[0]["privateIPAddress"]))
+        address = _private_address(res)
         pip_ids = tuple(str(c["publicIPAddress"]["id"]) for c in configs
                         if isinstance(c.get("publicIPAddress"), dict)
                         and c["publicIPAddress"].get("id")
@@ -233,6 +244,43 @@ def firewalls(topo: Topology) -> dict[ipaddress.IPv4Address, Firewall]:
                                 publics)
     topo.cache["firewalls"] = out
     return out
+
+
+def _private_address(res: dict[str, Any]) -> ipaddress.IPv4Address:
+    config = (_props(res).get("ipConfigurations") or [{}])[0]
+    return parse_address(_props(config).get("privateIPAddress"),
+                         str(config.get("id") or res["id"]), "privateIPAddress")
+
+
+def _priority(holder: dict[str, Any], rid: str) -> int:
+    """A rule collection's (or group's) priority; unset sorts last (65000, the spec's top)."""
+    value = holder.get("priority", 65000)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TopologyError(rid, f"priority must be an integer 100-65000, got {value!r}",
+                            field="priority", code="InvalidRequestFormat")
+    return value
+
+
+def _check_values(topo: Topology) -> None:
+    """At load, not at the first check that builds the index (lazily): the values the index
+    converts (the firewall's private IP, collection priorities) are refused here when Azure
+    would refuse them, naming the resource."""
+    for res in topo.resources_of_type(T_FIREWALL):
+        props = _props(res)
+        config = (props.get("ipConfigurations") or [{}])[0]
+        if _props(config).get("privateIPAddress"):
+            _private_address(res)
+        for field in ("networkRuleCollections", "applicationRuleCollections",
+                      "natRuleCollections"):
+            for coll in props.get(field) or []:
+                _priority(_props(coll), str(coll.get("id") or res["id"]))
+    for group in topo.resources_of_type(T_RULE_COLLECTION_GROUP):
+        _priority(_props(group), group["id"])
+        for coll in _props(group).get("ruleCollections") or []:
+            _priority(coll, group["id"])
+
+
+register_part("firewall", 40, _check_values)
 
 
 def at_public(topo: Topology, address: IPAddress) -> Firewall | None:

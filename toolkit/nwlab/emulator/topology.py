@@ -24,12 +24,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from dataclasses import field as dataclass_field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from . import gcpause
 from .assumptions import Assumption
 from .gcpause import collector_paused
 from .servicetags import T_SERVICE_TAGS, ServiceTagIndex, endpoint_tag_names
+from .shape import check_shape
 
 DEFAULT_TOPOLOGY_PATH = Path(__file__).with_name("contoso.json")
 
@@ -88,6 +89,20 @@ MODELLED_TYPES = frozenset({T_VM, T_EXT, T_VNET, T_NIC, T_NSG, T_RT, T_PIP, T_NW
                             T_DNS_ZONE_GROUP, T_DNS_ZONE, T_DNS_LINK, T_DNS_A, T_DNS_AAAA,
                             T_LB, T_NAT, T_VMSS, T_VMSS_VM})
 
+# Types a real estate holds that take no part in a packet's path between the resources the twin
+# models, so they load with no assumption (unmodelled.py reads every other unknown type for the
+# addresses it holds): a Bastion host sits beside the VMs in its own subnet (its sessions are not
+# check sources), a DDoS protection plan and flow logs observe traffic without deciding it, a
+# vWAN's hubs (virtualHubs) carry its routing, and the services a private endpoint or a service
+# endpoint reaches are answered by those (twin-semantics §7, §8).
+INERT_TYPES = frozenset({
+    "microsoft.network/bastionhosts", "microsoft.network/ddosprotectionplans",
+    "microsoft.network/networkwatchers/flowlogs", "microsoft.network/virtualwans",
+    "microsoft.insights/diagnosticsettings", "microsoft.operationalinsights/workspaces",
+    "microsoft.storage/storageaccounts", "microsoft.keyvault/vaults",
+    "microsoft.sql/servers", "microsoft.network/privatednszones/soa",
+})
+
 # Parsers of the estate parts that live in their own modules (scalesets.py, loadbalancer.py,
 # outbound.py), by name: (rank, parser), run in rank order at the end of every load. Each module
 # registers itself with register_part(), so this module, the data, imports none of the code that
@@ -132,6 +147,10 @@ class TopologyError(ValueError):
         self.code = code
         where = f" (field '{field}')" if field else ""
         super().__init__(f"{resource_id}{where}: {problem}")
+
+
+def _shape_problem(resource_id: str, field: str, problem: str) -> NoReturn:
+    raise TopologyError(resource_id, problem, field=field, code="InvalidRequestFormat")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -716,6 +735,10 @@ UNMODELLED_FIELDS: dict[str, dict[str, tuple[Any, str]]] = {
     },
     "subnet": {
         "serviceEndpointPolicies": ([], "service endpoint policies are not applied"),
+        # doc virtual-network/subnet-delegation-overview: the service may add network intent
+        # policies (NSG rules, routes); the snapshot's NSG and route table are evaluated as read.
+        "delegations": ([], "the subnet is delegated to a service: its hosts hold no NICs in "
+                        "the twin and the network intent policies it adds are not modelled"),
     },
     "peering": {
         "peerCompleteVnets": (True, "subnet peering: the whole remote space is routed"),
@@ -827,12 +850,14 @@ class Topology:
                 raise TopologyError(rid, "ids must start with /subscriptions/"
                                     f"{self.subscription_id}/resourceGroups/ (the topology's "
                                     "subscription)", field="id")
+            if rtype in MODELLED_TYPES:  # the kinds are those of the types the twin reads
+                check_shape(res, functools.partial(_shape_problem, rid))
             if not isinstance(res.setdefault("properties", {}), dict):
                 raise TopologyError(rid, "'properties' must be an object", field="properties")
             self._add(res)
             listing.add(i, res, k, rtype)
             props = res["properties"]
-            if rtype not in MODELLED_TYPES:
+            if rtype not in MODELLED_TYPES and rtype not in INERT_TYPES:
                 self.note(Assumption("UNMODELLED_RESOURCE_TYPE", rid,
                                      f"{res['type']} is not modelled: kept for GET, no part in "
                                      "routing or filtering"))

@@ -1,0 +1,109 @@
+"""The JSON shape of a loaded resource, checked once before any parser reads it.
+
+A real snapshot carries partial values: ``null`` where a field is unset, arrays that are
+``null`` rather than empty, a field of another kind than the spec says (a hand edit, an older
+api-version). The parsers (topology.py and the part modules) read fields by name; rather than
+each guarding every read, the loader runs this pass first, so every parser meets one shape:
+
+- ``null`` is the field being absent (ARM omits unset fields or sends null, both mean unset);
+  the key is removed, so ``props.get(name) or []`` and ``setdefault`` read it as unset.
+- a field whose name the twin reads (``KINDS``) holds the JSON kind the REST specs give it, at
+  any depth; another kind is refused naming the resource, the field's path and what to write.
+
+Names not in ``KINDS`` are left alone, and the loader runs the pass on the types it models
+only: unknown fields and types (whose fields may share a name but not its kind: a virtual
+hub's ``properties.sku`` is a string) load as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+# Field name -> its JSON kind wherever it appears in Microsoft.Network / Microsoft.Compute
+# resources (azure-rest-api-specs: network/*.json, compute virtualMachine*.json). Only names
+# whose kind is the same in every resource the twin reads are listed ("nextHop" is an object in
+# a route and a string in a learned route, so it is not).
+OBJECT, TEXT = "an object", "a string"
+LIST = "a list"  # of strings or numbers (prefixes, ports, ids)
+OBJECTS = "a list of objects"  # of sub-resources or references, every entry {...}
+KINDS: dict[str, str] = {
+    "properties": OBJECT, "id": TEXT, "name": TEXT, "type": TEXT, "location": TEXT,
+    "addressSpace": OBJECT, "remoteAddressSpace": OBJECT, "localNetworkAddressSpace": OBJECT,
+    "remoteVirtualNetwork": OBJECT, "subnet": OBJECT, "networkSecurityGroup": OBJECT,
+    "routeTable": OBJECT, "natGateway": OBJECT, "publicIPAddress": OBJECT,
+    "virtualMachine": OBJECT, "virtualMachineScaleSet": OBJECT, "privateEndpoint": OBJECT,
+    "networkProfile": OBJECT, "instanceView": OBJECT, "virtualMachineProfile": OBJECT,
+    "extensionProfile": OBJECT, "sku": OBJECT, "dhcpOptions": OBJECT, "dnsSettings": OBJECT,
+    "firewallPolicy": OBJECT, "basePolicy": OBJECT, "snat": OBJECT,
+    "frontendIPConfiguration": OBJECT, "backendAddressPool": OBJECT, "probe": OBJECT,
+    "virtualNetwork": OBJECT, "privateLinkServiceConnectionState": OBJECT,
+    "bgpSettings": OBJECT, "virtualNetworkGateway1": OBJECT, "virtualNetworkGateway2": OBJECT,
+    "localNetworkGateway2": OBJECT, "additionalProperties": OBJECT, "action": OBJECT,
+    "addressPrefixes": LIST, "sourceAddressPrefixes": LIST, "destinationAddressPrefixes": LIST,
+    "sourcePortRanges": LIST, "destinationPortRanges": LIST, "ipAddresses": LIST,
+    "groupIds": LIST, "sourceAddresses": LIST, "destinationAddresses": LIST,
+    "destinationPorts": LIST, "sourceIpGroups": LIST, "destinationIpGroups": LIST,
+    "ipProtocols": LIST, "protocols": LIST, "targetFqdns": LIST, "fqdnTags": LIST,
+    "destinationFqdns": LIST, "privateRanges": LIST, "nextHopIpAddresses": LIST,
+    "locations": LIST,
+    "subnets": OBJECTS, "virtualNetworkPeerings": OBJECTS, "securityRules": OBJECTS,
+    "routes": OBJECTS, "ipConfigurations": OBJECTS, "networkInterfaces": OBJECTS,
+    "statuses": OBJECTS, "serviceEndpoints": OBJECTS, "serviceEndpointPolicies": OBJECTS,
+    "delegations": OBJECTS, "applicationSecurityGroups": OBJECTS,
+    "sourceApplicationSecurityGroups": OBJECTS, "destinationApplicationSecurityGroups": OBJECTS,
+    "loadBalancerBackendAddressPools": OBJECTS, "loadBalancerInboundNatRules": OBJECTS,
+    "backendIPConfigurations": OBJECTS, "loadBalancerBackendAddresses": OBJECTS,
+    "frontendIPConfigurations": OBJECTS, "backendAddressPools": OBJECTS, "probes": OBJECTS,
+    "loadBalancingRules": OBJECTS, "inboundNatRules": OBJECTS, "outboundRules": OBJECTS,
+    "publicIpAddresses": OBJECTS, "publicIpPrefixes": OBJECTS,
+    "privateLinkServiceConnections": OBJECTS, "manualPrivateLinkServiceConnections": OBJECTS,
+    "customDnsConfigs": OBJECTS, "privateDnsZoneConfigs": OBJECTS, "aRecords": OBJECTS,
+    "aaaaRecords": OBJECTS, "ruleCollections": OBJECTS, "rules": OBJECTS,
+    "networkRuleCollections": OBJECTS, "applicationRuleCollections": OBJECTS,
+    "natRuleCollections": OBJECTS, "networkInterfaceConfigurations": OBJECTS,
+    "extensions": OBJECTS, "bgpPeeringAddresses": OBJECTS, "values": OBJECTS,
+    "sources": OBJECTS, "destinations": OBJECTS, "resources": OBJECTS,
+}
+PYTHON_KIND = {OBJECT: dict, TEXT: str, LIST: list, OBJECTS: list}
+EXAMPLE = {OBJECT: '{"id": "..."}', TEXT: '"..."', LIST: '["..."]', OBJECTS: '[{...}]'}
+
+
+def check_shape(resource: dict[str, Any], problem: Callable[[str, str], NoReturn]) -> None:
+    """Drop nulls and refuse a known field of the wrong kind, anywhere in ``resource``;
+    ``problem(field_path, text)`` raises the loader's error naming the resource."""
+    _walk(resource, "", problem)
+
+
+def _walk(obj: dict[str, Any], path: str, problem: Callable[[str, str], NoReturn]) -> None:
+    nulls: list[str] = []
+    for name, value in obj.items():
+        if value is None:
+            nulls.append(name)
+            continue
+        kind = KINDS.get(name)
+        if kind is not None and not isinstance(value, PYTHON_KIND[kind]):
+            problem(f"{path}{name}", f"expected {kind}, got {value!r}: write it as the REST "
+                    f"spec does (e.g. {EXAMPLE[kind]}) or leave it out")
+        if isinstance(value, dict):  # the path is spelled only for containers (load cost)
+            _walk(value, f"{path}{name}.", problem)
+        elif isinstance(value, list):
+            _items(value, f"{path}{name}", problem, objects=kind == OBJECTS)
+    for name in nulls:
+        del obj[name]
+
+
+def _items(items: list[Any], path: str, problem: Callable[[str, str], NoReturn], *,
+           objects: bool) -> None:
+    # ARM returns no null entry in any array: one is read as absent, like a null field.
+    if any(v is None for v in items):
+        items[:] = [v for v in items if v is not None]
+    for i, value in enumerate(items):
+        where = f"{path}[{i}]"
+        if isinstance(value, dict):
+            _walk(value, f"{where}.", problem)
+        elif objects:
+            problem(where, f"expected an object (e.g. {{\"id\": \"...\"}} or {{\"name\": "
+                    f"\"...\", \"properties\": {{...}}}}), got {value!r}")
+        elif isinstance(value, list):
+            _items(value, where, problem, objects=False)
