@@ -67,43 +67,64 @@ KINDS: dict[str, str] = {
 }
 PYTHON_KIND = {OBJECT: dict, TEXT: str, LIST: list, OBJECTS: list}
 EXAMPLE = {OBJECT: '{"id": "..."}', TEXT: '"..."', LIST: '["..."]', OBJECTS: '[{...}]'}
+# Looked up once per field of every loaded resource (a 20,000-NIC estate has millions): the
+# Python type each name wants, and the names whose lists hold objects only.
+_WANT: dict[str, type] = {name: PYTHON_KIND[kind] for name, kind in KINDS.items()}
+_OBJECT_LISTS = frozenset(name for name, kind in KINDS.items() if kind == OBJECTS)
+# Where the walk is: (parent, name or index), spelled only when a problem is raised.
+Trail = tuple[Any, str | int] | None
+Problem = Callable[[str, str], NoReturn]
 
 
-def check_shape(resource: dict[str, Any], problem: Callable[[str, str], NoReturn]) -> None:
+def check_shape(resource: dict[str, Any], problem: Problem) -> None:
     """Drop nulls and refuse a known field of the wrong kind, anywhere in ``resource``;
     ``problem(field_path, text)`` raises the loader's error naming the resource."""
-    _walk(resource, "", problem)
+    _walk(resource, None, problem)
 
 
-def _walk(obj: dict[str, Any], path: str, problem: Callable[[str, str], NoReturn]) -> None:
+def _spell(trail: Trail) -> str:
+    parts: list[str | int] = []
+    while trail is not None:
+        trail, step = trail
+        parts.append(step)
+    text = ""
+    for step in reversed(parts):
+        text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else step)
+    return text
+
+
+def _walk(obj: dict[str, Any], trail: Trail, problem: Problem) -> None:
     nulls: list[str] = []
     for name, value in obj.items():
-        if value is None:
+        kind = type(value)
+        want = _WANT.get(name)
+        if want is not None and kind is not want and value is not None \
+                and not isinstance(value, want):
+            problem(_spell((trail, name)), f"expected {KINDS[name]}, got {value!r}: write it as "
+                    f"the REST spec does (e.g. {EXAMPLE[KINDS[name]]}) or leave it out")
+        if kind is dict:
+            _walk(value, (trail, name), problem)
+        elif kind is list:
+            _items(value, (trail, name), problem, name in _OBJECT_LISTS)
+        elif value is None:
             nulls.append(name)
-            continue
-        kind = KINDS.get(name)
-        if kind is not None and not isinstance(value, PYTHON_KIND[kind]):
-            problem(f"{path}{name}", f"expected {kind}, got {value!r}: write it as the REST "
-                    f"spec does (e.g. {EXAMPLE[kind]}) or leave it out")
-        if isinstance(value, dict):  # the path is spelled only for containers (load cost)
-            _walk(value, f"{path}{name}.", problem)
+        elif isinstance(value, dict):  # a Mapping subclass built in Python
+            _walk(value, (trail, name), problem)
         elif isinstance(value, list):
-            _items(value, f"{path}{name}", problem, objects=kind == OBJECTS)
+            _items(value, (trail, name), problem, name in _OBJECT_LISTS)
     for name in nulls:
         del obj[name]
 
 
-def _items(items: list[Any], path: str, problem: Callable[[str, str], NoReturn], *,
-           objects: bool) -> None:
+def _items(items: list[Any], trail: Trail, problem: Problem, objects: bool) -> None:
     # ARM returns no null entry in any array: one is read as absent, like a null field.
-    if any(v is None for v in items):
+    if None in items:
         items[:] = [v for v in items if v is not None]
     for i, value in enumerate(items):
-        where = f"{path}[{i}]"
-        if isinstance(value, dict):
-            _walk(value, f"{where}.", problem)
+        if type(value) is dict or isinstance(value, dict):
+            _walk(value, (trail, i), problem)
         elif objects:
-            problem(where, f"expected an object (e.g. {{\"id\": \"...\"}} or {{\"name\": "
-                    f"\"...\", \"properties\": {{...}}}}), got {value!r}")
+            problem(_spell((trail, i)), "expected an object (e.g. {\"id\": \"...\"} or "
+                    f"{{\"name\": \"...\", \"properties\": {{...}}}}), got {value!r}")
         elif isinstance(value, list):
-            _items(value, where, problem, objects=False)
+            _items(value, (trail, i), problem, False)
