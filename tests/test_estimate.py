@@ -66,6 +66,8 @@ def test_human_duration(seconds: float, at_least: bool, text: str) -> None:
                              "a time, each at least 30 s"),
     (10, 10, None, 30, 10, "10 checks: at least 30 s, 10 at a time, each at least 30 s"),
     (1, 1, math.inf, 2, 1, "1 check: at least 2 s, 1 at a time, each at least 2 s"),
+    # The twin's quick checks: a bound under a second is no wait, not "at least 0 s".
+    (9, 9, math.inf, 0.05, 9, "9 checks: no wait to expect, 9 at a time"),
     # Nothing to wait for.
     (2, 2, None, 0, 2, "2 checks: within the burst of Azure's write budget (1,000 writes per 5 "
                        "minutes), no wait for it"),
