@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -89,3 +90,21 @@ def test_resume_of_another_scopes_partial_is_one_line_before_any_request(tmp_pat
     err = capsys.readouterr().err.strip()
     assert code != 0 and "another scope" in err and "delete" in err.lower(), err
     assert partial.read_text() == kept and not out.exists()
+
+
+@pytest.mark.parametrize("where", ["pseudo file system", "file as folder"])
+def test_an_out_that_cannot_be_written_is_refused_before_any_query(tmp_path, capsys, where):
+    """os.access alone says yes to root on a read-only or pseudo file system: the check creates
+    (and drops) a file, so the refusal comes before the queries, not after them."""
+    if where == "pseudo file system":
+        if not Path("/proc").is_dir():
+            pytest.skip("no /proc here")
+        out = Path("/proc/estate.json")
+    else:
+        (tmp_path / "plain").write_text("x")
+        out = tmp_path / "plain" / "estate.json"
+    with pytest.raises(SystemExit) as caught:
+        main(["snapshot", "--emulate", "--subscriptions", ZERO, "--out", str(out)])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and "snapshot:" not in err and "e.g. --out" in err, err

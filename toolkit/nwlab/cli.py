@@ -15,6 +15,7 @@ import os
 import re
 import shlex
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -105,10 +106,21 @@ def _writable_out(text: str) -> str:
     if not ancestor.is_dir():
         raise argparse.ArgumentTypeError(f"{text!r} is inside {str(ancestor)!r}, which is a file, "
                                          "not a folder; e.g. --out results.jsonl")
-    if not os.access(ancestor, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+    if not os.access(ancestor, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)) \
+            or not _can_create_in(ancestor):
         raise argparse.ArgumentTypeError(f"{text!r} cannot be written here (permission denied); "
                                          "e.g. --out results.jsonl in a folder of yours")
     return text
+
+
+def _can_create_in(folder: Path) -> bool:
+    """Whether a file can really be created in `folder`: os.access says yes to root on a
+    read-only or pseudo file system (/proc), where the write would fail only after the work."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
 
 
 def _write_rate(text: str) -> float:
