@@ -98,6 +98,15 @@ KERNEL_IDLE = """() => {
 }"""
 
 
+CLIPPED = """els => els.filter(e => e.offsetWidth > 0 && e.scrollWidth > e.clientWidth + 1)
+                   .map(e => e.textContent.trim())"""
+
+
+def _clipped_labels(root: Any) -> list[str]:
+    """The form's buttons and labels whose text does not fit (drawn cut, with an ellipsis)."""
+    return list(root.locator("button, .widget-label, .widget-label-basic").evaluate_all(CLIPPED))
+
+
 @pytest.mark.timeout(300)
 def test_demo_form_runs_a_check_and_leaves_the_tree_clean(browser: Any, tmp_path: Path) -> None:
     from playwright.sync_api import expect
@@ -118,6 +127,7 @@ def test_demo_form_runs_a_check_and_leaves_the_tree_clean(browser: Any, tmp_path
         _fill_labelled(form.first, "Port", "")
         form.first.get_by_role("button", name="Run check").click()
         _expect_verdict_and_figures(form.first, "Reachable")
+        assert _clipped_labels(form.first) == []
         form.first.screenshot(path=str(OUTPUT / "form-with-result.png"))
         page.screenshot(path=str(OUTPUT / "notebook.png"), full_page=True)
         # The news prompt never appears on a demo page (issue 12, face 8).

@@ -116,8 +116,9 @@ class CheckForm(FormBase):
                             tooltip="Run the connection check")
         self.stop = w.Button(description="Stop", icon="stop", disabled=True,
                              tooltip="Stop waiting for the check")
+        # ipywidgets' default button width (148px) clips this label ("Verify fix on th...").
         self.verify = w.Button(description="Verify fix on the twin", icon="check",
-                               disabled=self.twin is None,
+                               disabled=self.twin is None, layout=w.Layout(width="auto"),
                                tooltip="Diagnose the check, apply each fix to a fork of the twin "
                                        "and re-run it" if self.twin is not None else
                                        "No twin: pass CheckForm(nw, twin=nwlab.emulate(...))")
