@@ -284,3 +284,21 @@ def test_a_name_that_does_not_resolve_is_the_finding_not_an_nsg():
     assert set(d.tests) == {"connectivity", "effective_routes.source",
                             "effective_security_rules.source"}
     assert d.flow is None and "DnsResolution" in str(d)
+
+
+def test_a_url_dropped_by_a_user_route_names_the_route_at_its_resolved_address():
+    """The route class at a URL: the check resolves www.bing.com to the address BlockBing (a
+    /32 to None) drops; the finding names the route and its table, as for the address itself."""
+    doc = contoso()
+    doc["emulation"]["dns"]["www.bing.com"] = "13.107.21.200"
+    with nwlab.emulate(doc, check_seconds=0.0, retry_after=0.0) as nw:
+        by_name = nw.diagnose("MultiTierApp0", "https://www.bing.com/", None,
+                              resource_group="ContosoRG")
+        by_address = nw.diagnose("MultiTierApp0", "13.107.21.200", 443,
+                                 resource_group="ContosoRG")
+    assert by_name.flow == by_address.flow
+    route = next(f for f in by_name.findings if f.kind == "route")
+    expected = next(f for f in by_address.findings if f.kind == "route")
+    assert (route.rule, route.resource_id) == (expected.rule, expected.resource_id) \
+        and route.rule == "BlockBing"
+    assert [f.kind for f in by_name.fixes] == [f.kind for f in by_address.fixes] != []
