@@ -271,6 +271,9 @@ def test_a_named_destination_is_explained_at_its_resolved_address(destination, p
     assert not [k for k, v in d.tests.items() if isinstance(v, Exception)]
     assert d.tests["next_hop.source"].meta.get("destination_ip", address) == address
     assert str(tested) in d.tests["nsg_diagnostic.source"].summary()
+    outcomes = d.frame().set_index("test")["outcome"]
+    assert outcomes["effective_security_rules.source"] == \
+        f"{len(d.tests['effective_security_rules.source'].rules)} rules"
 
 
 def test_a_name_that_does_not_resolve_is_the_finding_not_an_nsg():
