@@ -305,3 +305,18 @@ def test_a_url_dropped_by_a_user_route_names_the_route_at_its_resolved_address()
     assert (route.rule, route.resource_id) == (expected.rule, expected.resource_id) \
         and route.rule == "BlockBing"
     assert [f.kind for f in by_name.fixes] == [f.kind for f in by_address.fixes] != []
+
+
+def test_live_and_twin_reconcile_a_url_test_by_test(twin):
+    """twin= runs the same two rounds on the twin; every test of the resolved address is
+    reconciled, and the same estate agrees on each."""
+    live = nwlab.emulate(check_seconds=0.0, retry_after=0.0)
+    try:
+        d = live.diagnose("MultiTierApp0", "http://db.contoso.internal/", None,
+                          resource_group="ContosoRG", twin=twin)
+    finally:
+        live.close()
+    rec = {r.test: r.outcome for r in d.reconciliation}
+    assert {"connectivity", "effective_security_rules.source", "nsg_diagnostic.source",
+            "next_hop.source", "ip_flow_verify.source", "nsg_diagnostic.hop"} <= set(rec)
+    assert set(rec.values()) == {"agree"}
