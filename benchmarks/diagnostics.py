@@ -83,7 +83,9 @@ DB = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/Contos
       "Microsoft.Compute/virtualMachines/Database0")
 # Contoso questions: blocked at the destination's NSG, blocked at an appliance hop, reachable.
 CONTOSO_QUESTIONS = [("WebVM0", "Database0", 3389), ("MultiTierApp0", "Database0", 80),
-                     ("MultiTierApp0", "Database0", 1433)]
+                     ("MultiTierApp0", "Database0", 1433),
+                     # a URL: its address tests wait for the check's answer (second round)
+                     ("MultiTierApp0", "http://db.contoso.internal/", None)]
 
 
 def diagnose_figures(topology: str | None, calls: int) -> None:
@@ -132,9 +134,14 @@ def live_goal(lro_seconds: float, latency: float, runs: int) -> bool:
               f"(n={runs}): check {check:.2f} s, one operation round {hop_round:.2f} s, "
               f"check + one round {check + hop_round:.2f} s")
         ok = True
-        for via, analyzer in (("separate calls", False), ("connectionAnalyzers", None)):
-            wall = median_wall(lambda a=analyzer: nw.diagnose(
-                source, dest, port, resource_group="ContosoRG", analyzer=a), runs)
+        # The same estate's question as a URL (http: port 80): its address tests join the
+        # dropping hop's round, so the goal is the same.
+        url = "http://db.contoso.internal/"
+        for via, analyzer, to, on in (("separate calls", False, dest, port),
+                                      ("connectionAnalyzers", None, dest, port),
+                                      (f"URL {url}", None, url, None)):
+            wall = median_wall(lambda a=analyzer, t=to, o=on: nw.diagnose(
+                source, t, o, resource_group="ContosoRG", analyzer=a), runs)
             rounds = (wall - check) / hop_round
             # A second round after the check would add a whole round more; the reads between
             # rounds (the hop's NIC, the denying NSG) add a fraction of one.
@@ -148,7 +155,7 @@ def live_goal(lro_seconds: float, latency: float, runs: int) -> bool:
         nw.close()
 
 
-def _questions(twin: Any) -> list[tuple[str, str, int]]:
+def _questions(twin: Any) -> list[tuple[str, str, int | None]]:
     """Any estate: the first running VMs with the agent to each other on 22 and 443."""
     vms = twin.list_vms()
     ok = vms[(vms["power_state"] == "running") & vms["agent"]]["id"].tolist()

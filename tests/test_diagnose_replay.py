@@ -194,3 +194,13 @@ def test_the_bundled_diagnose_cassettes_are_what_the_script_records(tmp_path):
         bundled = _bundled(f"diagnose-{name}")
         assert recorded["note"] == bundled["note"]
         assert _exchanges(recorded) == _exchanges(bundled)
+
+
+@pytest.mark.parametrize("name", ["vm-to-website-reachable", "vm-to-storage-reachable"])
+def test_replay_explains_a_url_at_the_address_the_check_resolved(recorded, name):
+    d = _diagnose(recorded, name)
+    address = d.connectivity.hops[-1].address  # the documented check's resolved address
+    assert d.flow is not None and (d.flow.destination, d.flow.destination_port) == (address, 443)
+    assert {"effective_routes.source", "effective_security_rules.source",
+            "nsg_diagnostic.source", "next_hop.source", "ip_flow_verify.source"} <= set(d.tests)
+    assert not [k for k, v in d.tests.items() if isinstance(v, Exception)]

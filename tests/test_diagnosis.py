@@ -254,3 +254,69 @@ def test_diagnose_an_ipv6_flow_tests_ipv6_flows_and_leaves_out_ip_flow_verify():
     assert d.tests["nsg_diagnostic.source"].meta["profile"]["source"] == "fd00:db8:0:1::4"
     assert d.tests["next_hop.source"].meta["source_ip"] == "fd00:db8:0:1::4"
     assert d.tests["next_hop.source"].next_hop_type == "VnetLocal"
+
+
+@pytest.mark.parametrize(("destination", "port", "address", "tested"), [
+    ("https://bing.com/", None, "204.79.197.200", 443),  # the scheme's port
+    ("http://bing.com:8080/x", None, "204.79.197.200", 8080),  # the URL's own
+    ("bing.com", 443, "204.79.197.200", 443),  # a host name and its port
+])
+def test_a_named_destination_is_explained_at_its_resolved_address(destination, port, address,
+                                                                  tested):
+    with nwlab.emulate(check_seconds=0.0, retry_after=0.0) as nw:
+        d = nw.diagnose("MultiTierApp0", destination, port, resource_group="ContosoRG")
+    assert d.flow is not None and (d.flow.destination, d.flow.destination_port) == (address, tested)
+    assert {"effective_routes.source", "effective_security_rules.source", "nsg_diagnostic.source",
+            "next_hop.source", "ip_flow_verify.source"} <= set(d.tests)
+    assert not [k for k, v in d.tests.items() if isinstance(v, Exception)]
+    assert d.tests["next_hop.source"].meta.get("destination_ip", address) == address
+    assert str(tested) in d.tests["nsg_diagnostic.source"].summary()
+    outcomes = d.frame().set_index("test")["outcome"]
+    assert outcomes["effective_security_rules.source"] == \
+        f"{len(d.tests['effective_security_rules.source'].rules)} rules"
+
+
+def test_a_name_that_does_not_resolve_is_the_finding_not_an_nsg():
+    with nwlab.emulate(check_seconds=0.0, retry_after=0.0) as nw:
+        d = nw.diagnose("MultiTierApp0", "https://nosuch.contoso.internal/", None,
+                        resource_group="ContosoRG")
+    assert d.verdict == "not reachable"
+    assert [f.kind for f in d.findings][:1] == ["dns"]
+    assert "private DNS zone" in d.findings[0].text and d.fixes == []
+    # no address: only the tests that need none ran, and they answered
+    assert set(d.tests) == {"connectivity", "effective_routes.source",
+                            "effective_security_rules.source"}
+    assert d.flow is None and "DnsResolution" in str(d)
+
+
+def test_a_url_dropped_by_a_user_route_names_the_route_at_its_resolved_address():
+    """The route class at a URL: the check resolves www.bing.com to the address BlockBing (a
+    /32 to None) drops; the finding names the route and its table, as for the address itself."""
+    doc = contoso()
+    doc["emulation"]["dns"]["www.bing.com"] = "13.107.21.200"
+    with nwlab.emulate(doc, check_seconds=0.0, retry_after=0.0) as nw:
+        by_name = nw.diagnose("MultiTierApp0", "https://www.bing.com/", None,
+                              resource_group="ContosoRG")
+        by_address = nw.diagnose("MultiTierApp0", "13.107.21.200", 443,
+                                 resource_group="ContosoRG")
+    assert by_name.flow == by_address.flow
+    route = next(f for f in by_name.findings if f.kind == "route")
+    expected = next(f for f in by_address.findings if f.kind == "route")
+    assert (route.rule, route.resource_id) == (expected.rule, expected.resource_id) \
+        and route.rule == "BlockBing"
+    assert [f.kind for f in by_name.fixes] == [f.kind for f in by_address.fixes] != []
+
+
+def test_live_and_twin_reconcile_a_url_test_by_test(twin):
+    """twin= runs the same two rounds on the twin; every test of the resolved address is
+    reconciled, and the same estate agrees on each."""
+    live = nwlab.emulate(check_seconds=0.0, retry_after=0.0)
+    try:
+        d = live.diagnose("MultiTierApp0", "http://db.contoso.internal/", None,
+                          resource_group="ContosoRG", twin=twin)
+    finally:
+        live.close()
+    rec = {r.test: r.outcome for r in d.reconciliation}
+    assert {"connectivity", "effective_security_rules.source", "nsg_diagnostic.source",
+            "next_hop.source", "ip_flow_verify.source", "nsg_diagnostic.hop"} <= set(rec)
+    assert set(rec.values()) == {"agree"}

@@ -126,3 +126,25 @@ def test_a_client_that_waits_for_each_test_is_caught():
         nw.ip_flow_verify("MultiTierApp0", "Outbound", "TCP", "*", "10.1.4.4", 80,
                           resource_group="ContosoRG")
     assert sorted(clock.rounds().values()) == [1, 2, 3]
+
+
+def test_a_url_destination_runs_its_address_tests_in_the_one_more_round():
+    """A URL's address is the check's answer: the tests that need none (the source's effective
+    routes and security rules) run with the check; those of the resolved address and the URL's
+    port (http: 80) start with the dropping hop's, as the one more round."""
+    with nwlab.emulate(check_seconds=0.0, retry_after=0.0) as nw:
+        # the check, effective routes and security rules; then 3 at the source and 3 at auNic
+        clock = RoundClock(nw.emulator, [3, 6])
+        d = nw.diagnose("MultiTierApp0", "http://db.contoso.internal/x",
+                        resource_group="ContosoRG")
+    assert not clock.stalled
+    assert not [k for k, v in d.tests.items() if isinstance(v, Exception)]
+    assert d.findings[0].rule == "Port80"
+    assert clock.round_of("/connectivityCheck") == [1]
+    assert clock.round_of("/effectiveRouteTable", "appNic0") == [1]
+    assert clock.round_of("/effectiveNetworkSecurityGroups", "appNic0") == [1]
+    resolved = clock.round_of("/nextHop", "10.1.4.4") + clock.round_of("/ipFlowVerify", "10.1.4.4")
+    assert resolved and set(resolved) == {2}
+    assert d.flow is not None and (d.flow.destination, d.flow.destination_port) == ("10.1.4.4", 80)
+    assert max(clock.rounds().values()) == 2
+    assert len(clock.started) == 9

@@ -75,13 +75,15 @@ class Client(operations.Client, Protocol):
 
     def effective_routes(self, vm_or_nic: Any) -> Any: ...
 
+    def effective_security_rules(self, vm_or_nic: Any) -> Any: ...
+
 
 @dataclass(frozen=True)
 class Finding:
     """One reason the check came out as it did, with the resource that holds it."""
 
-    kind: str  # nsg-rule, admin-rule, route, guest-or-application, beyond-estate, unreachable,
-    # reachable, twin-assumption
+    kind: str  # nsg-rule, admin-rule, route, guest-or-application, beyond-estate, dns,
+    # unreachable, reachable, twin-assumption
     test: str  # the test that shows it (a key of Diagnosis.tests)
     text: str
     resource_id: str | None = None  # the NSG or route table (None when no Azure resource holds it)
@@ -275,20 +277,35 @@ def plan(client: Client, spec: CheckSpec, deadline: float
         source_ip = source_read.result()
         if dest_read is not None:
             dest_ip = dest_read.result()
+    src = spec.source_id
+    if dest_ip is None:
+        # A host name or URL: its address is known once the check answers (resolved_plan);
+        # what needs no address runs with the check meanwhile.
+        return {"effective_routes.source": lambda: client.effective_routes(src),
+                "effective_security_rules.source":
+                    lambda: client.effective_security_rules(src)}, None
+    return _flow_tests(client, spec, source_ip, dest_ip, dest_vm, family, routes=True)
+
+
+def _flow_tests(client: Client, spec: CheckSpec, source_ip: str, dest_ip: str,
+                dest_vm: str | None, family: str, *, routes: bool
+                ) -> tuple[dict[str, Callable[[], Any]], Flow]:
+    """The tests of the flow source_ip -> dest_ip on the check's port: NSG diagnostic and IP
+    flow verify at the source, next hop from it (and, with `routes`, the source's effective
+    routes, unless they ran already), and at a destination VM its NSG tests."""
     flow_proto, nsg_proto = _protocols(spec)
     # IP flow verify takes IPv4 addresses only (its spec): an IPv6 flow is left to the others.
     verify_proto = flow_proto if family == "IPv4" else None
     port = tested_port(spec) if flow_proto is not None else None
     port_text = str(port) if port is not None else "*"
     tests: dict[str, Callable[[], Any]] = {}
-    if dest_ip is None:
-        return tests, None
     src = spec.source_id
     tests["nsg_diagnostic.source"] = lambda: client.nsg_diagnostic(
         src, direction="Outbound", protocol=nsg_proto, source=source_ip, destination=dest_ip,
         destination_port=port_text)
     tests["next_hop.source"] = lambda: client.next_hop(src, dest_ip)
-    tests["effective_routes.source"] = lambda: client.effective_routes(src)
+    if routes:
+        tests["effective_routes.source"] = lambda: client.effective_routes(src)
     if verify_proto is not None:
         tests["ip_flow_verify.source"] = lambda: client.ip_flow_verify(
             src, "Outbound", verify_proto, "*", dest_ip, port_text)
@@ -301,6 +318,34 @@ def plan(client: Client, spec: CheckSpec, deadline: float
                 dest_vm, "Inbound", verify_proto, port_text, source_ip, "*")
     flow = Flow("Icmp" if flow_proto is None else "Tcp", source_ip, dest_ip, port)
     return tests, flow
+
+
+def resolved_address(connectivity: Any) -> str | None:
+    """The address the check resolved a host name or URL to: its last hop's (the destination
+    Azure reached or stopped at), None when the name did not resolve or no hop names one."""
+    if any(i.type.lower() == "dnsresolution" for i in connectivity.issues):
+        return None
+    hops = connectivity.hops
+    if len(hops) < 2 or not hops[-1].address:
+        return None
+    try:
+        return str(ipaddress.ip_address(hops[-1].address))
+    except ValueError:
+        return None
+
+
+def resolved_plan(client: Client, spec: CheckSpec, connectivity: Any
+                  ) -> tuple[dict[str, Callable[[], Any]], Flow | None]:
+    """For a host name or URL destination, the tests that need its address, once the check
+    has resolved it: the source's address is the check's first hop's (no read needed)."""
+    if spec.destination.kind not in ("host", "url"):
+        return {}, None
+    address = resolved_address(connectivity)
+    source_ip = connectivity.hops[0].address if connectivity.hops else None
+    if address is None or not source_ip:
+        return {}, None
+    family = f"IPv{ipaddress.ip_address(address).version}"
+    return _flow_tests(client, spec, source_ip, address, None, family, routes=False)
 
 
 def _dropping_hop(connectivity: Any) -> tuple[Any, Any] | None:
@@ -442,8 +487,15 @@ def run_tests(client: Client, spec: CheckSpec, timeout: float, *, analyzer: bool
                 connectivity = got["connectivity"]
         if check is not None:
             connectivity = check.result()
-        # One more round at the hop that drops, when it is not the source: Azure names the
-        # hop's NIC, and the tests there say which of its NSGs or routes did it.
+        # One more round: for a host name or URL, the tests its resolved address makes
+        # possible; and at the hop that drops, when it is not the source (Azure names the
+        # hop's NIC, and the tests there say which of its NSGs or routes did it). Both need
+        # only the check's answer, so they start together.
+        if flow is None:
+            resolved, flow = resolved_plan(client, spec, connectivity)
+            tests.update(resolved)
+            planned.update({name: pool.submit(nsgs.after(name, call))
+                            for name, call in resolved.items()})
         hop_tests = _hop_plan(client, connectivity, flow)
         planned.update({name: pool.submit(nsgs.after(name, call))
                         for name, call in hop_tests.items()})
@@ -653,6 +705,14 @@ def _check_findings(connectivity: Any, flow: Flow | None) -> list[Finding]:
                         text=f"Azure reached the destination ({connectivity.status}).")]
     types = {i.type for i in connectivity.issues}
     last = connectivity.hops[-1] if connectivity.hops else None
+    if any(t.lower() == "dnsresolution" for t in types):
+        # No packet left: no NSG or route is involved, so no NSG or route fix applies.
+        return [Finding(kind="dns", test="connectivity",
+                        text="The destination's name did not resolve from the source "
+                             "(DnsResolution): check the name, and that the private DNS zone "
+                             "holding it is linked to the source's VNet (or that the VNet's DNS "
+                             "servers answer for it).",
+                        resource_id=last.resource_id if last is not None else None)]
     if types <= GUEST_ISSUES and last is not None and last.type.lower() in ("virtualmachine", "vnetlocal"):
         return [Finding(kind="guest-or-application", test="connectivity",
                         text="Azure delivered the packet to the destination NIC and no NSG or "

@@ -8,6 +8,7 @@ from typing import Any
 from nwlab.diagnostics.flow import IpFlowResult, NextHopResult
 from nwlab.diagnostics.nsg import NsgDiagnosticResult
 from nwlab.diagnostics.routes import EffectiveRoutes
+from nwlab.diagnostics.rules import EffectiveSecurityRules
 
 # Issues Azure reports when the packet reached the NIC and the guest refused it.
 GUEST_ISSUES = frozenset({"GuestFirewall", "NoListenerOnDestination"})
@@ -22,6 +23,8 @@ def outcome(result: Any) -> str:
         return result.access or "-"
     if isinstance(result, EffectiveRoutes):
         return f"{len(result.routes)} routes"
+    if isinstance(result, EffectiveSecurityRules):  # a count, so live and twin can differ
+        return f"{len(result.rules)} rules"
     if hasattr(result, "reachable"):
         return "reachable" if result.reachable else "not reachable"
     return "done"
