@@ -66,7 +66,7 @@ class Estimate:
             head += f" ({self.distinct:,} distinct)"
         if self.distinct == 0:
             return f"{head}: nothing to run"
-        if 0 < self.check_s and self.seconds < 1:
+        if self.check_s > 0 and self.seconds < 1:
             # A bound under a second ("at least 0 s") says nothing: say there is no wait.
             return f"{head}: no wait to expect, {self.concurrency:,} at a time"
         took = f"at least {human_duration(self.seconds, at_least=True)}"
