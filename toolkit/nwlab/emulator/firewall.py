@@ -56,6 +56,7 @@ from .topology import (
     TopologyError,
     key,
     parse_address,
+    props_of,
     register_part,
 )
 
@@ -108,11 +109,6 @@ class Decision:
     translated: tuple[ipaddress.IPv4Address, int | None] | None = None
 
 
-def _props(res: Any) -> dict[str, Any]:
-    props = res.get("properties") if isinstance(res, dict) else None
-    return props if isinstance(props, dict) else {}
-
-
 def _list(value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in value or [])
 
@@ -120,7 +116,7 @@ def _list(value: Any) -> tuple[str, ...]:
 def _ip_groups(topo: Topology, ids: Any) -> tuple[str, ...]:
     out: list[str] = []
     for gid in ids or []:
-        out += _list(_props(topo.raw.get(key(str(gid)))).get("ipAddresses"))
+        out += _list(props_of(topo.raw.get(key(str(gid)))).get("ipAddresses"))
     return tuple(out)
 
 
@@ -156,19 +152,19 @@ def _policy_groups(topo: Topology, policy_id: str,
         return []
     seen.add(key(policy_id))
     policy = topo.raw.get(key(policy_id))
-    base = _props(policy).get("basePolicy")
+    base = props_of(policy).get("basePolicy")
     inherited = [(g, True) for g, _ in _policy_groups(topo, base["id"], seen)] \
         if isinstance(base, dict) and base.get("id") else []
     own = [res for res in topo.raw.values() if str(res.get("type", "")).lower() == T_RULE_COLLECTION_GROUP
            and key(res["id"]).startswith(key(policy_id) + "/rulecollectiongroups/")]
-    own.sort(key=lambda g: _priority(_props(g), g["id"]))
+    own.sort(key=lambda g: _priority(props_of(g), g["id"]))
     return inherited + [(g, False) for g in own]
 
 
 def _policy_rules(topo: Topology, policy_id: str) -> list[FirewallRule]:
     out = []
     for group, inherited in _policy_groups(topo, policy_id, set()):
-        collections = [c for c in _props(group).get("ruleCollections") or []
+        collections = [c for c in props_of(group).get("ruleCollections") or []
                        if isinstance(c, dict)]
         if inherited:
             # doc firewall-manager/policy-overview: DNAT rule collections are not inherited
@@ -188,9 +184,9 @@ def _classic_rules(topo: Topology, props: dict[str, Any]) -> list[FirewallRule]:
     for field, kind in (("natRuleCollections", "nat"), ("networkRuleCollections", "network"),
                         ("applicationRuleCollections", "application")):
         collections = [c for c in props.get(field) or [] if isinstance(c, dict)]
-        collections.sort(key=lambda c: _priority(_props(c), str(c.get("id") or "")))
+        collections.sort(key=lambda c: _priority(props_of(c), str(c.get("id") or "")))
         for coll in collections:
-            cprops = _props(coll)
+            cprops = props_of(coll)
             action = str((cprops.get("action") or {}).get("type") or "Deny").capitalize()
             for raw in cprops.get("rules") or []:
                 if not isinstance(raw, dict):
@@ -215,8 +211,8 @@ def firewalls(topo: Topology) -> dict[ipaddress.IPv4Address, Firewall]:
     for res in topo.raw.values():
         if str(res.get("type", "")).lower() != T_FIREWALL:
             continue
-        props = _props(res)
-        configs = [_props(c) for c in props.get("ipConfigurations") or []]
+        props = props_of(res)
+        configs = [props_of(c) for c in props.get("ipConfigurations") or []]
         if not configs or not configs[0].get("privateIPAddress"):
             continue  # a vWAN hub firewall (hubIPAddresses) is not in a VNet of the topology
         subnet = str((configs[0].get("subnet") or {}).get("id") or "")
@@ -229,7 +225,7 @@ def firewalls(topo: Topology) -> dict[ipaddress.IPv4Address, Firewall]:
                 "Network.SNAT.PrivateRanges", "IANAPrivateRanges")).split(","))
         if isinstance(policy, dict) and policy.get("id"):
             rules += _policy_rules(topo, policy["id"])
-            snat = _props(topo.raw.get(key(policy["id"]))).get("snat") or {}
+            snat = props_of(topo.raw.get(key(policy["id"]))).get("snat") or {}
             if snat.get("privateRanges"):
                 ranges = _list(snat["privateRanges"])
         order = {"nat": 0, "network": 1, "application": 2}  # the type order beats priorities
@@ -247,8 +243,8 @@ def firewalls(topo: Topology) -> dict[ipaddress.IPv4Address, Firewall]:
 
 
 def _private_address(res: dict[str, Any]) -> ipaddress.IPv4Address:
-    config = (_props(res).get("ipConfigurations") or [{}])[0]
-    return parse_address(_props(config).get("privateIPAddress"),
+    config = (props_of(res).get("ipConfigurations") or [{}])[0]
+    return parse_address(props_of(config).get("privateIPAddress"),
                          str(config.get("id") or res["id"]), "privateIPAddress")
 
 
@@ -266,17 +262,17 @@ def _check_values(topo: Topology) -> None:
     converts (the firewall's private IP, collection priorities) are refused here when Azure
     would refuse them, naming the resource."""
     for res in topo.resources_of_type(T_FIREWALL):
-        props = _props(res)
+        props = props_of(res)
         config = (props.get("ipConfigurations") or [{}])[0]
-        if _props(config).get("privateIPAddress"):
+        if props_of(config).get("privateIPAddress"):
             _private_address(res)
         for field in ("networkRuleCollections", "applicationRuleCollections",
                       "natRuleCollections"):
             for coll in props.get(field) or []:
-                _priority(_props(coll), str(coll.get("id") or res["id"]))
+                _priority(props_of(coll), str(coll.get("id") or res["id"]))
     for group in topo.resources_of_type(T_RULE_COLLECTION_GROUP):
-        _priority(_props(group), group["id"])
-        for coll in _props(group).get("ruleCollections") or []:
+        _priority(props_of(group), group["id"])
+        for coll in props_of(group).get("ruleCollections") or []:
             _priority(coll, group["id"])
 
 

@@ -30,6 +30,7 @@ from .topology import (
     Subnet,
     Topology,
     key,
+    props_of,
 )
 
 
@@ -40,11 +41,6 @@ class Gateway:
     address: str  # the hop's address: the gateway's private IP, else its public IP, else ""
     prefixes: tuple[ipaddress.IPv4Network, ...]
     notes: tuple[Assumption, ...] = ()  # what the twin assumed about its connections
-
-
-def _props(res: Any) -> dict[str, Any]:
-    props = res.get("properties") if isinstance(res, dict) else None
-    return props if isinstance(props, dict) else {}
 
 
 def _ref(value: Any) -> str | None:
@@ -66,18 +62,18 @@ def _networks(texts: Any) -> list[ipaddress.IPv4Network]:
 
 def _address(topo: Topology, props: dict[str, Any]) -> str:
     for cfg in props.get("ipConfigurations") or []:
-        cprops = _props(cfg)
+        cprops = props_of(cfg)
         if cprops.get("privateIPAddress"):
             return str(cprops["privateIPAddress"])
         pip = topo.raw.get(key(_ref(cprops.get("publicIPAddress")) or ""))
-        if pip is not None and _props(pip).get("ipAddress"):
-            return str(_props(pip)["ipAddress"])
+        if pip is not None and props_of(pip).get("ipAddress"):
+            return str(props_of(pip)["ipAddress"])
     return ""
 
 
 def _vnet_of(props: dict[str, Any]) -> str | None:
     for cfg in props.get("ipConfigurations") or []:
-        subnet = _ref(_props(cfg).get("subnet"))
+        subnet = _ref(props_of(cfg).get("subnet"))
         if subnet and "/subnets/" in subnet:
             return subnet.rsplit("/subnets/", 1)[0]
     return None
@@ -102,7 +98,7 @@ def gateways(topo: Topology) -> dict[str, Gateway]:
     for res in topo.raw.values():
         if str(res.get("type", "")).lower() != T_CONNECTION:
             continue
-        props = _props(res)
+        props = props_of(res)
         gw_ref = _ref(props.get("virtualNetworkGateway1"))
         if gw_ref is None:
             continue
@@ -118,16 +114,16 @@ def gateways(topo: Topology) -> dict[str, Gateway]:
         local = topo.raw.get(key(_ref(props.get("localNetworkGateway2")) or ""))
         if local is not None:
             routed.setdefault(key(gw), []).extend(_networks(
-                (_props(local).get("localNetworkAddressSpace") or {}).get("addressPrefixes")))
+                (props_of(local).get("localNetworkAddressSpace") or {}).get("addressPrefixes")))
         remote = topo.raw.get(key(_ref(props.get("virtualNetworkGateway2")) or ""))
-        remote_vnet = _vnet_of(_props(remote)) if remote is not None else None
+        remote_vnet = _vnet_of(props_of(remote)) if remote is not None else None
         if remote_vnet is not None and key(remote_vnet) in topo.vnets:
             routed.setdefault(key(gw), []).extend(topo.vnets[key(remote_vnet)].spaces)
     out: dict[str, Gateway] = {}
     for res in topo.raw.values():
         if str(res.get("type", "")).lower() != T_GATEWAY:
             continue
-        props = _props(res)
+        props = props_of(res)
         vnet = _vnet_of(props)
         if vnet is None or key(vnet) not in topo.vnets:
             continue
@@ -143,7 +139,7 @@ def _propagation_disabled(topo: Topology, subnet: Subnet) -> bool:
     if subnet.route_table_id is None:
         return False
     table = topo.raw.get(key(subnet.route_table_id)) or {}
-    return bool(_props(table).get("disableBgpRoutePropagation"))
+    return bool(props_of(table).get("disableBgpRoutePropagation"))
 
 
 def gateway_for(topo: Topology, subnet: Subnet) -> Gateway | None:
@@ -159,8 +155,8 @@ def gateway_for(topo: Topology, subnet: Subnet) -> Gateway | None:
         back = topo.link(link.remote_vnet_id, vnet.id)
         if remote is None or back is None:
             continue
-        if _props(topo.raw.get(key(link.id))).get("useRemoteGateways") and \
-                _props(topo.raw.get(key(back.id))).get("allowGatewayTransit"):
+        if props_of(topo.raw.get(key(link.id))).get("useRemoteGateways") and \
+                props_of(topo.raw.get(key(back.id))).get("allowGatewayTransit"):
             return remote
     return None
 
@@ -191,7 +187,7 @@ def user_route_notes(topo: Topology, gw: Gateway, route: Route) -> list[Assumpti
     gateway (twin-semantics §9.2 rule 5: not an ExpressRoute gateway, whose custom routing is
     BGP only). It does not say what happens to a packet such a route matches; the twin hands it
     to the gateway as the route says and lets the verdict stay open."""
-    kind = str(_props(topo.raw.get(key(gw.id))).get("gatewayType") or "Vpn")
+    kind = str(props_of(topo.raw.get(key(gw.id))).get("gatewayType") or "Vpn")
     if kind.lower() != "expressroute":
         return []
     return [Assumption(
@@ -206,7 +202,7 @@ def ipv6_stop(topo: Topology, gw: Gateway, destination: IPAddress) -> Assumption
     (doc virtual-network/ip-services/ipv6-overview, limitations; twin-semantics §13.2 rule 4).
     ExpressRoute private peering has IPv6, so an ExpressRoute gateway keeps ASSUME_GATEWAY_BEYOND.
     None when the gateway may carry the packet."""
-    kind = str(_props(topo.raw.get(key(gw.id))).get("gatewayType") or "Vpn")
+    kind = str(props_of(topo.raw.get(key(gw.id))).get("gatewayType") or "Vpn")
     if destination.version != 6 or kind.lower() != "vpn":
         return None
     return Assumption(

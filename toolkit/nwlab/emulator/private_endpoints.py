@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import Any
 
 from .assumptions import Assumption
 from .topology import (
@@ -40,6 +39,7 @@ from .topology import (
     Subnet,
     Topology,
     key,
+    props_of,
 )
 
 # groupId -> the ports its service answers on (doc private-endpoint-overview, "Private-link
@@ -67,11 +67,6 @@ class Endpoint:
     group_ids: tuple[str, ...]
 
 
-def _props(res: Any) -> dict[str, Any]:
-    props = res.get("properties") if isinstance(res, dict) else None
-    return props if isinstance(props, dict) else {}
-
-
 def endpoints(topo: Topology) -> dict[str, Endpoint]:
     """NIC key -> the private endpoint owning it (built once per topology)."""
     cached = topo.cache.get("private-endpoints")
@@ -81,8 +76,8 @@ def endpoints(topo: Topology) -> dict[str, Endpoint]:
     for res in topo.raw.values():
         if str(res.get("type", "")).lower() != T_PRIVATE_ENDPOINT:
             continue
-        props = _props(res)
-        connections = [_props(c) for c in (props.get("privateLinkServiceConnections") or [])
+        props = props_of(res)
+        connections = [props_of(c) for c in (props.get("privateLinkServiceConnections") or [])
                        + (props.get("manualPrivateLinkServiceConnections") or [])]
         approved = any(str((c.get("privateLinkServiceConnectionState") or {}).get(
             "status", "")).lower() == "approved" for c in connections)
@@ -97,7 +92,7 @@ def endpoints(topo: Topology) -> dict[str, Endpoint]:
     # A NIC that names its endpoint (properties.privateEndpoint) without the endpoint in the
     # topology still answers as one: its connection state is unknown (assumed approved).
     for nic in topo.nics.values():
-        ref = _props(topo.raw.get(key(nic.id))).get("privateEndpoint")
+        ref = props_of(topo.raw.get(key(nic.id))).get("privateEndpoint")
         if key(nic.id) not in out and isinstance(ref, dict) and ref.get("id"):
             out[key(nic.id)] = Endpoint(str(ref["id"]), nic.id, nic.primary.subnet_id,
                                         tuple(c.address for c in nic.ip_configs), True, ())
@@ -106,7 +101,7 @@ def endpoints(topo: Topology) -> dict[str, Endpoint]:
 
 
 def policy(topo: Topology, subnet_id: str) -> str:
-    return str(_props(topo.raw.get(key(subnet_id))).get("privateEndpointNetworkPolicies")
+    return str(props_of(topo.raw.get(key(subnet_id))).get("privateEndpointNetworkPolicies")
                or "Disabled").lower()
 
 
@@ -184,7 +179,7 @@ def _dns_index(topo: Topology) -> DnsIndex:
     for res in topo.raw.values():
         if str(res.get("type", "")).lower() == T_DNS_LINK:
             zone = key(res["id"]).rsplit("/virtualnetworklinks/", 1)[0]
-            vnet = key(str((_props(res).get("virtualNetwork") or {}).get("id", "")))
+            vnet = key(str((props_of(res).get("virtualNetwork") or {}).get("id", "")))
             links.setdefault(zone, set()).add(vnet)
     out: DnsIndex = {}
     for res in topo.raw.values():
@@ -196,7 +191,7 @@ def _dns_index(topo: Topology) -> DnsIndex:
         zone = zone_id.rsplit("/", 1)[-1]
         public = zone[len("privatelink."):] if zone.startswith("privatelink.") else zone
         addresses = []
-        for record in _props(res).get(records_field) or []:
+        for record in props_of(res).get(records_field) or []:
             try:
                 address = ipaddress.ip_address(str(record.get(address_field)))
             except ValueError:

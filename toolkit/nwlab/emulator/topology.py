@@ -351,6 +351,13 @@ def resource_group_of(resource_id: str) -> str | None:
     return None
 
 
+def props_of(res: Any) -> dict[str, Any]:
+    """A resource's ``properties`` object, or {} where it has none (the part modules read
+    resources the loader keeps raw)."""
+    props = res.get("properties") if isinstance(res, dict) else None
+    return props if isinstance(props, dict) else {}
+
+
 def _ref(obj: Any) -> str | None:
     """The id of an ARM sub-resource reference ``{"id": ...}``, or None."""
     if obj is None:  # the common case
@@ -1532,9 +1539,6 @@ class Topology:
         return Emulation(dns, listeners, guest, probes, default, overrides, forwarded, dns6)
 
     # -- queries used by the engine and the server --------------------------------------------
-    def nic_at(self, vnet_id: str, address: IPAddress) -> tuple[Nic, IpConfig] | None:
-        return self.ip_index.get((key(vnet_id), address))
-
     def nics_at(self, address: IPAddress) -> dict[str, tuple[Nic, IpConfig]]:
         """VNet key -> (NIC, ipConfiguration) holding ``address`` (by address: a hub peered
         with hundreds of spokes finds a destination without asking each spoke)."""

@@ -33,6 +33,7 @@ from .topology import (
     Subnet,
     Topology,
     key,
+    props_of,
 )
 
 T_APP_GATEWAY = "microsoft.network/applicationgateways"
@@ -61,11 +62,6 @@ class Index:
     networks: tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, Holder], ...]
     # VNet key -> the hub connections and Route Servers whose routes the twin does not see.
     vnet_routes: dict[str, tuple[Holder, ...]]
-
-
-def _props(res: Any) -> dict[str, Any]:
-    props = res.get("properties") if isinstance(res, dict) else None
-    return props if isinstance(props, dict) else {}
 
 
 def _addresses(obj: Any) -> Iterator[IPAddress]:
@@ -134,8 +130,8 @@ def build(topo: Topology) -> Index:
             vnet_routes.setdefault(vnet_key, []).append(Holder(res["id"], "Route Server BGP peer"))
     for subnet_key, subnet in topo.subnets.items():
         raw = topo.raw.get(subnet_key) or {}
-        services = [str(_props(d).get("serviceName") or d.get("name") or "a service")
-                    for d in _props(raw).get("delegations") or [] if isinstance(d, dict)]
+        services = [str(props_of(d).get("serviceName") or d.get("name") or "a service")
+                    for d in props_of(raw).get("delegations") or [] if isinstance(d, dict)]
         if services:
             holder = Holder(subnet.id, f"subnet delegated to {', '.join(services)}")
             networks.extend((net, holder) for net in subnet.prefixes)
@@ -148,7 +144,7 @@ def _read(topo: Topology, res: dict[str, Any], rtype: str, addresses: dict[IPAdd
           networks: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, Holder]],
           vnet_routes: dict[str, list[Holder]]) -> None:
     """What one resource of a type the twin does not model (or a vWAN hub's firewall) holds."""
-    props = _props(res)
+    props = props_of(res)
     holder = Holder(res["id"], str(res.get("type", "")))
     if rtype == T_FIREWALL:
         # A vWAN hub's firewall (hubIPAddresses) is not placed in a VNet of the twin.
@@ -170,7 +166,7 @@ def _read(topo: Topology, res: dict[str, Any], rtype: str, addresses: dict[IPAdd
         # Older api-versions list the hub's connections inline.
         for field in ("virtualNetworkConnections", "hubVirtualNetworkConnections"):
             for conn in props.get(field) or []:
-                remote = _props(conn).get("remoteVirtualNetwork")
+                remote = props_of(conn).get("remoteVirtualNetwork")
                 if isinstance(remote, dict) and isinstance(remote.get("id"), str):
                     vnet_routes.setdefault(key(remote["id"]), []).append(Holder(
                         str(conn.get("id") or res["id"]), "Virtual WAN hub connection"))
@@ -185,13 +181,13 @@ def _read(topo: Topology, res: dict[str, Any], rtype: str, addresses: dict[IPAdd
 def _route_server_vnets(topo: Topology, hub_key: str) -> set[str]:
     """The VNets of a Route Server's ipConfigurations (inline or stored as resources)."""
     hub = topo.raw.get(hub_key) or {}
-    configs = [c for c in _props(hub).get("ipConfigurations") or [] if isinstance(c, dict)]
+    configs = [c for c in props_of(hub).get("ipConfigurations") or [] if isinstance(c, dict)]
     configs += [r for r in topo.resources_of_type(T_HUB_IP_CONFIG)
                 if key(r["id"]).startswith(hub_key + "/ipconfigurations/")]
     found = set()
     for config in configs:
-        subnet = (_props(config).get("subnet") or {}).get("id") \
-            if isinstance(_props(config).get("subnet"), dict) else None
+        subnet = (props_of(config).get("subnet") or {}).get("id") \
+            if isinstance(props_of(config).get("subnet"), dict) else None
         if isinstance(subnet, str):
             found.add(_vnet_of_subnet(subnet))
     return found
