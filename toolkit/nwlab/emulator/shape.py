@@ -21,6 +21,12 @@ is not walked again: the repr (computed in C) names a JSON value exactly, and eq
 meet the same checks. A body with a null is walked every time (the walk edits it in place).
 The repr of each clean body is kept by the body's identity for the parser, which memoises
 rule bodies on the same text (Topology._rule_of).
+
+Whole lists repeat too (one NSG per subnet, written from one template): a list whose entries
+have the names and bodies of an earlier clean list is a copy of it, found with one comparison
+(computed in C) instead of a repr per body, and the parser copies that list's parsed rules.
+Equality (``==``) conflates 1, 1.0 and True, so a list is a template only when every leaf of
+its bodies is a string but the top-level ``priority``, whose type is compared on its own.
 """
 
 from __future__ import annotations
@@ -86,11 +92,37 @@ class Bodies:
     """The clean entry bodies of one load: their reprs, and each body's repr by its id()
     (valid while the loaded document lives: the loader drops this when it is done)."""
 
-    __slots__ = ("clean", "text_of")
+    __slots__ = ("clean", "text_of", "templates", "copy_of")
 
     def __init__(self) -> None:
         self.clean: set[str] = set()
         self.text_of: dict[int, str] = {}
+        # Entry names and first body -> clean lists so; a list's id() -> the list it copies.
+        self.templates: dict[tuple[str, ...], list[list[dict[str, Any]]]] = {}
+        self.copy_of: dict[int, list[dict[str, Any]]] = {}
+
+
+def _same_bodies(items: list[dict[str, Any]], template: list[dict[str, Any]]) -> bool:
+    if [e.get("properties") for e in items] != [e.get("properties") for e in template]:
+        return False
+    return all(type(a["properties"].get("priority")) is type(b["properties"].get("priority"))
+               for a, b in zip(items, template, strict=True))
+
+
+def _text_leaves(value: Any) -> bool:
+    """Every leaf a string (what makes ``==`` exact: a string equals only a string)."""
+    if type(value) is str:
+        return True
+    if type(value) is dict:
+        return all(_text_leaves(v) for v in value.values())
+    if type(value) is list:
+        return all(_text_leaves(v) for v in value)
+    return False
+
+
+def _template_worthy(items: list[dict[str, Any]]) -> bool:
+    return all(_text_leaves({k: v for k, v in e["properties"].items() if k != "priority"})
+               for e in items)
 
 
 # Where the walk is: (parent, name or index), spelled only when a problem is raised.
@@ -171,10 +203,21 @@ def _entries(items: list[Any], trail: Trail, seen: Bodies) -> None:
     if any(type(entry) is not dict for entry in items):
         _items(items, trail, True)  # nulls dropped, any other entry refused
         return
+    names = tuple(entry.get("name") for entry in items)
+    # The names and the first body's repr tell templates apart (spokes name their rules alike).
+    like = (*names, repr(items[0].get("properties"))) \
+        if names and all(type(name) is str for name in names) else ()
+    for template in seen.templates.get(like, ()) if like else ():
+        if _same_bodies(items, template) and all(
+                _leaves_only(entry, (trail, i)) for i, entry in enumerate(items)):
+            seen.copy_of[id(items)] = template
+            return
+    clean = True
     for i, entry in enumerate(items):
         body = entry.get("properties")
         if type(body) is not dict:
             _walk(entry, (trail, i))
+            clean = False
             continue
         text = repr(body)
         if text in seen.clean and _leaves_only(entry, (trail, i)):
@@ -184,6 +227,10 @@ def _entries(items: list[Any], trail: Trail, seen: Bodies) -> None:
         if "None" not in text:  # no null was dropped: the body is as its repr says
             seen.clean.add(text)
             seen.text_of[id(body)] = text
+        else:
+            clean = False
+    if clean and like and _template_worthy(items):
+        seen.templates.setdefault(like, []).append(items)
 
 
 def _leaves_only(entry: dict[str, Any], trail: Trail) -> bool:

@@ -848,9 +848,13 @@ class Topology:
         # derives from this one.
         self._rule_memo: dict[str, RuleBody] = {}
         self._bodies: Bodies | None = None
+        # id() of an NSG's securityRules list -> its parsed rules and which name a service tag
+        # (read for the NSGs that copy it, shape.Bodies.copy_of), during the load only.
+        self._parsed_lists: dict[int, tuple[list[SecurityRule], list[bool]]] = {}
         self._index(resources)
         self._parse()
-        self._bodies = None  # its ids name the document's objects only during the load
+        # Both name the document's objects by id(), true only while the load holds them.
+        self._bodies, self._parsed_lists = None, {}
         self.emulation = self._parse_emulation(doc.get("emulation") or {})
         if len(self.raw) >= gcpause.LONG_LIVED_RESOURCES:
             gcpause.settle_long_lived()
@@ -1061,8 +1065,23 @@ class Topology:
                             f"{region!r})", field=field))
 
     def _parse_nsg(self, res: JSON) -> None:
-        rules: list[SecurityRule] = []
         location = str(res.get("location", ""))
+        entries = res["properties"]["securityRules"]
+        bodies = self._bodies
+        template = bodies.copy_of.get(id(entries)) if bodies is not None else None
+        parsed = self._parsed_lists.get(id(template)) if template is not None else None
+        if parsed is not None:
+            # The names and bodies of an earlier NSG's rules (shape.Bodies): its rules, each
+            # under this NSG's rule id; they passed every check a rule and a list meet.
+            copied = tuple(_renamed(rule, rule.name, child["id"])
+                           for rule, child in zip(parsed[0], entries, strict=True))
+            for rule, names_tags in zip(copied, parsed[1], strict=True):
+                if names_tags:
+                    self._note_rule_prefixes(rule, location)
+            self.nsgs[key(res["id"])] = Nsg(res["id"], res["name"], copied, location)
+            return
+        rules: list[SecurityRule] = []
+        tags: list[bool] = []
         # Position of the first earlier rule by name and by (direction, priority): the clash
         # reported is the one with the earliest rule, as a pairwise scan would find it.
         by_name: dict[str, int] = {}
@@ -1084,7 +1103,10 @@ class Topology:
             if names_tags:
                 self._note_rule_prefixes(rule, location)
             rules.append(rule)
+            tags.append(names_tags)
         self.nsgs[key(res["id"])] = Nsg(res["id"], res["name"], tuple(rules), location)
+        if bodies is not None:
+            self._parsed_lists[id(entries)] = (rules, tags)
 
     def _rule_of(self, child: JSON) -> tuple[SecurityRule, bool]:
         """One securityRules entry, parsed (and its ASG references resolved) once per distinct
