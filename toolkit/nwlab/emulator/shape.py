@@ -92,7 +92,7 @@ class Bodies:
     """The clean entry bodies of one load: their reprs, and each body's repr by its id()
     (valid while the loaded document lives: the loader drops this when it is done)."""
 
-    __slots__ = ("clean", "text_of", "templates", "copy_of")
+    __slots__ = ("clean", "text_of", "templates", "copy_of", "worthy")
 
     def __init__(self) -> None:
         self.clean: set[str] = set()
@@ -100,6 +100,7 @@ class Bodies:
         # Entry names and first body -> clean lists so; a list's id() -> the list it copies.
         self.templates: dict[tuple[str, ...], list[list[dict[str, Any]]]] = {}
         self.copy_of: dict[int, list[dict[str, Any]]] = {}
+        self.worthy: dict[int, bool] = {}  # a template's id() -> whether _template_worthy
 
 
 def _same_bodies(items: list[dict[str, Any]], template: list[dict[str, Any]]) -> bool:
@@ -120,9 +121,14 @@ def _text_leaves(value: Any) -> bool:
     return False
 
 
-def _template_worthy(items: list[dict[str, Any]]) -> bool:
-    return all(_text_leaves({k: v for k, v in e["properties"].items() if k != "priority"})
-               for e in items)
+def _template_worthy(items: list[dict[str, Any]], seen: Bodies) -> bool:
+    """Whether ``==`` with this clean list is exact (asked when a list matches it, once)."""
+    found = seen.worthy.get(id(items))
+    if found is None:
+        found = seen.worthy[id(items)] = all(
+            _text_leaves({k: v for k, v in e["properties"].items() if k != "priority"})
+            for e in items)
+    return found
 
 
 # Where the walk is: (parent, name or index), spelled only when a problem is raised.
@@ -208,7 +214,7 @@ def _entries(items: list[Any], trail: Trail, seen: Bodies) -> None:
     like = (*names, repr(items[0].get("properties"))) \
         if names and all(type(name) is str for name in names) else ()
     for template in seen.templates.get(like, ()) if like else ():
-        if _same_bodies(items, template) and all(
+        if _same_bodies(items, template) and _template_worthy(template, seen) and all(
                 _leaves_only(entry, (trail, i)) for i, entry in enumerate(items)):
             seen.copy_of[id(items)] = template
             return
@@ -229,7 +235,7 @@ def _entries(items: list[Any], trail: Trail, seen: Bodies) -> None:
             seen.text_of[id(body)] = text
         else:
             clean = False
-    if clean and like and _template_worthy(items):
+    if clean and like:
         seen.templates.setdefault(like, []).append(items)
 
 

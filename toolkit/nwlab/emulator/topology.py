@@ -366,6 +366,12 @@ class Emulation:
 # Small parsing helpers (shared by the loader and by PUT validation in the server)
 # ---------------------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=256)
+def _lower(type_name: str) -> str:
+    """A resource type as spelled, lower-cased: an estate spells a few dozen types."""
+    return type_name.lower()
+
+
 @functools.lru_cache(maxsize=1 << 18)
 def key(resource_id: str) -> str:
     """Index key for an ARM id: ids compare case-insensitively and without a trailing slash.
@@ -792,6 +798,8 @@ UNMODELLED_FIELDS: dict[str, dict[str, tuple[Any, str]]] = {
 _UNMODELLED_PATHS = {kind: tuple((path, tuple(path.split(".")), unset, assumed)
                                  for path, (unset, assumed) in paths.items())
                      for kind, paths in UNMODELLED_FIELDS.items()}
+_UNMODELLED_FIRST = {kind: frozenset(parts[0] for _, parts, _, _ in paths)
+                     for kind, paths in _UNMODELLED_PATHS.items()}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -871,6 +879,10 @@ class Topology:
         # What ARM list calls read, indexed in this same pass (shared by derived topologies).
         listing = self.cache["listing"] = Listing()
         seen = self._bodies = Bodies()  # rule and route bodies found clean (check_shape)
+        # The Service Tags answer is subscription-scoped (.../locations/<r>/serviceTags).
+        subscription_scope = f"/subscriptions/{self.subscription_id}/".lower()
+        group_at = len(prefix)  # where the resource group's name starts in every other id
+        raw = self.raw
         for i, res in enumerate(resources):
             if not isinstance(res, dict):
                 raise TopologyError(f"resources[{i}]", "each resource must be a JSON object")
@@ -885,9 +897,7 @@ class Topology:
             if low is None:
                 low = lowered[rtype] = rtype.lower()
             rtype = low
-            # The Service Tags answer is subscription-scoped (.../locations/<r>/serviceTags).
-            scope = f"/subscriptions/{self.subscription_id}/".lower() \
-                if rtype == T_SERVICE_TAGS else prefix
+            scope = subscription_scope if rtype == T_SERVICE_TAGS else prefix
             k = key(rid)
             if not k.startswith(scope):
                 raise TopologyError(rid, "ids must start with /subscriptions/"
@@ -901,8 +911,13 @@ class Topology:
                                         code="InvalidRequestFormat") from None
             if not isinstance(res.setdefault("properties", {}), dict):
                 raise TopologyError(rid, "'properties' must be an object", field="properties")
-            self._add(res)
-            listing.add(i, res, k, rtype)
+            if k in raw:
+                raise TopologyError(rid, "duplicate resource id", field="id")
+            raw[k] = res
+            # The id starts with the prefix (checked above; lower-casing keeps the length of
+            # what can match it), so the group's name follows it up to the next "/".
+            end = rid.find("/", group_at) if scope is prefix else -1
+            listing.add(i, res, k, rtype, rid[group_at:end] if end > 0 else None)
             props = res["properties"]
             if rtype not in MODELLED_TYPES and rtype not in INERT_TYPES:
                 self.note(Assumption("UNMODELLED_RESOURCE_TYPE", rid,
@@ -932,13 +947,6 @@ class Topology:
             elif rtype == T_EXT:
                 self._add_extension(res)
 
-    def _add(self, res: JSON) -> None:
-        k = key(res["id"])
-        raw = self.raw
-        if k in raw:
-            raise TopologyError(res["id"], "duplicate resource id", field="id")
-        raw[k] = res
-
     def _add_extension(self, ext: JSON) -> None:
         parent = ext["id"].rstrip("/").rsplit("/extensions/", 1)[0]
         ext.setdefault("properties", {})
@@ -966,7 +974,7 @@ class Topology:
                 child["type"] = child_type
             if "properties" not in child:
                 child["properties"] = {}
-            k = key(child["id"])  # _add, inlined: this runs once per rule and ipConfiguration
+            k = key(child["id"])  # as the loader's pass does: once per rule and ipConfiguration
             if k in raw:
                 raise TopologyError(child["id"], "duplicate resource id", field="id")
             raw[k] = child
@@ -976,13 +984,16 @@ class Topology:
         if ref is None:
             return None
         res = self.raw.get(key(ref))
-        if res is None or str(res.get("type", "")).lower() != rtype:
+        spelled = res.get("type") if res is not None else None
+        if spelled is None or _lower(str(spelled)) != rtype:
             raise TopologyError(owner, f"refers to {ref!r}, which is not a {rtype} in the "
                                 "topology", field=field, code="InvalidResourceReference")
         return str(res["id"])
 
     def _unmodelled_fields(self, rid: str, props: Mapping[str, Any], kind: str) -> None:
         """Record each field of UNMODELLED_FIELDS[kind] that is set on this resource."""
+        if props.keys().isdisjoint(_UNMODELLED_FIRST[kind]):
+            return  # the usual case: none of them is present
         for path, parts, unset, assumed in _UNMODELLED_PATHS[kind]:
             value: Any = props.get(parts[0])  # mostly absent: one look and on
             for part in parts[1:]:
@@ -1352,8 +1363,9 @@ class Topology:
             raise TopologyError(rid, "a network interface needs at least one ipConfiguration",
                                 field="ipConfigurations")
         self._unmodelled_fields(rid, props, "networkInterface")
-        configs = []
-        configs6 = []
+        configs: list[IpConfig] = []
+        configs6: list[IpConfig] = []
+        vnet_keys: list[str] = []  # of each IPv4 configuration, in order
         subnets = self.subnets
         for child in props["ipConfigurations"]:
             cid, cprops = child["id"], child["properties"]
@@ -1377,12 +1389,14 @@ class Topology:
                                "publicIPAddress.id")
             asgs = tuple(key(a) for a in _asg_ids(cprops, "applicationSecurityGroups", cid)) \
                 if cprops.get("applicationSecurityGroups") is not None else ()
+            vnet_key = key(subnet.vnet_id)
             for asg in asgs:
                 self._lookup(asg, T_ASG, cid, "applicationSecurityGroups")
-                self._join_asg(asg, cid, addr, key(subnet.vnet_id))
+                self._join_asg(asg, cid, addr, vnet_key)
             self._unmodelled_fields(cid, cprops, "ipConfiguration")
             configs.append(IpConfig(cid, child["name"], addr, subnet.id,
                                     bool(cprops.get("primary", False)), asgs, pip))
+            vnet_keys.append(vnet_key)
         if not configs:
             raise TopologyError(rid, "a network interface needs an IPv4 ipConfiguration "
                                 "(Azure requires the primary one to be IPv4)",
@@ -1391,7 +1405,8 @@ class Topology:
             first = configs[0]
             configs[0] = IpConfig(first.id, first.name, first.address, first.subnet_id, True,
                                   first.asg_ids, first.public_ip_id)
-        configs.sort(key=lambda c: not c.primary)
+        if len(configs) > 1:
+            configs.sort(key=lambda c: not c.primary)
         nsg = self._lookup(_ref(props.get("networkSecurityGroup")), T_NSG, rid,
                            "networkSecurityGroup.id")
         vm_ref = _ref(props.get("virtualMachine"))
@@ -1401,8 +1416,10 @@ class Topology:
                   bool(props.get("enableIPForwarding", False)), vm, tuple(configs6))
         self.nics[key(rid)] = nic
         ip_index = self.ip_index
-        for cfg in (*configs, *configs6):
-            slot = (key(subnets[key(cfg.subnet_id)].vnet_id), cfg.address)
+        if len(configs) > 1 or configs6:  # sorted above: the keys are looked up again
+            vnet_keys = [key(subnets[key(cfg.subnet_id)].vnet_id) for cfg in (*configs, *configs6)]
+        for cfg, vnet_key in zip((*configs, *configs6), vnet_keys, strict=True):
+            slot = (vnet_key, cfg.address)
             taken = ip_index.get(slot)
             if taken is not None:
                 raise TopologyError(cfg.id, f"{cfg.address} is already used by {taken[1].id}",
@@ -1745,9 +1762,10 @@ class Listing:
         for i, res in enumerate(resources):
             self.add(i, res, key(res["id"]), str(res.get("type", "")).lower())
 
-    def add(self, i: int, res: JSON, k: str, rtype: str) -> None:
+    def add(self, i: int, res: JSON, k: str, rtype: str, group_name: str | None = None) -> None:
         """The resource at document position ``i``, of key ``k`` and lower-cased type (the
-        loader calls this from its own pass over the resources, which has both at hand)."""
+        loader calls this from its own pass over the resources, which has both at hand, and
+        its resource group's name when it read it from the id)."""
         rid = res["id"]
         self.positions[k] = i
         by_type = self.by_type
@@ -1758,9 +1776,12 @@ class Listing:
             found.append(k)
         # Loaded ids start /subscriptions/{id}/resourceGroups/{name}/ (the loader refuses
         # others but the subscription-scoped Service Tags): split off the prefix only.
-        parts = rid.split("/", 5)
-        name = parts[4] if len(parts) > 5 and parts[3].lower() == "resourcegroups" \
-            else resource_group_of(rid)
+        if group_name is not None:
+            name: str | None = group_name
+        else:
+            parts = rid.split("/", 5)
+            name = parts[4] if len(parts) > 5 and parts[3].lower() == "resourcegroups" \
+                else resource_group_of(rid)
         if name:
             group = name.lower()
             by_type.setdefault((rtype, group), []).append(k)
