@@ -5,9 +5,15 @@
     .venv/bin/python benchmarks/twin_scale.py --nics 20000 --profile load,checks,put
 
 The estate is benchmarks/twin.py's hub and spoke (tags, ASGs and admin rules). Figures:
-load = nwlab.emulate(path) until it answers (file read, validated Topology, server start),
-measured before any other load of that estate file (no cache warmed for it), as CPU time of the process
-(process_time: the machine is shared, so wall time also counts other people's work) and wall;
+load = nwlab.emulate(path) until it answers (file read, validated Topology, server start), as
+CPU time (process_time: the machine is shared, so wall time also counts other people's work)
+and wall, measured twice: in --loads fresh processes, one after another (each imports nwlab and
+its emulator, then times the load: nothing of the estate is cached), whose median the goal is
+judged on, and in this process, before any other load of that estate file, after the smaller
+estates' twins were started (the twin the checks then run on). On a shared machine one load's
+CPU time varies by up to 1.6 x with what the other tenants run (the instructions executed are
+the same: callgrind counts the same load after another twin and in a fresh process alike), so
+every fresh figure is printed and the median judged;
 memory = tracemalloc peak and retained of load_topology(path) alone, and this process's RSS;
 checks/s = nw.check() over HTTP (202, then the result), one after another, the engine mix of
 twin.py, each estate's checks in slices alternating with the other estates' (every twin stays
@@ -27,6 +33,8 @@ import io
 import json
 import pstats
 import resource
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -98,10 +106,33 @@ def _calls(bodies: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
     return out
 
 
+# Run by each fresh process: the load alone, CPU and wall (the package is imported first: its
+# import is the same for every estate, and the in-process figure has it imported too).
+FRESH_LOAD = """
+import sys, time
+import nwlab, nwlab.emulator
+started, cpu = time.perf_counter(), time.process_time()
+nw = nwlab.emulate(sys.argv[1], check_seconds=0, retry_after=0)
+cpu, wall = time.process_time() - cpu, time.perf_counter() - started
+nw.close()
+print(cpu, wall)
+"""
+
+
+def fresh_loads(path: Path, count: int) -> list[tuple[float, float]]:
+    """(CPU s, wall s) of ``count`` loads of ``path``, each in a new process, one at a time."""
+    figures = []
+    for _ in range(count):
+        out = subprocess.run([sys.executable, "-c", FRESH_LOAD, str(path)], check=True,
+                             capture_output=True, text=True, timeout=600).stdout.split()
+        figures.append((float(out[0]), float(out[1])))
+    return figures
+
+
 class Estate:
     """One generated estate served by its own twin: load, then checks in slices, then a PUT."""
 
-    def __init__(self, nics: int, checks: int, wanted: set[str]) -> None:
+    def __init__(self, nics: int, checks: int, wanted: set[str], loads: int) -> None:
         self.nics, self.wanted = nics, wanted
         doc = twin.estate(nics, plain=False)
         self.resources = len(doc["resources"])
@@ -115,6 +146,7 @@ class Estate:
             # millions of objects would only slow the collector's passes during the load.
             del doc
             gc.collect()
+            self.fresh = fresh_loads(path, loads)
             started, cpu_started = time.perf_counter(), time.process_time()
             with profiled("load", wanted):
                 self.nw = nwlab.emulate(str(path), check_seconds=0, retry_after=0)
@@ -166,14 +198,20 @@ class Estate:
         finally:
             nw.close()
         check_rate = self.done / self.check_s
-        print(f"{nics:>6} NICs ({self.resources} resources, {self.size_mb:.1f} MB): "
-              f"load {self.load_cpu:.2f} s CPU, {self.load_s:.2f} s wall | {check_rate:.1f} "
+        fresh_cpu = sorted(cpu for cpu, _ in self.fresh)
+        median_cpu = statistics.median(fresh_cpu) if fresh_cpu else self.load_cpu
+        fresh = (f"load in {len(fresh_cpu)} fresh processes {', '.join(f'{c:.2f}' for c in fresh_cpu)}"
+                 f" s CPU (median {median_cpu:.2f}; wall median "
+                 f"{statistics.median(w for _, w in self.fresh):.2f} s); in this process "
+                 if fresh_cpu else "load ")
+        print(f"{nics:>6} NICs ({self.resources} resources, {self.size_mb:.1f} MB): {fresh}"
+              f"{self.load_cpu:.2f} s CPU, {self.load_s:.2f} s wall | {check_rate:.1f} "
               f"checks/s over HTTP ({self.done} checks) | rule PUT {put_s * 1000:.0f} ms, first "
               f"check after {after_s * 1000:.0f} ms | topology memory {self.retained / 1e6:.0f} "
               f"MB retained, {self.peak / 1e6:.0f} MB peak (tracemalloc), process max RSS "
               f"{_rss_mb():.0f} MB", flush=True)
         return {"nics": nics, "load_s": self.load_s, "load_cpu": self.load_cpu,
-                "checks_per_s": check_rate, "put_s": put_s}
+                "load_median": median_cpu, "checks_per_s": check_rate, "put_s": put_s}
 
 
 def verdict(met: bool) -> str:
@@ -184,6 +222,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--nics", type=int, nargs="+", default=[100, 20000])
     parser.add_argument("--checks", type=int, default=60, help="HTTP checks per estate")
+    parser.add_argument("--loads", type=int, default=5,
+                        help="fresh processes that each load every estate once (0: only the "
+                             "load in this process is measured and judged)")
     parser.add_argument("--rounds", type=int, default=6,
                         help="slices the checks are cut into, alternating between estates")
     parser.add_argument("--profile", default="",
@@ -191,7 +232,7 @@ def main() -> None:
                              "emulator's handling of the checks and the PUT)")
     args = parser.parse_args()
     wanted = {p.strip() for p in args.profile.split(",") if p.strip()}
-    estates = [Estate(n, args.checks, wanted) for n in args.nics]
+    estates = [Estate(n, args.checks, wanted, args.loads) for n in args.nics]
     # The estates' checks run in alternating slices, so a burst of other work on this shared
     # machine slows each estate's checks alike instead of one estate's only.
     slice_size = max(1, args.checks // args.rounds)
@@ -201,8 +242,13 @@ def main() -> None:
     figures = [e.finish() for e in estates]
     small, large = figures[0], figures[-1]
     print(f"goals at {large['nics']} NICs:")
-    print(f"  load < 3 s: {large['load_cpu']:.2f} s CPU ({large['load_s']:.2f} s wall) "
-          f"{verdict(large['load_cpu'] < 3)}")
+    if args.loads:
+        print(f"  load < 3 s: median {large['load_median']:.2f} s CPU of {args.loads} fresh "
+              f"processes ({large['load_cpu']:.2f} s in this process) "
+              f"{verdict(large['load_median'] < 3)}")
+    else:
+        print(f"  load < 3 s: {large['load_cpu']:.2f} s CPU ({large['load_s']:.2f} s wall) "
+              f"{verdict(large['load_cpu'] < 3)}")
     if len(figures) > 1:
         ratio = large["checks_per_s"] / small["checks_per_s"]
         print(f"  checks/s >= 0.8 x that at {small['nics']} NICs: {ratio:.2f} x "

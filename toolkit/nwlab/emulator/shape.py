@@ -112,13 +112,17 @@ def _same_bodies(items: list[dict[str, Any]], template: list[dict[str, Any]]) ->
 
 def _text_leaves(value: Any) -> bool:
     """Every leaf a string (what makes ``==`` exact: a string equals only a string)."""
-    if type(value) is str:
+    kind = type(value)
+    if kind is str:
         return True
-    if type(value) is dict:
-        return all(_text_leaves(v) for v in value.values())
-    if type(value) is list:
-        return all(_text_leaves(v) for v in value)
-    return False
+    if kind is dict:
+        value = value.values()
+    elif kind is not list:
+        return False
+    for item in value:
+        if type(item) is not str and not _text_leaves(item):
+            return False
+    return True
 
 
 def _template_worthy(items: list[dict[str, Any]], seen: Bodies) -> bool:
@@ -126,8 +130,8 @@ def _template_worthy(items: list[dict[str, Any]], seen: Bodies) -> bool:
     found = seen.worthy.get(id(items))
     if found is None:
         found = seen.worthy[id(items)] = all(
-            _text_leaves({k: v for k, v in e["properties"].items() if k != "priority"})
-            for e in items)
+            name == "priority" or type(value) is str or _text_leaves(value)
+            for entry in items for name, value in entry["properties"].items())
     return found
 
 

@@ -529,12 +529,15 @@ def _rule_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
 
 def _asg_ids(props: Mapping[str, Any], field: str, rid: str) -> tuple[str, ...]:
     refs = props.get(field)
-    if refs in (None, []):
-        return ()
-    if not isinstance(refs, list) or not all(_ref(r) for r in refs):
-        raise TopologyError(rid, "expected a list of {\"id\": <application security group "
-                            "id>}", field=field, code="InvalidRequestFormat")
-    return tuple(str(_ref(r)) for r in refs)
+    if not refs:
+        if refs is None or refs == []:
+            return ()
+    elif type(refs) is list:
+        ids = tuple(_ref(r) for r in refs)
+        if None not in ids:
+            return ids  # type: ignore[return-value]  # None is not among them
+    raise TopologyError(rid, "expected a list of {\"id\": <application security group "
+                        "id>}", field=field, code="InvalidRequestFormat")
 
 
 def _one_or_many(props: Mapping[str, Any], single: str, plural: str, rid: str) -> list[Any]:
@@ -800,6 +803,19 @@ _UNMODELLED_PATHS = {kind: tuple((path, tuple(path.split(".")), unset, assumed)
                      for kind, paths in UNMODELLED_FIELDS.items()}
 _UNMODELLED_FIRST = {kind: frozenset(parts[0] for _, parts, _, _ in paths)
                      for kind, paths in _UNMODELLED_PATHS.items()}
+
+
+def _is_agent(props: Mapping[str, Any]) -> bool:
+    """Whether an extension's properties are the Network Watcher agent, installed."""
+    return _is_agent_named(str(props.get("publisher", "")), str(props.get("type", "")),
+                           str(props.get("provisioningState", "Succeeded")))
+
+
+@functools.lru_cache(maxsize=64)
+def _is_agent_named(publisher: str, kind: str, state: str) -> bool:
+    # Cached: an estate's 20,000 VMs carry a handful of extension kinds.
+    return publisher.lower() == AGENT_PUBLISHER and kind.lower() in AGENT_TYPES \
+        and state.lower() == "succeeded"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1362,38 +1378,44 @@ class Topology:
         if not props["ipConfigurations"]:
             raise TopologyError(rid, "a network interface needs at least one ipConfiguration",
                                 field="ipConfigurations")
-        self._unmodelled_fields(rid, props, "networkInterface")
+        if not props.keys().isdisjoint(_UNMODELLED_FIRST["networkInterface"]):
+            self._unmodelled_fields(rid, props, "networkInterface")
         configs: list[IpConfig] = []
         configs6: list[IpConfig] = []
         vnet_keys: list[str] = []  # of each IPv4 configuration, in order
         subnets = self.subnets
         for child in props["ipConfigurations"]:
             cid, cprops = child["id"], child["properties"]
-            version = str(cprops.get("privateIPAddressVersion") or "IPv4").lower()
-            if version == "ipv6" or ":" in str(cprops.get("privateIPAddress") or ""):
+            version = cprops.get("privateIPAddressVersion")
+            text = cprops.get("privateIPAddress")
+            if (version and str(version).lower() == "ipv6") or ":" in str(text or ""):
                 configs6.append(self._parse_ip6_config(child))
                 continue
-            addr = parse_address(cprops.get("privateIPAddress"), cid, "privateIPAddress")
+            addr = parse_address(text, cid, "privateIPAddress")
             subnet_id = _ref(cprops.get("subnet"))
             subnet = subnets.get(key(subnet_id)) if subnet_id else None
             if subnet is None:
                 raise TopologyError(cid, f"subnet.id {subnet_id!r} is not a subnet in the "
                                     "topology", field="subnet.id",
                                     code="InvalidResourceReference")
-            if not any(addr in net for net in subnet.prefixes):
+            for net in subnet.prefixes:
+                if addr in net:
+                    break
+            else:
                 raise TopologyError(cid, f"{addr} is outside subnet {subnet.id} "
                                     f"({', '.join(map(str, subnet.prefixes))})",
                                     field="privateIPAddress",
                                     code="PrivateIPAddressNotInSubnet")
             pip = self._lookup(_ref(cprops.get("publicIPAddress")), T_PIP, cid,
                                "publicIPAddress.id")
-            asgs = tuple(key(a) for a in _asg_ids(cprops, "applicationSecurityGroups", cid)) \
+            asgs = tuple(map(key, _asg_ids(cprops, "applicationSecurityGroups", cid))) \
                 if cprops.get("applicationSecurityGroups") is not None else ()
             vnet_key = key(subnet.vnet_id)
             for asg in asgs:
                 self._lookup(asg, T_ASG, cid, "applicationSecurityGroups")
                 self._join_asg(asg, cid, addr, vnet_key)
-            self._unmodelled_fields(cid, cprops, "ipConfiguration")
+            if not cprops.keys().isdisjoint(_UNMODELLED_FIRST["ipConfiguration"]):
+                self._unmodelled_fields(cid, cprops, "ipConfiguration")
             configs.append(IpConfig(cid, child["name"], addr, subnet.id,
                                     bool(cprops.get("primary", False)), asgs, pip))
             vnet_keys.append(vnet_key)
@@ -1401,7 +1423,7 @@ class Topology:
             raise TopologyError(rid, "a network interface needs an IPv4 ipConfiguration "
                                 "(Azure requires the primary one to be IPv4)",
                                 field="ipConfigurations")
-        if not any(c.primary for c in configs):
+        if not (configs[0].primary if len(configs) == 1 else any(c.primary for c in configs)):
             first = configs[0]
             configs[0] = IpConfig(first.id, first.name, first.address, first.subnet_id, True,
                                   first.asg_ids, first.public_ip_id)
@@ -1416,15 +1438,16 @@ class Topology:
                   bool(props.get("enableIPForwarding", False)), vm, tuple(configs6))
         self.nics[key(rid)] = nic
         ip_index = self.ip_index
-        if len(configs) > 1 or configs6:  # sorted above: the keys are looked up again
-            vnet_keys = [key(subnets[key(cfg.subnet_id)].vnet_id) for cfg in (*configs, *configs6)]
-        for cfg, vnet_key in zip((*configs, *configs6), vnet_keys, strict=True):
-            slot = (vnet_key, cfg.address)
-            taken = ip_index.get(slot)
-            if taken is not None:
+        every = (*configs, *configs6) if configs6 else configs
+        if len(every) > 1:  # sorted above: the keys are looked up again
+            vnet_keys = [key(subnets[key(cfg.subnet_id)].vnet_id) for cfg in every]
+        for cfg, vnet_key in zip(every, vnet_keys, strict=True):
+            entry = (nic, cfg)
+            # One look-up (an address's hash is computed in Python, each time it is asked).
+            taken = ip_index.setdefault((vnet_key, cfg.address), entry)
+            if taken is not entry:
                 raise TopologyError(cfg.id, f"{cfg.address} is already used by {taken[1].id}",
                                     field="privateIPAddress", code="PrivateIPAddressInUse")
-            ip_index[slot] = (nic, cfg)
             if cfg.public_ip_id is not None:
                 self._index_public_ip(nic, cfg)
 
@@ -1545,19 +1568,15 @@ class Topology:
             elif key(nic.vm_id) != key(rid):
                 raise TopologyError(rid, f"network interface {nic_id} belongs to {nic.vm_id}",
                                     field="networkProfile.networkInterfaces")
-        ordered.sort(key=lambda item: item[0])  # stable: primary first, then listed order
+        if len(ordered) > 1:
+            ordered.sort(key=lambda item: item[0])  # stable: primary first, then listed order
         statuses = (props.get("instanceView") or {}).get("statuses") or []
         power = "PowerState/running"  # DESIGN.md: running when absent
         for status in statuses:
             code = str(status.get("code", "")) if isinstance(status, Mapping) else ""
             if code.lower().startswith("powerstate/"):
                 power = code
-        agent = any(
-            str(ext["properties"].get("publisher", "")).lower() == AGENT_PUBLISHER
-            and str(ext["properties"].get("type", "")).lower() in AGENT_TYPES
-            and str(ext["properties"].get("provisioningState", "Succeeded")).lower()
-            == "succeeded"
-            for ext in self.extensions.get(key(rid), []))
+        agent = any(_is_agent(ext["properties"]) for ext in self.extensions.get(key(rid), ()))
         loc = res.get("location")
         if not isinstance(loc, str) or not loc:
             raise TopologyError(rid, "a virtual machine needs a 'location'", field="location")
