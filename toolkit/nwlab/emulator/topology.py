@@ -959,16 +959,24 @@ class Topology:
                     if isinstance(ext, dict) and isinstance(ext.get("id"), str):
                         ext.setdefault("type", "Microsoft.Compute/virtualMachines/extensions")
                         ext.setdefault("name", ext["id"].rstrip("/").split("/")[-1])
-                        self._add_extension(ext)
+                        self._add_extension(ext, k)
             elif rtype == T_EXT:
                 self._add_extension(res)
 
-    def _add_extension(self, ext: JSON) -> None:
-        parent = ext["id"].rstrip("/").rsplit("/extensions/", 1)[0]
+    def _add_extension(self, ext: JSON, vm_key: str | None = None) -> None:
+        """An extension, of the VM keyed ``vm_key`` (when its VM lists it) or of the VM its
+        id names."""
+        if vm_key is None:
+            vm_key = key(ext["id"].rstrip("/").rsplit("/extensions/", 1)[0])
         ext.setdefault("properties", {})
-        if key(ext["id"]) not in self.raw:
-            self.raw[key(ext["id"])] = ext
-        self.extensions.setdefault(key(parent), []).append(ext)
+        k = key(ext["id"])
+        if k not in self.raw:
+            self.raw[k] = ext
+        found = self.extensions.get(vm_key)
+        if found is None:
+            self.extensions[vm_key] = [ext]
+        else:
+            found.append(ext)
 
     def _children(self, parent: JSON, props: JSON, field: str, segment: str,
                   type_suffix: str) -> None:
@@ -1000,11 +1008,12 @@ class Topology:
         if ref is None:
             return None
         res = self.raw.get(key(ref))
-        spelled = res.get("type") if res is not None else None
-        if spelled is None or _lower(str(spelled)) != rtype:
-            raise TopologyError(owner, f"refers to {ref!r}, which is not a {rtype} in the "
-                                "topology", field=field, code="InvalidResourceReference")
-        return str(res["id"])
+        if res is not None:
+            spelled = res.get("type")
+            if type(spelled) is str and _lower(spelled) == rtype:
+                return str(res["id"])
+        raise TopologyError(owner, f"refers to {ref!r}, which is not a {rtype} in the "
+                            "topology", field=field, code="InvalidResourceReference")
 
     def _unmodelled_fields(self, rid: str, props: Mapping[str, Any], kind: str) -> None:
         """Record each field of UNMODELLED_FIELDS[kind] that is set on this resource."""
