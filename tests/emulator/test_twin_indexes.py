@@ -335,3 +335,68 @@ def test_a_table_expansion_cached_for_one_subnet_follows_route_writes() -> None:
             assert [str(p) for p, _ in routing.expanded_user_routes(derived, sub)] == \
                 [str(p) for p, _ in routing.expanded_user_routes(fresh, sub)]
     assert [str(p) for p, _ in routing.expanded_user_routes(topo, b)] == ["9.9.9.0/24"]
+
+
+def _template_rules() -> list[dict[str, Any]]:
+    return [rule("web", 100, "Inbound", "Allow", dst=["10.0.1.0/24", "Storage"], dport="443"),
+            rule("ssh", 200, "Inbound", "Deny", dport="22")]
+
+
+def test_an_nsg_copying_another_takes_its_rules_under_its_own_ids_and_assumptions() -> None:
+    net = Net()
+    net.vnet("v", "10.0.0.0/16")
+    a, b = net.nsg("a", *_template_rules()), net.nsg("b", *_template_rules())
+    topo = net.topology()
+    alone = Net()
+    alone.vnet("v", "10.0.0.0/16")
+    alone.nsg("b", *_template_rules())
+    expected = alone.topology().nsgs[key(b)]
+    copied = topo.nsgs[key(b)]
+    assert copied == expected  # as if loaded alone: same records, ids under b
+    assert [r.id for r in copied.rules] == [f"{b}/securityRules/web", f"{b}/securityRules/ssh"]
+    assert [r.id for r in topo.nsgs[key(a)].rules] == [f"{a}/securityRules/web",
+                                                       f"{a}/securityRules/ssh"]
+    # The Storage tag has no data here: each NSG's rule carries its own assumption.
+    assert {x.resource_id for x in topo.assumptions if x.code == "UNRESOLVED_SERVICE_TAG"} == \
+        {f"{a}/securityRules/web", f"{b}/securityRules/web"}
+    assert topo._bodies is None and topo._parsed_lists == {}  # nothing held by id() after load
+
+
+@pytest.mark.parametrize("field, good, bad, code", [
+    # == calls 100 and 100.0 (and 1 and True) equal: a copy must still be refused as alone.
+    ("priority", 100, 100.0, "SecurityRuleInvalidPriority"),
+    ("destinationPortRanges", [80], [80.0], "SecurityRuleInvalidPortRange"),
+    ("destinationPortRanges", [1], [True], "SecurityRuleInvalidPortRange"),
+])
+def test_a_copy_equal_only_by_python_equality_is_refused_as_alone(
+        field: str, good: Any, bad: Any, code: str) -> None:
+    def body(value: Any) -> dict[str, Any]:
+        entry = rule("r", 100, "Inbound", "Allow")
+        entry["properties"].pop("destinationPortRange", None)
+        entry["properties"]["destinationPortRanges"] = ["80"]  # strings: the copy is a template
+        entry["properties"][field] = value
+        return entry
+
+    def first() -> dict[str, Any]:  # the lists' first bodies agree
+        return rule("same", 200, "Inbound", "Deny", dport="22")
+
+    net = Net()
+    net.vnet("v", "10.0.0.0/16")
+    net.nsg("a", first(), body(good))
+    b = net.nsg("b", first(), body(bad))
+    with pytest.raises(TopologyError) as refused:
+        net.topology()
+    assert refused.value.code == code and refused.value.resource_id == f"{b}/securityRules/r"
+
+
+def test_a_copy_with_a_null_is_read_as_the_field_absent() -> None:
+    net = Net()
+    net.vnet("v", "10.0.0.0/16")
+    a = net.nsg("a", *_template_rules())
+    copy_rules = _template_rules()
+    copy_rules[1]["properties"]["description"] = None
+    b = net.nsg("b", *copy_rules)
+    topo = net.topology()
+    assert "description" not in topo.raw[key(f"{b}/securityRules/ssh")]["properties"]
+    assert [r.priority for r in topo.nsgs[key(b)].rules] == \
+        [r.priority for r in topo.nsgs[key(a)].rules]

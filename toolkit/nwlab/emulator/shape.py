@@ -92,7 +92,7 @@ class Bodies:
     """The clean entry bodies of one load: their reprs, and each body's repr by its id()
     (valid while the loaded document lives: the loader drops this when it is done)."""
 
-    __slots__ = ("clean", "text_of", "templates", "copy_of", "worthy")
+    __slots__ = ("clean", "copy_of", "templates", "text_of", "worthy")
 
     def __init__(self) -> None:
         self.clean: set[str] = set()
@@ -119,10 +119,7 @@ def _text_leaves(value: Any) -> bool:
         value = value.values()
     elif kind is not list:
         return False
-    for item in value:
-        if type(item) is not str and not _text_leaves(item):
-            return False
-    return True
+    return all(type(item) is str or _text_leaves(item) for item in value)
 
 
 def _template_worthy(items: list[dict[str, Any]], seen: Bodies) -> bool:
@@ -168,30 +165,26 @@ def _spell(trail: Trail) -> str:
 _LEAVES = (str, int, float, bool)  # what json.loads gives besides dict, list and None
 
 
-def _is_reference(value: dict[str, Any]) -> bool:
-    """``{"id": "..."}``, a sub-resource reference: nothing in it to drop or refuse. Most of
-    an estate's nested objects are these (a NIC's subnet and VM, a VM's NICs, rules' ASGs)."""
-    return len(value) == 1 and type(value.get("id")) is str
-
-
 def _walk(obj: dict[str, Any], trail: Trail, seen: Bodies | None = None) -> None:
     nulls: list[str] = []
     for name, value in obj.items():
         kind = type(value)
         # Most fields are leaves no parser checks the kind of: one look-up each (the loop runs
         # over every field of every resource: millions in a 20,000-NIC estate).
+        want = _WANT.get(name)
         if kind in _LEAVES:
-            if name in _WANT and not isinstance(value, _WANT[name]):
+            if want is not None and kind is not want and not isinstance(value, want):
                 _wrong_kind(trail, name, value)
             continue
         if value is None:
             nulls.append(name)
             continue
-        want = _WANT.get(name)
         if want is not None and kind is not want and not isinstance(value, want):
             _wrong_kind(trail, name, value)
         if kind is dict:
-            if not _is_reference(value):
+            # A reference ({"id": "..."}) holds nothing to drop or refuse; most nested objects
+            # of an estate are these (a NIC's subnet and VM, a VM's NICs, rules' ASGs).
+            if len(value) != 1 or type(value.get("id")) is not str:
                 _walk(value, (trail, name), seen)
         elif isinstance(value, dict):
             _walk(value, (trail, name), seen)
@@ -263,7 +256,7 @@ def _items(items: list[Any], trail: Trail, objects: bool) -> None:
     for i, value in enumerate(items):
         kind = type(value)
         if kind is dict:
-            if not _is_reference(value):
+            if len(value) != 1 or type(value.get("id")) is not str:  # not a reference
                 _walk(value, (trail, i))
         elif kind not in _LEAVES and isinstance(value, dict):
             _walk(value, (trail, i))

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import MISSING, dataclass, fields
 from dataclasses import field as dataclass_field
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 from . import gcpause
 from .assumptions import Assumption
@@ -174,10 +174,10 @@ def _quick_init(cls: type[Record]) -> type[Record]:
             params.append(f"{f.name}=_default_{f.name}")
         names[f"_set_{f.name}"] = getattr(cls, f.name).__set__
         lines.append(f"    _set_{f.name}(self, {f.name})\n")
-    exec(f"def __init__(self, {', '.join(params)}):\n{''.join(lines)}", names)  # noqa: S102
+    exec(f"def __init__(self, {', '.join(params)}):\n{''.join(lines)}", names)
     init = names["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
-    setattr(cls, "__init__", init)  # noqa: B010
+    setattr(cls, "__init__", init)  # noqa: B010  # mypy refuses assigning a method
     return cls
 
 @_quick_init
