@@ -73,6 +73,7 @@ benchmark: venv
 	$(BIN)/python benchmarks/batch.py --big-n 0 --write-rate 100
 	$(BIN)/python benchmarks/diagnostics.py
 	$(BIN)/python benchmarks/twin.py
+	$(BIN)/python benchmarks/twin_scale.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info toolkit/*.egg-info
