@@ -108,6 +108,21 @@ def test_agent_comes_from_the_scale_set_extension_profile() -> None:
         _engine_check(net2, first2, {"address": "10.0.1.4", "port": 80})
 
 
+def test_a_failed_agent_in_the_extension_profile_is_no_agent() -> None:
+    # A model extension carries provisioningState like a VM's own extension: one that failed
+    # to provision runs no agent, on a scale set as on a VM (one rule for both).
+    net, first, _ = _net()
+    for res in net.resources:
+        if res.get("id") == first:
+            del res["resources"]
+        elif res.get("id") == VMSS:
+            res["properties"]["virtualMachineProfile"]["extensionProfile"]["extensions"] = [
+                {**AGENT, "properties": {**AGENT["properties"], "provisioningState": "Failed"}}]
+    assert not net.topology().vms[first.lower()].has_agent
+    with pytest.raises(ArmError, match="agent"):
+        _engine_check(net, first, {"address": "10.0.1.4", "port": 80})
+
+
 def _flexible_net() -> Net:
     """VM a and flex1, a member of a Flexible scale set, in one subnet."""
     net = Net()

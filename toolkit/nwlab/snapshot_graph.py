@@ -25,7 +25,7 @@ from nwlab import snapshot_compute
 from nwlab.arm.errors import ArmError, NwlabError
 from nwlab.arm.ids import ZERO_SUBSCRIPTION
 from nwlab.arm.resource_graph import QueryResult, ResourceGraph, validate_scope
-from nwlab.inventory import read_power_statuses
+from nwlab.inventory import AGENT_PUBLISHER, read_power_statuses
 from nwlab.progress import auto_progress
 from nwlab.snapshot import (
     DROP_KEYS,
@@ -108,7 +108,6 @@ STEPS = (
 )
 COVERAGE_QUERY = ("ResourceContainers | where type =~ 'microsoft.resources/subscriptions' "
                   "| project id, name, subscriptionId, properties | order by id asc")
-AGENT_PUBLISHER = "microsoft.azure.networkwatcher"
 
 
 class SnapshotError(NwlabError):

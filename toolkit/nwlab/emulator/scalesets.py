@@ -4,7 +4,8 @@ Flexible instances are ordinary virtual machines (``properties.virtualMachineSca
 ordinary NICs; Uniform instances are ``virtualMachineScaleSets/{vmss}/virtualMachines/{i}``
 resources whose NICs sit under the instance's path. Either way, once resolved an instance NIC is
 a VM NIC to the walk. The Network Watcher agent of a scale set is a scale-set extension, so an
-instance has it when its own extensions or its scale set's extension profile list it.
+instance has it when its own extensions or its scale set's extension profile list it, provisioned
+(one rule for both, topology.is_agent_extension).
 
 Connection troubleshoot lists scale sets among supported sources and not among destinations (doc
 network-watcher/connection-troubleshoot-overview): an instance is accepted as a source (named by
@@ -20,13 +21,12 @@ from typing import Any
 from .assumptions import Assumption
 from .errors import ArmError
 from .topology import (
-    AGENT_PUBLISHER,
-    AGENT_TYPES,
     T_VMSS,
     T_VMSS_VM,
     Topology,
     TopologyError,
     VirtualMachine,
+    is_agent_extension,
     key,
     register_part,
 )
@@ -47,11 +47,8 @@ def is_instance(vm_id: str) -> bool:
 def _profile_has_agent(vmss: Mapping[str, Any]) -> bool:
     profile = ((vmss.get("properties") or {}).get("virtualMachineProfile") or {})
     extensions = (profile.get("extensionProfile") or {}).get("extensions") or []
-    return any(isinstance(ext, Mapping)
-               and str((ext.get("properties") or {}).get("publisher", "")).lower()
-               == AGENT_PUBLISHER
-               and str((ext.get("properties") or {}).get("type", "")).lower() in AGENT_TYPES
-               for ext in extensions)
+    return any(isinstance(ext, Mapping) and isinstance(ext.get("properties"), Mapping)
+               and is_agent_extension(ext["properties"]) for ext in extensions)
 
 
 def apply(topo: Topology) -> None:

@@ -805,8 +805,10 @@ _UNMODELLED_FIRST = {kind: frozenset(parts[0] for _, parts, _, _ in paths)
                      for kind, paths in _UNMODELLED_PATHS.items()}
 
 
-def _is_agent(props: Mapping[str, Any]) -> bool:
-    """Whether an extension's properties are the Network Watcher agent, installed."""
+def is_agent_extension(props: Mapping[str, Any]) -> bool:
+    """Whether an extension's properties (a VM's extension or one of a scale set model's
+    extensionProfile) are the Network Watcher agent, installed: a provisioningState other than
+    Succeeded (absent reads as Succeeded) is an agent that does not run."""
     return _is_agent_named(str(props.get("publisher", "")), str(props.get("type", "")),
                            str(props.get("provisioningState", "Succeeded")))
 
@@ -1585,7 +1587,7 @@ class Topology:
             code = str(status.get("code", "")) if isinstance(status, Mapping) else ""
             if code.lower().startswith("powerstate/"):
                 power = code
-        agent = any(_is_agent(ext["properties"]) for ext in self.extensions.get(key(rid), ()))
+        agent = any(is_agent_extension(ext["properties"]) for ext in self.extensions.get(key(rid), ()))
         loc = res.get("location")
         if not isinstance(loc, str) or not loc:
             raise TopologyError(rid, "a virtual machine needs a 'location'", field="location")
