@@ -92,7 +92,7 @@ class Bodies:
     """The clean entry bodies of one load: their reprs, and each body's repr by its id()
     (valid while the loaded document lives: the loader drops this when it is done)."""
 
-    __slots__ = ("clean", "copy_of", "templates", "text_of", "worthy")
+    __slots__ = ("clean", "copy_of", "kept", "templates", "text_of", "worthy")
 
     def __init__(self) -> None:
         self.clean: set[str] = set()
@@ -101,6 +101,9 @@ class Bodies:
         self.templates: dict[tuple[str, ...], list[list[dict[str, Any]]]] = {}
         self.copy_of: dict[int, list[dict[str, Any]]] = {}
         self.worthy: dict[int, bool] = {}  # a template's id() -> whether _template_worthy
+        # What the loader drops from the document during the load, held so that no id() above
+        # is freed and given to a new object while this lives.
+        self.kept: list[Any] = []
 
 
 def _same_bodies(items: list[dict[str, Any]], template: list[dict[str, Any]]) -> bool:
@@ -208,8 +211,9 @@ def _entries(items: list[Any], trail: Trail, seen: Bodies) -> None:
         return
     names = tuple(entry.get("name") for entry in items)
     # The names and the first body's repr tell templates apart (spokes name their rules alike).
+    # An empty name is read from the rule's id, which a copy does not share: no template.
     like = (*names, repr(items[0].get("properties"))) \
-        if names and all(type(name) is str for name in names) else ()
+        if names and all(type(name) is str and name for name in names) else ()
     for template in seen.templates.get(like, ()) if like else ():
         if _same_bodies(items, template) and _template_worthy(template, seen) and all(
                 _leaves_only(entry, (trail, i)) for i, entry in enumerate(items)):

@@ -801,6 +801,9 @@ UNMODELLED_FIELDS: dict[str, dict[str, tuple[Any, str]]] = {
 _UNMODELLED_PATHS = {kind: tuple((path, tuple(path.split(".")), unset, assumed)
                                  for path, (unset, assumed) in paths.items())
                      for kind, paths in UNMODELLED_FIELDS.items()}
+# The types _parse reads through _of_type (an inline child typed as one is read as well).
+_PARSED_TYPES = frozenset({T_ASG, T_SERVICE_TAGS, T_NSG, T_RT, T_PIP, T_VNET, T_NIC, T_VM,
+                           T_VMSS_VM, T_NW, T_ADMIN})
 _UNMODELLED_FIRST = {kind: frozenset(parts[0] for _, parts, _, _ in paths)
                      for kind, paths in _UNMODELLED_PATHS.items()}
 
@@ -877,6 +880,9 @@ class Topology:
         # id() of an NSG's securityRules list -> its parsed rules and which name a service tag
         # (read for the NSGs that copy it, shape.Bodies.copy_of), during the load only.
         self._parsed_lists: dict[int, tuple[list[SecurityRule], list[bool]]] = {}
+        # Whether an inline child (a rule, subnet, ipConfiguration or listed extension) is
+        # typed as a resource _parse reads (_of_type then reads raw, as the loader always did).
+        self._typed_children = False
         self._index(resources)
         self._parse()
         # Both name the document's objects by id(), true only while the load holds them.
@@ -899,7 +905,12 @@ class Topology:
         seen = self._bodies = Bodies()  # rule and route bodies found clean (check_shape)
         # The Service Tags answer is subscription-scoped (.../locations/<r>/serviceTags).
         subscription_scope = f"/subscriptions/{self.subscription_id}/".lower()
-        group_at = len(prefix)  # where the resource group's name starts in every other id
+        # Where the resource group's name starts in every other id: lower-casing keeps the
+        # length of what can match an ASCII prefix (U+0130 lower-cases to two characters, the
+        # second not ASCII); with another prefix the listing reads the group from the id.
+        # The name is the id's fifth segment (Listing.add), which follows the prefix only when
+        # the subscription id is one segment.
+        group_at = len(prefix) if prefix.isascii() and "/" not in self.subscription_id else -1
         raw = self.raw
         for i, res in enumerate(resources):
             if not isinstance(res, dict):
@@ -934,7 +945,7 @@ class Topology:
             raw[k] = res
             # The id starts with the prefix (checked above; lower-casing keeps the length of
             # what can match it), so the group's name follows it up to the next "/".
-            end = rid.find("/", group_at) if scope is prefix else -1
+            end = rid.find("/", group_at) if scope is prefix and group_at > 0 else -1
             listing.add(i, res, k, rtype, rid[group_at:end] if end > 0 else None)
             props = res["properties"]
             if rtype not in MODELLED_TYPES and rtype not in INERT_TYPES:
@@ -948,7 +959,11 @@ class Topology:
             elif rtype == T_NSG:
                 self._children(res, props, "securityRules", "securityRules",
                                "networkSecurityGroups/securityRules")
-                props.pop("defaultSecurityRules", None)  # implied; we add them on GET
+                dropped = props.pop("defaultSecurityRules", None)  # implied; added on GET
+                if dropped is not None:
+                    # Kept alive for the load: Bodies names objects by id(), and an id freed
+                    # here could name a new object (a rule's default properties) later.
+                    seen.kept.append(dropped)
             elif rtype == T_RT:
                 self._children(res, props, "routes", "routes", "routeTables/routes")
             elif rtype == T_NIC:
@@ -959,17 +974,20 @@ class Topology:
                 # top-level "resources" array.
                 for ext in res.get("resources") or []:
                     if isinstance(ext, dict) and isinstance(ext.get("id"), str):
-                        ext.setdefault("type", "Microsoft.Compute/virtualMachines/extensions")
+                        spelled = ext.setdefault("type",
+                                                 "Microsoft.Compute/virtualMachines/extensions")
+                        if type(spelled) is str and _lower(spelled) in _PARSED_TYPES:
+                            self._typed_children = True
                         ext.setdefault("name", ext["id"].rstrip("/").split("/")[-1])
-                        self._add_extension(ext, k)
+                        self._add_extension(ext)
             elif rtype == T_EXT:
                 self._add_extension(res)
 
-    def _add_extension(self, ext: JSON, vm_key: str | None = None) -> None:
-        """An extension, of the VM keyed ``vm_key`` (when its VM lists it) or of the VM its
-        id names."""
-        if vm_key is None:
-            vm_key = key(ext["id"].rstrip("/").rsplit("/extensions/", 1)[0])
+    def _add_extension(self, ext: JSON) -> None:
+        """An extension, of the VM its id names (also when a VM lists it: the id decides, so an
+        extension listed under another VM's id, or not under "/extensions/", is refused as
+        one listed alone is)."""
+        vm_key = key(ext["id"].rstrip("/").rsplit("/extensions/", 1)[0])
         ext.setdefault("properties", {})
         k = key(ext["id"])
         if k not in self.raw:
@@ -998,6 +1016,8 @@ class Topology:
                 child["id"] = f"{parent_id}/{segment}/{child['name']}"
             if "type" not in child:
                 child["type"] = child_type
+            elif type(child["type"]) is str and _lower(child["type"]) in _PARSED_TYPES:
+                self._typed_children = True
             if "properties" not in child:
                 child["properties"] = {}
             k = key(child["id"])  # as the loader's pass does: once per rule and ipConfiguration
@@ -1030,8 +1050,12 @@ class Topology:
 
     # -- parsing -----------------------------------------------------------------------------
     def _of_type(self, rtype: str) -> list[JSON]:
-        """The top-level resources of a lower-cased type, in document order (what the part
-        parsers read; inline children such as rules are read through their parents)."""
+        """The resources of a lower-cased type, in document order (inline children such as
+        rules are read through their parents, unless one is typed as a resource _parse reads:
+        then every addressable resource of that type, in the order raw holds them)."""
+        if self._typed_children:
+            return [res for res in self.raw.values()
+                    if str(res.get("type", "")).lower() == rtype]
         return [self.raw[k] for k in self._listing().by_type.get((rtype, None), ())]
 
     def _parse(self) -> None:
