@@ -291,3 +291,44 @@ def test_snapshot_of_a_dual_stack_estate_keeps_aaaa_records_and_answers_alike():
     finally:
         live.close()
     assert "Microsoft.Network/privateDnsZones/AAAA" in {r["type"] for r in topology["resources"]}
+
+
+def test_admin_rules_are_read_concurrently_in_the_vnets_order_and_a_refusal_is_a_note():
+    # Thousands of VNets each need one POST (Resource Graph cannot answer them): they are read
+    # several at a time, yet stored in the VNets' order, and a refused read is a note.
+    import threading
+
+    import requests
+
+    from nwlab import snapshot
+    from nwlab.arm.errors import ArmError
+
+    vnets = {f"v{i}": {"id": f"/subscriptions/{ZERO}/resourceGroups/rg/providers/"
+                               f"Microsoft.Network/virtualNetworks/v{i}",
+                       "type": "Microsoft.Network/virtualNetworks", "location": "westus"}
+             for i in range(12)}
+    together = threading.Barrier(2, timeout=20)  # broken (a failure, not a hang) if serial
+    seen: list[str] = []
+
+    class Arm:
+        def request(self, method, path, **body):
+            name = path.split("/")[-2]
+            seen.append(name)
+            if name in ("v0", "v1"):
+                together.wait()  # the first two reads are in flight at once
+            if name == "v5":
+                raise ArmError("denied", status=403, code="AuthorizationFailed")
+            answer = requests.Response()
+            answer.status_code = 200
+            answer._content = json.dumps({"value": [] if name == "v7" else [
+                {"id": f"{name}/rules/r", "properties": {"description": "free text"}}]}).encode()
+            return answer
+
+    notes: list[str] = []
+    out = snapshot._admin_rules(Arm(), vnets, notes)
+    stored = [item["vnetId"].rsplit("/", 1)[-1] for item in out]
+    assert stored == [f"v{i}" for i in range(12) if i not in (5, 7)]
+    assert sorted(seen) == sorted(vnets)
+    assert notes == [f"{vnets['v5']['id']}/listNetworkManagerEffectiveSecurityAdminRules: "
+                     "403 AuthorizationFailed"]
+    assert "description" not in out[0]["value"][0]["properties"]
