@@ -273,3 +273,44 @@ def test_a_subscription_named_twice_in_any_casing_is_sent_once(fake_arm: FakeArm
     fake_arm.on("POST", RG_PATH, page([]))
     graph.query(QUERY, subscriptions=[upper, SUB, upper.lower(), f" {SUB} "])
     assert fake_arm.seen("POST", RG_PATH)[0].body["subscriptions"] == [upper, SUB]
+
+
+def test_a_query_spends_no_subscription_write_budget_and_the_twin_throttles_none():
+    # Resource Graph is a tenant-scope POST with its own quota: neither the client's write
+    # budget (a subscription's) nor the twin's write limit applies to it; a subscription POST
+    # still spends and meets both.
+    import nwlab
+    from nwlab.arm.errors import ArmError, ThrottledError
+    from nwlab.arm.throttle import TokenBucket
+
+    nw = nwlab.emulate(check_seconds=0.0, retry_after=0.05, write_rate=0.01)  # one write saved
+    try:
+        budget = nw.arm.write_budget = TokenBucket(0.01, 1)
+        graph = ResourceGraph(nw.arm)
+        for _ in range(3):
+            assert graph.query("Resources | project id", subscriptions=[nw.arm.subscription_id],
+                               timeout=10).rows  # a wait for the budget would outlast it
+        assert budget.acquired == 0
+        assert nw.emulator.stats.get("throttled", 0) == 0
+        watcher = next(iter(nw.arm.list(
+            f"/subscriptions/{nw.arm.subscription_id}/providers/Microsoft.Network/networkWatchers")))
+        path = f"{watcher['id']}/nextHop"
+        body = {"targetResourceId": "x", "sourceIPAddress": "10.0.0.4",
+                "destinationIPAddress": "10.0.0.5"}
+
+        def post() -> None:
+            try:
+                nw.arm.request("POST", path, json=body, retry_statuses=False)
+            except ThrottledError:
+                raise
+            except ArmError:  # a refusal (the body names no VM) spent the write all the same
+                pass
+
+        post()
+        assert budget.acquired == 1  # the client's budget: a subscription write
+        nw.arm.write_budget = None  # then the twin's limit alone: its one write is spent
+        with pytest.raises(ThrottledError):
+            post()
+        assert nw.emulator.stats.get("throttled", 0) == 1
+    finally:
+        nw.close()

@@ -324,11 +324,15 @@ class ArmClient:
                     code="TooManyRequests", retry_after=remaining, fix=_THROTTLE_FIX)
             self.wait(remaining, cancel)
 
-    def _spend_write(self, method: str, cancel: Any, deadline: float | None
+    def _spend_write(self, method: str, url: str, cancel: Any, deadline: float | None
                      ) -> WriteTicket | None:
-        """Wait for the write budget (writes only), within the deadline and cancel."""
+        """Wait for the write budget (a subscription's writes only), within the deadline and
+        cancel. The budget is a subscription's (ARM's and Microsoft.Network's limits are per
+        subscription): a POST at tenant scope, such as a Resource Graph query, answers to its
+        own quota (x-ms-user-quota-remaining), not to it."""
         budget = self.write_budget
-        if budget is None or method not in WRITES:
+        if budget is None or method not in WRITES or \
+                not urlsplit(url).path.lower().startswith("/subscriptions/"):
             return None
         within = None if deadline is None else deadline - time.monotonic()
         return budget.acquire(self, cancel, within)
@@ -377,7 +381,7 @@ class ArmClient:
             self._wait_for_throttle(cancel, deadline)
             # The write's ticket (an adaptive budget's), settled by what became of this attempt;
             # one this attempt leaves unsettled is released, so none stays "in flight".
-            ticket = self._spend_write(method, cancel, deadline)
+            ticket = self._spend_write(method, url, cancel, deadline)
             try:
                 if cancel is not None and cancel.is_set():
                     raise CheckCancelled("The check was stopped.")

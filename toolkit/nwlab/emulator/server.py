@@ -354,7 +354,10 @@ class EmulatorServer:
         if refused is not None:
             return refused
         extra: dict[str, str] = {}
-        if method in WRITE_METHODS and self._bucket is not None:
+        # The write limit is a subscription's: a tenant-scope POST (a Resource Graph query)
+        # answers to its own quota (resource_graph.py), as on Azure.
+        if method in WRITE_METHODS and self._bucket is not None and \
+                urlsplit(target).path.lower().startswith("/subscriptions/"):
             wait = self._bucket.take()
             if wait > 0:
                 self._count("throttled")
