@@ -801,11 +801,16 @@ UNMODELLED_FIELDS: dict[str, dict[str, tuple[Any, str]]] = {
 _UNMODELLED_PATHS = {kind: tuple((path, tuple(path.split(".")), unset, assumed)
                                  for path, (unset, assumed) in paths.items())
                      for kind, paths in UNMODELLED_FIELDS.items()}
+_UNMODELLED_FIRST = {kind: frozenset(parts[0] for _, parts, _, _ in paths)
+                     for kind, paths in _UNMODELLED_PATHS.items()}
 # The types _parse reads through _of_type (an inline child typed as one is read as well).
 _PARSED_TYPES = frozenset({T_ASG, T_SERVICE_TAGS, T_NSG, T_RT, T_PIP, T_VNET, T_NIC, T_VM,
                            T_VMSS_VM, T_NW, T_ADMIN})
-_UNMODELLED_FIRST = {kind: frozenset(parts[0] for _, parts, _, _ in paths)
-                     for kind, paths in _UNMODELLED_PATHS.items()}
+
+
+def _typed_as_parsed(spelled: Any) -> bool:
+    """Whether an inline child's own ``type`` is one _parse reads (Topology._typed_children)."""
+    return type(spelled) is str and _lower(spelled) in _PARSED_TYPES
 
 
 def is_agent_extension(props: Mapping[str, Any]) -> bool:
@@ -976,7 +981,7 @@ class Topology:
                     if isinstance(ext, dict) and isinstance(ext.get("id"), str):
                         spelled = ext.setdefault("type",
                                                  "Microsoft.Compute/virtualMachines/extensions")
-                        if type(spelled) is str and _lower(spelled) in _PARSED_TYPES:
+                        if _typed_as_parsed(spelled):
                             self._typed_children = True
                         ext.setdefault("name", ext["id"].rstrip("/").split("/")[-1])
                         self._add_extension(ext)
@@ -1016,7 +1021,7 @@ class Topology:
                 child["id"] = f"{parent_id}/{segment}/{child['name']}"
             if "type" not in child:
                 child["type"] = child_type
-            elif type(child["type"]) is str and _lower(child["type"]) in _PARSED_TYPES:
+            elif _typed_as_parsed(child["type"]):
                 self._typed_children = True
             if "properties" not in child:
                 child["properties"] = {}
